@@ -1,0 +1,211 @@
+"""The `agentgym` command."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+app = typer.Typer(
+    name="agentgym",
+    help="Containerized, interactive Gymnasium environments for LLM agents.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+images_app = typer.Typer(help="Build and list the Docker images environments run in.", no_args_is_help=True)
+app.add_typer(images_app, name="images")
+
+console = Console()
+err = Console(stderr=True)
+
+RuntimeOpt = Annotated[str, typer.Option("--runtime", "-r", help="docker, local, or auto (docker when an engine answers)")]
+
+
+def _fail(msg: str, code: int = 2) -> None:
+    err.print(f"[bold red]error:[/] {msg}")
+    raise typer.Exit(code)
+
+
+def _make(env_id: str, runtime: str, **kwargs):
+    import agentgym
+
+    try:
+        return agentgym.make(env_id, runtime=runtime, **kwargs)
+    except agentgym.UnknownEnvError as exc:
+        _fail(str(exc))
+
+
+@app.command("list")
+def list_cmd(as_json: Annotated[bool, typer.Option("--json", help="one JSON object per env")] = False) -> None:
+    """List registered environments."""
+    import agentgym
+
+    infos = [agentgym.env_info(i) for i in agentgym.list_envs()]
+    if as_json:
+        for info in infos:
+            print(info.model_dump_json())
+        return
+    table = Table("id", "gymnasium id", "description")
+    for info in infos:
+        table.add_row(info.id, info.gym_id, info.description)
+    console.print(table)
+
+
+@app.command()
+def info(env_id: str, runtime: RuntimeOpt = "auto") -> None:
+    """Describe an environment: tasks, tools and their argument schemas, default budget."""
+    import agentgym
+
+    try:
+        meta = agentgym.env_info(env_id)
+    except agentgym.UnknownEnvError as exc:
+        _fail(str(exc))
+    env = _make(env_id, runtime)
+    try:
+        ids = list(env.task_ids())
+        console.print(f"[bold]{meta.id}[/]  ({meta.gym_id})\n{meta.description}\n")
+        console.print(f"entry point: {meta.entry_point}")
+        console.print(f"runtime: {getattr(env, 'runtime', '-')}")
+        console.print(f"tasks: {len(ids)}  e.g. {', '.join(ids[:6])}")
+        console.print(f"default budget: {env.default_budget.model_dump(exclude_none=True)}")
+        console.print(f"malformed actions: {agentgym.env.MALFORMED_ACTION_RULE}\n")
+        table = Table("tool", "description", "arguments (JSON schema)")
+        for tool in env.tools:
+            fn = tool["function"]
+            table.add_row(fn["name"], fn["description"], json.dumps(fn["parameters"].get("properties", {})))
+        console.print(table)
+    finally:
+        env.close()
+
+
+@app.command()
+def validate(
+    env_id: str,
+    runtime: RuntimeOpt = "auto",
+    as_json: Annotated[bool, typer.Option("--json", help="last line: one JSON object with the summary")] = False,
+    tasks: Annotated[Optional[str], typer.Option(help="comma-separated task ids (default: all)")] = None,
+) -> None:
+    """Run every task's reference solution and a null solution; gold must pass, null must fail."""
+    import agentgym
+    from agentgym.validate import validate as run_validate
+
+    try:
+        meta = agentgym.env_info(env_id)
+    except agentgym.UnknownEnvError as exc:
+        _fail(str(exc))
+    probe = _make(env_id, runtime)
+    ids = tasks.split(",") if tasks else list(probe.task_ids())
+    probe.close()
+    out = err if as_json else console
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=out, transient=as_json) as progress:
+        bar = progress.add_task(f"validating {meta.id}", total=len(ids))
+        report = run_validate(env_id, task_ids=ids, runtime=runtime, on_task=lambda row: progress.advance(bar))
+    table = Table("task", "gold reward", "gold", "null reward", "null", "error", "s", title=f"{meta.id} ({report.runtime})")
+    for r in report.rows:
+        mark = lambda ok, good: "[green]pass[/]" if ok == good else ("[red]pass[/]" if ok else "[red]fail[/]")
+        table.add_row(r.task_id, f"{r.gold_reward}", mark(r.gold_pass, True), f"{r.null_reward}",
+                      mark(r.null_pass, False), r.error or "", f"{r.seconds:.2f}")
+    out.print(table)
+    out.print(f"gold pass rate {report.gold_pass_rate:.3f}, null pass rate {report.null_pass_rate:.3f}, errors {report.errors}")
+    if as_json:
+        print(json.dumps(report.summary()))
+    if report.gold_pass_rate < 1.0 or report.null_pass_rate > 0.0 or report.errors:
+        raise typer.Exit(1)
+
+
+@app.command()
+def run(
+    env_id: str,
+    agent: Annotated[str, typer.Option("--agent", "-a", help="agent name (see --help of `agentgym run`): oracle, null, random")] = "oracle",
+    task: Annotated[Optional[str], typer.Option(help="task id (default: picked by the seed)")] = None,
+    seed: Annotated[Optional[int], typer.Option(help="reset seed")] = None,
+    max_turns: Annotated[Optional[int], typer.Option(help="horizon for this episode")] = None,
+    runtime: RuntimeOpt = "auto",
+    as_json: Annotated[bool, typer.Option("--json", help="print the trajectory as one JSON object")] = False,
+) -> None:
+    """Play one episode with an agent and print the trajectory."""
+    import agentgym
+    from agentgym.agents import make_agent
+
+    env = _make(env_id, runtime)
+    try:
+        try:
+            policy = make_agent(agent, env)
+        except KeyError as exc:
+            _fail(str(exc.args[0]))
+        options = {k: v for k, v in {"task_id": task, "max_turns": max_turns}.items() if v is not None}
+        traj = agentgym.run_episode(env, policy, seed=seed, options=options)
+    finally:
+        env.close()
+    if as_json:
+        print(traj.model_dump_json())
+        return
+    console.rule(f"{traj.env_id} / {traj.task_id} / agent {agent}")
+    console.print(traj.first_observation, markup=False)
+    for i, s in enumerate(traj.steps, 1):
+        console.rule(f"turn {i}", style="dim")
+        console.print(f"[bold cyan]action:[/] {json.dumps(s.action)[:2000]}", highlight=False)
+        console.print(s.observation, markup=False)
+    console.rule()
+    status = "error: " + traj.error if traj.error else ("passed" if traj.passed else "not passed")
+    console.print(f"reward {traj.total_reward}  turns {traj.turns}  {status}  ({traj.seconds:.2f}s)")
+
+
+@app.command()
+def gc(
+    all_: Annotated[bool, typer.Option("--all", help="remove every agentgym resource, not only orphans")] = False,
+    run_id: Annotated[Optional[str], typer.Option("--run", help="remove what one run id left")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="list, remove nothing")] = False,
+) -> None:
+    """Remove containers, networks, volumes and snapshots left by agentgym processes that died."""
+    from agentgym.sandbox.reaper import gc as run_gc
+
+    report = run_gc(all=all_, run=run_id, dry_run=dry_run)
+    verb = "would remove" if dry_run else "removed"
+    for kind, items in report.model_dump().items():
+        if isinstance(items, list):
+            console.print(f"{verb} {len(items)} {kind}" + (f": {', '.join(map(str, items[:10]))}" if items else ""))
+
+
+@images_app.command("build")
+def images_build(
+    names: Annotated[Optional[list[str]], typer.Argument(help="image folders under images/ (default: all)")] = None,
+    force: Annotated[bool, typer.Option(help="rebuild even when the content hash is unchanged")] = False,
+) -> None:
+    """Build images/*/Dockerfile (bootstrapping the base image when no registry is reachable)."""
+    from agentgym import images
+
+    try:
+        results = images.build(names or None, force=force, progress=console)
+    except images.ImageBuildError as exc:
+        _fail(str(exc), code=1)
+    table = Table("image", "tag", "built", "seconds", "size MB")
+    for r in results:
+        table.add_row(r.name, r.hash_tag, "yes" if r.built else "cached", f"{r.seconds:.1f}", f"{r.size_bytes / 1e6:.0f}")
+    console.print(table)
+
+
+@images_app.command("ls")
+def images_ls() -> None:
+    """List agentgym images, their content hashes and whether they are current."""
+    from agentgym import images
+
+    table = Table("image", "tags", "hash", "current", "size MB")
+    for i in images.list_images():
+        table.add_row(i.name, ", ".join(i.tags), i.hash or "-", "yes" if i.current else "no", f"{i.size_bytes / 1e6:.0f}")
+    console.print(table)
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        sys.exit(130)

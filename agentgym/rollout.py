@@ -1,0 +1,106 @@
+"""Episode loop and trajectory records."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from agentgym.policy import Policy
+
+
+def _jsonable(action: Any) -> Any:
+    if isinstance(action, BaseModel):
+        return action.model_dump(mode="json")
+    if isinstance(action, (list, tuple)):
+        return [_jsonable(a) for a in action]
+    try:
+        json.dumps(action)
+        return action
+    except (TypeError, ValueError):
+        return repr(action)
+
+
+class StepRecord(BaseModel):
+    action: Any
+    observation: str
+    reward: float
+    terminated: bool
+    truncated: bool
+    info: dict[str, Any] = Field(default_factory=dict)
+    seconds: float = 0.0
+
+
+class Trajectory(BaseModel):
+    env_id: str
+    task_id: str | None
+    seed: int | None
+    first_observation: str
+    steps: list[StepRecord] = Field(default_factory=list)
+    total_reward: float = 0.0
+    terminated: bool = False
+    truncated: bool = False
+    passed: bool = False
+    error: str | None = Field(None, description="infrastructure error, if one ended the episode")
+    seconds: float = 0.0
+
+    @property
+    def turns(self) -> int:
+        return len(self.steps)
+
+
+def run_episode(
+    env: Any,
+    policy: Policy,
+    *,
+    seed: int | None = None,
+    options: dict[str, Any] | None = None,
+    max_steps: int = 10_000,
+) -> Trajectory:
+    """Play one episode of `env` with `policy` and record it. `max_steps` is a safety net only:
+    the env's own budget is what ends episodes."""
+    t0 = time.perf_counter()
+    obs, info = env.reset(seed=seed, options=options)
+    policy.reset(obs, info)
+    traj = Trajectory(
+        env_id=getattr(env.unwrapped, "env_id", "") or type(env.unwrapped).__name__,
+        task_id=info.get("task_id"),
+        seed=seed,
+        first_observation=obs["text"],
+    )
+    for _ in range(max_steps):
+        action = policy.act(obs, info)
+        ts = time.perf_counter()
+        obs, reward, terminated, truncated, info = env.step(action)
+        traj.steps.append(
+            StepRecord(
+                action=_jsonable(action),
+                observation=obs["text"],
+                reward=float(reward),
+                terminated=terminated,
+                truncated=truncated,
+                info=_jsonable_info(info),
+                seconds=time.perf_counter() - ts,
+            )
+        )
+        traj.total_reward += float(reward)
+        if info.get("error"):
+            traj.error = str(info["error"])
+        if terminated or truncated:
+            traj.terminated, traj.truncated = terminated, truncated
+            break
+    else:
+        traj.truncated = True
+        traj.error = traj.error or f"policy did not finish within {max_steps} steps"
+    traj.passed = traj.error is None and bool(env.unwrapped.passed(traj.total_reward, info))
+    traj.seconds = time.perf_counter() - t0
+    return traj
+
+
+def _jsonable_info(info: dict[str, Any]) -> dict[str, Any]:
+    return {k: _jsonable(v) for k, v in info.items()}
+
+
+__all__ = ["StepRecord", "Trajectory", "run_episode"]

@@ -1,0 +1,139 @@
+"""The Sandbox protocol: what every backend (docker, local) offers to environments.
+
+A sandbox is a place where an agent's commands run: a container, or a temporary directory with
+plain processes. Environments only talk to this interface, so a domain never knows which backend
+it runs on. Graders never run inside a sandbox: they read artifacts out of it (read_file,
+copy_out) and judge them in the host process or in a fresh sandbox.
+"""
+
+from __future__ import annotations
+
+import abc
+from pathlib import Path
+from typing import ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Runtime = Literal["docker", "local", "auto"]
+
+#: The kinds of isolation a backend may provide. LocalSandbox provides none of them and says so.
+ISOLATION_KINDS = frozenset({"filesystem", "network", "memory", "pids", "cpu", "processes", "user"})
+
+
+class SandboxError(RuntimeError):
+    """An infrastructure failure of the sandbox itself (not of the agent's command).
+
+    Environments turn this into ``info["error"]``; it must never look like an agent failure.
+    """
+
+
+class CommandResult(BaseModel):
+    """The outcome of one command run through a sandbox's channel."""
+
+    model_config = ConfigDict(frozen=True)
+
+    command: str
+    exit_code: int | None = Field(description="None when the command was killed (timeout)")
+    stdout: str = ""
+    stderr: str = ""
+    timed_out: bool = False
+    truncated: bool = Field(False, description="output went over the cap and was cut (a marker shows where)")
+    duration_s: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.exit_code == 0 and not self.timed_out
+
+    @property
+    def output(self) -> str:
+        """stdout then stderr, the way an agent usually wants to read them."""
+        if self.stdout and self.stderr:
+            sep = "" if self.stdout.endswith("\n") else "\n"
+            return f"{self.stdout}{sep}{self.stderr}"
+        return self.stdout or self.stderr
+
+
+class SandboxSpec(BaseModel):
+    """How to create a sandbox. Defaults are safe: limits on, no network."""
+
+    image: str = "agentgym/base:latest"
+    workdir: str = "/workspace"
+    env: dict[str, str] = Field(default_factory=dict)
+    memory: str = Field("1g", description="memory limit (docker syntax: 512m, 2g)")
+    pids: int = Field(256, description="maximum number of processes")
+    cpus: float = Field(1.0, description="CPU quota in cores")
+    network: bool | str = Field(False, description="False: no network; True: default bridge; str: a named network")
+    read_only: bool = Field(False, description="read-only root filesystem (workdir and /tmp stay writable)")
+    labels: dict[str, str] = Field(default_factory=dict)
+    max_output_bytes: int = Field(64 * 1024, description="per-command output cap (stdout and stderr each)")
+    default_timeout: float = Field(60.0, description="seconds before a command is killed")
+    files: dict[str, str] = Field(default_factory=dict, description="files written into the sandbox at creation")
+
+
+class Sandbox(abc.ABC):
+    """A running sandbox. Use it as a context manager, or call close()."""
+
+    runtime: ClassVar[str]
+    #: which kinds of ISOLATION_KINDS this backend really provides
+    isolation: ClassVar[frozenset[str]]
+
+    spec: SandboxSpec
+    id: str
+
+    @abc.abstractmethod
+    def exec(
+        self,
+        command: str,
+        timeout: float | None = None,
+        cwd: str | None = None,
+        env: dict[str, str] | None = None,
+    ) -> CommandResult:
+        """Run a shell command through the persistent channel.
+
+        Shell state (cwd after ``cd``, exported variables) persists between calls. On timeout the
+        whole process group, and any process the command started, is killed; the result has
+        ``timed_out=True`` and ``exit_code=None``.
+        """
+
+    @abc.abstractmethod
+    def read_file(self, path: str) -> bytes: ...
+
+    @abc.abstractmethod
+    def write_file(self, path: str, data: bytes | str, mode: int = 0o644) -> None: ...
+
+    @abc.abstractmethod
+    def copy_in(self, host_path: str | Path, sandbox_path: str) -> None:
+        """Copy a host file or directory into the sandbox."""
+
+    @abc.abstractmethod
+    def copy_out(self, sandbox_path: str, host_path: str | Path) -> None:
+        """Copy a sandbox file or directory out to the host."""
+
+    @abc.abstractmethod
+    def snapshot(self) -> str:
+        """Record the current filesystem state; returns a snapshot id for restore()."""
+
+    @abc.abstractmethod
+    def restore(self, snapshot_id: str | None = None) -> None:
+        """Return to a snapshot (default: the state right after creation). Fast: this is reset()."""
+
+    @abc.abstractmethod
+    def fork(self) -> Sandbox:
+        """An independent sandbox with the same filesystem state."""
+
+    @abc.abstractmethod
+    def close(self) -> None:
+        """Release everything (processes, containers, snapshots). Idempotent."""
+
+    @property
+    @abc.abstractmethod
+    def alive(self) -> bool: ...
+
+    def missing_isolation(self) -> frozenset[str]:
+        return ISOLATION_KINDS - self.isolation
+
+    def __enter__(self) -> Sandbox:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

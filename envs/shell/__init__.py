@@ -1,0 +1,1 @@
+"""The shell fixture env: small shell tasks graded from outside the sandbox."""

@@ -1,0 +1,142 @@
+"""ShellEnv: the fixture env of small shell tasks. It exercises the whole core path (sandbox,
+tools, budgets, grading outside the sandbox, validate) without any domain's weight."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from agentgym.actions import ActionError, NoArgs, Tool, ToolResult
+from agentgym.env import AgentEnv
+from agentgym.policy import Policy, ScriptedPolicy
+from agentgym.sandbox import CommandResult, Runtime, Sandbox, SandboxSpec
+from agentgym.sandbox.factory import make_sandbox, resolve_runtime
+from agentgym.envs.shell.tasks import ShellTask, build_tasks
+
+READ_CAP = 64 * 1024
+
+
+class BashArgs(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    command: str = Field(description="a bash command; shell state (cwd, variables) persists between calls")
+    timeout: float | None = Field(None, gt=0, le=600, description="seconds before the command is killed (default 30)")
+
+
+class ReadArgs(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    path: str = Field(description="file path, relative to the working directory or absolute")
+
+
+class WriteArgs(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    path: str = Field(description="file path, relative to the working directory or absolute")
+    content: str = Field(description="the whole new content of the file")
+
+
+def format_command_result(res: CommandResult) -> str:
+    """How a command's result reads to the agent."""
+    out = res.output.rstrip("\n")
+    if res.timed_out:
+        status = f"[timed out after {res.duration_s:.0f}s; the command and its processes were killed]"
+    else:
+        status = f"[exit code: {res.exit_code}]"
+    return f"{out}\n{status}" if out else status
+
+
+class ShellEnv(AgentEnv):
+    """Small file and text tasks in a sandboxed shell; submit() grades them from outside."""
+
+    def __init__(self, runtime: Runtime = "auto", image: str = "agentgym/base:latest", **kwargs: Any):
+        self.runtime = resolve_runtime(runtime)
+        self.spec_template = SandboxSpec(image=image, memory="512m", pids=128, default_timeout=30)
+        self._tasks: dict[str, ShellTask] = build_tasks(self.runtime)
+        self.sandbox: Sandbox | None = None
+        super().__init__(**kwargs)
+
+    # -- domain hooks ----------------------------------------------------------------------------
+    def task_ids(self) -> list[str]:
+        return list(self._tasks)
+
+    def _start_episode(self, task_id: str) -> str:
+        if self.sandbox is None or not self.sandbox.alive:
+            self.sandbox = make_sandbox(self.spec_template, runtime=self.runtime)
+        else:
+            self.sandbox.restore()  # back to the clean state of creation: cheap, no new sandbox
+        task = self._tasks[task_id]
+        for path, text in task.files.items():
+            self.sandbox.write_file(self._path(path), text)
+        tools = ", ".join(t.name for t in self._tools())
+        return (
+            f"Task ({task_id}): {task.statement}\n"
+            f"Your working directory is {self.spec_template.workdir}. Tools: {tools}. "
+            "Call submit when you are done; it ends the episode."
+        )
+
+    def _end_episode(self) -> None:
+        pass  # the sandbox is reused across episodes (restored at the next reset)
+
+    def _fork_episode(self, clone: AgentEnv) -> None:
+        assert isinstance(clone, ShellEnv) and self.sandbox is not None
+        clone.sandbox = self.sandbox.fork()
+
+    def _close(self) -> None:
+        if self.sandbox is not None:
+            self.sandbox.close()
+            self.sandbox = None
+
+    def _tools(self) -> list[Tool]:
+        return [
+            Tool(name="bash", description="Run a bash command in the working directory.", params=BashArgs, handler=self._bash),
+            Tool(name="read_file", description="Read a text file.", params=ReadArgs, handler=self._read),
+            Tool(name="write_file", description="Create or overwrite a text file.", params=WriteArgs, handler=self._write),
+            Tool(name="submit", description="Submit your work for grading. Ends the episode.", params=NoArgs, handler=self._submit),
+        ]
+
+    def reference_policy(self) -> Policy:
+        assert self.task_id is not None
+        return ScriptedPolicy(self._tasks[self.task_id].solution)
+
+    # -- tools -----------------------------------------------------------------------------------
+    def _path(self, path: str) -> str:
+        if not path or "\x00" in path:
+            raise ActionError("path must be a non-empty string without NUL bytes")
+        return path if path.startswith("/") else f"{self.spec_template.workdir}/{path}"
+
+    def _timeout(self, asked: float | None) -> float:
+        t = asked or self.spec_template.default_timeout
+        left = self.tracker.remaining_seconds()
+        return max(0.1, min(t, left)) if left is not None else t
+
+    def _bash(self, args: BashArgs) -> ToolResult:
+        assert self.sandbox is not None
+        return ToolResult(output=format_command_result(self.sandbox.exec(args.command, timeout=self._timeout(args.timeout))))
+
+    def _read(self, args: ReadArgs) -> ToolResult:
+        assert self.sandbox is not None
+        try:
+            data = self.sandbox.read_file(self._path(args.path))
+        except (FileNotFoundError, IsADirectoryError, PermissionError) as exc:
+            return ToolResult(output=f"Error: cannot read {args.path}: {exc}", is_error=True)
+        text = data[:READ_CAP].decode("utf-8", errors="replace")
+        if len(data) > READ_CAP:
+            text += f"\n[agentgym: file truncated, {len(data) - READ_CAP} bytes omitted]"
+        return ToolResult(output=text)
+
+    def _write(self, args: WriteArgs) -> ToolResult:
+        assert self.sandbox is not None
+        try:
+            self.sandbox.write_file(self._path(args.path), args.content)
+        except (FileNotFoundError, IsADirectoryError, PermissionError) as exc:
+            return ToolResult(output=f"Error: cannot write {args.path}: {exc}", is_error=True)
+        return ToolResult(output=f"wrote {len(args.content.encode())} bytes to {args.path}")
+
+    def _submit(self, args: NoArgs) -> ToolResult:
+        assert self.sandbox is not None and self.task_id is not None
+        ok, detail = self._tasks[self.task_id].check(self.sandbox, self.spec_template.workdir)
+        return ToolResult(
+            output=f"Submitted. {'Passed' if ok else 'Failed'}: {detail}",
+            terminated=True,
+            reward=1.0 if ok else 0.0,
+            info={"passed": ok, "detail": detail},
+        )

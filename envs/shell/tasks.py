@@ -1,0 +1,189 @@
+"""Shell tasks of the fixture env: each has a statement, files to set up, a reference solution,
+and a check that judges artifacts read OUT of the sandbox (never a test placed inside it)."""
+
+from __future__ import annotations
+
+import json
+import random
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from agentgym.actions import ToolCall
+from agentgym.sandbox import Sandbox, SandboxError
+from agentgym.sandbox.factory import make_sandbox
+
+Check = Callable[[Sandbox, str], tuple[bool, str]]
+
+
+@dataclass(frozen=True)
+class ShellTask:
+    id: str
+    statement: str
+    files: dict[str, str]
+    solution: list[ToolCall]
+    check: Check = field(repr=False)
+
+
+def _bash(cmd: str) -> ToolCall:
+    return ToolCall(name="bash", arguments={"command": cmd})
+
+
+def _read_text(sb: Sandbox, path: str) -> str | None:
+    try:
+        return sb.read_file(path).decode("utf-8", errors="replace")
+    except (FileNotFoundError, SandboxError):
+        return None
+
+
+def _answer_equals(expected: str) -> Check:
+    def check(sb: Sandbox, workdir: str) -> tuple[bool, str]:
+        got = _read_text(sb, f"{workdir}/answer.txt")
+        if got is None:
+            return False, "answer.txt does not exist"
+        ok = got.strip() == expected
+        return ok, "correct" if ok else f"answer.txt holds {got.strip()[:80]!r}"
+
+    return check
+
+
+def _hello() -> ShellTask:
+    def check(sb: Sandbox, workdir: str) -> tuple[bool, str]:
+        got = _read_text(sb, f"{workdir}/hello.txt")
+        ok = got == "hello, world\n"
+        return ok, "correct" if ok else f"hello.txt is {got!r}"
+
+    return ShellTask(
+        id="hello",
+        statement="Create a file hello.txt in the working directory containing exactly the line 'hello, world'.",
+        files={},
+        solution=[ToolCall(name="write_file", arguments={"path": "hello.txt", "content": "hello, world\n"})],
+        check=check,
+    )
+
+
+def _count_lines(rng: random.Random) -> ShellTask:
+    n = rng.randint(40, 400)
+    lines = "".join(f"record {rng.randint(0, 10**6)}\n" for _ in range(n))
+    return ShellTask(
+        id="count-lines",
+        statement="How many lines does data.txt have? Write the number (digits only) to answer.txt.",
+        files={"data.txt": lines},
+        solution=[_bash("wc -l < data.txt > answer.txt")],
+        check=_answer_equals(str(n)),
+    )
+
+
+def _sum_column(rng: random.Random) -> ShellTask:
+    rows = [(f"item{i}", rng.randint(1, 999)) for i in range(rng.randint(20, 60))]
+    csv = "name,amount\n" + "".join(f"{n},{a}\n" for n, a in rows)
+    return ShellTask(
+        id="sum-column",
+        statement="numbers.csv has a header and a column 'amount'. Write the sum of that column to answer.txt.",
+        files={"numbers.csv": csv},
+        solution=[_bash("awk -F, 'NR>1 {s+=$2} END {print s}' numbers.csv > answer.txt")],
+        check=_answer_equals(str(sum(a for _, a in rows))),
+    )
+
+
+def _sort_unique(rng: random.Random) -> ShellTask:
+    vocab = [f"w{rng.randint(0, 60):02d}" for _ in range(200)]
+    expected = "\n".join(sorted(set(vocab))) + "\n"
+
+    def check(sb: Sandbox, workdir: str) -> tuple[bool, str]:
+        got = _read_text(sb, f"{workdir}/sorted.txt")
+        ok = got == expected
+        return ok, "correct" if ok else "sorted.txt is missing or not the sorted unique words"
+
+    return ShellTask(
+        id="sort-unique",
+        statement="words.txt has one word per line. Write its distinct words, sorted, one per line, to sorted.txt.",
+        files={"words.txt": "\n".join(vocab) + "\n"},
+        solution=[_bash("sort -u words.txt > sorted.txt")],
+        check=check,
+    )
+
+
+def _find_needle(rng: random.Random) -> ShellTask:
+    files = {f"tree/d{i}/f{j}.txt": f"hay {rng.random()}\n" for i in range(5) for j in range(4)}
+    target = f"tree/d{rng.randint(0, 4)}/f{rng.randint(0, 3)}.txt"
+    files[target] = "hay\nneedle\nhay\n"
+    return ShellTask(
+        id="find-needle",
+        statement="One file under tree/ contains the word 'needle'. Write its path relative to the working "
+        "directory (like tree/dX/fY.txt) to answer.txt.",
+        files=files,
+        solution=[_bash("grep -rl needle tree > answer.txt")],
+        check=_answer_equals(target),
+    )
+
+
+def _json_field(rng: random.Random) -> ShellTask:
+    port = rng.randint(1024, 65000)
+    cfg = {"service": {"name": "api", "listen": {"host": "0.0.0.0", "port": port}}, "debug": False}
+    return ShellTask(
+        id="json-field",
+        statement="config.json describes a service. Write the port it listens on to answer.txt.",
+        files={"config.json": json.dumps(cfg, indent=2)},
+        solution=[_bash("python3 -c \"import json;print(json.load(open('config.json'))['service']['listen']['port'])\" > answer.txt")],
+        check=_answer_equals(str(port)),
+    )
+
+
+def _rename_ext(rng: random.Random) -> ShellTask:
+    names = sorted({f"note{rng.randint(0, 99)}" for _ in range(6)})
+    files = {f"notes/{n}.txt": f"{n}\n" for n in names}
+
+    def check(sb: Sandbox, workdir: str) -> tuple[bool, str]:
+        with tempfile.TemporaryDirectory() as tmp:  # judge a copy on the host, not `ls` in the sandbox
+            try:
+                sb.copy_out(f"{workdir}/notes", tmp)
+            except (FileNotFoundError, SandboxError):
+                return False, "notes/ is gone"
+            found = sorted(p.name for p in Path(tmp).rglob("*") if p.is_file())
+        want = sorted(f"{n}.md" for n in names)
+        return found == want, "correct" if found == want else f"notes/ holds {found[:8]}"
+
+    return ShellTask(
+        id="rename-ext",
+        statement="Rename every .txt file in notes/ to the same name with the extension .md.",
+        files=files,
+        solution=[_bash("cd notes && for f in *.txt; do mv \"$f\" \"${f%.txt}.md\"; done")],
+        check=check,
+    )
+
+
+def _reverse_script(rng: random.Random, runtime: str) -> ShellTask:
+    # Hidden inputs: only the grader knows them, and it runs the agent's script in a FRESH sandbox.
+    hidden = [f"{rng.choice(['abc', 'gym', 'agent'])}{rng.randint(0, 999)}" for _ in range(3)]
+
+    def check(sb: Sandbox, workdir: str) -> tuple[bool, str]:
+        script = _read_text(sb, f"{workdir}/reverse.sh")
+        if script is None:
+            return False, "reverse.sh does not exist"
+        with make_sandbox(runtime=runtime, files={"reverse.sh": script}) as grader:
+            for word in hidden:
+                res = grader.exec(f"bash reverse.sh {word}", timeout=10)
+                if res.stdout.strip() != word[::-1]:
+                    return False, f"reverse.sh gave {res.stdout.strip()[:40]!r} for a hidden input"
+        return True, "correct on all hidden inputs"
+
+    return ShellTask(
+        id="reverse-script",
+        statement="Write a bash script reverse.sh that prints its first argument reversed "
+        "(bash reverse.sh abc prints cba). It will be run on inputs you do not see.",
+        files={},
+        solution=[ToolCall(name="write_file", arguments={"path": "reverse.sh", "content": "python3 -c 'import sys; print(sys.argv[1][::-1])' \"$1\"\n"})],
+        check=check,
+    )
+
+
+def build_tasks(runtime: str) -> dict[str, ShellTask]:
+    """The fixture's tasks. Seeded, so every process sees the same files and answers."""
+    rng = random.Random(20261123)
+    tasks = [
+        _hello(), _count_lines(rng), _sum_column(rng), _sort_unique(rng), _find_needle(rng),
+        _json_field(rng), _rename_ext(rng), _reverse_script(rng, runtime),
+    ]
+    return {t.id: t for t in tasks}

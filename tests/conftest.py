@@ -1,0 +1,37 @@
+"""Shared fixtures. Docker tests are marked `docker`; under CI=true a missing engine is a failure."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+def _docker_answers() -> bool:
+    from agentgym.sandbox import docker_available
+
+    return docker_available()
+
+
+@pytest.fixture(scope="session")
+def docker_engine() -> None:
+    """Depend on this (or use the `docker` marker) in any test that needs a Docker engine."""
+    if not _docker_answers():
+        if IN_CI:
+            pytest.fail("CI=true but no Docker engine answers: run scripts/ensure-docker.sh")
+        pytest.skip("no Docker engine answers (run scripts/ensure-docker.sh)")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    # Every test marked `docker` gets the engine fixture, so none can forget it.
+    for item in items:
+        if item.get_closest_marker("docker") is not None and "docker_engine" not in getattr(item, "fixturenames", ()):
+            item.fixturenames.insert(0, "docker_engine")
+
+
+@pytest.fixture(params=["local", pytest.param("docker", marks=pytest.mark.docker)])
+def runtime(request: pytest.FixtureRequest) -> str:
+    """Run a test on both backends: the suite must pass on runtime='local' too."""
+    return request.param
