@@ -35,3 +35,15 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 def runtime(request: pytest.FixtureRequest) -> str:
     """Run a test on both backends: the suite must pass on runtime='local' too."""
     return request.param
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    # A Docker test that was skipped under CI means the suite did not test what it claims.
+    if not IN_CI:
+        return
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    skipped = reporter.stats.get("skipped", []) if reporter else []
+    docker_skips = [r for r in skipped if "docker" in getattr(r, "keywords", {})]
+    if docker_skips:
+        print(f"\nCI=true but {len(docker_skips)} Docker tests were skipped; failing the run.")
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED

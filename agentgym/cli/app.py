@@ -184,7 +184,7 @@ def images_build(
 
     try:
         results = images.build(names or None, force=force, progress=console)
-    except images.ImageBuildError as exc:
+    except images.ImageError as exc:  # build failure, unknown name, no engine, bootstrap failure
         _fail(str(exc), code=1)
     table = Table("image", "tag", "built", "seconds", "size MB")
     for r in results:
@@ -198,7 +198,11 @@ def images_ls() -> None:
     from agentgym import images
 
     table = Table("image", "tags", "hash", "current", "size MB")
-    for i in images.list_images():
+    try:
+        found = images.list_images()
+    except images.ImageError as exc:
+        _fail(str(exc), code=1)
+    for i in found:
         table.add_row(i.name, ", ".join(i.tags), i.hash or "-", "yes" if i.current else "no", f"{i.size_bytes / 1e6:.0f}")
     console.print(table)
 

@@ -1,0 +1,40 @@
+# Two commands matter (see README): `make demo` and `make test`. Both install what they need.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+AG := $(VENV)/bin/agentgym
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: install engine images test demo bench clean
+
+$(VENV)/.installed: pyproject.toml
+	python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $@
+
+install: $(VENV)/.installed
+
+# A Docker engine: Debian's docker.io is installed and dockerd started when none answers.
+engine:
+	bash scripts/ensure-docker.sh
+
+# Every image under images/; content-hashed, so unchanged images are not rebuilt.
+images: install engine
+	$(AG) images build
+
+# The whole suite, Docker tests included. Under CI=true a skipped Docker test fails the run.
+test: install engine images
+	$(PY) -m pytest -q --timeout=600 -p no:cacheprovider
+
+# The main job on the embedded default: local sandboxes, no Docker needed.
+demo: install
+	$(AG) list
+	$(AG) validate shell-fixture --runtime local
+	$(AG) run shell-fixture --agent oracle --task reverse-script --runtime local
+
+bench: install engine images
+	$(PY) benchmarks/sandbox.py
+
+clean:
+	-$(AG) gc --all
+	rm -rf $(VENV) .pytest_cache .hypothesis
