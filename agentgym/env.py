@@ -119,7 +119,7 @@ class AgentEnv(gymnasium.Env[dict[str, Any], Any]):
 
     def null_policy(self) -> Policy:
         """A policy that does nothing useful; must never pass. Default: submit at once."""
-        if "submit" not in self._tool_map:
+        if "submit" not in {t.name for t in self._tools()}:
             raise NotImplementedError(f"{type(self).__name__} has no submit tool; override null_policy()")
         return ScriptedPolicy([ToolCall(name="submit")])
 

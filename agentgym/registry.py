@@ -26,6 +26,7 @@ class EnvInfo(BaseModel):
     description: str = ""
     kwargs: dict[str, Any] = Field(default_factory=dict)
     tags: list[str] = Field(default_factory=list)
+    runtimes: list[str] = Field(default_factory=lambda: ["local", "docker"], description="sandbox runtimes it runs on")
 
 
 class UnknownEnvError(KeyError):
@@ -47,6 +48,7 @@ def register(
     description: str = "",
     kwargs: dict[str, Any] | None = None,
     tags: list[str] | None = None,
+    runtimes: list[str] | None = None,
     version: int = 0,
     nondeterministic: bool = False,
 ) -> EnvInfo:
@@ -67,7 +69,8 @@ def register(
         nondeterministic=nondeterministic,
     )
     info = EnvInfo(id=id, gym_id=gid, entry_point=entry_point, description=description,
-                   kwargs=dict(kwargs or {}), tags=list(tags or []))
+                   kwargs=dict(kwargs or {}), tags=list(tags or []),
+                   runtimes=list(runtimes or ["local", "docker"]))
     _ENVS[id] = info
     return info
 

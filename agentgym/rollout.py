@@ -13,7 +13,7 @@ from agentgym.policy import Policy
 
 def _jsonable(action: Any) -> Any:
     if isinstance(action, BaseModel):
-        return action.model_dump(mode="json")
+        return action.model_dump(mode="json", exclude_none=True)
     if isinstance(action, (list, tuple)):
         return [_jsonable(a) for a in action]
     try:

@@ -9,14 +9,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from agentgym.agents.basic import OracleAgent, RandomAgent
+from agentgym.agents.basic import NullAgent, OracleAgent, RandomAgent
 from agentgym.policy import Policy
 
 AgentFactory = Callable[..., Policy]
 
 AGENTS: dict[str, tuple[AgentFactory, str]] = {
     "oracle": (OracleAgent, "the env's reference solution for the current task"),
-    "null": (lambda env, **kw: env.null_policy(), "the env's do-nothing policy (must never pass)"),
+    "null": (NullAgent, "the env's do-nothing policy (must never pass)"),
     "random": (RandomAgent, "samples tool calls from the env's action space (a fuzzing baseline)"),
 }
 
@@ -32,4 +32,4 @@ def make_agent(name: str, env: Any, **kwargs: Any) -> Policy:
     return AGENTS[name][0](env, **kwargs)
 
 
-__all__ = ["AGENTS", "OracleAgent", "RandomAgent", "make_agent", "register_agent"]
+__all__ = ["AGENTS", "NullAgent", "OracleAgent", "RandomAgent", "make_agent", "register_agent"]

@@ -12,6 +12,11 @@ def OracleAgent(env: Any) -> DeferredPolicy:
     return DeferredPolicy(env.unwrapped.reference_policy)
 
 
+def NullAgent(env: Any) -> DeferredPolicy:
+    """The env's do-nothing policy (what `validate` checks never passes)."""
+    return DeferredPolicy(env.unwrapped.null_policy)
+
+
 class RandomAgent:
     def __init__(self, env: Any, seed: int | None = None):
         self.space = env.action_space

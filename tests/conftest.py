@@ -47,3 +47,15 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if docker_skips:
         print(f"\nCI=true but {len(docker_skips)} Docker tests were skipped; failing the run.")
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+@pytest.fixture(scope="session")
+def shell_env():
+    """One local-runtime shell env shared by property tests (bash actions are timed out at 2 s)."""
+    import agentgym
+
+    env = agentgym.make("shell-fixture", runtime="local")
+    env.spec_template = env.spec_template.model_copy(update={"default_timeout": 2})
+    env.reset(options={"task_id": "hello", "max_turns": 1000})
+    yield env
+    env.close()

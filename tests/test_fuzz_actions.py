@@ -45,3 +45,26 @@ def test_step_never_raises_and_never_reports_infra_errors(action):
     assert isinstance(reward, float) and isinstance(terminated, bool) and isinstance(truncated, bool)
     assert "error" not in info, info.get("traceback")
     assert len(obs["text"]) < 2_000_000
+
+
+# The local runtime runs commands on the host: arguments come from an alphabet that cannot spell
+# an option, a path outside the sandbox directory, or a redirection.
+safe_text = st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789 ", max_size=40)
+shell_calls = st.fixed_dictionaries(
+    {"name": st.sampled_from(["bash", "read_file", "write_file", "submit", "nope"])},
+    optional={"arguments": st.dictionaries(
+        st.sampled_from(["command", "path", "content", "timeout", "extra"]),
+        safe_text | st.integers() | st.floats(allow_nan=True) | st.none() | st.lists(st.integers(), max_size=3),
+        max_size=3,
+    )},
+)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
+@given(action=shell_calls | st.lists(shell_calls, min_size=1, max_size=3) | safe_text)
+def test_shell_env_step_never_raises(action, shell_env):
+    obs, reward, terminated, truncated, info = shell_env.step(action)
+    assert shell_env.observation_space.contains(obs)
+    assert "error" not in info, (info.get("error"), info.get("traceback"))
+    if terminated or truncated:
+        shell_env.reset(options={"task_id": "hello", "max_turns": 1000})

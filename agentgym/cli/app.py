@@ -71,7 +71,7 @@ def info(env_id: str, runtime: RuntimeOpt = "auto") -> None:
         ids = list(env.task_ids())
         console.print(f"[bold]{meta.id}[/]  ({meta.gym_id})\n{meta.description}\n")
         console.print(f"entry point: {meta.entry_point}")
-        console.print(f"runtime: {getattr(env, 'runtime', '-')}")
+        console.print(f"runtime: {getattr(env, 'runtime', '-')} (supports: {', '.join(meta.runtimes)})")
         console.print(f"tasks: {len(ids)}  e.g. {', '.join(ids[:6])}")
         console.print(f"default budget: {env.default_budget.model_dump(exclude_none=True)}")
         console.print(f"malformed actions: {agentgym.env.MALFORMED_ACTION_RULE}\n")

@@ -24,6 +24,8 @@ class ShellTask:
     files: dict[str, str]
     solution: list[ToolCall]
     check: Check = field(repr=False)
+    #: data only the grader sees (kept in the host process, never written to the sandbox)
+    hidden: tuple[str, ...] = field(default=(), repr=False)
 
 
 def _bash(cmd: str) -> ToolCall:
@@ -176,6 +178,7 @@ def _reverse_script(rng: random.Random, runtime: str) -> ShellTask:
         files={},
         solution=[ToolCall(name="write_file", arguments={"path": "reverse.sh", "content": "python3 -c 'import sys; print(sys.argv[1][::-1])' \"$1\"\n"})],
         check=check,
+        hidden=tuple(hidden),
     )
 
 

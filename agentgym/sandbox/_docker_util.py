@@ -1,0 +1,198 @@
+"""Container plumbing for DockerSandbox: create (rate-limited, retried), open the channel, discard."""
+
+from __future__ import annotations
+
+import io
+import os
+import tarfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from agentgym.sandbox import reaper
+from agentgym.sandbox.base import SandboxError, SandboxSpec
+from agentgym.sandbox.channel import FAST_PATH, Channel, DockerTransport, server_argv
+
+#: Concurrent container creations per process: dockerd and containerd slow down (and time out)
+#: under a burst of parallel creates, so bursts queue here instead.
+CREATE_SEM = threading.BoundedSemaphore(int(os.environ.get("AGENTGYM_DOCKER_CREATE_CONCURRENCY", "4")))
+CREATE_ATTEMPTS = 3
+#: Background work: warm spares and asynchronous removal of replaced containers.
+POOL = ThreadPoolExecutor(max_workers=int(os.environ.get("AGENTGYM_DOCKER_WORKERS", "8")), thread_name_prefix="agentgym-docker")
+
+# Default Docker capabilities minus those an agent never needs and an attacker likes: raw
+# sockets (spoofing), device nodes, audit, file capabilities, capability games, chroot.
+CAP_DROP = ["NET_RAW", "MKNOD", "AUDIT_WRITE", "SETFCAP", "SETPCAP", "SYS_CHROOT"]
+
+_checked: set[str] = set()
+_checked_lock = threading.Lock()
+
+
+@dataclass
+class Target:
+    """What a container must look like when it starts: an image, then files and a workdir tar."""
+
+    image: str
+    files: dict[str, str] = field(default_factory=dict)
+    workdir_tar: bytes | None = None
+
+
+@dataclass
+class Live:
+    """A running container with its channel open."""
+
+    container_id: str
+    channel: Channel
+
+
+def ensure_image(image: str) -> None:
+    """Make sure image exists locally: build agentgym/* images, pull others."""
+    import docker.errors
+
+    with _checked_lock:
+        if image in _checked:
+            return
+    api = reaper.docker_client().api
+    try:
+        api.inspect_image(image)
+    except docker.errors.ImageNotFound:
+        if image.startswith("agentgym/"):
+            try:
+                from agentgym.images import ensure_image as build_image
+            except ImportError:
+                raise SandboxError(f"image {image} is missing and the image pipeline is not available: "
+                                   "run `agentgym images build`") from None
+            try:
+                build_image(image)
+            except Exception as e:  # noqa: BLE001
+                raise SandboxError(f"image {image} is missing and building it failed: {e}. "
+                                   "Run `agentgym images build` to see the full build log.") from e
+        else:
+            try:
+                api.pull(image)
+            except Exception as e:  # noqa: BLE001
+                raise SandboxError(f"image {image} is not present and could not be pulled ({e}); "
+                                   f"`docker pull {image}` or load it first") from e
+    except docker.errors.APIError as e:
+        raise SandboxError(f"Docker could not inspect image {image}: {e}") from e
+    with _checked_lock:
+        _checked.add(image)
+
+
+def container_config(spec: SandboxSpec, image: str, labels: dict[str, str], name: str) -> dict[str, Any]:
+    api = reaper.docker_client().api
+    tmpfs = None
+    if spec.read_only:
+        tmpfs = {"/tmp": "rw,exec,nosuid,size=1g", "/var/tmp": "rw,exec,nosuid,size=256m",
+                 spec.workdir: "rw,exec,size=4g"}
+    if spec.network is False:
+        network_mode = "none"
+    elif spec.network is True:
+        network_mode = "bridge"
+    else:
+        network_mode = str(spec.network)
+    host_config = api.create_host_config(
+        init=True,
+        mem_limit=spec.memory,
+        memswap_limit=spec.memory,  # equal: no swap, so a memory hog is killed instead of thrashing
+        pids_limit=spec.pids,
+        nano_cpus=int(spec.cpus * 1e9),
+        network_mode=network_mode,
+        read_only=spec.read_only,
+        tmpfs=tmpfs,
+        cap_drop=CAP_DROP,
+        security_opt=["no-new-privileges"],
+    )
+    return dict(
+        image=image, entrypoint=["sleep"], command=["infinity"], name=name, hostname="sandbox",
+        working_dir=spec.workdir, environment=dict(spec.env), labels=labels, host_config=host_config,
+        detach=True, stdin_open=False, tty=False,
+    )
+
+
+def create_container(spec: SandboxSpec, image: str, sbx_id: str, seq: int) -> str:
+    """Create and start a container; rate-limited, retried, and tracked for cleanup from birth."""
+    import docker.errors
+
+    api = reaper.docker_client().api
+    labels = {**reaper.owner_labels(), **spec.labels, "agentgym.sandbox": sbx_id}
+    last: Exception | None = None
+    for attempt in range(CREATE_ATTEMPTS):
+        name = f"agentgym-{sbx_id}-{seq}" + (f"-r{attempt}" if attempt else "")
+        cid = None
+        with CREATE_SEM:
+            try:
+                cid = api.create_container(**container_config(spec, image, labels, name))["Id"]
+                reaper.track("container", cid)
+                api.start(cid)
+                return cid
+            except docker.errors.ImageNotFound as e:
+                raise SandboxError(f"image {image} not found: {e}") from e
+            except Exception as e:  # noqa: BLE001 - APIError, timeouts: retried, then reported
+                last = e
+                if cid:
+                    reaper.remove_many("container", [cid])
+        if attempt + 1 < CREATE_ATTEMPTS:
+            time.sleep(0.5 * 2**attempt)
+    raise SandboxError(f"could not start a container from {image} after {CREATE_ATTEMPTS} attempts: {last}. "
+                       "Check `docker info`, free disk and memory, or lower AGENTGYM_DOCKER_CREATE_CONCURRENCY.")
+
+
+def open_channel(spec: SandboxSpec, container_id: str, sbx_id: str, *, fast_path: bool = FAST_PATH) -> Channel:
+    api = reaper.docker_client().api
+
+    def opener() -> DockerTransport:
+        try:
+            state = api.inspect_container(container_id)["State"]
+        except Exception as e:  # noqa: BLE001
+            raise SandboxError(f"container {container_id[:12]} of sandbox {sbx_id} is gone: {e}") from e
+        if not state.get("Running"):
+            why = " (killed: out of memory)" if state.get("OOMKilled") else ""
+            raise SandboxError(f"container {container_id[:12]} of sandbox {sbx_id} is {state.get('Status')}{why}; "
+                               "create a new sandbox (or restore() one)")
+        return DockerTransport(api, container_id, server_argv(None, sbx_id, spec.workdir), workdir=spec.workdir,
+                               host_pid=state.get("Pid"), fast=fast_path)
+
+    return Channel(opener, name=f"docker sandbox {sbx_id}", max_output_bytes=spec.max_output_bytes,
+                   default_timeout=spec.default_timeout)
+
+
+def start_live(spec: SandboxSpec, target: Target, sbx_id: str, seq: int) -> Live:
+    """A container for target with its channel open and its files in place."""
+    cid = create_container(spec, target.image, sbx_id, seq)
+    try:
+        channel = open_channel(spec, cid, sbx_id)
+        channel.ping()
+        if target.workdir_tar is not None:
+            channel.tar_in(posixpath_parent(spec.workdir), target.workdir_tar)
+        for path, content in target.files.items():
+            channel.write_file(path if path.startswith("/") else f"{spec.workdir.rstrip('/')}/{path}", content)
+    except BaseException:
+        reaper.remove_many("container", [cid])
+        raise
+    return Live(container_id=cid, channel=channel)
+
+
+def posixpath_parent(path: str) -> str:
+    return path.rstrip("/").rsplit("/", 1)[0] or "/"
+
+
+def discard(live: Live | None) -> None:
+    """Drop a container we no longer need (a replaced one, or a spare after close)."""
+    if live is None:
+        return
+    live.channel.close(graceful=False)
+    reaper.remove_many("container", [live.container_id])
+
+
+def safe_extract(data: bytes, dest: Path) -> Path:
+    """Extract a single-rooted tar from the sandbox (untrusted) into dest; returns the top entry."""
+    with tarfile.open(fileobj=io.BytesIO(data), mode="r") as tar:
+        members = tar.getmembers()
+        if not members:
+            raise SandboxError("the sandbox returned an empty archive")
+        tar.extractall(dest, filter="tar")  # no absolute paths, no escapes, no device files
+    return dest / members[0].name.split("/")[0]

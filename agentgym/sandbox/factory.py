@@ -1,0 +1,70 @@
+"""Pick a backend and make a sandbox: ``make_sandbox(runtime="auto")`` uses Docker when it answers."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from typing import Any, Literal
+
+from agentgym.sandbox.base import Runtime, Sandbox, SandboxError, SandboxSpec
+
+_PING_TIMEOUT_S = 3.0
+_NEGATIVE_TTL_S = 30.0  # a missing engine is re-checked after this long (it may have been started)
+_cache: dict[str, Any] = {}
+_cache_lock = threading.Lock()
+
+
+def docker_available() -> bool:
+    """Whether a Docker engine answers a ping within 3 s. Cached (a "no" for 30 s only)."""
+    with _cache_lock:
+        ok, when = _cache.get("docker", (None, 0.0))
+        if ok or (ok is False and time.monotonic() - when < _NEGATIVE_TTL_S):
+            return bool(ok)
+        try:
+            import docker
+
+            client = docker.from_env(timeout=_PING_TIMEOUT_S)
+            try:
+                ok = bool(client.ping())
+            finally:
+                client.close()
+        except Exception:  # noqa: BLE001 - any failure means "not available"
+            ok = False
+        _cache["docker"] = (ok, time.monotonic())
+        return ok
+
+
+def resolve_runtime(runtime: Runtime = "auto") -> Literal["docker", "local"]:
+    """'docker' or 'local'. For 'auto', AGENTGYM_RUNTIME (docker|local) wins, else Docker if it answers."""
+    if runtime in ("docker", "local"):
+        return runtime
+    if runtime != "auto":
+        raise ValueError(f"unknown runtime {runtime!r}: use 'docker', 'local' or 'auto'")
+    forced = os.environ.get("AGENTGYM_RUNTIME", "").strip().lower()
+    if forced in ("docker", "local"):
+        return forced  # type: ignore[return-value]
+    if forced and forced != "auto":
+        raise ValueError(f"AGENTGYM_RUNTIME={forced!r}: use docker, local or auto")
+    return "docker" if docker_available() else "local"
+
+
+def make_sandbox(spec: SandboxSpec | None = None, runtime: Runtime = "auto", **spec_overrides: Any) -> Sandbox:
+    """Create a sandbox: ``make_sandbox(image="agentgym/base:latest", memory="512m")``."""
+    unknown = set(spec_overrides) - set(SandboxSpec.model_fields)
+    if unknown:
+        raise TypeError(f"unknown SandboxSpec field(s) {sorted(unknown)}; valid: {sorted(SandboxSpec.model_fields)}")
+    base = spec or SandboxSpec()
+    if spec_overrides:
+        base = SandboxSpec.model_validate({**base.model_dump(), **spec_overrides})
+    chosen = resolve_runtime(runtime)
+    if chosen == "docker":
+        if runtime == "docker" and not docker_available():
+            raise SandboxError("runtime='docker' but no Docker engine answers: start one (scripts/ensure-docker.sh) "
+                               "or use runtime='local'")
+        from agentgym.sandbox.docker import DockerSandbox
+
+        return DockerSandbox(base)
+    from agentgym.sandbox.local import LocalSandbox
+
+    return LocalSandbox(base)

@@ -1,0 +1,126 @@
+"""LocalSandbox specifics: honesty about isolation, path mapping, cleanup of processes and dirs."""
+
+from __future__ import annotations
+
+import gc
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from agentgym.sandbox import ISOLATION_KINDS, SandboxError, SandboxSpec, reaper
+from agentgym.sandbox.local import LocalSandbox, parse_memory
+
+
+def host_procs(needle: str) -> list[int]:
+    pids = []
+    for name in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            if needle in Path(f"/proc/{name}/cmdline").read_bytes().replace(b"\0", b" ").decode():
+                pids.append(int(name))
+        except OSError:
+            pass
+    return pids
+
+
+def wait_gone(needle: str, timeout: float = 3.0) -> list[int]:
+    deadline = time.monotonic() + timeout
+    while (left := host_procs(needle)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return left
+
+
+def test_it_claims_no_isolation_and_the_warning_names_every_kind() -> None:
+    assert LocalSandbox.isolation == frozenset()
+    for kind in ISOLATION_KINDS:
+        assert kind in LocalSandbox.WARNING
+    with LocalSandbox() as s:
+        assert s.missing_isolation() == ISOLATION_KINDS and s.runtime == "local"
+
+
+def test_workdir_paths_map_into_the_temp_dir() -> None:
+    with LocalSandbox(SandboxSpec(files={"/workspace/in/a.txt": "abs", "rel.txt": "rel"})) as s:
+        assert s.root.name.startswith(reaper.LOCAL_PREFIX)
+        assert (s.work / "in" / "a.txt").read_text() == "abs" and (s.work / "rel.txt").read_text() == "rel"
+        assert s.read_file("/workspace/rel.txt") == b"rel"
+        r = s.exec('pwd; cat "$AGENTGYM_WORKDIR/in/a.txt"', cwd="/workspace/in")
+        assert r.stdout == f"{s.work}/in\nabs"
+
+
+def test_host_secrets_are_not_in_the_sandbox_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AGENTGYM_TEST_SECRET", "hunter2")
+    with LocalSandbox(SandboxSpec(env={"GIVEN": "yes"})) as s:
+        out = s.exec("env").stdout
+        assert "hunter2" not in out and "GIVEN=yes" in out
+        assert s.exec("echo $HOME").stdout.strip().startswith(str(s.root))
+
+
+def test_a_memory_hog_fails_inside_its_data_limit() -> None:
+    assert parse_memory("256m") == 256 << 20 and parse_memory("1.5g") == 3 << 29
+    with LocalSandbox(SandboxSpec(memory="256m")) as s:
+        r = s.exec(f"{sys.executable} -c 'x = b\"x\" * (2 * 1024**3)'", timeout=30)
+        assert r.exit_code != 0 and "MemoryError" in r.stderr
+        assert s.exec("echo fine").stdout == "fine\n"
+
+
+def test_close_kills_hidden_processes_and_removes_the_dir() -> None:
+    s = LocalSandbox()
+    s.exec("setsid sleep 2001.31 & (setsid sleep 2001.32 &); (env -i setsid sleep 2001.33 &); "
+           "nohup sleep 2001.34 >/dev/null 2>&1 &")
+    deadline = time.monotonic() + 3
+    while len(host_procs("sleep 2001.3")) < 4 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert len(host_procs("sleep 2001.3")) == 4
+    root = s.root
+    s.close()
+    assert wait_gone("sleep 2001.3") == [] and not root.exists()
+
+
+def test_garbage_collection_closes_a_dropped_sandbox() -> None:
+    s = LocalSandbox()
+    s.exec("sleep 2002.5 &")
+    root = s.root
+    del s
+    gc.collect()
+    assert wait_gone("sleep 2002.5") == [] and not root.exists()
+
+
+def test_restore_of_a_small_dir_is_fast_and_kills_running_processes() -> None:
+    with LocalSandbox() as s:
+        for i in range(20):
+            s.write_file(f"f{i}.txt", str(i))
+        snap = s.snapshot()
+        s.exec("sleep 2003.5 & rm f1*.txt")
+        times = []
+        for _ in range(5):
+            t0 = time.monotonic()
+            s.restore(snap)
+            times.append(time.monotonic() - t0)
+        assert sorted(times)[2] < 0.2, times
+        assert len(s.exec("ls").stdout.split()) == 20 and wait_gone("sleep 2003.5") == []
+
+
+def test_a_killed_server_is_reported_then_replaced() -> None:
+    with LocalSandbox() as s:
+        os.kill(s._channel.ping()["pid"], 9)
+        with pytest.raises(SandboxError, match="channel died"):
+            s.exec("echo hi")
+        assert s.exec("echo back").stdout == "back\n"
+
+
+def test_gc_removes_stale_dirs_of_dead_owners_only() -> None:
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    stale = reaper.make_local_dir("local-stale-test")
+    owner = json.loads((stale / "owner.json").read_text())
+    owner["agentgym.pid"] = str(dead.pid)
+    (stale / "owner.json").write_text(json.dumps(owner))
+    with LocalSandbox() as live:
+        report = reaper.gc(dry_run=True)
+        assert str(stale) in report.local_dirs and str(live.root) not in report.local_dirs and stale.exists()
+        report = reaper.gc()
+        assert str(stale) in report.local_dirs and not stale.exists() and live.root.exists()
