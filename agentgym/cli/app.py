@@ -169,9 +169,13 @@ def gc(
 
     report = run_gc(all=all_, run=run_id, dry_run=dry_run)
     verb = "would remove" if dry_run else "removed"
-    for kind, items in report.model_dump().items():
-        if isinstance(items, list):
-            console.print(f"{verb} {len(items)} {kind}" + (f": {', '.join(map(str, items[:10]))}" if items else ""))
+    for kind in ("containers", "images", "networks", "volumes", "local_dirs"):
+        items = getattr(report, kind)
+        console.print(f"{verb} {len(items)} {kind}" + (f": {', '.join(map(str, items[:10]))}" if items else ""))
+    for e in report.errors:
+        err.print(f"[red]could not remove:[/] {e}")
+    if report.errors:
+        raise typer.Exit(1)
 
 
 @images_app.command("build")
