@@ -10,3 +10,7 @@ register(
     "the core's fixture env.",
     tags=["fixture", "shell"],
 )
+
+from agentgym.envs.sql import register_sql_envs  # noqa: E402
+
+register_sql_envs()

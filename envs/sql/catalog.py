@@ -1,0 +1,62 @@
+"""Where a database's committed files live and how to read them (host side only).
+
+Layout per database under envs/sql/data/<db_id>/ (the public BIRD-Interact names where they exist):
+  dump.sql.gz               CREATE TABLE + INSERT statements (SQLite dialect), the data itself
+  schema.txt                CREATE TABLE statements with comments and sample rows (what agents see)
+  column_meaning_base.json  {"db|table|column": meaning}
+  kb.jsonl                  the knowledge base, one KBEntry per line
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict
+
+from agentgym.envs.sql.models import KBEntry
+
+DATA_DIR = Path(__file__).resolve().parent / "data"
+
+
+class DatabaseFiles(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    db_id: str
+    root: Path
+
+    @property
+    def dump(self) -> Path:
+        return self.root / "dump.sql.gz"
+
+    def dump_sql(self) -> str:
+        with gzip.open(self.dump, "rt", encoding="utf-8") as f:
+            return f.read()
+
+    def schema_text(self) -> str:
+        return (self.root / "schema.txt").read_text(encoding="utf-8")
+
+    def column_meanings(self) -> dict[str, str]:
+        return json.loads((self.root / "column_meaning_base.json").read_text(encoding="utf-8"))
+
+    def kb(self) -> list[KBEntry]:
+        lines = (self.root / "kb.jsonl").read_text(encoding="utf-8").splitlines()
+        return [KBEntry.model_validate_json(line) for line in lines if line.strip()]
+
+
+def database_files(db_id: str, data_dir: Path | None = None) -> DatabaseFiles:
+    root = (data_dir or DATA_DIR) / db_id
+    if not (root / "dump.sql.gz").is_file():
+        known = sorted(p.name for p in (data_dir or DATA_DIR).iterdir() if (p / "dump.sql.gz").is_file()) if (data_dir or DATA_DIR).is_dir() else []
+        raise FileNotFoundError(
+            f"no database {db_id!r} under {root.parent} (known: {', '.join(known) or 'none'}); "
+            "regenerate with: python -m agentgym.envs.sql.generate"
+        )
+    return DatabaseFiles(db_id=db_id, root=root)
+
+
+@lru_cache(maxsize=64)
+def cached_kb(db_id: str, data_dir: Path | None = None) -> tuple[KBEntry, ...]:
+    return tuple(database_files(db_id, data_dir).kb())

@@ -1,0 +1,203 @@
+"""What c-Interact and a-Interact share: tasks, the episode's database copy, the simulated user,
+the two phases, and grading in a fresh copy.
+
+The agent's database is its own copy (DROP/ALTER touch nothing else). A submission is graded
+on ANOTHER fresh copy, so exploration side effects never reach the grader, and the gold SQL,
+checks and expected rows never leave the host process: observations show pass/fail and the
+engine's error text only. After phase one of a write task passes, the agent's copy is reset to
+the state the follow-up is graded against (fresh copy + gold phase one).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from agentgym.actions import ToolResult
+from agentgym.env import AgentEnv, InfraError
+from agentgym.envs.sql.catalog import cached_kb, database_files
+from agentgym.envs.sql.engines import EpisodeDatabase, SqlError, make_engine
+from agentgym.envs.sql.engines.dialect import transpile_cached
+from agentgym.envs.sql.grading import GradeResult, grade_fresh
+from agentgym.envs.sql.models import KBEntry, SqlTask
+from agentgym.envs.sql.simulator import UserSimulator
+from agentgym.envs.sql.tasks import load_suite
+
+PHASE_REWARD = {1: 0.7, 2: 0.3}
+ENGINE_LABELS = {"sqlite": "SQLite", "postgres": "PostgreSQL 15"}
+
+
+def resolve_engine(runtime: str, engine: str | None = None) -> str:
+    """The engine for a runtime: 'docker' -> postgres, 'local' -> sqlite, 'auto' -> postgres when a
+    Docker engine answers (or AGENTGYM_RUNTIME=docker), else sqlite. An explicit engine must agree
+    with an explicit runtime."""
+    if runtime not in ("auto", "local", "docker"):
+        raise ValueError(f"runtime must be 'auto', 'local' or 'docker', not {runtime!r}")
+    if engine is not None and engine not in ENGINE_LABELS:
+        raise ValueError(f"unknown SQL engine {engine!r}; choose 'sqlite' or 'postgres'")
+    wanted = {"docker": "postgres", "local": "sqlite"}.get(runtime)
+    if engine is not None:
+        if wanted is not None and engine != wanted:
+            raise ValueError(f"engine={engine!r} does not run under runtime={runtime!r}: runtime='docker' means "
+                             "PostgreSQL and runtime='local' SQLite; pass one of them or runtime='auto'")
+        return engine
+    if wanted is not None:
+        return wanted
+    from agentgym.sandbox import resolve_runtime
+
+    return "postgres" if resolve_runtime("auto") == "docker" else "sqlite"
+
+
+def task_for_dialect(task: SqlTask, dialect: str) -> SqlTask:
+    """`task` with its gold SQL and state-check queries transpiled from SQLite to `dialect`.
+
+    Expected rows stay as generated (on SQLite): the grader compares them under the task's
+    declared tolerances, and test_sql_postgres checks that every lite gold query gives the same
+    multiset on both engines. Ambiguities' SQL is never run at play time and is left as is.
+    """
+    if dialect == "sqlite":
+        return task
+
+    def phase(p: Any) -> Any:
+        checks = [c.model_copy(update={"query": transpile_cached(c.query, dialect)}) if c.query else c for c in p.checks]
+        return p.model_copy(update={"gold_sql": [transpile_cached(s, dialect) for s in p.gold_sql], "checks": checks})
+
+    return task.model_copy(update={"phase1": phase(task.phase1), "follow_up": phase(task.follow_up)})
+
+
+class SqlEnvBase(AgentEnv):
+    """runtime picks the engine (resolve_engine): 'docker' PostgreSQL, 'local' SQLite, 'auto' the
+    former when Docker answers. engine_options go to the engine (PostgreSQL: ServerSettings, e.g.
+    {"spares": 0, "memory": "2g"}); constructing an env starts nothing, the first reset does."""
+
+    def __init__(self, suite: str = "lite", engine: str | None = None, *, runtime: str = "auto", patience: int = 3,
+                 use_embeddings: bool = False, max_rows: int = 100, timeout_s: float = 5.0,
+                 tasks: list[SqlTask] | None = None, engine_options: dict[str, Any] | None = None, **kwargs: Any):
+        self.suite = suite
+        self.engine_name = resolve_engine(runtime, engine)
+        # validate() reports env.runtime: it names what really runs, never "auto".
+        self.runtime = "docker" if self.engine_name == "postgres" else "local"
+        self._engine_options = dict(engine_options or {})
+        self.engine = make_engine(self.engine_name, **self._engine_options)
+        self._tasks = {t.id: t for t in (tasks if tasks is not None else load_suite(suite))}
+        self._engine_tasks: dict[str, SqlTask] = {}
+        self.patience = patience
+        self.use_embeddings = use_embeddings
+        self.max_rows = max_rows
+        self.timeout_s = timeout_s
+        self.db: EpisodeDatabase | None = None
+        self.task: SqlTask | None = None
+        self.simulator: UserSimulator | None = None
+        self.phase = 1
+        super().__init__(**kwargs)
+
+    # -- AgentEnv hooks ----------------------------------------------------------------------------
+    def task_ids(self) -> list[str]:
+        return list(self._tasks)
+
+    def _start_episode(self, task_id: str) -> str:
+        # The task as this engine runs it: gold SQL and check queries in its dialect, so the
+        # reference policy, grading and the follow-up's setup need no dialect logic of their own.
+        if task_id not in self._engine_tasks:
+            self._engine_tasks[task_id] = task_for_dialect(self._tasks[task_id], self.engine.dialect)
+        self.task = self._engine_tasks[task_id]
+        try:
+            self.db = self.engine.open(self.task.db_id)
+        except (FileNotFoundError, SqlError) as exc:
+            raise InfraError(f"database {self.task.db_id!r} could not be opened: {exc}") from exc
+        self.simulator = UserSimulator(self.task, use_embeddings=self.use_embeddings)
+        self.phase = 1
+        self._reset_phase_state()
+        return self._statement()
+
+    def _end_episode(self) -> None:
+        if self.db is not None:
+            self.db.close()
+            self.db = None
+
+    def _fork_episode(self, clone: AgentEnv) -> None:
+        assert isinstance(clone, SqlEnvBase) and self.db is not None
+        # Its own engine handle: copy.copy shared ours, and clone.close() must not close it
+        # (for PostgreSQL that would release the server under this env).
+        clone.engine = make_engine(self.engine_name, **self._engine_options)
+        clone.db = self.db.fork()
+
+    def _close(self) -> None:
+        self.engine.close()
+
+    # -- what subclasses build on --------------------------------------------------------------------
+    @property
+    def engine_label(self) -> str:
+        """The engine as the agent should be told about it."""
+        return ENGINE_LABELS.get(self.engine.dialect, self.engine.dialect)
+
+    def _reset_phase_state(self) -> None:
+        """Per-phase counters (retries, ...); called at episode start and when phase two begins."""
+
+    def _statement(self) -> str:
+        raise NotImplementedError
+
+    def visible_kb(self) -> list[KBEntry]:
+        """The knowledge base minus the entries this task withholds (knowledge ambiguities)."""
+        assert self.task is not None
+        hidden = set(self.task.withheld_knowledge)
+        return [e for e in cached_kb(self.task.db_id) if e.id not in hidden]
+
+    def schema_text(self) -> str:
+        assert self.task is not None
+        return database_files(self.task.db_id).schema_text()
+
+    def column_meanings(self) -> dict[str, str]:
+        assert self.task is not None
+        return database_files(self.task.db_id).column_meanings()
+
+    def current_request(self) -> str:
+        assert self.task is not None
+        return self.task.amb_query if self.phase == 1 else self.task.follow_up.query
+
+    def ask(self, question: str) -> str:
+        assert self.simulator is not None
+        return self.simulator.answer(question).text
+
+    def grade(self, sql: str) -> GradeResult:
+        """Grade `sql` for the current phase in a fresh copy."""
+        assert self.task is not None
+        t = self.task
+        if self.phase == 1:
+            return grade_fresh(self.engine, t.db_id, [], sql, t.phase1.checks, timeout_s=self.timeout_s * 2,
+                               gold=t.phase1.gold_sql)
+        setup = t.phase1.gold_sql if t.phase1.category == "write" else []
+        return grade_fresh(self.engine, t.db_id, setup, sql, t.follow_up.checks, timeout_s=self.timeout_s * 2,
+                           gold=t.follow_up.gold_sql)
+
+    def start_follow_up(self) -> str:
+        """Move to phase two; returns the text that introduces it."""
+        assert self.task is not None
+        self.phase = 2
+        self._reset_phase_state()
+        if self.task.phase1.category == "write":
+            # The follow-up is graded on fresh + gold phase one; the agent explores that state too.
+            fresh = self.engine.open(self.task.db_id)
+            for stmt in self.task.phase1.gold_sql:
+                fresh.execute(stmt, timeout_s=30, max_rows=1)
+            if self.db is not None:
+                self.db.close()
+            self.db = fresh
+        return f"Phase one passed. Follow-up request: {self.task.follow_up.query}"
+
+    def passed_result(self, phase: int, reward: float, extra: str = "") -> ToolResult:
+        done = phase == 2
+        text = f"Submitted. Passed.{(' ' + extra) if extra else ''}"
+        info = {"passed": True, "phase": phase}
+        if not done:
+            text = f"{text} {self.start_follow_up()}"
+        return ToolResult(output=text, reward=reward, terminated=done, info=info)
+
+    def ended_result(self, grade: GradeResult, phase: int) -> ToolResult:
+        return ToolResult(output=f"Submitted. Failed ({grade.summary}). The episode is over.", reward=0.0,
+                          terminated=True, info={"passed": False, "phase": phase})
+
+
+def kb_listing(entries: list[KBEntry], with_definitions: bool) -> str:
+    if not with_definitions:
+        return "\n".join(f"- {e.knowledge}" for e in entries)
+    return "\n".join(f"- [{e.id}] {e.knowledge}: {e.description} Definition: {e.definition}" for e in entries)

@@ -1,0 +1,270 @@
+"""Declarative result checks for SQL submissions.
+
+A Check says what a query's result must equal. For a read task the query is the submission
+itself (``query=None``); for a write task it is a state query run AFTER the submission, so writes
+are judged by the table state they leave, never by the text of the statement.
+
+Comparison rules (what a task author can rely on):
+
+- Rows are compared as a MULTISET by default: order is ignored, duplicate rows are significant
+  (two identical rows must appear twice). ``ordered=True`` when the request demands an order;
+  ``distinct=True`` compares as sets, only when the request says duplicates do not matter.
+- Columns are matched BY POSITION; column names and aliases are ignored (an agent may call a
+  column anything). The column count must match exactly.
+- Numbers compare with a tolerance, per column (``tolerance={index: {abs, rel}}``) or by default
+  (``default_tolerance``); a value passes when within abs OR within rel of the expected one.
+  Integers and floats compare by value (3 == 3.0); bools count as 0/1; Decimals as floats.
+- NULL equals only NULL: a NULL never matches 0, '' or 'NULL'.
+- Dates are normalised: date objects and ISO strings become 'YYYY-MM-DD', and a datetime at
+  midnight becomes its date, so SQLite's TEXT dates and PostgreSQL's DATE values compare equal.
+- Strings otherwise compare exactly (case and whitespace count); '5' does not equal 5.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+_MIDNIGHT = re.compile(r"^(\d{4}-\d{2}-\d{2})[ T]00:00(:00(\.0+)?)?$")
+#: Above this many rows the tolerant matcher (quadratic) refuses rather than stalls the grader.
+MAX_FUZZY_ROWS = 5000
+
+
+class Tolerance(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    abs: float = Field(0.0, ge=0)
+    rel: float = Field(0.0, ge=0)
+
+
+EXACTISH = Tolerance(abs=1e-6, rel=1e-9)
+
+
+class Check(BaseModel):
+    """One executable test: a query's result must equal `expected` under the rules above."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    description: str = ""
+    query: str | None = Field(None, description="state query run after the submission; None: the submission's own result")
+    expected: list[list[Any]]
+    ordered: bool = False
+    distinct: bool = False
+    tolerance: dict[int, Tolerance] = Field(default_factory=dict, description="per column index")
+    default_tolerance: Tolerance = EXACTISH
+    expected_from_gold: bool = Field(
+        False, description="expected is computed at grading time by running the gold SQL on its own fresh copy "
+        "(tasks loaded from BIRD data, which ship gold SQL but not results)")
+
+
+class CheckOutcome(BaseModel):
+    passed: bool
+    description: str = ""
+    reason: str = ""
+
+
+class GradeResult(BaseModel):
+    passed: bool
+    outcomes: list[CheckOutcome] = Field(default_factory=list)
+    error: str | None = Field(None, description="the submission itself failed to run")
+
+    @property
+    def summary(self) -> str:
+        """A verdict safe to show the agent: pass/fail and kind of failure, never expected values."""
+        if self.error:
+            return f"your SQL failed: {self.error}"
+        failed = [o for o in self.outcomes if not o.passed]
+        return "all checks passed" if not failed else f"{len(failed)} of {len(self.outcomes)} checks failed"
+
+
+def normalize(value: Any) -> Any:
+    """A value in the comparable form described in the module docstring."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, dt.datetime):
+        if value.time() == dt.time(0, 0) and value.tzinfo is None:
+            return value.date().isoformat()
+        return value.isoformat(sep=" ")
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, str):
+        m = _MIDNIGHT.match(value)
+        return m.group(1) if m else value
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return bytes(value).hex()
+    return value
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def values_equal(actual: Any, expected: Any, tol: Tolerance) -> bool:
+    if actual is None or expected is None:
+        return actual is None and expected is None
+    if _is_number(actual) and _is_number(expected):
+        if isinstance(actual, float) and math.isnan(actual) or isinstance(expected, float) and math.isnan(expected):
+            return isinstance(actual, float) and isinstance(expected, float) and math.isnan(actual) and math.isnan(expected)
+        diff = abs(actual - expected)
+        return diff <= tol.abs or diff <= tol.rel * abs(expected) or actual == expected
+    if _is_number(actual) != _is_number(expected):
+        return False
+    return actual == expected
+
+
+def _sort_key(row: Sequence[Any]) -> tuple:
+    # Type tag first so None, numbers and strings never compare with each other.
+    out = []
+    for v in row:
+        if v is None:
+            out.append((0, 0))
+        elif _is_number(v):
+            out.append((1, v if not (isinstance(v, float) and math.isnan(v)) else math.inf))
+        else:
+            out.append((2, str(v)))
+    return tuple(out)
+
+
+def _set_key(row: Sequence[Any]) -> tuple:
+    return tuple(round(v, 9) if isinstance(v, float) else v for v in row)
+
+
+def compare_rows(
+    actual: Sequence[Sequence[Any]],
+    expected: Sequence[Sequence[Any]],
+    *,
+    ordered: bool = False,
+    distinct: bool = False,
+    tolerance: dict[int, Tolerance] | None = None,
+    default_tolerance: Tolerance = EXACTISH,
+) -> tuple[bool, str]:
+    """(passed, reason). The reason names counts and positions, never expected values, so it may
+    be logged next to agent-visible text without leaking the answer."""
+    tolerance = tolerance or {}
+    act = [tuple(normalize(v) for v in r) for r in actual]
+    exp = [tuple(normalize(v) for v in r) for r in expected]
+    width = len(exp[0]) if exp else None
+    if width is not None:
+        bad = next((r for r in act if len(r) != width), None)
+        if bad is not None:
+            return False, f"expected {width} columns, got {len(bad)}"
+    if distinct:
+        act = list({_set_key(r): r for r in act}.values())
+        exp = list({_set_key(r): r for r in exp}.values())
+    if len(act) != len(exp):
+        return False, f"expected {len(exp)} rows, got {len(act)}"
+    tols = [tolerance.get(i, default_tolerance) for i in range(width or 0)]
+
+    def same(a: tuple, e: tuple) -> bool:
+        return all(values_equal(x, y, t) for x, y, t in zip(a, e, tols))
+
+    if ordered:
+        for i, (a, e) in enumerate(zip(act, exp)):
+            if not same(a, e):
+                return False, f"row {i + 1} differs (order matters for this task)"
+        return True, "match"
+    # Fast path: sort both and compare pairwise; tolerance can misalign near-equal sorts, so a
+    # failure falls back to an exhaustive greedy match before we call it wrong.
+    sa, se = sorted(act, key=_sort_key), sorted(exp, key=_sort_key)
+    if all(same(a, e) for a, e in zip(sa, se)):
+        return True, "match"
+    if len(act) > MAX_FUZZY_ROWS:
+        return False, "rows differ"
+    unmatched = list(sa)
+    for i, e in enumerate(se):
+        j = next((k for k, a in enumerate(unmatched) if same(a, e)), None)
+        if j is None:
+            return False, f"{len(se) - i} expected rows have no match"
+        unmatched.pop(j)
+    return True, "match"
+
+
+def judge(check: Check, actual: Sequence[Sequence[Any]]) -> CheckOutcome:
+    ok, reason = compare_rows(
+        actual, check.expected, ordered=check.ordered, distinct=check.distinct,
+        tolerance=check.tolerance, default_tolerance=check.default_tolerance,
+    )
+    return CheckOutcome(passed=ok, description=check.description, reason=reason)
+
+
+def jsonable_rows(rows: Sequence[Sequence[Any]]) -> list[list[Any]]:
+    """Rows as JSON-safe lists in normalised form (how generated tasks store `expected`)."""
+    return [[normalize(v) for v in r] for r in rows]
+
+
+#: Rows a graded result may have; bigger results are refused (a task never needs more).
+GRADE_MAX_ROWS = 20000
+
+
+def grade_on(db: Any, submission: str, checks: Sequence[Check], *, timeout_s: float = 10.0) -> GradeResult:
+    """Run `submission` on db (an EpisodeDatabase the caller made fresh for grading) and judge
+    every check. A state check whose query fails (the table is gone, a column is missing) fails."""
+    from agentgym.envs.sql.engines.base import SqlError  # here: engines import this package's models
+
+    try:
+        res = db.execute(submission, timeout_s=timeout_s, max_rows=GRADE_MAX_ROWS)
+    except SqlError as exc:
+        return GradeResult(passed=False, error=str(exc))
+    outcomes = []
+    for check in checks:
+        if check.query is None:
+            if res.truncated:
+                outcomes.append(CheckOutcome(passed=False, description=check.description,
+                                             reason=f"result has more than {GRADE_MAX_ROWS} rows"))
+                continue
+            actual = res.rows
+        else:
+            try:
+                actual = db.execute(check.query, timeout_s=timeout_s, max_rows=GRADE_MAX_ROWS).rows
+            except SqlError as exc:
+                outcomes.append(CheckOutcome(passed=False, description=check.description,
+                                             reason=f"state query failed: {exc}"))
+                continue
+        outcomes.append(judge(check, actual))
+    return GradeResult(passed=all(o.passed for o in outcomes), outcomes=outcomes)
+
+
+def grade_fresh(engine: Any, db_id: str, setup: Sequence[str], submission: str, checks: Sequence[Check],
+                *, timeout_s: float = 10.0, gold: Sequence[str] = ()) -> GradeResult:
+    """Grade in a FRESH copy (never the agent's own): run `setup` (gold statements of an earlier
+    phase), then the submission, then the checks. Setup failing is the grader's fault: it raises.
+    Checks marked expected_from_gold get their expected rows from `gold` run on another fresh copy."""
+    if any(c.expected_from_gold for c in checks):
+        checks = _expected_from_gold(engine, db_id, setup, gold, checks, timeout_s)
+    db = engine.open(db_id)
+    try:
+        for stmt in setup:
+            db.execute(stmt, timeout_s=timeout_s, max_rows=1)
+        return grade_on(db, submission, checks, timeout_s=timeout_s)
+    finally:
+        db.close()
+
+
+def _expected_from_gold(engine: Any, db_id: str, setup: Sequence[str], gold: Sequence[str],
+                        checks: Sequence[Check], timeout_s: float) -> list[Check]:
+    if not gold:
+        raise ValueError("a check has expected_from_gold but the task has no gold SQL")
+    db = engine.open(db_id)
+    try:
+        res = None
+        for stmt in [*setup, *gold]:
+            res = db.execute(stmt, timeout_s=timeout_s, max_rows=GRADE_MAX_ROWS)
+        out = []
+        for c in checks:
+            if c.expected_from_gold:
+                rows = res.rows if c.query is None else db.execute(c.query, timeout_s=timeout_s, max_rows=GRADE_MAX_ROWS).rows
+                c = c.model_copy(update={"expected": jsonable_rows(rows), "expected_from_gold": False})
+            out.append(c)
+        return out
+    finally:
+        db.close()
