@@ -123,7 +123,9 @@ def validate(
 @app.command()
 def run(
     env_id: str,
-    agent: Annotated[str, typer.Option("--agent", "-a", help="agent name (see --help of `agentgym run`): oracle, null, random")] = "oracle",
+    agent: Annotated[str, typer.Option("--agent", "-a", help="agent name: oracle, null, random, simulated, react, budget-aware")] = "oracle",
+    model: Annotated[Optional[str], typer.Option(help="model name, for react and budget-aware")] = None,
+    base_url: Annotated[Optional[str], typer.Option(help="OpenAI-compatible endpoint, e.g. http://127.0.0.1:8000/v1 (vLLM)")] = None,
     task: Annotated[Optional[str], typer.Option(help="task id (default: picked by the seed)")] = None,
     seed: Annotated[Optional[int], typer.Option(help="reset seed")] = None,
     max_turns: Annotated[Optional[int], typer.Option(help="horizon for this episode")] = None,
@@ -136,10 +138,15 @@ def run(
 
     env = _make(env_id, runtime)
     try:
+        model_kwargs = {k: v for k, v in {"model": model, "base_url": base_url}.items() if v is not None}
         try:
-            policy = make_agent(agent, env)
+            policy = make_agent(agent, env, **model_kwargs)
         except KeyError as exc:
             _fail(str(exc.args[0]))
+        except TypeError:
+            if not model_kwargs:
+                raise
+            _fail(f"agent {agent!r} takes no --model/--base-url; those are for react and budget-aware")
         options = {k: v for k, v in {"task_id": task, "max_turns": max_turns}.items() if v is not None}
         traj = agentgym.run_episode(env, policy, seed=seed, options=options)
     finally:

@@ -1,0 +1,159 @@
+"""Honest scaling metrics: unbiased pass@k, pass^k, coverage curves, selected-answer accuracy
+versus k and cost per solved task, each with a confidence interval.
+
+Inputs are per-task outcomes: ``{task_id: [passed, passed, ...]}`` (n samples per task; n may
+differ between tasks). Intervals are percentile bootstraps over tasks (tasks are the unit that
+varies between benchmarks; samples within a task are not independent of it), seeded so a report
+is reproducible. Wilson intervals are given for plain proportions.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+from pydantic import BaseModel, Field
+
+
+class Estimate(BaseModel):
+    mean: float
+    low: float
+    high: float
+    n_tasks: int
+    k: int | None = None
+    level: float = 0.95
+
+    def contains(self, value: float) -> bool:
+        return self.low - 1e-12 <= value <= self.high + 1e-12
+
+
+def pass_at_k(n: int, c: int, k: int) -> float:
+    """P(at least one of k samples drawn without replacement from n, c correct, passes) =
+    1 - C(n-c, k)/C(n, k); the product form avoids huge binomials (Chen et al., 2021)."""
+    _check(n, c, k)
+    if n - c < k:
+        return 1.0
+    return 1.0 - float(np.prod(1.0 - k / np.arange(n - c + 1, n + 1)))
+
+
+def pass_hat_k(n: int, c: int, k: int) -> float:
+    """pass^k: P(all k samples pass) = C(c, k)/C(n, k) (tau-bench's reliability metric)."""
+    _check(n, c, k)
+    return math.comb(c, k) / math.comb(n, k)
+
+
+def _check(n: int, c: int, k: int) -> None:
+    if not (0 <= c <= n and 1 <= k):
+        raise ValueError(f"need 0 <= c <= n and k >= 1, got n={n}, c={c}, k={k}")
+    if k > n:
+        raise ValueError(f"k={k} needs at least k samples per task, this task has n={n}; sample more or lower k")
+
+
+def bootstrap_ci(values: Sequence[float], level: float = 0.95, n_boot: int = 2000, seed: int = 0) -> tuple[float, float]:
+    """Percentile bootstrap of the mean of per-task values."""
+    v = np.asarray(values, dtype=float)
+    if len(v) == 0:
+        raise ValueError("no tasks to estimate over")
+    if len(v) == 1 or np.all(v == v[0]):
+        return float(v[0]) if len(v) == 1 else float(v.mean()), float(v.mean())
+    rng = np.random.default_rng(seed)
+    means = v[rng.integers(0, len(v), size=(n_boot, len(v)))].mean(axis=1)
+    a = (1 - level) / 2
+    return float(np.quantile(means, a)), float(np.quantile(means, 1 - a))
+
+
+def wilson_ci(successes: int, trials: int, level: float = 0.95) -> tuple[float, float]:
+    """Wilson score interval for a binomial proportion (right at 0 and 1, unlike the normal one)."""
+    if trials <= 0:
+        raise ValueError("wilson_ci needs at least one trial")
+    z = _z(level)
+    p = successes / trials
+    denom = 1 + z * z / trials
+    centre = (p + z * z / (2 * trials)) / denom
+    half = z * math.sqrt(p * (1 - p) / trials + z * z / (4 * trials * trials)) / denom
+    # Clamp float dust (e.g. 3e-17 at zero successes) so 0 and 1 are reported exactly.
+    low, high = centre - half, centre + half
+    return (0.0 if low < 1e-12 else low), (1.0 if high > 1 - 1e-12 else high)
+
+
+def _z(level: float) -> float:
+    from statistics import NormalDist
+
+    return NormalDist().inv_cdf(0.5 + level / 2)
+
+
+def _per_task(results: Mapping[str, Sequence[bool]], k: int, fn: Callable[[int, int, int], float]) -> list[float]:
+    return [fn(len(r), int(sum(bool(x) for x in r)), k) for r in results.values()]
+
+
+def _estimate(values: list[float], k: int | None, level: float, n_boot: int, seed: int) -> Estimate:
+    low, high = bootstrap_ci(values, level, n_boot, seed)
+    return Estimate(mean=float(np.mean(values)), low=low, high=high, n_tasks=len(values), k=k, level=level)
+
+
+def pass_at_k_estimate(results: Mapping[str, Sequence[bool]], k: int, level: float = 0.95, n_boot: int = 2000, seed: int = 0) -> Estimate:
+    return _estimate(_per_task(results, k, pass_at_k), k, level, n_boot, seed)
+
+
+def pass_hat_k_estimate(results: Mapping[str, Sequence[bool]], k: int, level: float = 0.95, n_boot: int = 2000, seed: int = 0) -> Estimate:
+    return _estimate(_per_task(results, k, pass_hat_k), k, level, n_boot, seed)
+
+
+def coverage_curve(results: Mapping[str, Sequence[bool]], ks: Sequence[int] = (1, 2, 4, 8, 16), **kw: Any) -> list[Estimate]:
+    """pass@k for each k (Large Language Monkeys' coverage)."""
+    return [pass_at_k_estimate(results, k, **kw) for k in ks]
+
+
+class Sample(BaseModel):
+    """One rollout's outcome, as selection sees it."""
+
+    passed: bool
+    answer: str | None = None
+    score: float | None = Field(None, description="a verifier's score; higher is better")
+    cost: float = 0.0
+
+
+Selector = Callable[[Sequence[Sample], np.random.Generator], int]
+
+
+def selected_accuracy(samples: Mapping[str, Sequence[Sample]], k: int, select: Selector, n_subsets: int = 50,
+                      level: float = 0.95, n_boot: int = 2000, seed: int = 0) -> Estimate:
+    """Accuracy of the answer `select` picks from k samples: per task, the mean over `n_subsets`
+    random k-subsets of its n samples; then a bootstrap over tasks."""
+    rng = np.random.default_rng(seed)
+    per_task = []
+    for rows in samples.values():
+        if k > len(rows):
+            raise ValueError(f"k={k} exceeds the {len(rows)} samples of a task")
+        hits = 0
+        for _ in range(n_subsets):
+            subset = [rows[i] for i in rng.choice(len(rows), size=k, replace=False)]
+            hits += subset[select(subset, rng)].passed
+        per_task.append(hits / n_subsets)
+    return _estimate(per_task, k, level, n_boot, seed)
+
+
+def cost_per_solved(samples: Mapping[str, Sequence[Sample]], level: float = 0.95, n_boot: int = 2000, seed: int = 0) -> Estimate:
+    """Total cost / tasks solved by any sample (pass@n), bootstrapped over tasks as a ratio.
+    Infinite when nothing is solved; say so rather than divide by zero silently."""
+    costs = np.array([sum(s.cost for s in rows) for rows in samples.values()])
+    solved = np.array([float(any(s.passed for s in rows)) for rows in samples.values()])
+    if len(costs) == 0:
+        raise ValueError("no tasks")
+    mean = costs.sum() / solved.sum() if solved.sum() else math.inf
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, len(costs), size=(n_boot, len(costs)))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratios = np.where(solved[idx].sum(1) > 0, costs[idx].sum(1) / solved[idx].sum(1), np.inf)
+    a = (1 - level) / 2
+    # inverted_cdf: interpolating towards an infinite ratio would give nan
+    lo, hi = np.quantile(ratios, a, method="inverted_cdf"), np.quantile(ratios, 1 - a, method="inverted_cdf")
+    return Estimate(mean=float(mean), low=float(lo), high=float(hi), n_tasks=len(costs), level=level)
+
+
+__all__ = [
+    "Estimate", "Sample", "bootstrap_ci", "cost_per_solved", "coverage_curve", "pass_at_k", "pass_at_k_estimate",
+    "pass_hat_k", "pass_hat_k_estimate", "selected_accuracy", "wilson_ci",
+]

@@ -1,0 +1,132 @@
+"""In-process backends: vLLM (``vllm.LLM`` with prefix caching) and transformers.
+
+Both are optional and imported only when constructed. Generation blocks a GPU for seconds, so it
+runs in a worker thread (asyncio.to_thread) behind a lock: the event loop keeps serving other
+rollouts' env work meanwhile. Neither is exercised by the test suite (no weights here); the
+parsing they share (extract_tool_calls) is.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import threading
+from typing import Any
+
+from agentgym.models.base import (
+    ChatMessage,
+    ChatResult,
+    ChatUsage,
+    Choice,
+    ModelBackend,
+    parse_tool_calls,
+    tool_call_dict,
+)
+
+# Hermes/Qwen-style chat templates wrap calls in <tool_call>...</tool_call>; others emit bare JSON.
+_TAGGED = re.compile(r"<tool_call>\s*(.*?)\s*</tool_call>", re.DOTALL)
+
+
+def extract_tool_calls(text: str) -> tuple[str | None, list[dict[str, Any]]]:
+    """Split generated text into (content, raw OpenAI-style tool calls). A tagged block that is not
+    valid JSON is kept as a call with the text as its arguments, so the env reports it."""
+    blocks = _TAGGED.findall(text)
+    if not blocks:
+        stripped = text.strip()
+        if stripped.startswith("{") and '"name"' in stripped:
+            blocks = [stripped]
+        else:
+            return text, []
+    calls = []
+    for i, block in enumerate(blocks):
+        try:
+            obj = json.loads(block)
+            name = obj.get("name", "") if isinstance(obj, dict) else ""
+            args = obj.get("arguments", obj.get("parameters", {})) if isinstance(obj, dict) else {}
+            calls.append(tool_call_dict(str(name), args if isinstance(args, (dict, str)) else {}, f"call_{i}"))
+        except json.JSONDecodeError:
+            calls.append(tool_call_dict("", block, f"call_{i}"))
+    content = _TAGGED.sub("", text).strip() or None
+    return content, calls
+
+
+def _choice(i: int, text: str, finish: str | None, token_ids: list[int] | None) -> Choice:
+    content, raw = extract_tool_calls(text)
+    parsed, raw = parse_tool_calls(raw)
+    return Choice(index=i, message=ChatMessage(content=content, tool_calls=parsed, raw_tool_calls=raw), finish_reason="tool_calls" if raw else finish, token_ids=token_ids)
+
+
+class VLLMBackend(ModelBackend):
+    """vllm.LLM in this process. Prefix caching is on: agent turns share a growing prefix."""
+
+    def __init__(self, model: str, **llm_kwargs: Any):
+        try:
+            import vllm
+        except ImportError as exc:
+            raise ImportError("VLLMBackend needs vllm (pip install 'agentgym[vllm]', Linux + CUDA); or run `vllm serve MODEL` and use OpenAICompatibleBackend") from exc
+        self._vllm = vllm
+        self.model = model
+        llm_kwargs.setdefault("enable_prefix_caching", True)
+        self.llm = vllm.LLM(model=model, **llm_kwargs)
+        self._lock = threading.Lock()  # vllm.LLM is not safe to call from two threads at once
+
+    def _generate(self, messages, tools, n, temperature, max_tokens, seed) -> ChatResult:
+        params = self._vllm.SamplingParams(n=n, temperature=temperature, max_tokens=max_tokens, seed=seed)
+        with self._lock:
+            out = self.llm.chat(messages, params, tools=tools, use_tqdm=False)[0]
+        choices = [_choice(i, o.text, o.finish_reason, list(o.token_ids)) for i, o in enumerate(out.outputs)]
+        usage = ChatUsage(
+            input_tokens=len(out.prompt_token_ids or []),
+            cached_input_tokens=int(getattr(out, "num_cached_tokens", 0) or 0),
+            output_tokens=sum(len(o.token_ids) for o in out.outputs),
+        )
+        return ChatResult(choices=choices, usage=usage, model=self.model, prompt_token_ids=list(out.prompt_token_ids or []))
+
+    async def chat(self, messages, tools=None, *, n=1, temperature=0.0, max_tokens=None, seed=None) -> ChatResult:
+        return await asyncio.to_thread(self._generate, messages, tools, n, temperature, max_tokens or 1024, seed)
+
+
+class TransformersBackend(ModelBackend):
+    """A Hugging Face model with transformers, on a GPU when one is present. For small models and
+    debugging: no batching across requests, no prefix cache (cached_input_tokens is always 0)."""
+
+    def __init__(self, model: str, device: str | None = None, **model_kwargs: Any):
+        try:
+            import torch
+            import transformers
+        except ImportError as exc:
+            raise ImportError("TransformersBackend needs torch and transformers: pip install torch transformers") from exc
+        self._torch = torch
+        self.model = model
+        self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        self.tokenizer = transformers.AutoTokenizer.from_pretrained(model)
+        self.lm = transformers.AutoModelForCausalLM.from_pretrained(model, **model_kwargs).to(self.device)
+        self._lock = threading.Lock()
+
+    def _generate(self, messages, tools, n, temperature, max_tokens, seed) -> ChatResult:
+        torch = self._torch
+        ids = self.tokenizer.apply_chat_template(messages, tools=tools, add_generation_prompt=True, return_tensors="pt").to(self.device)
+        if seed is not None:
+            torch.manual_seed(seed)
+        sample = temperature > 0
+        with self._lock, torch.no_grad():
+            out = self.lm.generate(
+                ids, max_new_tokens=max_tokens, num_return_sequences=n, do_sample=sample,
+                temperature=temperature if sample else None, pad_token_id=self.tokenizer.eos_token_id,
+            )
+        prompt_len = ids.shape[1]
+        choices, n_out = [], 0
+        for i, seq in enumerate(out):
+            gen = seq[prompt_len:].tolist()
+            if self.tokenizer.eos_token_id in gen:
+                gen, finish = gen[: gen.index(self.tokenizer.eos_token_id)], "stop"
+            else:
+                finish = "length"
+            n_out += len(gen)
+            choices.append(_choice(i, self.tokenizer.decode(gen, skip_special_tokens=True), finish, gen))
+        usage = ChatUsage(input_tokens=prompt_len, output_tokens=n_out)
+        return ChatResult(choices=choices, usage=usage, model=self.model, prompt_token_ids=ids[0].tolist())
+
+    async def chat(self, messages, tools=None, *, n=1, temperature=0.0, max_tokens=None, seed=None) -> ChatResult:
+        return await asyncio.to_thread(self._generate, messages, tools, n, temperature, max_tokens or 1024, seed)

@@ -1,0 +1,151 @@
+"""A client for any OpenAI-compatible chat-completions server (vLLM's, SGLang's, a provider's).
+
+Plain httpx instead of the openai SDK: we need the fields the SDK hides or renames (vLLM's token
+ids, prompt_tokens_details.cached_tokens from any server) and our own retry policy.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import time
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from agentgym.models.base import (
+    ChatMessage,
+    ChatResult,
+    ChatUsage,
+    Choice,
+    ModelBackend,
+    ModelError,
+    parse_tool_calls,
+)
+
+try:
+    import httpx
+except ImportError:  # pragma: no cover - exercised only without the extra
+    httpx = None  # type: ignore[assignment]
+
+#: Statuses worth retrying: rate limits and server-side failures; 4xx other than these are our bug.
+RETRY_STATUSES = frozenset({408, 409, 429, 500, 502, 503, 504})
+
+
+class HTTPBackendConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", protected_namespaces=())
+
+    base_url: str = Field("http://127.0.0.1:8000/v1", description="up to and including /v1")
+    model: str = "default"
+    api_key: str | None = None
+    timeout_s: float = Field(120.0, gt=0, description="per request attempt")
+    max_retries: int = Field(4, ge=0)
+    backoff_s: float = Field(0.5, ge=0, description="first retry delay; doubles each retry, with jitter")
+    max_backoff_s: float = Field(20.0, ge=0)
+    max_concurrency: int = Field(16, ge=1, description="requests in flight at once from this backend")
+    extra_body: dict[str, Any] = Field(default_factory=dict, description="merged into every request (e.g. vLLM's return_token_ids)")
+
+
+class OpenAICompatibleBackend(ModelBackend):
+    def __init__(self, base_url: str = "http://127.0.0.1:8000/v1", model: str = "default", api_key: str | None = None, **kwargs: Any):
+        if httpx is None:
+            raise ImportError("OpenAICompatibleBackend needs httpx: pip install 'agentgym[models]'")
+        # The variables every OpenAI-compatible client reads; explicit arguments win.
+        api_key = api_key if api_key is not None else os.environ.get("OPENAI_API_KEY")
+        self.config = HTTPBackendConfig(base_url=base_url.rstrip("/"), model=model, api_key=api_key, **kwargs)
+        self.model = self.config.model
+        # Client and semaphore belong to one event loop; they are made on first use in that loop
+        # and remade if the backend is later used from another loop (asyncio objects can't cross).
+        self._client: Any = None
+        self._sem: asyncio.Semaphore | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self.in_flight = 0
+        self.max_in_flight = 0  # high-water mark, so tests and benchmarks can see the limit hold
+        self.attempts = 0
+
+    def _ensure(self) -> tuple[Any, asyncio.Semaphore]:
+        loop = asyncio.get_running_loop()
+        if self._loop is not loop:
+            headers = {"Authorization": f"Bearer {self.config.api_key}"} if self.config.api_key else {}
+            limits = httpx.Limits(max_connections=self.config.max_concurrency)
+            self._client = httpx.AsyncClient(base_url=self.config.base_url, headers=headers, limits=limits, timeout=self.config.timeout_s)
+            self._sem = asyncio.Semaphore(self.config.max_concurrency)
+            self._loop = loop
+        assert self._sem is not None
+        return self._client, self._sem
+
+    async def chat(self, messages, tools=None, *, n=1, temperature=0.0, max_tokens=None, seed=None) -> ChatResult:
+        body: dict[str, Any] = {"model": self.config.model, "messages": messages, "n": n, "temperature": temperature}
+        if tools:
+            body["tools"] = tools
+        if max_tokens is not None:
+            body["max_tokens"] = max_tokens
+        if seed is not None:
+            body["seed"] = seed
+        body.update(self.config.extra_body)
+        client, sem = self._ensure()
+        async with sem:
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+            try:
+                return await self._post_with_retries(client, body)
+            finally:
+                self.in_flight -= 1
+
+    async def _post_with_retries(self, client: Any, body: dict[str, Any]) -> ChatResult:
+        cfg = self.config
+        last = ""
+        for attempt in range(cfg.max_retries + 1):
+            if attempt:
+                delay = min(cfg.max_backoff_s, cfg.backoff_s * 2 ** (attempt - 1))
+                await asyncio.sleep(delay * (0.5 + random.random() / 2))
+            self.attempts += 1
+            t0 = time.perf_counter()
+            try:
+                resp = await client.post("/chat/completions", json=body)
+            except (httpx.TransportError, httpx.TimeoutException) as exc:  # connection refused/reset, timeouts
+                last = f"{type(exc).__name__}: {exc}"
+                continue
+            if resp.status_code in RETRY_STATUSES:
+                last = f"HTTP {resp.status_code}: {resp.text[:300]}"
+                continue
+            if resp.status_code >= 400:
+                raise ModelError(f"{cfg.base_url}/chat/completions answered HTTP {resp.status_code}: {resp.text[:500]} (check model name, request and API key)")
+            try:
+                data = resp.json()
+            except ValueError:
+                raise ModelError(f"{cfg.base_url} did not answer JSON: {resp.text[:300]!r}") from None
+            return parse_completion(data, latency_s=time.perf_counter() - t0)
+        raise ModelError(f"{cfg.base_url}/chat/completions failed after {cfg.max_retries + 1} attempts; last: {last}. Is the server up and the rate limit sane?")
+
+    async def aclose(self) -> None:
+        if self._client is not None and self._loop is asyncio.get_running_loop():
+            await self._client.aclose()
+        self._client, self._loop = None, None
+
+
+def parse_completion(data: dict[str, Any], latency_s: float = 0.0) -> ChatResult:
+    """An OpenAI chat.completion JSON object -> ChatResult."""
+    if not isinstance(data, dict) or not isinstance(data.get("choices"), list):
+        raise ModelError(f"not a chat completion (no 'choices'): {str(data)[:300]}")
+    choices = []
+    for i, ch in enumerate(data["choices"]):
+        msg = ch.get("message") or {}
+        parsed, raw = parse_tool_calls(msg.get("tool_calls"))
+        choices.append(
+            Choice(
+                index=ch.get("index", i),
+                message=ChatMessage(content=msg.get("content"), tool_calls=parsed, raw_tool_calls=raw),
+                finish_reason=ch.get("finish_reason"),
+                token_ids=ch.get("token_ids"),
+            )
+        )
+    u = data.get("usage") or {}
+    details = u.get("prompt_tokens_details") or {}
+    usage = ChatUsage(
+        input_tokens=int(u.get("prompt_tokens") or 0),
+        cached_input_tokens=int(details.get("cached_tokens") or 0),
+        output_tokens=int(u.get("completion_tokens") or 0),
+    )
+    return ChatResult(choices=choices, usage=usage, model=data.get("model"), prompt_token_ids=data.get("prompt_token_ids"), latency_s=latency_s)
