@@ -20,6 +20,7 @@ from agentgym.envs.sql.engines.dialect import transpile_cached
 from agentgym.envs.sql.grading import GradeResult, grade_fresh
 from agentgym.envs.sql.models import KBEntry, SqlTask
 from agentgym.envs.sql.simulator import UserSimulator
+from agentgym.envs.sql.simulator_llm import LLMUserSimulator, SimulatorFactory
 from agentgym.envs.sql.tasks import load_suite
 
 PHASE_REWARD = {1: 0.7, 2: 0.3}
@@ -67,11 +68,14 @@ def task_for_dialect(task: SqlTask, dialect: str) -> SqlTask:
 class SqlEnvBase(AgentEnv):
     """runtime picks the engine (resolve_engine): 'docker' PostgreSQL, 'local' SQLite, 'auto' the
     former when Docker answers. engine_options go to the engine (PostgreSQL: ServerSettings, e.g.
-    {"spares": 0, "memory": "2g"}); constructing an env starts nothing, the first reset does."""
+    {"spares": 0, "memory": "2g"}); constructing an env starts nothing, the first reset does.
+    simulator picks the simulated user: "rule" (deterministic, offline; the default) or "llm" with
+    simulator_options={"base_url", "model", "cache_path", ...} (simulator_llm.SimulatorFactory)."""
 
     def __init__(self, suite: str = "lite", engine: str | None = None, *, runtime: str = "auto", patience: int = 3,
                  use_embeddings: bool = False, max_rows: int = 100, timeout_s: float = 5.0,
-                 tasks: list[SqlTask] | None = None, engine_options: dict[str, Any] | None = None, **kwargs: Any):
+                 tasks: list[SqlTask] | None = None, engine_options: dict[str, Any] | None = None,
+                 simulator: str = "rule", simulator_options: dict[str, Any] | None = None, **kwargs: Any):
         self.suite = suite
         self.engine_name = resolve_engine(runtime, engine)
         # validate() reports env.runtime: it names what really runs, never "auto".
@@ -82,11 +86,12 @@ class SqlEnvBase(AgentEnv):
         self._engine_tasks: dict[str, SqlTask] = {}
         self.patience = patience
         self.use_embeddings = use_embeddings
+        self._make_simulator = SimulatorFactory(simulator, simulator_options, use_embeddings=use_embeddings)
         self.max_rows = max_rows
         self.timeout_s = timeout_s
         self.db: EpisodeDatabase | None = None
         self.task: SqlTask | None = None
-        self.simulator: UserSimulator | None = None
+        self.simulator: UserSimulator | LLMUserSimulator | None = None
         self.phase = 1
         super().__init__(**kwargs)
 
@@ -104,7 +109,7 @@ class SqlEnvBase(AgentEnv):
             self.db = self.engine.open(self.task.db_id)
         except (FileNotFoundError, SqlError) as exc:
             raise InfraError(f"database {self.task.db_id!r} could not be opened: {exc}") from exc
-        self.simulator = UserSimulator(self.task, use_embeddings=self.use_embeddings)
+        self.simulator = self._make_simulator(self.task)
         self.phase = 1
         self._reset_phase_state()
         return self._statement()
@@ -123,6 +128,7 @@ class SqlEnvBase(AgentEnv):
 
     def _close(self) -> None:
         self.engine.close()
+        self._make_simulator.close()
 
     # -- what subclasses build on --------------------------------------------------------------------
     @property

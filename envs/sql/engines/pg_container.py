@@ -40,10 +40,13 @@ class ServerSettings(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     image: str = IMAGE
-    memory: str = Field(os.environ.get("AGENTGYM_PG_MEMORY", "4g"),
+    # Sized for 64 concurrent episodes: each holds its own copy plus a fresh grading copy at submit,
+    # next to ready spares and templates, and every Postgres database carries ~8 MB of catalogs.
+    # tmpfs pages cost memory only once written, and they count against the memory limit.
+    memory: str = Field(os.environ.get("AGENTGYM_PG_MEMORY", "8g"),
                         description="container memory limit (no swap); it includes the tmpfs below")
     data_tmpfs: str | None = Field(
-        "2g", description="size of the tmpfs holding the databases (a template copy takes ~12 ms there, ~80 ms on "
+        os.environ.get("AGENTGYM_PG_DATA_TMPFS", "6g"), description="size of the tmpfs holding the databases (a template copy takes ~12 ms there, ~80 ms on "
         "overlay2 under load); None keeps them on the container's disk. Full: the agent's write fails with an ERROR")
     pids: int = Field(1024, ge=64, description="each connection is a process: keep well above max_connections")
     cpus: float | None = Field(None, gt=0)
