@@ -29,14 +29,18 @@ images: install engine
 test: install engine images
 	$(PY) -m pytest -q --timeout=600 -p no:cacheprovider
 
-# The main job on the embedded default: local sandboxes, no Docker needed.
+# The main job on the embedded default: a sweep of simulated agents over every env on local
+# sandboxes and SQLite (no Docker needed), then its HTML report under runs/demo/.
 demo: install
 	$(AG) list
 	$(AG) validate shell-fixture --runtime local
-	$(AG) run shell-fixture --agent oracle --task reverse-script --runtime local
+	$(AG) sweep demos/demo.yaml --runtime local
+	$(AG) report runs/demo
 
 bench: install engine images
 	$(PY) benchmarks/sandbox.py
+	$(PY) benchmarks/sql.py
+	$(PY) benchmarks/rollouts.py
 
 clean:
 	-$(AG) gc --all

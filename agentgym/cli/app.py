@@ -218,6 +218,11 @@ def images_ls() -> None:
     console.print(table)
 
 
+from agentgym.cli.sweep_cmd import register as _register_sweep  # the sweep and report commands
+
+_register_sweep(app)
+
+
 def main() -> None:
     try:
         app()

@@ -1,0 +1,173 @@
+"""Sweep configuration: envs x agents x models x budgets, k samples per task.
+
+A SweepConfig is loaded from YAML. Its cross product is a list of RunConfigs, each with a
+stable id; every (config_id, task_id, sample) is one episode with a deterministic seed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from agentgym.budget import Budget
+from agentgym.parallel import derive_seed
+
+
+class EnvSel(BaseModel):
+    """One env of the sweep, with an optional task subset."""
+
+    model_config = ConfigDict(extra="forbid")
+    id: str
+    tasks: list[str] | None = Field(None, description="task ids to run (default: all of the env's tasks)")
+    max_tasks: int | None = Field(None, ge=1, description="keep the first N tasks (after `tasks`)")
+
+
+class AgentSel(BaseModel):
+    """An agent by registry name, with its constructor kwargs (e.g. simulated: {p: 0.3})."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str
+    kwargs: dict[str, Any] = Field(default_factory=dict)
+    label: str | None = Field(None, description="name shown in reports (default: name + kwargs)")
+
+    def display(self) -> str:
+        if self.label:
+            return self.label
+        if not self.kwargs:
+            return self.name
+        return self.name + "(" + ",".join(f"{k}={v}" for k, v in sorted(self.kwargs.items())) + ")"
+
+
+class ModelSel(BaseModel):
+    """Backend settings passed to model-driven agents (react, budget-aware) as kwargs."""
+
+    model_config = ConfigDict(extra="allow")
+    model: str
+    base_url: str | None = None
+    label: str | None = None
+
+    def display(self) -> str:
+        return self.label or self.model
+
+    def agent_kwargs(self) -> dict[str, Any]:
+        return self.model_dump(exclude={"label"}, exclude_none=True)
+
+
+class RunConfig(BaseModel):
+    """One point of the cross product: env x agent x model x budget."""
+
+    config_id: str
+    env: str
+    agent: AgentSel
+    model: ModelSel | None = None
+    budget: Budget | None = None
+
+    @property
+    def agent_label(self) -> str:
+        return self.agent.display()
+
+    @property
+    def model_label(self) -> str:
+        return self.model.display() if self.model else "-"
+
+    @property
+    def budget_label(self) -> str:
+        return budget_label(self.budget)
+
+
+def budget_label(budget: Budget | None) -> str:
+    if budget is None:
+        return "default"
+    d = budget.model_dump(exclude_none=True, exclude_defaults=False)
+    d = {k: v for k, v in d.items() if v not in ({}, None)}
+    if list(d) == ["max_turns"]:
+        return f"turns={d['max_turns']}"
+    return ",".join(f"{k.removeprefix('max_')}={v}" for k, v in sorted(d.items()))
+
+
+class SweepConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(..., pattern=r"^[A-Za-z0-9_.-]+$", description="run name; the store goes under runs/<name>/")
+    envs: list[EnvSel] = Field(..., min_length=1)
+    agents: list[AgentSel] = Field(..., min_length=1)
+    models: list[ModelSel] = Field(default_factory=list, description="crossed with agents that take a model (react, budget-aware)")
+    budgets: list[Budget | None] = Field(default_factory=lambda: [None], description="Budget dicts, or plain max_turns ints; null = env default")
+    k: int = Field(1, ge=1, description="samples per task")
+    seed: int = 0
+    runtime: str = "local"
+    concurrency: int = Field(4, ge=1, description="episodes in flight")
+    max_steps: int = Field(10_000, ge=1, description="safety net; the budget is what ends episodes")
+
+    @field_validator("envs", mode="before")
+    @classmethod
+    def _envs(cls, v: Any) -> Any:
+        return [{"id": e} if isinstance(e, str) else e for e in (v or [])]
+
+    @field_validator("agents", mode="before")
+    @classmethod
+    def _agents(cls, v: Any) -> Any:
+        return [{"name": a} if isinstance(a, str) else a for a in (v or [])]
+
+    @field_validator("budgets", mode="before")
+    @classmethod
+    def _budgets(cls, v: Any) -> Any:
+        if v is None:
+            return [None]
+        return [{"max_turns": b} if isinstance(b, int) else b for b in v]
+
+    @classmethod
+    def from_yaml(cls, path: str | Path) -> SweepConfig:
+        p = Path(path)
+        if not p.is_file():
+            raise FileNotFoundError(f"sweep config {p} not found; pass the path to a YAML file (see demos/demo.yaml)")
+        data = yaml.safe_load(p.read_text()) or {}
+        if not isinstance(data, dict):  # ValueError, not TypeError: a bad file, reported like any other
+            raise ValueError(f"{p}: a sweep config is a YAML mapping with name, envs, agents, k, ... (see demos/demo.yaml)")  # noqa: TRY004
+        try:
+            return cls.model_validate(data)
+        except ValidationError as exc:
+            raise ValueError(f"{p}: invalid sweep config (fields: name, envs, agents, models, budgets, k, seed, runtime, concurrency):\n{exc}") from exc
+
+    def configs(self) -> list[RunConfig]:
+        """The cross product, in a stable order."""
+        from agentgym.agents import AGENTS
+
+        out: list[RunConfig] = []
+        for env in self.envs:
+            for agent in self.agents:
+                if agent.name not in AGENTS:
+                    raise ValueError(f"sweep {self.name}: no agent {agent.name!r}; available: {', '.join(sorted(AGENTS))}")
+                takes_model = agent.name in ("react", "budget-aware") or agent.kwargs.get("model") is not None
+                models: list[ModelSel | None] = list(self.models) if (takes_model and self.models) else [None]
+                for model in models:
+                    for budget in self.budgets:
+                        key = {"env": env.id, "agent": agent.model_dump(), "model": model.model_dump() if model else None,
+                               "budget": budget.model_dump() if budget else None}
+                        h = hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:8]
+                        rc = RunConfig(config_id="", env=env.id, agent=agent, model=model, budget=budget)
+                        rc.config_id = f"{env.id}/{rc.agent_label}/{rc.model_label}/{rc.budget_label}#{h}"
+                        out.append(rc)
+        return out
+
+
+class Episode(BaseModel):
+    """One unit of work: (config, task, sample), with its seed."""
+
+    config_id: str
+    task_id: str
+    sample: int
+    seed: int
+
+
+def episode_seed(base_seed: int, env_id: str, task_id: str, sample: int) -> int:
+    """Seeds depend on (env, task, sample), not on the agent: configs see common random numbers."""
+    return derive_seed(base_seed, env_id, task_id, sample)
+
+
+__all__ = ["AgentSel", "EnvSel", "Episode", "ModelSel", "RunConfig", "SweepConfig", "budget_label", "episode_seed"]

@@ -1,0 +1,178 @@
+"""Run a sweep: every (config, task, sample) not yet in the store, concurrently, stored as it ends.
+
+Env work runs in worker threads (parallel.run_episode_async); the store is written from the
+event loop's thread only, one transaction per episode, so a SIGKILL loses at most the episodes
+in flight, and a restart skips every key already stored.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import traceback
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+
+from agentgym.parallel import RolloutSpec, derive_seed, run_episode_async
+from agentgym.rollout import Trajectory
+from agentgym.sweep.config import Episode, RunConfig, SweepConfig, episode_seed
+from agentgym.sweep.store import EpisodeRecord, Store
+
+
+class SweepSummary(BaseModel):
+    out: str
+    total: int
+    skipped: int
+    ran: int
+    passed: int
+    infra_errors: int
+
+
+def plan(cfg: SweepConfig, runtime: str | None = None) -> tuple[list[RunConfig], list[Episode]]:
+    """The configs and every episode of the sweep (task lists come from the envs)."""
+    import agentgym
+
+    configs = cfg.configs()
+    tasks: dict[str, list[str]] = {}
+    for sel in cfg.envs:
+        env = agentgym.make(sel.id, runtime=runtime or cfg.runtime)
+        try:
+            available = list(env.task_ids())
+        finally:
+            env.close()
+        ids = list(sel.tasks) if sel.tasks is not None else available
+        unknown = [t for t in ids if t not in available]
+        if unknown:
+            raise ValueError(f"env {sel.id}: no tasks {unknown[:5]}; run `agentgym info {sel.id}` for its task ids")
+        tasks[sel.id] = ids[: sel.max_tasks] if sel.max_tasks else ids
+    episodes = [Episode(config_id=rc.config_id, task_id=t, sample=s, seed=episode_seed(cfg.seed, rc.env, t, s))
+                for rc in configs for t in tasks[rc.env] for s in range(cfg.k)]
+    return configs, episodes
+
+
+def _agent_kwargs(rc: RunConfig, ep: Episode) -> dict[str, Any]:
+    from agentgym.agents import AGENTS
+
+    kwargs = dict(rc.agent.kwargs)
+    if rc.model is not None:
+        kwargs.update(rc.model.agent_kwargs())
+    try:
+        takes_seed = "seed" in inspect.signature(AGENTS[rc.agent.name][0]).parameters
+    except (TypeError, ValueError):
+        takes_seed = False
+    if takes_seed:
+        # Every sample gets its own agent seed; a seed in the config shifts them all.
+        kwargs["seed"] = derive_seed(int(kwargs.get("seed", 0)), rc.agent.name, ep.task_id, ep.sample) if "seed" in kwargs else ep.seed
+    return kwargs
+
+
+def _cost(traj: Trajectory, usage: dict[str, Any] | None) -> float:
+    env_cost = float((traj.steps[-1].info.get("usage") or {}).get("cost", 0.0)) if traj.steps else 0.0
+    return env_cost or float((usage or {}).get("cost", 0.0) or 0.0)
+
+
+async def _run(cfg: SweepConfig, runtime: str, configs: dict[str, RunConfig], todo: list[Episode], store: Store,
+               on_done: Callable[[EpisodeRecord], None]) -> None:
+    import agentgym
+    from agentgym.agents import make_agent
+
+    idle: dict[str, list[Any]] = {}
+    made: list[Any] = []
+    gate = asyncio.Semaphore(cfg.concurrency)
+
+    async def one(ep: Episode) -> None:
+        rc = configs[ep.config_id]
+        async with gate:
+            env, usage = None, None
+            try:
+                env = idle.get(rc.env, []).pop() if idle.get(rc.env) else None
+                if env is None:
+                    env = await asyncio.to_thread(agentgym.make, rc.env, runtime=runtime)
+                    made.append(env)
+                policy = await asyncio.to_thread(make_agent, rc.agent.name, env, **_agent_kwargs(rc, ep))
+                options: dict[str, Any] = {"budget": rc.budget} if rc.budget is not None else {}
+                spec = RolloutSpec(env_id=rc.env, task_id=ep.task_id, sample=ep.sample, seed=ep.seed, options=options)
+                traj = await run_episode_async(env, policy, spec, cfg.max_steps)
+                if callable(getattr(policy, "usage", None)):
+                    usage = policy.usage().model_dump()
+                idle.setdefault(rc.env, []).append(env)
+                infra = traj.error is not None
+            except Exception as exc:  # noqa: BLE001 - one broken episode is recorded, the sweep goes on
+                if env is not None:
+                    made.remove(env)
+                    await asyncio.to_thread(_close_quietly, env)
+                traj = Trajectory(env_id=rc.env, task_id=ep.task_id, seed=ep.seed, first_observation="",
+                                  error=f"infrastructure error: {type(exc).__name__}: {exc}\n{traceback.format_exc(limit=6)}")
+                infra = True
+            rec = EpisodeRecord(config_id=ep.config_id, task_id=ep.task_id, sample=ep.sample, seed=ep.seed,
+                                passed=traj.passed, reward=traj.total_reward, turns=traj.turns, cost=_cost(traj, usage),
+                                seconds=traj.seconds, infra_error=infra, error=traj.error)
+            store.record(rec, traj)
+            on_done(rec)
+
+    try:
+        await asyncio.gather(*(one(ep) for ep in todo))
+    finally:
+        for env in made:
+            await asyncio.to_thread(_close_quietly, env)
+
+
+def _close_quietly(env: Any) -> None:
+    try:
+        env.close()
+    except Exception as exc:  # noqa: BLE001 - closing is best effort, but say so
+        warnings.warn(f"closing env failed: {type(exc).__name__}: {exc}", RuntimeWarning, stacklevel=1)
+
+
+def run_sweep(cfg: SweepConfig, out: str | Path | None = None, runtime: str | None = None, progress: bool = True) -> SweepSummary:
+    """Run (or resume) `cfg` into `out` (default runs/<name>)."""
+    root = Path(out) if out is not None else Path("runs") / cfg.name
+    runtime = runtime or cfg.runtime
+    configs, episodes = plan(cfg, runtime)
+    store = Store(root)
+    try:
+        store.set_meta("sweep", cfg.model_dump(mode="json"))
+        store.set_meta("planned", len(episodes))
+        for rc in configs:
+            store.add_config(rc)
+        done = store.done_keys()
+        todo = [e for e in episodes if (e.config_id, e.task_id, e.sample) not in done]
+        counts = {"passed": 0, "infra": 0}
+
+        def tally(rec: EpisodeRecord) -> None:
+            counts["passed"] += rec.passed
+            counts["infra"] += rec.infra_error
+
+        by_id = {rc.config_id: rc for rc in configs}
+        if progress and todo:
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeElapsedColumn,
+                TimeRemainingColumn,
+            )
+
+            with Progress(TextColumn(f"[bold]sweep {cfg.name}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                          TimeRemainingColumn(), TextColumn("{task.fields[stats]}")) as bar:
+                task = bar.add_task("episodes", total=len(episodes), completed=len(episodes) - len(todo), stats="")
+
+                def tick(rec: EpisodeRecord) -> None:
+                    tally(rec)
+                    bar.update(task, advance=1, stats=f"passed {counts['passed']}  infra errors {counts['infra']}")
+
+                asyncio.run(_run(cfg, runtime, by_id, todo, store, tick))
+        else:
+            asyncio.run(_run(cfg, runtime, by_id, todo, store, tally))
+        return SweepSummary(out=str(root), total=len(episodes), skipped=len(episodes) - len(todo), ran=len(todo),
+                            passed=counts["passed"], infra_errors=counts["infra"])
+    finally:
+        store.close()
+
+
+__all__ = ["SweepSummary", "plan", "run_sweep"]

@@ -1,0 +1,161 @@
+"""Sweeps: exactly-once storage, resume after SIGKILL, pass@k of known skills, the HTML report."""
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections import Counter, defaultdict
+from pathlib import Path
+
+import pytest
+import yaml
+
+from agentgym.metrics import pass_at_k_estimate
+from agentgym.report import write_report
+from agentgym.rollout import StepRecord, Trajectory
+from agentgym.sweep import EpisodeRecord, Store, SweepConfig, plan, run_sweep
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _cfg(**over):
+    base = {
+        "name": "t",
+        "envs": [{"id": "shell-fixture", "max_tasks": 3}, {"id": "sql-c-lite", "max_tasks": 3}],
+        "agents": [{"name": "simulated", "kwargs": {"p": 0.3}}, {"name": "simulated", "kwargs": {"p": 0.9}}, "oracle"],
+        "budgets": [8, None],
+        "k": 2,
+        "runtime": "local",
+        "concurrency": 3,
+    }
+    return SweepConfig.model_validate({**base, **over})
+
+
+def _keys(db: Path) -> list[tuple]:
+    with sqlite3.connect(db) as conn:
+        return conn.execute("SELECT config_id, task_id, sample FROM episodes").fetchall()
+
+
+def _jsonl_keys(path: Path) -> list[tuple]:
+    import json
+
+    return [(d["config_id"], d["task_id"], d["sample"]) for d in map(json.loads, path.read_text().splitlines())]
+
+
+def test_small_sweep_stores_every_episode_once_and_resumes_as_noop(tmp_path):
+    cfg = _cfg()
+    configs, episodes = plan(cfg)
+    assert len(configs) == 2 * 3 * 2 and len(episodes) == len(configs) * 3 * 2
+    s = run_sweep(cfg, out=tmp_path, progress=False)
+    assert (s.total, s.ran, s.infra_errors) == (len(episodes), len(episodes), 0)
+    keys = _keys(tmp_path / "results.sqlite")
+    assert Counter(keys).most_common(1)[0][1] == 1
+    assert set(keys) == {(e.config_id, e.task_id, e.sample) for e in episodes}
+    assert sorted(_jsonl_keys(tmp_path / "trajectories.jsonl")) == sorted(keys)
+    again = run_sweep(cfg, out=tmp_path, progress=False)
+    assert (again.ran, again.skipped) == (0, len(episodes))
+    assert len(_keys(tmp_path / "results.sqlite")) == len(episodes)
+    store = Store.open_existing(tmp_path)
+    try:
+        rows = list(store.episodes())
+    finally:
+        store.close()
+    oracle = [r for r in rows if "/oracle/" in r["config_id"]]
+    assert oracle and all(r["passed"] for r in oracle)
+    # Seeds are deterministic: the same (env, task, sample) gets the same seed in every config.
+    seeds = defaultdict(set)
+    for r in rows:
+        seeds[(r["config_id"].split("/")[0], r["task_id"], r["sample"])].add(r["seed"])
+    assert all(len(v) == 1 for v in seeds.values())
+
+
+def test_measured_pass_at_k_of_simulated_skill_matches_theory(tmp_path):
+    p, k = 0.1, 16  # 1-(1-p)^16 = 0.81: no degenerate all-pass interval at the top k
+    cfg = _cfg(envs=[{"id": "sql-c-lite"}], agents=[{"name": "simulated", "kwargs": {"p": p}}], budgets=[None], k=k, concurrency=4)
+    run_sweep(cfg, out=tmp_path, progress=False)
+    results = defaultdict(list)
+    for r in Store.open_existing(tmp_path).episodes():
+        results[r["task_id"]].append(r["passed"])
+    assert len(results) >= 32 and all(len(v) == k for v in results.values())
+    for kk in (1, 2, 4, 8, 16):
+        est = pass_at_k_estimate(results, kk)
+        assert est.contains(1 - (1 - p) ** kk), (kk, est)
+
+
+@pytest.mark.slow
+def test_sweep_killed_with_sigkill_and_restarted_records_every_key_once(tmp_path):
+    cfg = {"name": "kill", "envs": [{"id": "sql-c-lite"}, {"id": "shell-fixture"}],
+           "agents": [{"name": "simulated", "kwargs": {"p": 0.5}}, {"name": "simulated", "kwargs": {"p": 0.2}}],
+           "k": 6, "runtime": "local", "concurrency": 4}
+    path = tmp_path / "cfg.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    out = tmp_path / "run"
+    db = out / "results.sqlite"
+    total = len(plan(SweepConfig.model_validate(cfg))[1])
+    cmd = [sys.executable, "-m", "agentgym", "sweep", str(path), "--out", str(out), "--quiet"]
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    stored, deadline = 0, time.monotonic() + 60
+    try:
+        while time.monotonic() < deadline and proc.poll() is None:
+            if db.exists():
+                try:
+                    stored = len(_keys(db))
+                except sqlite3.OperationalError:
+                    stored = 0
+                if stored >= 40:
+                    break
+            time.sleep(0.01)
+    finally:
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(10)
+    assert proc.returncode == -signal.SIGKILL, f"the sweep ended before the kill ({stored} stored): {proc.stderr.read()[-2000:]}"
+    at_kill = len(_keys(db))
+    assert 0 < at_kill < total
+    again = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=120, check=False)
+    assert again.returncode == 0, again.stderr
+    keys = _keys(db)
+    assert len(keys) == total and len(set(keys)) == total
+    assert sorted(_jsonl_keys(out / "trajectories.jsonl")) == sorted(keys)
+    assert f"{total - at_kill} run now" in " ".join(again.stdout.split()) or len(keys) == total
+
+
+def test_report_has_tables_plots_and_escaped_trajectories(tmp_path):
+    cfg = _cfg(envs=[{"id": "shell-fixture", "max_tasks": 2}], k=2)
+    run_sweep(cfg, out=tmp_path, progress=False)
+    store = Store(tmp_path)
+    evil = "<script>alert('x')</script>"
+    traj = Trajectory(env_id="shell-fixture", task_id="evil", seed=1, first_observation="hi",
+                      steps=[StepRecord(action={"name": "run", "arguments": {"cmd": evil}}, observation=evil, reward=0.0,
+                                        terminated=True, truncated=False)])
+    cid = plan(cfg)[0][0].config_id
+    assert store.record(EpisodeRecord(config_id=cid, task_id="evil", sample=0, seed=1, passed=False, reward=0.0, turns=1,
+                                      cost=0.0, seconds=0.0, infra_error=False), traj)
+    assert not store.record(EpisodeRecord(config_id=cid, task_id="evil", sample=0, seed=1, passed=True, reward=1.0, turns=1,
+                                          cost=0.0, seconds=0.0, infra_error=False), traj)
+    store.close()
+    html = write_report(tmp_path, tmp_path / "r.html").read_text()
+    assert "<table>" in html and "pass@1" in html and "pass^k" in html and "<svg" in html
+    assert "pass@k vs k" in html and "turn budget" in html and "cost" in html
+    assert "<details>" in html and "&lt;script&gt;alert(" in html
+    assert "<script" not in html.replace("&lt;script", "")
+
+
+def test_cli_sweep_and_report(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump({"name": "cli", "envs": [{"id": "shell-fixture", "max_tasks": 2}],
+                                    "agents": [{"name": "simulated", "kwargs": {"p": 0.5}}], "k": 2}))
+    run = lambda *a: subprocess.run([sys.executable, "-m", "agentgym", *a], cwd=ROOT, capture_output=True, text=True, timeout=120, check=False)
+    r = run("sweep", str(path), "--out", str(tmp_path / "run"), "--quiet", "--runtime", "local")
+    assert r.returncode == 0, r.stderr
+    r = run("report", str(tmp_path / "run"), "--out", str(tmp_path / "r.html"))
+    assert r.returncode == 0 and (tmp_path / "r.html").is_file(), r.stderr
+    bad = run("sweep", str(tmp_path / "missing.yaml"))
+    assert bad.returncode == 2 and "not found" in bad.stderr
+    path.write_text(yaml.safe_dump({"name": "cli", "envs": ["no-such-env"], "agents": ["oracle"]}))
+    bad = run("sweep", str(path), "--out", str(tmp_path / "x"))
+    assert bad.returncode == 2 and "no-such-env" in bad.stderr
+    readme = (ROOT / "README.md").read_text()
+    assert "agentgym sweep" in readme and "agentgym report" in readme
