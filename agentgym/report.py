@@ -33,7 +33,8 @@ def _e(x: Any) -> str:
 def _fmt(est: Estimate | None) -> str:
     if est is None:
         return "-"
-    return f"{est.mean:.3f} <span class=ci>[{est.low:.3f}, {est.high:.3f}]</span>"
+    mark = "" if est.method == "bootstrap" else f'<sup title="{_e(est.method)} interval">{_e(est.method[0])}</sup>'
+    return f"{est.mean:.3f} <span class=ci>[{est.low:.3f}, {est.high:.3f}]{mark}</span>"
 
 
 def _ks(n_min: int) -> list[int]:
@@ -176,13 +177,17 @@ def _trajectory(ep: dict[str, Any], traj: dict[str, Any]) -> str:
 
 
 def render(configs: list[dict[str, Any]], episodes: list[dict[str, Any]], title: str = "agentgym sweep",
-           max_trajectories: int = 500) -> str:
+           max_trajectories: int = 500, prices: dict[str, Any] | None = None) -> str:
     rows = summarize(configs, episodes)
     envs = sorted({r["env"] for r in rows})
     parts = [f"<!doctype html><html><head><meta charset=utf-8><title>{_e(title)}</title><style>{CSS}</style></head><body>",
              (f"<h1>{_e(title)}</h1><p>{len(episodes)} episodes over {len(rows)} configs. Scores are means over tasks with 95% "
-              "percentile-bootstrap intervals over tasks; pass@k is unbiased (Chen et al.), pass^k = C(c,k)/C(n,k); "
-              "k is the samples per task.</p>")]
+              "percentile-bootstrap intervals over tasks; where every task scores the same (all pass, or none) the "
+              "bootstrap would collapse to a point, and a Wilson interval over tasks is shown instead (marked <sup>w</sup>); "
+              "pass@k is unbiased (Chen et al.), pass^k = C(c,k)/C(n,k); k is the samples per task.</p>")]
+    if prices:
+        parts.append(f"<p>Costs in {_e(prices.get('currency', ''))} from price table {_e(prices.get('version', '?'))}"
+                     f"{' of ' + _e(prices['date']) if prices.get('date') else ''} ({_e(prices.get('source', ''))}).</p>")
     for env in envs:
         parts.append(f"<h2>{_e(env)}</h2>" + _table([r for r in rows if r["env"] == env]))
     parts.append("<h2>Scaling</h2><div class=plots>" + "".join(_plots(rows)) + "</div>")
@@ -200,6 +205,7 @@ def write_report(run_dir: str | Path, out: str | Path | None = None, max_traject
     store = Store.open_existing(run_dir)
     try:
         sweep = store.meta("sweep") or {}
+        prices = store.meta("prices")
         configs = store.configs()
         episodes = list(store.episodes(with_trajectory=True))
     finally:
@@ -207,7 +213,7 @@ def write_report(run_dir: str | Path, out: str | Path | None = None, max_traject
     path = Path(out) if out is not None else Path(run_dir) / "report.html"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(render(configs, episodes, title=f"agentgym sweep: {sweep.get('name', Path(run_dir).name)}",
-                           max_trajectories=max_trajectories), encoding="utf-8")
+                           max_trajectories=max_trajectories, prices=prices), encoding="utf-8")
     return path
 
 

@@ -3,6 +3,7 @@
 import math
 import time
 
+import numpy as np
 import pytest
 from agentgym.agents import SimulatedPolicy, make_agent
 from toy_env import ToyEnv
@@ -17,8 +18,10 @@ from agentgym.metrics import (
     pass_at_k_estimate,
     pass_hat_k,
     pass_hat_k_estimate,
+    selected_accuracy,
     wilson_ci,
 )
+from agentgym.select import best_of_n
 
 
 def test_pass_at_k_and_pass_hat_k_exact():
@@ -80,3 +83,59 @@ def test_cost_per_solved():
     est = cost_per_solved(samples)
     assert est.mean == pytest.approx(6.0) and est.low <= 6.0 <= est.high
     assert cost_per_solved({"a": [Sample(passed=False, cost=1.0)]}).mean == math.inf
+
+
+def _simulated_counts(p, n, n_tasks, seed):
+    rng = np.random.default_rng(seed)
+    return {f"t{i}": list(rng.random(n) < p) for i in range(n_tasks)}
+
+
+def _all_pass_seed(p, n, n_tasks):
+    """A seed whose simulated tasks all have a success (pass@n = 1 for every task)."""
+    for seed in range(100):
+        res = _simulated_counts(p, n, n_tasks, seed)
+        if all(any(r) for r in res.values()):
+            return res
+    raise AssertionError("no all-pass seed found")
+
+
+def test_pass_at_k_interval_does_not_collapse_when_every_task_passes():
+    truth = 1 - 0.7**16  # 0.9967
+    # n = k = 16: every per-task pass@16 is exactly 1, the bootstrap collapses to [1, 1]
+    res = _all_pass_seed(0.3, 16, 150)
+    assert bootstrap_ci([1.0] * 150) == (1.0, 1.0)
+    boot = pass_at_k_estimate(res, 16, method="bootstrap")
+    assert (boot.low, boot.high) == (1.0, 1.0) and not boot.contains(truth)
+    est = pass_at_k_estimate(res, 16)  # default: auto
+    assert est.method == "wilson" and est.mean == 1.0
+    assert (est.low, est.high) != (1.0, 1.0) and est.contains(truth)
+    assert est.low == pytest.approx(150 / (150 + 1.959964**2), abs=1e-4)  # all m pass: [m / (m + z^2), 1]
+    pooled = pass_at_k_estimate(res, 16, method="pooled")
+    assert pooled.method == "pooled" and pooled.contains(truth) and pooled.high < 1.0
+    # n = 32, k = 16, all pass (as the issue states it): the interval holds the truth and is not [1, 1]
+    res32 = _all_pass_seed(0.3, 32, 150)
+    for method in ("auto", "pooled", "wilson"):
+        e = pass_at_k_estimate(res32, 16, method=method, seed=7)
+        assert (e.low, e.high) != (1.0, 1.0) and e.contains(truth), (method, e)
+
+
+def test_interval_does_not_collapse_when_no_task_passes():
+    res = {f"t{i}": [False] * 8 for i in range(100)}
+    est = pass_at_k_estimate(res, 4)
+    assert est.method == "wilson" and est.mean == 0.0 and est.low == 0.0 and 0.03 < est.high < 0.04
+    assert pass_hat_k_estimate(res, 2).high > 0
+    pooled = pass_at_k_estimate(res, 4, method="pooled")
+    assert pooled.low == 0.0 and 0 < pooled.high < est.high  # 800 samples pooled, 100 tasks
+
+
+def test_interval_methods_agree_where_the_bootstrap_is_fine_and_bad_methods_are_refused():
+    res = simulate(0.3, n_tasks=60, n_samples=8)
+    est = pass_at_k_estimate(res, 2, seed=3)
+    assert est.method == "bootstrap" and est == pass_at_k_estimate(res, 2, seed=3, method="bootstrap")
+    with pytest.raises(ValueError, match="unknown interval method"):
+        pass_at_k_estimate(res, 2, method="jackknife")
+    samples = {"a": [Sample(passed=True)] * 3, "b": [Sample(passed=True)] * 3}
+    sel = selected_accuracy(samples, 2, best_of_n)
+    assert sel.method == "wilson" and sel.low < 1.0 == sel.high
+    with pytest.raises(ValueError, match="pooled"):
+        selected_accuracy(samples, 2, best_of_n, method="pooled")

@@ -103,6 +103,8 @@ class SweepConfig(BaseModel):
     runtime: str = "local"
     concurrency: int = Field(4, ge=1, description="episodes in flight")
     max_steps: int = Field(10_000, ge=1, description="safety net; the budget is what ends episodes")
+    prices: str | None = Field(None, description="price table for episode costs: a shipped name ('default') or a YAML/JSON "
+                               "path (relative paths: from the config file's folder, then the working directory)")
 
     @field_validator("envs", mode="before")
     @classmethod
@@ -129,10 +131,25 @@ class SweepConfig(BaseModel):
         data = yaml.safe_load(p.read_text()) or {}
         if not isinstance(data, dict):  # ValueError, not TypeError: a bad file, reported like any other
             raise ValueError(f"{p}: a sweep config is a YAML mapping with name, envs, agents, k, ... (see demos/demo.yaml)")  # noqa: TRY004
+        prices = data.get("prices")
+        if isinstance(prices, str) and not Path(prices).is_absolute() and (p.parent / prices).is_file():
+            data["prices"] = str((p.parent / prices).resolve())
         try:
-            return cls.model_validate(data)
+            cfg = cls.model_validate(data)
         except ValidationError as exc:
-            raise ValueError(f"{p}: invalid sweep config (fields: name, envs, agents, models, budgets, k, seed, runtime, concurrency):\n{exc}") from exc
+            raise ValueError(f"{p}: invalid sweep config (fields: name, envs, agents, models, budgets, k, seed, runtime, concurrency, prices):\n{exc}") from exc
+        if cfg.prices is not None:
+            try:
+                cfg.price_table()
+            except (OSError, ValueError) as exc:
+                raise ValueError(f"{p}: prices: {exc}") from exc
+        return cfg
+
+    def price_table(self) -> Any:
+        """The PriceTable named by `prices`, or None."""
+        from agentgym.models.pricing import PriceTable
+
+        return PriceTable.load(self.prices) if self.prices is not None else None
 
     def configs(self) -> list[RunConfig]:
         """The cross product, in a stable order."""

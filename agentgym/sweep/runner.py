@@ -17,6 +17,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from agentgym.budget import Usage
+from agentgym.models.pricing import PriceTable
 from agentgym.parallel import RolloutSpec, derive_seed, run_episode_async
 from agentgym.rollout import Trajectory
 from agentgym.sweep.config import Episode, RunConfig, SweepConfig, episode_seed
@@ -70,13 +72,21 @@ def _agent_kwargs(rc: RunConfig, ep: Episode) -> dict[str, Any]:
     return kwargs
 
 
-def _cost(traj: Trajectory, usage: dict[str, Any] | None) -> float:
-    env_cost = float((traj.steps[-1].info.get("usage") or {}).get("cost", 0.0)) if traj.steps else 0.0
+def _cost(traj: Trajectory, usage: dict[str, Any] | None, prices: PriceTable | None = None, model: str | None = None) -> float:
+    env_usage = (traj.steps[-1].info.get("usage") or {}) if traj.steps else {}
+    if prices is not None:
+        # The unified cost from the sweep's price table: the agent's tokens, the env's tool calls,
+        # and the episode's wall time as sandbox seconds.
+        agent = usage or {}
+        u = Usage(tool_calls=env_usage.get("tool_calls") or {}, input_tokens=agent.get("input_tokens", 0) or 0,
+                  cached_input_tokens=agent.get("cached_input_tokens", 0) or 0, output_tokens=agent.get("output_tokens", 0) or 0)
+        return prices.unified_cost(u, sandbox_seconds=traj.seconds or 0.0, model=model)
+    env_cost = float(env_usage.get("cost", 0.0))
     return env_cost or float((usage or {}).get("cost", 0.0) or 0.0)
 
 
 async def _run(cfg: SweepConfig, runtime: str, configs: dict[str, RunConfig], todo: list[Episode], store: Store,
-               on_done: Callable[[EpisodeRecord], None]) -> None:
+               on_done: Callable[[EpisodeRecord], None], prices: PriceTable | None = None) -> None:
     import agentgym
     from agentgym.agents import make_agent
 
@@ -109,7 +119,7 @@ async def _run(cfg: SweepConfig, runtime: str, configs: dict[str, RunConfig], to
                                   error=f"infrastructure error: {type(exc).__name__}: {exc}\n{traceback.format_exc(limit=6)}")
                 infra = True
             rec = EpisodeRecord(config_id=ep.config_id, task_id=ep.task_id, sample=ep.sample, seed=ep.seed,
-                                passed=traj.passed, reward=traj.total_reward, turns=traj.turns, cost=_cost(traj, usage),
+                                passed=traj.passed, reward=traj.total_reward, turns=traj.turns, cost=_cost(traj, usage, prices, rc.model.model if rc.model else None),
                                 seconds=traj.seconds, infra_error=infra, error=traj.error)
             store.record(rec, traj)
             on_done(rec)
@@ -133,9 +143,16 @@ def run_sweep(cfg: SweepConfig, out: str | Path | None = None, runtime: str | No
     root = Path(out) if out is not None else Path("runs") / cfg.name
     runtime = runtime or cfg.runtime
     configs, episodes = plan(cfg, runtime)
+    prices = cfg.price_table()
     store = Store(root)
     try:
         store.set_meta("sweep", cfg.model_dump(mode="json"))
+        before = store.meta("prices")
+        if store.count() and (before or {}).get("version") != (prices.version if prices else None):
+            warnings.warn(f"{root}: stored costs used price table {(before or {}).get('version')!r}, this run uses "
+                          f"{prices.version if prices else None!r}; costs in the store now mix the two", RuntimeWarning, stacklevel=2)
+        if prices is not None:  # costs in the store are in this table's currency, at this version
+            store.set_meta("prices", {"version": prices.version, "date": prices.date, "currency": prices.currency, "source": cfg.prices})
         store.set_meta("planned", len(episodes))
         for rc in configs:
             store.add_config(rc)
@@ -166,9 +183,9 @@ def run_sweep(cfg: SweepConfig, out: str | Path | None = None, runtime: str | No
                     tally(rec)
                     bar.update(task, advance=1, stats=f"passed {counts['passed']}  infra errors {counts['infra']}")
 
-                asyncio.run(_run(cfg, runtime, by_id, todo, store, tick))
+                asyncio.run(_run(cfg, runtime, by_id, todo, store, tick, prices))
         else:
-            asyncio.run(_run(cfg, runtime, by_id, todo, store, tally))
+            asyncio.run(_run(cfg, runtime, by_id, todo, store, tally, prices))
         return SweepSummary(out=str(root), total=len(episodes), skipped=len(episodes) - len(todo), ran=len(todo),
                             passed=counts["passed"], infra_errors=counts["infra"])
     finally:
