@@ -24,7 +24,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from agentgym.policy import Policy
-from agentgym.rollout import StepRecord, Trajectory, _jsonable, _jsonable_info
+from agentgym.rollout import Trajectory
 
 EnvFactory = Callable[[str], Any]
 PolicyFactory = Callable[[Any, "RolloutSpec"], Policy]
@@ -118,23 +118,15 @@ async def run_episode_async(env: Any, policy: Policy, spec: RolloutSpec, max_ste
     obs, info = await asyncio.to_thread(env.reset, seed=spec.seed, options=options)
     await asyncio.to_thread(policy.reset, obs, info)
     traj = Trajectory(env_id=spec.env_id, task_id=info.get("task_id"), seed=spec.seed, first_observation=obs["text"])
+    ended = False
     for _ in range(max_steps):
         action = await _act(policy, obs, info)
         ts = time.perf_counter()
         obs, reward, terminated, truncated, info = await asyncio.to_thread(env.step, action)
-        traj.steps.append(StepRecord(action=_jsonable(action), observation=obs["text"], reward=float(reward), terminated=terminated,
-                                     truncated=truncated, info=_jsonable_info(info), seconds=time.perf_counter() - ts))
-        traj.total_reward += float(reward)
-        if info.get("error"):
-            traj.error = str(info["error"])
-        if terminated or truncated:
-            traj.terminated, traj.truncated = terminated, truncated
+        if traj.record(action, obs, reward, terminated, truncated, info, time.perf_counter() - ts):
+            ended = True
             break
-    else:
-        traj.truncated = True
-        traj.error = traj.error or f"policy did not finish within {max_steps} steps"
-    traj.passed = traj.error is None and bool(env.unwrapped.passed(traj.total_reward, info))
-    traj.seconds = time.perf_counter() - t0
+    traj.finish(env, info, ended, max_steps, t0)
     return traj
 
 

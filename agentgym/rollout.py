@@ -50,6 +50,36 @@ class Trajectory(BaseModel):
     def turns(self) -> int:
         return len(self.steps)
 
+    def record(self, action: Any, obs: dict[str, Any], reward: float, terminated: bool, truncated: bool,
+               info: dict[str, Any], seconds: float) -> bool:
+        """Append one step; True when it ended the episode."""
+        self.steps.append(
+            StepRecord(
+                action=_jsonable(action),
+                observation=obs["text"],
+                reward=float(reward),
+                terminated=terminated,
+                truncated=truncated,
+                info=_jsonable_info(info),
+                seconds=seconds,
+            )
+        )
+        self.total_reward += float(reward)
+        if info.get("error"):
+            self.error = str(info["error"])
+        if terminated or truncated:
+            self.terminated, self.truncated = terminated, truncated
+            return True
+        return False
+
+    def finish(self, env: Any, last_info: dict[str, Any], ended: bool, max_steps: int, started: float) -> None:
+        """Close the record: a policy that never ended the episode is an error, not a silent zero."""
+        if not ended:
+            self.truncated = True
+            self.error = self.error or f"policy did not finish within {max_steps} steps"
+        self.passed = self.error is None and bool(env.unwrapped.passed(self.total_reward, last_info))
+        self.seconds = time.perf_counter() - started
+
 
 def run_episode(
     env: Any,
@@ -70,32 +100,15 @@ def run_episode(
         seed=seed,
         first_observation=obs["text"],
     )
+    ended = False
     for _ in range(max_steps):
         action = policy.act(obs, info)
         ts = time.perf_counter()
         obs, reward, terminated, truncated, info = env.step(action)
-        traj.steps.append(
-            StepRecord(
-                action=_jsonable(action),
-                observation=obs["text"],
-                reward=float(reward),
-                terminated=terminated,
-                truncated=truncated,
-                info=_jsonable_info(info),
-                seconds=time.perf_counter() - ts,
-            )
-        )
-        traj.total_reward += float(reward)
-        if info.get("error"):
-            traj.error = str(info["error"])
-        if terminated or truncated:
-            traj.terminated, traj.truncated = terminated, truncated
+        if traj.record(action, obs, reward, terminated, truncated, info, time.perf_counter() - ts):
+            ended = True
             break
-    else:
-        traj.truncated = True
-        traj.error = traj.error or f"policy did not finish within {max_steps} steps"
-    traj.passed = traj.error is None and bool(env.unwrapped.passed(traj.total_reward, info))
-    traj.seconds = time.perf_counter() - t0
+    traj.finish(env, info, ended, max_steps, t0)
     return traj
 
 

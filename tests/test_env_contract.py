@@ -171,3 +171,25 @@ def test_budget_object_and_max_turns_kwarg():
     env.reset(options={"task_id": "sum-1"})
     env.step(ToolCall(name="echo", arguments={"text": "1"}))
     assert env.step(ToolCall(name="echo", arguments={"text": "2"}))[3]
+
+
+def test_rollout_records_steps_and_flags_a_policy_that_never_ends():
+    import asyncio
+
+    from agentgym import run_episode
+    from agentgym.parallel import RolloutSpec, run_episode_async
+    from agentgym.policy import ScriptedPolicy
+
+    env = ToyEnv(budget={"max_turns": None})  # no turn limit: only max_steps can stop this policy
+    echo = ToolCall(name="echo", arguments={"text": "again"})
+    looping = ScriptedPolicy([], then=echo)
+    traj = run_episode(env, looping, options={"task_id": "sum-2"}, max_steps=5)
+    assert traj.turns == 5 and traj.truncated and not traj.passed
+    assert traj.error == "policy did not finish within 5 steps"
+    spec = RolloutSpec(env_id="toy", task_id="sum-2", seed=0)
+    atraj = asyncio.run(run_episode_async(env, ScriptedPolicy([], then=echo), spec, max_steps=5))
+    assert (atraj.turns, atraj.error) == (5, traj.error)
+
+    solved = run_episode(env, ScriptedPolicy([ToolCall(name="submit", arguments={"answer": 3})]), options={"task_id": "sum-2"})
+    assert solved.passed and solved.terminated and solved.total_reward == 1.0 and solved.error is None
+    assert solved.steps[0].action == {"name": "submit", "arguments": {"answer": 3}}
