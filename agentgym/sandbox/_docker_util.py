@@ -49,35 +49,25 @@ class Live:
 
 
 def ensure_image(image: str) -> None:
-    """Make sure image exists locally: build agentgym/* images, pull others."""
+    """Make sure image exists locally (agentgym.images builds agentgym/* images and pulls others).
+    Remembered per process, so creating many sandboxes pays the check once."""
     import docker.errors
+
+    from agentgym.images import ensure_image as ensure
 
     with _checked_lock:
         if image in _checked:
             return
-    api = reaper.docker_client().api
     try:
-        api.inspect_image(image)
-    except docker.errors.ImageNotFound:
-        if image.startswith("agentgym/"):
-            try:
-                from agentgym.images import ensure_image as build_image
-            except ImportError:
-                raise SandboxError(f"image {image} is missing and the image pipeline is not available: "
-                                   "run `agentgym images build`") from None
-            try:
-                build_image(image)
-            except Exception as e:  # noqa: BLE001
-                raise SandboxError(f"image {image} is missing and building it failed: {e}. "
-                                   "Run `agentgym images build` to see the full build log.") from e
-        else:
-            try:
-                api.pull(image)
-            except Exception as e:  # noqa: BLE001
-                raise SandboxError(f"image {image} is not present and could not be pulled ({e}); "
-                                   f"`docker pull {image}` or load it first") from e
+        ensure(image)
     except docker.errors.APIError as e:
         raise SandboxError(f"Docker could not inspect image {image}: {e}") from e
+    except Exception as e:  # noqa: BLE001 - build, bootstrap or pull failure: say what to do
+        if image.startswith("agentgym/"):
+            raise SandboxError(f"image {image} is missing and building it failed: {e}. "
+                               "Run `agentgym images build` to see the full build log.") from e
+        raise SandboxError(f"image {image} is not present and could not be pulled ({e}); "
+                           f"`docker pull {image}` or load it first") from e
     with _checked_lock:
         _checked.add(image)
 

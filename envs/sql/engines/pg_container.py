@@ -136,25 +136,16 @@ def start(settings: ServerSettings, name: str) -> Started:
 
 
 def _ensure_image(image: str) -> None:
-    import docker.errors
-
-    from agentgym.sandbox import reaper
+    from agentgym.images import ImageError, ensure_image
 
     try:
-        reaper.docker_client().api.inspect_image(image)
-        return
-    except docker.errors.ImageNotFound:
-        pass
-    except Exception as exc:  # noqa: BLE001
-        raise PostgresUnavailable(f"Docker does not answer: {exc}. Start it (scripts/ensure-docker.sh) "
-                                  "or use runtime='local' (SQLite).") from exc
-    try:
-        from agentgym.images import ensure_image
-
-        ensure_image(image)
-    except Exception as exc:  # noqa: BLE001
+        ensure_image(image)  # present: returns at once; ours: built from images/; else pulled
+    except ImageError as exc:
         raise PostgresUnavailable(f"image {image} is missing and building it failed: {exc}. "
                                   "Run `agentgym images build postgres` to see the build log.") from exc
+    except Exception as exc:  # noqa: BLE001 - the engine itself did not answer
+        raise PostgresUnavailable(f"Docker does not answer: {exc}. Start it (scripts/ensure-docker.sh) "
+                                  "or use runtime='local' (SQLite).") from exc
 
 
 def _wait_ready(api: Any, cid: str, port: int, password: str, timeout_s: float) -> Any:
