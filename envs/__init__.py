@@ -14,3 +14,11 @@ register(
 from agentgym.envs.sql import register_sql_envs  # noqa: E402
 
 register_sql_envs()
+
+from agentgym.envs.swe import register_swe_envs  # noqa: E402
+from agentgym.envs.web import register_web_envs  # noqa: E402
+from agentgym.envs.timeseries import register_timeseries_envs  # noqa: E402
+
+register_swe_envs()
+register_web_envs()
+register_timeseries_envs()
