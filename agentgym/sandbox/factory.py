@@ -49,8 +49,13 @@ def resolve_runtime(runtime: Runtime = "auto") -> Literal["docker", "local"]:
     return "docker" if docker_available() else "local"
 
 
-def make_sandbox(spec: SandboxSpec | None = None, runtime: Runtime = "auto", **spec_overrides: Any) -> Sandbox:
-    """Create a sandbox: ``make_sandbox(image="agentgym/base:latest", memory="512m")``."""
+def make_sandbox(spec: SandboxSpec | None = None, runtime: Runtime = "auto", *, warm_spares: bool | None = None,
+                 **spec_overrides: Any) -> Sandbox:
+    """Create a sandbox: ``make_sandbox(image="agentgym/base:latest", memory="512m")``.
+
+    warm_spares=False: a one-shot sandbox (a grader's) that will never restore() starts no spare
+    container in the background (Docker only; the default follows AGENTGYM_WARM_SPARES).
+    """
     unknown = set(spec_overrides) - set(SandboxSpec.model_fields)
     if unknown:
         raise TypeError(f"unknown SandboxSpec field(s) {sorted(unknown)}; valid: {sorted(SandboxSpec.model_fields)}")
@@ -64,7 +69,7 @@ def make_sandbox(spec: SandboxSpec | None = None, runtime: Runtime = "auto", **s
                                "or use runtime='local'")
         from agentgym.sandbox.docker import DockerSandbox
 
-        return DockerSandbox(base)
+        return DockerSandbox(base, warm_spares=warm_spares)
     from agentgym.sandbox.local import LocalSandbox
 
     return LocalSandbox(base)

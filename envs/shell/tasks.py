@@ -164,7 +164,7 @@ def _reverse_script(rng: random.Random, runtime: str) -> ShellTask:
         script = _read_text(sb, f"{workdir}/reverse.sh")
         if script is None:
             return False, "reverse.sh does not exist"
-        with make_sandbox(runtime=runtime, files={"reverse.sh": script}) as grader:
+        with make_sandbox(runtime=runtime, warm_spares=False, files={"reverse.sh": script}) as grader:
             for word in hidden:
                 res = grader.exec(f"bash reverse.sh {word}", timeout=10)
                 if res.stdout.strip() != word[::-1]:

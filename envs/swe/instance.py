@@ -8,6 +8,7 @@ store FAIL_TO_PASS / PASS_TO_PASS as JSON-encoded strings; both that and real li
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -37,3 +38,60 @@ class SWEInstance(BaseModel):
         if isinstance(v, str):
             v = json.loads(v) if v.strip() else []
         return v
+
+
+#: The Hugging Face dataset `agentgym.make("swe-verified")` loads by default.
+VERIFIED_DATASET = "princeton-nlp/SWE-bench_Verified"
+
+
+class DatasetUnavailable(RuntimeError):
+    """The asked dataset cannot be had here (offline, or `datasets` not installed)."""
+
+
+def load_instances(dataset: str | Path, split: str = "test") -> list[SWEInstance]:
+    """Instances from a local .jsonl / .json / .parquet file, or a Hugging Face dataset name."""
+    path = Path(str(dataset)).expanduser()
+    if path.is_file():
+        return _load_file(path)
+    if path.suffix in (".jsonl", ".json", ".parquet") or str(dataset).startswith((".", "/", "~")):
+        raise FileNotFoundError(f"dataset file {path} does not exist")
+    return _load_hub(str(dataset), split)
+
+
+def _load_file(path: Path) -> list[SWEInstance]:
+    if path.suffix == ".parquet":
+        try:
+            import pandas as pd
+        except ImportError:
+            raise DatasetUnavailable("reading .parquet needs pandas and pyarrow (pip install pandas pyarrow); "
+                                     "or convert the file to JSONL") from None
+        rows = pd.read_parquet(path).to_dict(orient="records")
+    elif path.suffix == ".json":
+        data = json.loads(path.read_text())
+        rows = data if isinstance(data, list) else data.get("instances", [])
+    else:
+        rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    out = []
+    for n, row in enumerate(rows, 1):
+        try:
+            out.append(SWEInstance.model_validate(row))
+        except ValueError as exc:
+            raise ValueError(f"{path}: record {n} is not a SWE-bench instance: {exc}") from None
+    if not out:
+        raise ValueError(f"{path} holds no instances")
+    return out
+
+
+def _load_hub(name: str, split: str) -> list[SWEInstance]:
+    hint = (f"pass a local file instead: agentgym.make('swe-verified', dataset='PATH.jsonl') with rows in "
+            f"the SWE-bench schema (e.g. exported once with datasets.load_dataset('{name}', split='{split}')"
+            ".to_json('swe_verified.jsonl')), plus repo_source=PATH of a clone for local image builds")
+    try:
+        import datasets  # type: ignore[import-not-found]
+    except ImportError:
+        raise DatasetUnavailable(f"cannot load {name!r}: the `datasets` package is not installed; {hint}") from None
+    try:
+        ds = datasets.load_dataset(name, split=split)
+    except Exception as exc:  # noqa: BLE001 - offline, gated, renamed...
+        raise DatasetUnavailable(f"cannot load {name!r} from the Hugging Face hub ({type(exc).__name__}); {hint}") from None
+    return [SWEInstance.model_validate(dict(row)) for row in ds]
