@@ -172,3 +172,27 @@ def test_tools_view_edit_undo_search(calc):
         # a reset of the same instance restores the tree (no rebuild)
         env.reset(options={"task_id": "acme__calc-1"})
         assert not env.sandbox.read_file("calc/ops.py").decode().startswith("# top")
+
+
+def test_codemonkeys_selection_with_agent_written_tests(calc):
+    """k candidate patches, tests written by agents (not the hidden ones): the right patch is chosen."""
+    from agentgym.envs.swe.verify import run_candidate, score_candidates, select_by_tests
+    from agentgym.select import hybrid_select
+
+    gold = [json.loads(line) for line in calc["dataset"].read_text().splitlines()][0]["patch"]
+    half = gold.replace("+    if x > hi:\n", "+    if x >= hi:\n")  # returns hi, but only from the >= branch
+    wrong = gold.replace("+        return hi\n", "+        return hi + 1\n")
+    generated = [
+        "from calc.ops import clamp\nassert clamp(10, 0, 10) == 10\n",
+        "from calc.ops import clamp\nassert clamp(3, 0, 10) == 3 and clamp(-1, 0, 10) == 0\n",
+        "from calc.ops import clamp\nassert clamp(99, 0, 10) == 10\n",
+    ]
+    with _make(calc, "local") as env:
+        env.reset(options={"task_id": "acme__calc-1"})
+        diffs = ["", wrong, gold, half, gold]
+        scores = score_candidates(env, diffs, generated)
+        assert scores[2] == scores[4] == 1.0 and scores[0] < 1.0 and scores[1] < 1.0
+        assert select_by_tests(diffs, scores) == 2
+        assert run_candidate(env, "diff --git a/x b/x\n--- a/x\n+++ b/x\n@@ -1 +1 @@\n-a\n+b\n", generated).applied is False
+        # hybrid: a judge that prefers the wrong patch is overruled by execution among its top 3
+        assert diffs[hybrid_select([0.1, 0.9, 0.8, 0.7, 0.2], scores, keep=3)] == gold

@@ -18,7 +18,8 @@ SWE_ENVS = {
                      "SWE-bench Verified; offline, pass dataset=PATH (SWE-bench JSONL/JSON/Parquet) and repo_source=PATH",
                      ["swe", "needs-dataset"]),
     "swe-synth": ("agentgym.envs.swe.suites:make_synth", {"split": "full"},
-                  "offline synthesized bugs in real PyPI projects (validated by their own tests)", ["swe", "synth"]),
+                  "offline synthesized bugs in real PyPI projects (validated by their own tests)",
+                  ["swe", "synth", "heavy"]),
     "swe-synth-lite": ("agentgym.envs.swe.suites:make_synth", {"split": "lite"},
                        "a small spread of swe-synth over every project", ["swe", "synth", "lite"]),
 }

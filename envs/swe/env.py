@@ -31,6 +31,7 @@ from agentgym.sandbox.factory import make_sandbox, resolve_runtime
 
 REPO = "/testbed"
 _SUBMIT_DIFF = ".git/agentgym-submit.diff"
+_DIFF_IN_INFO = 256 * 1024
 
 
 class BashArgs(BaseModel):
@@ -223,7 +224,7 @@ class SWEEnv(AgentEnv):
         if report.error:
             raise InfraError(f"grading {inst.instance_id}: {report.error}")
         info = {"passed": report.resolved, "resolved": report.resolved, "report": report.model_dump(exclude={"log_tail"}),
-                "diff_bytes": len(diff.encode())}
+                "diff_bytes": len(diff.encode()), "diff": diff[:_DIFF_IN_INFO]}  # for selection (verify.py)
         return ToolResult(output=f"Submitted. {report.summary()}", terminated=True,
                           reward=1.0 if report.resolved else 0.0, info=info)
 
