@@ -45,6 +45,7 @@ bench: install engine images
 	$(PY) benchmarks/sandbox.py
 	$(PY) benchmarks/sql.py
 	$(PY) benchmarks/rollouts.py
+	$(PY) benchmarks/swe.py
 
 clean:
 	-$(AG) gc --all

@@ -159,3 +159,10 @@ def test_cli_sweep_and_report(tmp_path):
     assert bad.returncode == 2 and "no-such-env" in bad.stderr
     readme = (ROOT / "README.md").read_text()
     assert "agentgym sweep" in readme and "agentgym report" in readme
+
+
+def test_per_env_k_overrides_the_sweep_k():
+    cfg = _cfg(envs=[{"id": "shell-fixture", "max_tasks": 2, "k": 5}, {"id": "sql-c-lite", "max_tasks": 2}])
+    configs, episodes = plan(cfg)
+    per_env = Counter(next(c.env for c in configs if c.config_id == e.config_id) for e in episodes)
+    assert per_env == {"shell-fixture": 6 * 2 * 5, "sql-c-lite": 6 * 2 * 2}

@@ -25,6 +25,7 @@ class EnvSel(BaseModel):
     id: str
     tasks: list[str] | None = Field(None, description="task ids to run (default: all of the env's tasks)")
     max_tasks: int | None = Field(None, ge=1, description="keep the first N tasks (after `tasks`)")
+    k: int | None = Field(None, ge=1, description="samples per task for this env (default: the sweep's k)")
 
 
 class AgentSel(BaseModel):

@@ -40,6 +40,7 @@ def plan(cfg: SweepConfig, runtime: str | None = None) -> tuple[list[RunConfig],
 
     configs = cfg.configs()
     tasks: dict[str, list[str]] = {}
+    k_of = {sel.id: sel.k or cfg.k for sel in cfg.envs}
     for sel in cfg.envs:
         env = agentgym.make(sel.id, runtime=runtime or cfg.runtime)
         try:
@@ -52,7 +53,7 @@ def plan(cfg: SweepConfig, runtime: str | None = None) -> tuple[list[RunConfig],
             raise ValueError(f"env {sel.id}: no tasks {unknown[:5]}; run `agentgym info {sel.id}` for its task ids")
         tasks[sel.id] = ids[: sel.max_tasks] if sel.max_tasks else ids
     episodes = [Episode(config_id=rc.config_id, task_id=t, sample=s, seed=episode_seed(cfg.seed, rc.env, t, s))
-                for rc in configs for t in tasks[rc.env] for s in range(cfg.k)]
+                for rc in configs for t in tasks[rc.env] for s in range(k_of[rc.env])]
     return configs, episodes
 
 
