@@ -196,3 +196,29 @@ def test_codemonkeys_selection_with_agent_written_tests(calc):
         assert run_candidate(env, "diff --git a/x b/x\n--- a/x\n+++ b/x\n@@ -1 +1 @@\n-a\n+b\n", generated).applied is False
         # hybrid: a judge that prefers the wrong patch is overruled by execution among its top 3
         assert diffs[hybrid_select([0.1, 0.9, 0.8, 0.7, 0.2], scores, keep=3)] == gold
+
+
+@pytest.mark.docker
+def test_disk_budget_removes_least_recently_used_instance_images(calc):
+    from agentgym.envs.swe.images import enforce_disk_budget, instance_image, instance_images, touch
+    from agentgym.envs.swe.sources import GitSource
+    from agentgym.envs.swe.specs import spec_for
+
+    insts = load_instances(calc["dataset"])
+    source, spec = GitSource(calc["repo"]), spec_for("acme/calc")
+    old, _ = instance_image(insts[0], spec, source)
+    new, start = instance_image(insts[1], spec, source)
+    assert start == calc["base"]
+    touch(old)
+    for row in instance_images():  # everything else is more recent than old: only old may go
+        if row["tag"] != old:
+            touch(row["tag"])
+    touch(new)
+    mine = [r for r in instance_images() if r["tag"] in (old, new)]
+    assert len(mine) == 2 and all(0 < r["bytes"] < 20 * 2**20 for r in mine)  # a small layer per task
+    others = sum(r["bytes"] for r in instance_images() if r["tag"] not in (old, new))
+    removed = enforce_disk_budget(others + max(r["bytes"] for r in mine) + 1)
+    assert old in removed and new not in removed
+    tags = {r["tag"] for r in instance_images()}
+    assert old not in tags and new in tags
+    assert instance_image(insts[0], spec, source)[0] == old  # rebuilt on demand, same content hash
