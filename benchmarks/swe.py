@@ -59,11 +59,13 @@ def main() -> int:
         env.reset(options={"task_id": ids[0]})
         resets.append(time.perf_counter() - t0)
     out["reset"] = ms(resets)
+    env.reset(options={"task_id": ids[0], "max_turns": a.calls + 10})  # the default horizon would end it early
     calls = []
     for _ in range(a.calls):
         t0 = time.perf_counter()
-        env.step({"name": "bash", "arguments": {"command": "true"}})
+        _, _, term, trunc, info = env.step({"name": "bash", "arguments": {"command": "true"}})
         calls.append(time.perf_counter() - t0)
+        assert not (term or trunc) and info["tool_results"][0]["name"] == "bash", info
     out["tool_round_trip"] = ms(calls)
     if a.runtime == "docker":
         import subprocess
