@@ -32,6 +32,9 @@ from agentgym.sandbox.factory import make_sandbox, resolve_runtime
 REPO = "/testbed"
 _SUBMIT_DIFF = ".git/agentgym-submit.diff"
 _DIFF_IN_INFO = 256 * 1024
+#: Byproducts of running code and tests, never part of a submission.
+_NOT_CHANGES = " ".join(f"':(exclude,glob){p}'" for p in ("**/__pycache__/**", "**/*.pyc", "**/.pytest_cache/**",
+                                                          "**/.hypothesis/**", "**/*.egg-info/**"))
 
 
 class BashArgs(BaseModel):
@@ -133,6 +136,7 @@ class SWEEnv(AgentEnv):
 
     def _spec(self, image: str | None) -> SandboxSpec:
         return SandboxSpec(image=image or "agentgym/swe-base:latest", workdir=REPO, default_timeout=120,
+                           env={"PYTHONDONTWRITEBYTECODE": "1", "HYPOTHESIS_STORAGE_DIRECTORY": "/tmp/.hypothesis"},
                            labels={"agentgym.swe.instance": self.task_id or ""}, **self.limits)
 
     def _drop_sandbox(self) -> None:
@@ -196,7 +200,8 @@ class SWEEnv(AgentEnv):
         """The agent's changes: everything in the repository against the start commit."""
         assert self.sandbox is not None
         res = self.sandbox.exec(
-            f"git add -A . && git diff --cached --binary --no-color --no-ext-diff {self._start_commit} > {_SUBMIT_DIFF}",
+            f"git add -A . && git diff --cached --binary --no-color --no-ext-diff {self._start_commit} -- . {_NOT_CHANGES}"
+            f" > {_SUBMIT_DIFF}",
             timeout=300)
         if not res.ok:
             return ""  # the agent broke its repository (e.g. removed .git): an empty submission

@@ -1,0 +1,214 @@
+"""Web env benchmark: reset, step and observation-extraction latency, browser memory per worker,
+16 concurrent episodes, and BrowserGym (browsergym-core) on the same page and actions.
+
+    python benchmarks/web.py            # human-readable lines, then one JSON line (last line)
+    python benchmarks/web.py --json     # same; the last stdout line is the JSON object
+
+Targets (issue 6): observation p50 <= 50 ms; per step >= 3x faster than BrowserGym at its
+defaults and >= 1.5x faster with slow_mo 0; 16 concurrent episodes with 0 errors and no
+browser process left behind. BrowserGym runs in a subprocess (its own venv at
+$AGENTGYM_BGYM_PYTHON, default /tmp/bgym-venv/bin/python) and is skipped with a message when absent.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import psutil  # noqa: E402
+
+import agentgym  # noqa: E402
+from agentgym.actions import ToolCall  # noqa: E402
+
+TASK = "shop_price-0"  # search, open a product, answer: a typical page mix
+BGYM_PYTHON = os.environ.get("AGENTGYM_BGYM_PYTHON", "/tmp/bgym-venv/bin/python")
+
+
+def pct(xs: list[float], q: float) -> float:
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, int(q * len(xs)))]
+
+
+def timings(xs: list[float]) -> dict[str, float]:
+    return {"p50_ms": round(pct(xs, 0.5) * 1e3, 2), "p95_ms": round(pct(xs, 0.95) * 1e3, 2), "n": len(xs)}
+
+
+def browser_rss_mb() -> float:
+    """Sum of RSS over this process's Chromium and Playwright-driver descendants (shared pages
+    are counted once per process, so this overstates a little)."""
+    total = 0
+    for p in psutil.Process().children(recursive=True):
+        try:
+            if "chrom" in p.name() or "node" in p.name():
+                total += p.memory_info().rss
+        except psutil.Error:  # exited between listing and reading: not ours to count
+            pass
+    return round(total / 2**20, 1)
+
+
+def chromium_left() -> int:
+    n = 0
+    for p in psutil.Process().children(recursive=True):
+        try:
+            n += "chrom" in p.name() and p.status() != psutil.STATUS_ZOMBIE
+        except psutil.Error:
+            pass
+    return n
+
+
+def single(runtime: str, episodes: int) -> dict[str, Any]:
+    env = agentgym.make("web-shop", runtime=runtime, per_template=None)
+    resets, steps, observes = [], [], []
+    try:
+        env.reset(options={"task_id": TASK})  # warm: site server and browser start
+        for _ in range(episodes):
+            t = time.perf_counter()
+            obs, info = env.reset(options={"task_id": TASK})
+            resets.append(time.perf_counter() - t)
+            policy = env.reference_policy()
+            policy.reset(obs, info)
+            while True:
+                action = policy.act(obs, info)
+                if action.name == "send_msg_to_user":
+                    break
+                t = time.perf_counter()
+                obs, _, _, _, info = env.step(action)
+                steps.append(time.perf_counter() - t)
+            for _ in range(10):
+                t = time.perf_counter()
+                env.browser.call(env.session.observe())
+                observes.append(time.perf_counter() - t)
+        mem = browser_rss_mb()
+    finally:
+        env.close()
+    return {"reset": timings(resets), "step": timings(steps), "observe": timings(observes), "browser_rss_mb": mem}
+
+
+def concurrent(n: int, runtime: str) -> dict[str, Any]:
+    errors: list[str] = []
+    passed = 0
+    lock = threading.Lock()
+    peak = [0.0]
+
+    def one(i: int) -> None:
+        nonlocal passed
+        from agentgym.rollout import run_episode
+
+        env = agentgym.make("web-shop", runtime=runtime, per_template=None)
+        try:
+            env.reset(options={"task_id": TASK})
+            traj = run_episode(env, env.reference_policy(), options={"task_id": TASK})
+            with lock:
+                passed += traj.passed
+                if traj.error:
+                    errors.append(traj.error)
+                peak[0] = max(peak[0], browser_rss_mb())
+        except Exception as exc:  # noqa: BLE001 - counted and reported
+            with lock:
+                errors.append(f"{type(exc).__name__}: {exc}")
+        finally:
+            env.close()
+
+    t = time.perf_counter()
+    with ThreadPoolExecutor(n) as pool:
+        list(pool.map(one, range(n)))
+    wall = time.perf_counter() - t
+    time.sleep(1.0)
+    return {"episodes": n, "passed": passed, "errors": len(errors), "error_samples": errors[:3], "wall_s": round(wall, 2),
+            "peak_browser_rss_mb": peak[0], "chromium_left": chromium_left()}
+
+
+BGYM_CHILD = r'''
+import json, sys, time
+import playwright.sync_api as psa
+orig = psa.BrowserType.launch
+def launch(self, *a, **k):
+    k["executable_path"] = "/usr/bin/chromium"
+    k.setdefault("args", []); k["args"] = list(k["args"]) + ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"]
+    return orig(self, *a, **k)
+psa.BrowserType.launch = launch
+import gymnasium as gym
+from browsergym.core.env import BrowserEnv
+from browsergym.core.task import AbstractBrowserTask
+URL, SLOW_MO, N = sys.argv[1], (None if sys.argv[2] == "default" else int(sys.argv[2])), int(sys.argv[3])
+class Task(AbstractBrowserTask):
+    @classmethod
+    def get_task_id(cls): return "agentgym-shop"
+    def __init__(self, seed): super().__init__(seed)
+    def setup(self, page): page.goto(URL); return "find a price", {}
+    def teardown(self): pass
+    def validate(self, page, chat_messages): return 0, False, "", {}
+kw = {} if SLOW_MO is None else {"slow_mo": SLOW_MO}
+env = BrowserEnv(task_entrypoint=Task, headless=True, **kw)
+steps = []
+for _ in range(N):
+    obs, info = env.reset()
+    bid = lambda sel: env.page.eval_on_selector(sel, "e => e.getAttribute('bid')")
+    sels = [("fill", "input[name=q]"), ("click", "form[action='/search'] button"), ("click", "a[href^='/product/']")]
+    for kind, sel in sels:
+        a = kind + "('" + bid(sel) + "'" + (", 'Electric Kettle')" if kind == "fill" else ")")
+        t = time.perf_counter(); obs, r, term, trunc, info = env.step(a); steps.append(time.perf_counter() - t)
+        if obs.get("last_action_error"): print("bgym action error:", obs["last_action_error"][:200], file=sys.stderr)
+env.close()
+steps.sort()
+print(json.dumps({"step_p50_ms": round(steps[len(steps)//2]*1e3, 2), "step_p95_ms": round(steps[int(len(steps)*.95)]*1e3, 2), "n": len(steps)}))
+'''
+
+
+def browsergym(url: str, episodes: int) -> dict[str, Any]:
+    if not Path(BGYM_PYTHON).exists():
+        return {"skipped": f"no BrowserGym interpreter at {BGYM_PYTHON}: create a venv and `pip install browsergym-core` "
+                           "(set AGENTGYM_BGYM_PYTHON)"}
+    out: dict[str, Any] = {}
+    for mode in ("default", "0"):
+        proc = subprocess.run([BGYM_PYTHON, "-c", BGYM_CHILD, url, mode, str(episodes)], capture_output=True, text=True, timeout=600)
+        if proc.returncode != 0 or not proc.stdout.strip():
+            return {"skipped": f"browsergym run failed: {proc.stderr.strip()[-600:]}"}
+        out["defaults" if mode == "default" else "slow_mo_0"] = json.loads(proc.stdout.strip().splitlines()[-1])
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--json", action="store_true")
+    ap.add_argument("--runtime", default="local", choices=["local", "docker"])
+    ap.add_argument("--episodes", type=int, default=10)
+    ap.add_argument("--concurrency", type=int, default=16)
+    ap.add_argument("--no-browsergym", action="store_true")
+    args = ap.parse_args()
+    result: dict[str, Any] = {"runtime": args.runtime, "task": TASK, "cpus": os.cpu_count()}
+    result["single"] = single(args.runtime, args.episodes)
+    print(f"single episode: {json.dumps(result['single'])}", flush=True)
+    result["concurrent"] = concurrent(args.concurrency, args.runtime)
+    print(f"concurrent: {json.dumps(result['concurrent'])}", flush=True)
+    if not args.no_browsergym:
+        from agentgym.envs.web.hosting import LocalSiteHost, SiteSpec
+
+        host = LocalSiteHost([SiteSpec(name="shop")])
+        try:
+            result["browsergym"] = browsergym(host.origins["shop"] + "/", max(2, args.episodes // 2))
+        finally:
+            host.close()
+        bg = result["browsergym"]
+        if "skipped" in bg:
+            print(f"BrowserGym comparison skipped: {bg['skipped']}", flush=True)
+        else:
+            ours = result["single"]["step"]["p50_ms"]
+            result["ratios"] = {"step_vs_bgym_defaults": round(bg["defaults"]["step_p50_ms"] / ours, 2),
+                                "step_vs_bgym_slow_mo_0": round(bg["slow_mo_0"]["step_p50_ms"] / ours, 2)}
+            print(f"BrowserGym: {json.dumps(bg)} ratios (theirs/ours, step p50): {json.dumps(result['ratios'])}", flush=True)
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,80 @@
+"""The web env's tool argument models (pydantic -> published JSON schemas)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+
+class _Args(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+def _as_id(v: object) -> object:
+    return str(v) if isinstance(v, int) and not isinstance(v, bool) else v
+
+
+class ElementArgs(_Args):
+    id: str = Field(description="element id: the number in brackets in the page text, e.g. 12")
+    _norm = field_validator("id", mode="before")(_as_id)
+
+
+class ClickArgs(ElementArgs):
+    button: Literal["left", "right", "middle"] = "left"
+    double: bool = Field(False, description="double-click")
+
+
+class FillArgs(ElementArgs):
+    value: str = Field(description="text that replaces the field's content")
+
+
+class SelectArgs(ElementArgs):
+    options: str | list[str] = Field(description="option label or value (a list for multi-selects)")
+
+
+class PressArgs(_Args):
+    key: str = Field(description="a key or chord in Playwright notation: Enter, Tab, ArrowDown, Control+a")
+    id: str | None = Field(None, description="element to focus first (default: the focused element)")
+    _norm = field_validator("id", mode="before")(_as_id)
+
+
+class ScrollArgs(_Args):
+    dx: int = Field(0, description="pixels right")
+    dy: int = Field(0, description="pixels down (negative: up)")
+    id: str | None = Field(None, description="scroll this element into view instead")
+    _norm = field_validator("id", mode="before")(_as_id)
+
+
+class DragArgs(_Args):
+    source: str = Field(description="id of the element to drag")
+    target: str = Field(description="id of the element to drop it on")
+    _norm = field_validator("source", "target", mode="before")(_as_id)
+
+
+class GotoArgs(_Args):
+    url: str = Field(description="absolute URL, or a path on the current site like /cart")
+
+
+class NewTabArgs(_Args):
+    url: str | None = Field(None, description="URL to open in the new tab (default: blank)")
+
+
+class TabArgs(_Args):
+    index: int = Field(ge=0, description="tab index as listed under Tabs")
+
+
+class TabCloseArgs(_Args):
+    index: int | None = Field(None, ge=0, description="tab to close (default: the active one)")
+
+
+class MessageArgs(_Args):
+    text: str = Field(description="your message to the user: the answer for questions; ends the task")
+
+
+class InfeasibleArgs(_Args):
+    reason: str = Field(description="why the task cannot be done on these sites; ends the task")
+
+
+class NoopArgs(_Args):
+    wait_ms: int = Field(0, ge=0, le=5000, description="milliseconds to wait (for a page that is still updating)")

@@ -1,0 +1,134 @@
+"""One Chromium per process, driven by Playwright's async API on a private event-loop thread.
+
+Why a loop thread: Playwright's sync API binds a browser to the thread that started it, but
+envs step from many threads (parallel rollouts, the benchmark's 16 concurrent episodes). Every
+env in the process shares this one browser (one per worker) through :meth:`BrowserHost.call`,
+each episode in its own browser context. The browser is Debian's /usr/bin/chromium (never a
+downloaded one), with no slow_mo; it closes when its last user releases it, and at exit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import os
+import shutil
+import threading
+from collections.abc import Coroutine
+from typing import Any, TypeVar
+
+from agentgym.env import InfraError
+
+T = TypeVar("T")
+
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-extensions",
+    "--disable-default-apps", "--mute-audio", "--disable-features=Translate,MediaRouter",
+]
+
+
+def chromium_path() -> str:
+    """Debian's Chromium (AGENTGYM_CHROMIUM overrides). Never a Playwright-downloaded browser."""
+    path = os.environ.get("AGENTGYM_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+    if not os.path.exists(path):
+        raise InfraError(f"no Chromium at {path}: install Debian's chromium (scripts/ensure-chromium.sh) "
+                         "or set AGENTGYM_CHROMIUM; agentgym never downloads a browser")
+    return path
+
+
+class BrowserHost:
+    """The process's shared browser. Use acquire()/release(); call(coro) runs on its loop."""
+
+    _lock = threading.Lock()
+    _instance: BrowserHost | None = None
+    _refs = 0
+
+    @classmethod
+    def acquire(cls) -> BrowserHost:
+        with cls._lock:
+            if cls._instance is None or not cls._instance.alive:
+                cls._instance = BrowserHost()
+            cls._refs += 1
+            return cls._instance
+
+    @classmethod
+    def release(cls, host: BrowserHost) -> None:
+        with cls._lock:
+            if host is not cls._instance:
+                host.shutdown()
+                return
+            cls._refs -= 1
+            if cls._refs <= 0:
+                cls._refs = 0
+                cls._instance = None
+                host.shutdown()
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, name="agentgym-browser", daemon=True)
+        self.thread.start()
+        self.pw: Any = None
+        self.browser: Any = None
+        self._closed = False
+        try:
+            self.call(self._start(), timeout=60)
+        except BaseException:
+            self.shutdown()
+            raise
+        atexit.register(self.shutdown)
+
+    async def _start(self) -> None:
+        from playwright.async_api import async_playwright
+
+        self.pw = await async_playwright().start()
+        try:
+            self.browser = await self.pw.chromium.launch(executable_path=chromium_path(), headless=True, args=CHROMIUM_ARGS)
+        except Exception as exc:
+            raise InfraError(f"Chromium did not start: {exc}") from exc
+
+    @property
+    def alive(self) -> bool:
+        return not self._closed and self.browser is not None and self.browser.is_connected()
+
+    def call(self, coro: Coroutine[Any, Any, T], timeout: float = 60.0) -> T:
+        """Run a coroutine on the browser's loop and wait for its result."""
+        if self._closed:
+            coro.close()
+            raise InfraError("the browser was closed")
+        fut = asyncio.run_coroutine_threadsafe(coro, self.loop)
+        try:
+            return fut.result(timeout)
+        except TimeoutError:
+            fut.cancel()
+            raise InfraError(f"the browser did not answer within {timeout:.0f} s") from None
+
+    def browser_pid(self) -> int | None:
+        """The Chromium main process id (for memory accounting and leak checks)."""
+        try:
+            return self.browser._impl_obj._connection._transport._proc.pid  # the driver process
+        except AttributeError:
+            return None
+
+    def shutdown(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+
+        async def stop() -> None:
+            try:
+                if self.browser is not None:
+                    await self.browser.close()
+            finally:
+                if self.pw is not None:
+                    await self.pw.stop()
+
+        if self.thread.is_alive():
+            try:
+                asyncio.run_coroutine_threadsafe(stop(), self.loop).result(30)
+            except Exception:  # noqa: BLE001 - closing is best effort; the driver kills Chromium on exit
+                pass
+            self.loop.call_soon_threadsafe(self.loop.stop)
+            self.thread.join(10)
+        if not self.loop.is_running():
+            self.loop.close()

@@ -1,0 +1,265 @@
+"""WebEnv: browser tasks on locally served sites, checked against the sites' server state.
+
+Observation: {"text", "url", "tabs", "focused", "last_action_error", "chat"} (+ "screenshot",
+an RGB array, when screenshot=True). "text" holds the action's result and the page as an
+accessibility-tree-like text with element ids; the other keys repeat the structured parts.
+Episodes end with send_msg_to_user (the answer / "done") or report_infeasible.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from gymnasium import spaces
+
+from agentgym.actions import NoArgs, Tool, ToolCall, ToolResult
+from agentgym.env import AgentEnv, InfraError
+from agentgym.policy import Policy, ScriptedPolicy
+from agentgym.sandbox.factory import resolve_runtime
+from agentgym.spaces import TextSpace
+from agentgym.envs.web import actions as A
+from agentgym.envs.web.browser import BrowserHost
+from agentgym.envs.web.hosting import SiteHost, SiteSpec, make_host
+from agentgym.envs.web.session import BrowserActionError, Observation, Session, VIEWPORT
+from agentgym.envs.web.tasks.checks import EpisodeEnd, run_checks
+from agentgym.envs.web.tasks.models import OracleStep, WebTask
+
+EXTRA_KEYS = ("url", "tabs", "focused", "last_action_error", "chat")
+
+
+class WebEnv(AgentEnv):
+    """Browser tasks over the given sites. `tasks` defaults to the built-in catalogue for them."""
+
+    def __init__(self, runtime: str = "auto", sites: Sequence[str | SiteSpec | dict] | None = None,
+                 tasks: Sequence[WebTask | dict] | None = None, split: str | None = None,
+                 per_template: int | None = None, screenshot: bool = False, **kwargs: Any):
+        self.runtime = resolve_runtime(runtime)  # type: ignore[arg-type]
+        from agentgym.envs.web.sites import BUILTIN_SITES
+
+        specs = [s if isinstance(s, SiteSpec) else SiteSpec(name=s) if isinstance(s, str) else SiteSpec.model_validate(s)
+                 for s in (sites or BUILTIN_SITES)]
+        self.site_specs = specs
+        if tasks is None:
+            from agentgym.envs.web.tasks.catalog import build_tasks
+
+            tasks = build_tasks([s.name for s in specs if s.builtin])
+        chosen = [t if isinstance(t, WebTask) else WebTask.model_validate(t) for t in tasks]
+        chosen = [t for t in chosen if split is None or t.split == split]
+        if per_template:
+            seen: dict[str, int] = {}
+            chosen = [t for t in chosen if seen.setdefault(t.template, 0) < per_template and not seen.__setitem__(t.template, seen[t.template] + 1)]
+        names = {s.name for s in specs}
+        for t in chosen:
+            if not set(t.sites) <= names:
+                raise ValueError(f"task {t.id} uses sites {t.sites} but this env serves {sorted(names)}")
+        self._tasks = {t.id: t for t in chosen}
+        self.screenshot = screenshot
+        self.host: SiteHost | None = None
+        self.browser: BrowserHost | None = None
+        self.session: Session | None = None
+        self._before: dict[str, Any] = {}
+        self._obs: Observation | None = None
+        self._error = ""
+        self._chat: list[tuple[str, str]] = []
+        self.last_png: bytes | None = None
+        self.last_check: str = ""
+        super().__init__(**kwargs)
+        obs_spaces: dict[str, spaces.Space] = {"text": TextSpace(), **{k: TextSpace() for k in EXTRA_KEYS}}
+        if screenshot:
+            obs_spaces["screenshot"] = spaces.Box(0, 255, (VIEWPORT["height"], VIEWPORT["width"], 3), np.uint8)
+        self.observation_space = spaces.Dict(obs_spaces)
+
+    # ---- domain hooks -----------------------------------------------------------------------------
+    def task_ids(self) -> list[str]:
+        return list(self._tasks)
+
+    def task(self, task_id: str | None = None) -> WebTask:
+        return self._tasks[task_id or self.task_id or ""]
+
+    def _start_episode(self, task_id: str) -> str:
+        task = self._tasks[task_id]
+        if self.host is None:
+            self.host = make_host(self.runtime, self.site_specs)
+        if self.browser is None:
+            self.browser = BrowserHost.acquire()
+        for site in task.sites:
+            self.host.reset(site)
+        self._before = {s: self.host.state(s) for s in task.sites}
+        origins = [self.host.origins[s] for s in task.sites]
+        start = self.host.origins[task.start[0]] + task.start[1]
+        self.session = self.browser.call(Session.open(self.browser.browser, origins, start))
+        self._error = ""
+        self._chat = [("user", task.intent)]
+        self.last_check = ""
+        page = self._observe()
+        return (f"Task ({task_id}): {task.intent}\nWork in the browser with the tools. When you are done, call "
+                "send_msg_to_user (with the answer, if the task asks a question); if the task cannot be done on these "
+                f"sites, call report_infeasible. Both end the task.\n\n{page}")
+
+    def _end_episode(self) -> None:
+        if self.session is not None and self.browser is not None:
+            try:
+                self.browser.call(self.session.close(), timeout=30)
+            except InfraError:
+                pass
+        self.session = None
+
+    def _fork_episode(self, clone: AgentEnv) -> None:
+        raise NotImplementedError("WebEnv cannot fork: a live browser page and site state are not copyable; "
+                                  "replay the actions in a new env instead")
+
+    def _close(self) -> None:
+        if self.browser is not None:
+            BrowserHost.release(self.browser)
+            self.browser = None
+        if self.host is not None:
+            self.host.close()
+            self.host = None
+
+    # ---- observations -----------------------------------------------------------------------------
+    def _observe(self) -> str:
+        assert self.session is not None and self.browser is not None
+        self._obs = self.browser.call(self.session.observe())
+        return self.page_text()
+
+    def page_text(self) -> str:
+        o = self._obs
+        if o is None:
+            return ""
+        tabs = " | ".join(f"[{t.index}{'*' if t.active else ''}] {t.title or '(untitled)'} ({t.url})" for t in o.tabs)
+        head = [f"URL: {o.url}", f"Tabs: {tabs}"]
+        if o.snapshot.focused:
+            head.append(f"Focused: {o.snapshot.focused}")
+        if self._error:
+            head.append(f"Last action error: {self._error}")
+        return "\n".join(head) + "\n\n" + (o.snapshot.text or "(empty page)")
+
+    def _extra(self) -> dict[str, Any]:
+        o = self._obs
+        extra: dict[str, Any] = {
+            "url": o.url if o else "",
+            "tabs": "\n".join(f"{t.index}{'*' if t.active else ''}\t{t.title}\t{t.url}" for t in o.tabs) if o else "",
+            "focused": o.snapshot.focused if o else "",
+            "last_action_error": self._error,
+            "chat": "\n".join(f"{role}: {text}" for role, text in self._chat),
+        }
+        if self.screenshot:
+            extra["screenshot"] = self._screenshot()
+        return extra
+
+    def _screenshot(self) -> np.ndarray:
+        shape = (VIEWPORT["height"], VIEWPORT["width"], 3)
+        if self.session is None or self.browser is None or not self.session.pages:
+            return np.zeros(shape, np.uint8)
+        png, w, h, rgba = self.browser.call(self.session.screenshot())
+        self.last_png = png
+        return np.frombuffer(rgba, np.uint8).reshape(h, w, 4)[:, :, :3].copy()
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+        obs, info = super().reset(seed=seed, options=options)
+        return {**obs, **self._extra()}, info
+
+    def step(self, action: Any):
+        obs, reward, terminated, truncated, info = super().step(action)
+        return {**obs, **self._extra()}, reward, terminated, truncated, info
+
+    # ---- tools ------------------------------------------------------------------------------------
+    def _act(self, what: Any) -> ToolResult:
+        assert self.session is not None and self.browser is not None
+        try:
+            msg = self.browser.call(what)
+            self._error = ""
+        except BrowserActionError as exc:
+            msg, self._error = f"Error: {exc}", str(exc)
+        page = self._observe()
+        return ToolResult(output=f"{msg}\n\n{page}", is_error=bool(self._error))
+
+    def _tools(self) -> list[Tool]:
+        s = lambda: self.session  # noqa: E731 - the session of the current episode, looked up at call time
+        T = Tool
+        return [
+            T(name="click", description="Click an element by id.", params=A.ClickArgs,
+              handler=lambda a: self._act(s().click(a.id, a.button, a.double))),
+            T(name="fill", description="Replace the text of an input or textarea.", params=A.FillArgs,
+              handler=lambda a: self._act(s().fill(a.id, a.value))),
+            T(name="select_option", description="Choose option(s) of a dropdown (<select>) by label or value.",
+              params=A.SelectArgs, handler=lambda a: self._act(s().select_option(a.id, [a.options] if isinstance(a.options, str) else a.options))),
+            T(name="press", description="Press a key (optionally on an element).", params=A.PressArgs,
+              handler=lambda a: self._act(s().press(a.key, a.id))),
+            T(name="hover", description="Move the mouse over an element (opens hover menus).", params=A.ElementArgs,
+              handler=lambda a: self._act(s().hover(a.id))),
+            T(name="scroll", description="Scroll the page by pixels, or an element into view.", params=A.ScrollArgs,
+              handler=lambda a: self._act(s().scroll(a.dx, a.dy, a.id))),
+            T(name="drag", description="Drag an element and drop it on another.", params=A.DragArgs,
+              handler=lambda a: self._act(s().drag(a.source, a.target))),
+            T(name="goto", description="Open a URL in the active tab (only this task's sites).", params=A.GotoArgs,
+              handler=lambda a: self._act(s().goto(a.url))),
+            T(name="go_back", description="Go back in the active tab's history.", params=NoArgs,
+              handler=lambda a: self._act(s().history(True))),
+            T(name="go_forward", description="Go forward in the active tab's history.", params=NoArgs,
+              handler=lambda a: self._act(s().history(False))),
+            T(name="new_tab", description="Open a new tab (optionally at a URL) and switch to it.", params=A.NewTabArgs,
+              handler=lambda a: self._act(s().new_tab(a.url))),
+            T(name="tab_focus", description="Switch to the tab with this index.", params=A.TabArgs,
+              handler=lambda a: self._act(s().tab_focus(a.index))),
+            T(name="tab_close", description="Close a tab (default: the active one).", params=A.TabCloseArgs,
+              handler=lambda a: self._act(s().tab_close(a.index))),
+            T(name="send_msg_to_user", description="Send your answer or final message to the user. Ends the task.",
+              params=A.MessageArgs, handler=lambda a: self._finish(a.text, False)),
+            T(name="report_infeasible", description="Say the task cannot be done on these sites. Ends the task.",
+              params=A.InfeasibleArgs, handler=lambda a: self._finish(a.reason, True)),
+            T(name="noop", description="Do nothing (optionally wait).", params=A.NoopArgs,
+              handler=lambda a: self._act(s().wait(a.wait_ms))),
+        ]
+
+    def _finish(self, text: str, infeasible: bool) -> ToolResult:
+        assert self.session is not None and self.browser is not None and self.host is not None
+        self._chat.append(("assistant", text))
+        task = self.task()
+        hook = None
+        if any(c.kind == "hook" for c in task.checks):
+            hook = self.browser.call(self.session.reward_hook())
+        end = EpisodeEnd(message=None if infeasible else text, infeasible=infeasible, url=self._obs.url if self._obs else "",
+                         tab_urls=[t.url for t in self._obs.tabs] if self._obs else [], hook=hook)
+        ok, detail = run_checks(task.checks, end, self.host.origins, self._before, self.host.state)
+        self.last_check = detail
+        return ToolResult(output=f"Task ended. {'Passed' if ok else 'Failed'}.", terminated=True,
+                          reward=1.0 if ok else 0.0, info={"passed": ok, "detail": detail})
+
+    # ---- policies ---------------------------------------------------------------------------------
+    def element_id(self, selector: str) -> str:
+        """The element id of the first match of a CSS selector on the active page (for oracles)."""
+        assert self.session is not None and self.browser is not None
+        return self.browser.call(self.session.element_id(selector))
+
+    def reference_policy(self) -> Policy:
+        return OraclePolicy(self, self.task())
+
+    def null_policy(self) -> Policy:
+        """Ends at once with an empty message: no answer, no state change, no infeasibility report."""
+        return ScriptedPolicy([ToolCall(name="send_msg_to_user", arguments={"text": ""})])
+
+
+class OraclePolicy:
+    """Plays a task's scripted oracle, resolving CSS selectors to element ids on the live page."""
+
+    def __init__(self, env: WebEnv, task: WebTask):
+        self.env, self.steps, self._i = env, list(task.oracle), 0
+
+    def reset(self, obs: dict[str, Any], info: dict[str, Any]) -> None:
+        self._i = 0
+
+    def act(self, obs: dict[str, Any], info: dict[str, Any]) -> ToolCall:
+        if self._i >= len(self.steps):
+            return ToolCall(name="send_msg_to_user", arguments={"text": "done"})
+        step: OracleStep = self.steps[self._i]
+        self._i += 1
+        args = dict(step.args)
+        for name, selector in step.ids.items():
+            args[name] = self.env.element_id(selector)
+        if step.url is not None:
+            assert self.env.host is not None
+            args["url"] = self.env.host.origins[step.url[0]] + step.url[1]
+        return ToolCall(name=step.tool, arguments=args)

@@ -1,0 +1,254 @@
+"""Where the sites run: a local server process (runtime "local") or a container on a private
+Docker network with no internet (runtime "docker"). Both expose the same small API to the env:
+origins (site -> "http://host:port"), reset(site), state(site), close().
+
+The admin token is made here, per host start, and given to the server through its environment:
+the agent's browser never sees it, and the env blocks /__* paths for the browser anyway.
+"""
+
+from __future__ import annotations
+
+import http.client
+import io
+import json
+import os
+import secrets
+import select
+import signal
+import subprocess
+import sys
+import tarfile
+import time
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from agentgym.env import InfraError
+
+WEB_DIR = Path(__file__).resolve().parent
+TOKEN_HEADER = "X-Agentgym-Token"
+SITES_IMAGE = "agentgym/web-sites:latest"
+CONTAINER_PORT_BASE = 8000
+START_TIMEOUT_S = 30.0
+
+
+class SiteSpec(BaseModel):
+    """One site a web env serves: built-in, a folder of static pages, or a command serving an app."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9_-]*$")
+    static_dir: str | None = Field(None, description="serve this folder (no server state; use a page reward hook)")
+    command: list[str] | None = Field(None, description="argv serving the app on '{port}' (local runtime); it must "
+                                      "implement POST /__reset and GET /__state checking $AGENTGYM_WEB_TOKEN")
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> SiteSpec:
+        if self.static_dir and self.command:
+            raise ValueError(f"site {self.name}: give static_dir or command, not both")
+        if self.static_dir and not Path(self.static_dir).is_dir():
+            raise ValueError(f"site {self.name}: static_dir {self.static_dir} is not a directory")
+        return self
+
+    @property
+    def builtin(self) -> bool:
+        return not self.static_dir and not self.command
+
+
+def _admin_call(origin: str, method: str, path: str, token: str, timeout: float = 10.0) -> Any:
+    host, port = origin.removeprefix("http://").rsplit(":", 1)
+    conn = http.client.HTTPConnection(host, int(port), timeout=timeout)
+    try:
+        conn.request(method, path, headers={TOKEN_HEADER: token, "Content-Length": "0"})
+        resp = conn.getresponse()
+        body = resp.read()
+    except OSError as exc:
+        raise InfraError(f"site server at {origin} did not answer {method} {path}: {exc}") from exc
+    finally:
+        conn.close()
+    if resp.status != 200:
+        raise InfraError(f"{method} {origin}{path} answered {resp.status}: {body[:200]!r}")
+    return json.loads(body)
+
+
+def _wait_healthy(origin: str, deadline: float) -> None:
+    while True:
+        try:
+            _admin_call(origin, "GET", "/__health", "", timeout=2.0)
+            return
+        except InfraError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
+class SiteHost:
+    """Common API; subclasses start the servers and fill self.origins."""
+
+    def __init__(self, sites: list[SiteSpec]):
+        if not sites:
+            raise ValueError("a web env needs at least one site")
+        self.sites = {s.name: s for s in sites}
+        self.token = secrets.token_hex(16)
+        self.origins: dict[str, str] = {}
+
+    def reset(self, site: str) -> None:
+        _admin_call(self.origins[site], "POST", "/__reset", self.token)
+
+    def state(self, site: str) -> dict[str, Any]:
+        return _admin_call(self.origins[site], "GET", "/__state", self.token)
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+
+class LocalSiteHost(SiteHost):
+    """Sites as child processes of this one. They exit when we close them, and on their own when
+    our end of their stdin pipe closes (we died). Isolation: none beyond the browser's URL filter."""
+
+    def __init__(self, sites: list[SiteSpec]):
+        super().__init__(sites)
+        self.procs: list[subprocess.Popen[bytes]] = []
+        env = {**os.environ, "AGENTGYM_WEB_TOKEN": self.token, "PYTHONDONTWRITEBYTECODE": "1"}
+        try:
+            served = [s for s in sites if not s.command]
+            if served:
+                argv = [sys.executable, "-s", "-m", "sites.server", "--watch-stdin",
+                        "--sites", ",".join(s.name for s in served if s.builtin)]
+                argv += [f"--static={s.name}={s.static_dir}" for s in served if s.static_dir]
+                ports = self._spawn(argv, env, cwd=WEB_DIR)["ports"]
+                self.origins.update({n: f"http://127.0.0.1:{p}" for n, p in ports.items()})
+            for s in sites:
+                if s.command:
+                    port = _free_port()
+                    self._spawn([a.replace("{port}", str(port)) for a in s.command], env, cwd=None, handshake=False)
+                    self.origins[s.name] = f"http://127.0.0.1:{port}"
+            deadline = time.monotonic() + START_TIMEOUT_S
+            for origin in self.origins.values():
+                _wait_healthy(origin, deadline)
+        except BaseException:
+            self.close()
+            raise
+
+    def _spawn(self, argv: list[str], env: dict[str, str], cwd: Path | None, handshake: bool = True) -> dict[str, Any]:
+        proc = subprocess.Popen(argv, cwd=cwd, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, start_new_session=True)
+        self.procs.append(proc)
+        if not handshake:
+            return {}
+        ready, _, _ = select.select([proc.stdout], [], [], START_TIMEOUT_S)
+        line = proc.stdout.readline() if ready else b""  # type: ignore[union-attr]
+        if not line:
+            proc.kill()
+            err = proc.stderr.read().decode(errors="replace")[-2000:] if proc.stderr else ""  # type: ignore[union-attr]
+            raise InfraError(f"site server did not start ({' '.join(argv)}): {err or 'no output'}")
+        return json.loads(line)
+
+    def close(self) -> None:
+        for proc in self.procs:
+            if proc.poll() is None:
+                try:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            proc.wait(timeout=10)
+            for f in (proc.stdin, proc.stdout, proc.stderr):
+                if f:
+                    f.close()
+        self.procs = []
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _tar_dir(root: Path, arcname: str, skip: tuple[str, ...] = ("__pycache__",)) -> bytes:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        tar.add(root, arcname=arcname, filter=lambda ti: None if any(p in skip for p in ti.name.split("/")) else ti)
+    return buf.getvalue()
+
+
+class DockerSiteHost(SiteHost):
+    """Sites in one container (agentgym/web-sites) on a labelled Docker network made with
+    internal=True: no route to the internet. The browser on the host reaches the container's
+    address on that network. Container and network carry agentgym owner labels and are removed
+    on close (and by the reaper if this process dies)."""
+
+    def __init__(self, sites: list[SiteSpec]):
+        super().__init__(sites)
+        if any(s.command for s in sites):
+            raise ValueError("command sites run on runtime='local' only; serve static pages or use local")
+        from agentgym.sandbox import reaper
+        from agentgym.sandbox._docker_util import ensure_image
+
+        self.reaper = reaper
+        self.api = reaper.docker_client().api
+        self.container_id: str | None = None
+        self.network_id: str | None = None
+        labels = {**reaper.owner_labels(), "agentgym.kind": "web-sites"}
+        name = f"agentgym-web-{secrets.token_hex(5)}"
+        try:
+            ensure_image(SITES_IMAGE)
+            reaper.install_handlers()
+            self.network_id = self.api.create_network(name, driver="bridge", internal=True, labels=labels)["Id"]
+            reaper.track("network", self.network_id)
+            order = list(self.sites)
+            argv = ["python3", "-s", "-m", "sites.server", "--host", "0.0.0.0", "--port-base", str(CONTAINER_PORT_BASE),
+                    "--sites", ",".join(n for n in order if self.sites[n].builtin)]
+            order = [n for n in order if self.sites[n].builtin] + [n for n in order if self.sites[n].static_dir]
+            argv += [f"--static={n}=/opt/agentgym/static/{n}" for n in order if self.sites[n].static_dir]
+            host_config = self.api.create_host_config(network_mode=name, mem_limit="512m", pids_limit=256, init=True,
+                                                      cap_drop=["ALL"], security_opt=["no-new-privileges"])
+            self.container_id = self.api.create_container(
+                SITES_IMAGE, command=argv, name=name, labels=labels, working_dir="/opt/agentgym", user="65534:65534",
+                environment={"AGENTGYM_WEB_TOKEN": self.token, "PYTHONDONTWRITEBYTECODE": "1"},
+                host_config=host_config, detach=True)["Id"]
+            reaper.track("container", self.container_id)
+            self.api.put_archive(self.container_id, "/opt/agentgym", _tar_dir(WEB_DIR / "sites", "sites"))
+            for n in order:
+                if self.sites[n].static_dir:
+                    self.api.put_archive(self.container_id, "/opt/agentgym", _tar_dir(Path(self.sites[n].static_dir), f"static/{n}"))
+            self.api.start(self.container_id)
+            ip = self.api.inspect_container(self.container_id)["NetworkSettings"]["Networks"][name]["IPAddress"]
+            if not ip:
+                raise InfraError(f"container {name} got no address on network {name}")
+            self.origins = {n: f"http://{ip}:{CONTAINER_PORT_BASE + i}" for i, n in enumerate(order)}
+            deadline = time.monotonic() + START_TIMEOUT_S
+            for origin in self.origins.values():
+                _wait_healthy(origin, deadline)
+        except BaseException as exc:
+            logs = self._logs()
+            self.close()
+            if isinstance(exc, InfraError) and logs:
+                raise InfraError(f"{exc}; container log: {logs}") from exc
+            raise
+
+    def _logs(self) -> str:
+        if not self.container_id:
+            return ""
+        try:
+            return self.api.logs(self.container_id, tail=20).decode(errors="replace")
+        except Exception:  # noqa: BLE001 - logs are a courtesy in an error message
+            return ""
+
+    def close(self) -> None:
+        if self.container_id:
+            self.reaper.remove_many("container", [self.container_id])
+            self.container_id = None
+        if self.network_id:
+            self.reaper.remove_many("network", [self.network_id])
+            self.network_id = None
+
+
+def make_host(runtime: str, sites: list[SiteSpec]) -> SiteHost:
+    if runtime == "docker":
+        return DockerSiteHost(sites)
+    if runtime == "local":
+        return LocalSiteHost(sites)
+    raise ValueError(f"unknown runtime {runtime!r}: use 'local' or 'docker'")

@@ -1,0 +1,313 @@
+"""One episode's browser state: a fresh context with its tabs, the URL filter, the chat.
+
+All methods are coroutines run on the browser loop (BrowserHost.call). The agent's mistakes
+(unknown id, hidden element, blocked URL) raise :class:`BrowserActionError`, which the env turns
+into observation text and ``last_action_error``, never an exception out of step().
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+from pydantic import BaseModel
+
+from agentgym.envs.web.observation import PROBE_JS, WALK_JS, PageSnapshot, parse_walk
+
+ACTION_TIMEOUT_MS = 3000
+NAV_TIMEOUT_MS = 15000
+VIEWPORT = {"width": 1280, "height": 800}
+
+# Decode a PNG to RGBA bytes inside the browser (no image library needed on the host).
+DECODE_PNG_JS = """
+async (b64) => {
+  const bin = atob(b64), buf = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) buf[i] = bin.charCodeAt(i);
+  const bmp = await createImageBitmap(new Blob([buf], {type: 'image/png'}));
+  const c = new OffscreenCanvas(bmp.width, bmp.height), g = c.getContext('2d');
+  g.drawImage(bmp, 0, 0);
+  const d = g.getImageData(0, 0, bmp.width, bmp.height).data;
+  let s = ''; for (let i = 0; i < d.length; i += 32768) s += String.fromCharCode.apply(null, d.subarray(i, i + 32768));
+  return {w: bmp.width, h: bmp.height, data: btoa(s)};
+}
+"""
+
+
+class BrowserActionError(Exception):
+    """The agent's action could not be done; the message says why and what to do instead."""
+
+
+class Tab(BaseModel):
+    index: int
+    title: str
+    url: str
+    active: bool
+
+
+class Observation(BaseModel):
+    snapshot: PageSnapshot
+    url: str
+    tabs: list[Tab]
+
+
+def origin_of(url: str) -> str:
+    p = urlsplit(url)
+    return f"{p.scheme}://{p.netloc}"
+
+
+class Session:
+    """A browser context for one episode, limited to the given site origins."""
+
+    def __init__(self, context: Any, origins: list[str]):
+        self.context = context
+        self.origins = {origin_of(o) for o in origins}
+        self.pages: list[Any] = []
+        self.active = 0
+        self.blocked: list[str] = []
+
+    # -- lifecycle ----------------------------------------------------------------------------------
+    @classmethod
+    async def open(cls, browser: Any, origins: list[str], start_url: str) -> Session:
+        context = await browser.new_context(viewport=VIEWPORT, java_script_enabled=True, service_workers="block")
+        self = cls(context, origins)
+        context.set_default_timeout(ACTION_TIMEOUT_MS)
+        context.set_default_navigation_timeout(NAV_TIMEOUT_MS)
+        await context.route("**/*", self._filter)
+        context.on("page", self._on_page)
+        page = await context.new_page()
+        self._on_page(page)
+        await page.goto(start_url, wait_until="load")
+        return self
+
+    async def close(self) -> None:
+        try:
+            await self.context.close()
+        except Exception:  # noqa: BLE001 - the browser may already be gone; nothing to release then
+            pass
+
+    def _on_page(self, page: Any) -> None:
+        if page not in self.pages:
+            self.pages.append(page)
+            self.active = len(self.pages) - 1  # a popup (target=_blank) takes the focus, as in a browser
+            page.on("close", self._on_close)
+
+    def _on_close(self, page: Any) -> None:
+        if page in self.pages:
+            i = self.pages.index(page)
+            self.pages.remove(page)
+            if self.active >= i:
+                self.active = max(0, self.active - 1)
+
+    # -- the URL filter -------------------------------------------------------------------------------
+    def allowed(self, url: str) -> bool:
+        p = urlsplit(url)
+        if p.scheme in ("about", "data", "blob"):
+            return True
+        return origin_of(url) in self.origins and not p.path.startswith("/__")
+
+    async def _filter(self, route: Any) -> None:
+        url = route.request.url
+        if self.allowed(url):
+            await route.continue_()
+        else:
+            self.blocked.append(url)
+            await route.abort("blockedbyclient")
+
+    def check_url(self, url: str) -> str:
+        full = urljoin(self.page.url if self.pages else "", url.strip())
+        if urlsplit(full).scheme not in ("http", "https"):
+            raise BrowserActionError(f"cannot open {url!r}: give an http(s) URL of this task's sites ({', '.join(sorted(self.origins))})")
+        if not self.allowed(full):
+            raise BrowserActionError(f"navigation to {full} is blocked: only this task's sites are reachable "
+                                     f"({', '.join(sorted(self.origins))})")
+        return full
+
+    # -- observation ----------------------------------------------------------------------------------
+    @property
+    def page(self) -> Any:
+        if not self.pages:
+            raise BrowserActionError("no tab is open; use new_tab")
+        return self.pages[self.active]
+
+    async def settle(self, page: Any) -> None:
+        try:
+            await page.wait_for_load_state("load", timeout=NAV_TIMEOUT_MS)
+        except Exception:  # noqa: BLE001 - a slow page is observed as it is
+            pass
+
+    async def observe(self) -> Observation:
+        snap = PageSnapshot(text="(no tab open; use new_tab)")
+        url = ""
+        if self.pages:
+            page = self.page
+            for attempt in range(5):
+                try:
+                    snap = parse_walk(await page.evaluate(WALK_JS))
+                    break
+                except Exception as exc:  # noqa: BLE001 - a navigation replaced the document mid-walk
+                    if attempt == 4 or not _navigating(exc):
+                        raise
+                    await self.settle(page)
+            url = page.url
+        tabs = []
+        for i, p in enumerate(self.pages):
+            title = snap.title if i == self.active else await _title(p)
+            tabs.append(Tab(index=i, title=title, url=p.url, active=i == self.active))
+        return Observation(snapshot=snap, url=url, tabs=tabs)
+
+    async def screenshot(self) -> tuple[bytes, int, int, bytes]:
+        """(PNG bytes, width, height, RGB bytes) of the active tab's viewport."""
+        png = await self.page.screenshot(type="png")
+        decoded = await self.page.evaluate(DECODE_PNG_JS, base64.b64encode(png).decode())
+        rgba = base64.b64decode(decoded["data"])
+        return png, decoded["w"], decoded["h"], rgba
+
+    async def reward_hook(self) -> Any:
+        """The page's own reward (window.agentgymReward), for sites without server state."""
+        return await self.page.evaluate("() => (window.agentgymReward === undefined ? null : window.agentgymReward)")
+
+    async def element_id(self, selector: str) -> str:
+        """The data-agid of the first element matching a CSS selector (oracles use this)."""
+        ident = await self.page.evaluate(
+            "(s) => { const e = document.querySelector(s); if (!e) return null;"
+            " if (!e.getAttribute('data-agid')) { if (window.__agNext === undefined) window.__agNext = 1;"
+            " e.setAttribute('data-agid', String(window.__agNext++)); } return e.getAttribute('data-agid'); }", selector)
+        if ident is None:
+            raise LookupError(f"no element matches {selector!r} on {self.page.url}")
+        return ident
+
+    # -- actions --------------------------------------------------------------------------------------
+    async def _element(self, ident: str, *, need_visible: bool = True) -> Any:
+        if not ident.isdigit():
+            raise BrowserActionError(f"element id must be the number shown in brackets, like 12, not {ident!r}")
+        info = await self.page.evaluate(PROBE_JS, ident)
+        if info is None:
+            raise BrowserActionError(f"no element with id [{ident}] on this page; use an id from the latest observation")
+        if need_visible and not info["visible"]:
+            raise BrowserActionError(f"element [{ident}] is not visible; open the menu or tab that shows it, or scroll")
+        if info["disabled"]:
+            raise BrowserActionError(f"element [{ident}] is disabled")
+        return self.page.locator(f'[data-agid="{ident}"]').first, info
+
+    async def _do(self, coro: Any, what: str) -> None:
+        try:
+            await coro
+        except BrowserActionError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - Playwright's timeout/interaction errors become observations
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            if "net::ERR_BLOCKED_BY_CLIENT" in str(exc):
+                raise BrowserActionError(f"{what}: blocked; only this task's sites are reachable") from None
+            raise BrowserActionError(f"{what} failed: {first}") from None
+        await self.settle(self.page)
+
+    async def click(self, ident: str, button: str = "left", double: bool = False) -> str:
+        loc, _ = await self._element(ident)
+        await self._do(loc.dblclick(button=button) if double else loc.click(button=button), f"click [{ident}]")
+        return f"clicked [{ident}]"
+
+    async def hover(self, ident: str) -> str:
+        loc, _ = await self._element(ident)
+        await self._do(loc.hover(), f"hover [{ident}]")
+        return f"hovering over [{ident}]"
+
+    async def fill(self, ident: str, value: str) -> str:
+        loc, info = await self._element(ident)
+        if not (info["tag"] in ("input", "textarea") or info["editable"]) or info["type"] in ("checkbox", "radio", "submit", "button"):
+            raise BrowserActionError(f"element [{ident}] is a {info['tag']}{'/' + info['type'] if info['type'] else ''}, not a text field; "
+                                     "use click for buttons and checkboxes, select_option for dropdowns")
+        await self._do(loc.fill(value), f"fill [{ident}]")
+        return f"filled [{ident}] with {value!r}"
+
+    async def select_option(self, ident: str, options: list[str]) -> str:
+        loc, info = await self._element(ident)
+        if info["tag"] != "select":
+            raise BrowserActionError(f"element [{ident}] is not a dropdown (<select>); click it instead")
+        have = await loc.evaluate("(s) => [...s.options].map(o => [o.value, o.text.trim()])")
+        values = []
+        for want in options:
+            match = next((v for v, t in have if want in (v, t)), None) or next((v for v, t in have if t.lower() == want.lower()), None)
+            if match is None:
+                raise BrowserActionError(f"[{ident}] has no option {want!r}; options: {', '.join(t for _, t in have[:30])}")
+            values.append(match)
+        await self._do(loc.select_option(value=values), f"select_option [{ident}]")
+        return f"selected {', '.join(options)} in [{ident}]"
+
+    async def press(self, key: str, ident: str | None) -> str:
+        if ident is not None:
+            loc, _ = await self._element(ident)
+            await self._do(loc.press(key), f"press {key!r} on [{ident}]")
+            return f"pressed {key} on [{ident}]"
+        await self._do(self.page.keyboard.press(key), f"press {key!r}")
+        return f"pressed {key}"
+
+    async def scroll(self, dx: int, dy: int, ident: str | None) -> str:
+        if ident is not None:
+            loc, _ = await self._element(ident, need_visible=False)
+            await self._do(loc.scroll_into_view_if_needed(), f"scroll to [{ident}]")
+            return f"scrolled [{ident}] into view"
+        await self._do(self.page.mouse.wheel(dx, dy), "scroll")
+        return f"scrolled by ({dx}, {dy})"
+
+    async def drag(self, source: str, target: str) -> str:
+        src, _ = await self._element(source)
+        dst, _ = await self._element(target)
+        await self._do(src.drag_to(dst), f"drag [{source}] to [{target}]")
+        return f"dragged [{source}] onto [{target}]"
+
+    async def goto(self, url: str) -> str:
+        full = self.check_url(url)
+        await self._do(self.page.goto(full, wait_until="load"), f"goto {full}")
+        return f"opened {full}"
+
+    async def history(self, back: bool) -> str:
+        page = self.page
+        resp = await (page.go_back(wait_until="load") if back else page.go_forward(wait_until="load"))
+        if resp is None and not page.url:
+            raise BrowserActionError(f"no page to go {'back' if back else 'forward'} to")
+        await self.settle(page)
+        return f"went {'back' if back else 'forward'} to {page.url}"
+
+    async def new_tab(self, url: str | None) -> str:
+        full = self.check_url(url) if url else None
+        page = await self.context.new_page()
+        self._on_page(page)
+        self.active = self.pages.index(page)
+        if full:
+            await self._do(page.goto(full, wait_until="load"), f"open {full}")
+        return f"opened tab {self.active}" + (f" at {full}" if full else "")
+
+    def _tab(self, index: int | None) -> int:
+        i = self.active if index is None else index
+        if not 0 <= i < len(self.pages):
+            raise BrowserActionError(f"no tab {index}; open tabs are 0..{len(self.pages) - 1}")
+        return i
+
+    async def tab_focus(self, index: int) -> str:
+        self.active = self._tab(index)
+        await self.page.bring_to_front()
+        return f"switched to tab {self.active}"
+
+    async def tab_close(self, index: int | None) -> str:
+        i = self._tab(index)
+        await self.pages[i].close()  # _on_close updates the list and the active index
+        return f"closed tab {i}"
+
+    async def wait(self, ms: int) -> str:
+        if ms:
+            await asyncio.sleep(ms / 1000)
+        return f"waited {ms} ms" if ms else "did nothing"
+
+
+async def _title(page: Any) -> str:
+    try:
+        return await page.title()
+    except Exception:  # noqa: BLE001 - a tab mid-navigation has no title yet
+        return ""
+
+
+def _navigating(exc: Exception) -> bool:
+    msg = str(exc)
+    return any(s in msg for s in ("Execution context was destroyed", "navigation", "Target closed", "frame was detached"))
