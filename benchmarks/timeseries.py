@@ -1,0 +1,112 @@
+"""Time-series env benchmark: reset latency, a python-tool round trip with a loaded DataFrame,
+grading time, and N concurrent episodes (reference policy; errors and leftovers counted).
+
+    python benchmarks/timeseries.py                   # docker when it answers, else local
+    python benchmarks/timeseries.py --runtime local --concurrent 16 --json
+
+The last stdout line with --json is one JSON object. The script prints figures; it does not judge them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import agentgym  # noqa: E402
+from agentgym.policy import DeferredPolicy  # noqa: E402
+from agentgym.rollout import run_episode  # noqa: E402
+from agentgym.sandbox.factory import resolve_runtime  # noqa: E402
+
+TASK = "imp-scattered-d-10"  # cheap to build: the benchmark measures the env, not the generators
+
+
+def _ms(xs: list[float]) -> dict[str, float]:
+    xs = sorted(xs)
+    return {"p50_ms": round(1000 * statistics.median(xs), 1), "max_ms": round(1000 * xs[-1], 1), "n": len(xs)}
+
+
+def _leftovers(runtime: str) -> int:
+    if runtime == "docker":
+        import docker
+
+        client = docker.from_env()
+        try:
+            from agentgym.sandbox.reaper import RUN_ID
+
+            return len(client.containers.list(all=True, filters={"label": f"agentgym.run={RUN_ID}"}))
+        finally:
+            client.close()
+    from agentgym.sandbox.reaper import LOCAL_PREFIX
+
+    return len(list(Path(tempfile.gettempdir()).glob(LOCAL_PREFIX + "*")))
+
+
+def bench(runtime: str, concurrent: int, repeats: int) -> dict:
+    out: dict = {"runtime": runtime, "task": TASK}
+    before = _leftovers(runtime)
+    env = agentgym.make("ts-impute", runtime=runtime, tasks=[TASK])
+    try:
+        t = time.perf_counter()
+        env.reset(options={"task_id": TASK, "max_turns": 10_000})
+        out["first_reset_ms"] = round(1000 * (time.perf_counter() - t), 1)
+        resets = []
+        for _ in range(repeats):
+            t = time.perf_counter()
+            env.reset(options={"task_id": TASK, "max_turns": 10_000})
+            resets.append(time.perf_counter() - t)
+        out["reset"] = _ms(resets)
+        env.step({"name": "python", "arguments": {"code": "import pandas as pd\ndf = pd.read_csv('data.csv')"}})
+        trips = []
+        for _ in range(repeats):
+            t = time.perf_counter()
+            obs, *_ = env.step({"name": "python", "arguments": {"code": "df['value'].mean()"}})
+            trips.append(time.perf_counter() - t)
+        out["python_roundtrip_loaded_df"] = _ms(trips)
+        for path, text in env.instance.reference_files.items():
+            env.sandbox.write_file(f"{env.spec_template.workdir}/{path}", text)
+        env.sandbox.exec(env.instance.reference_command, timeout=120)
+        grades = []
+        for _ in range(repeats):
+            t = time.perf_counter()
+            report = env.grade()
+            grades.append(time.perf_counter() - t)
+        out["grade"] = {**_ms(grades), "reward": report.reward}
+    finally:
+        env.close()
+
+    def episode(_: int) -> tuple[bool, str | None, float]:
+        with agentgym.make("ts-impute", runtime=runtime, tasks=[TASK]) as e:
+            traj = run_episode(e, DeferredPolicy(e.reference_policy), options={"task_id": TASK})
+            return traj.passed, traj.error, traj.total_reward
+
+    t = time.perf_counter()
+    with ThreadPoolExecutor(concurrent) as pool:
+        results = list(pool.map(episode, range(concurrent)))
+    wall = time.perf_counter() - t
+    out["concurrent"] = {"episodes": concurrent, "wall_s": round(wall, 1), "passed": sum(r[0] for r in results),
+                         "errors": sum(r[1] is not None for r in results),
+                         "leftovers": _leftovers(runtime) - before}
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--runtime", default="auto", choices=["auto", "docker", "local"])
+    ap.add_argument("--concurrent", type=int, default=16)
+    ap.add_argument("--repeats", type=int, default=10)
+    ap.add_argument("--json", action="store_true")
+    args = ap.parse_args()
+    result = bench(resolve_runtime(args.runtime), args.concurrent, args.repeats)
+    print(json.dumps(result) if args.json else json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
