@@ -14,7 +14,9 @@ from agentgym.models.testing import OpenAITestServer, Reply
 
 # Every registered env that runs without Docker, two tasks each (the lite ones are the brief's
 # must-haves; the rest are "every ready env" from the issue).
-LOCAL_ENVS = [e for e in agentgym.list_envs() if "local" in agentgym.env_info(e).runtimes]
+# (swe-verified needs a dataset file: its own tests run agents' paths on a local one.)
+LOCAL_ENVS = [e for e in agentgym.list_envs()
+              if "local" in agentgym.env_info(e).runtimes and "needs-dataset" not in agentgym.env_info(e).tags]
 CASES = [(e, 2) for e in LOCAL_ENVS]
 
 
