@@ -28,7 +28,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import psutil  # noqa: E402
 
 import agentgym  # noqa: E402
-from agentgym.actions import ToolCall  # noqa: E402
 
 TASK = "shop_price-0"  # search, open a product, answer: a typical page mix
 BGYM_PYTHON = os.environ.get("AGENTGYM_BGYM_PYTHON", "/tmp/bgym-venv/bin/python")

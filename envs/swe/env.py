@@ -22,7 +22,7 @@ from agentgym.envs.shell.env import format_command_result
 from agentgym.envs.swe.grading import GradeReport, grade
 from agentgym.envs.swe.images import enforce_disk_budget, find_official, instance_image
 from agentgym.envs.swe.instance import SWEInstance
-from agentgym.envs.swe.sources import RepoSource, cached_tree
+from agentgym.envs.swe.sources import cached_tree
 from agentgym.envs.swe.specs import RepoSpec
 from agentgym.envs.swe.tools import Editor, EditorArgs, SearchArgs, search
 from agentgym.policy import Policy, ScriptedPolicy
@@ -232,9 +232,4 @@ class SWEEnv(AgentEnv):
                 "diff_bytes": len(diff.encode()), "diff": diff[:_DIFF_IN_INFO]}  # for selection (verify.py)
         return ToolResult(output=f"Submitted. {report.summary()}", terminated=True,
                           reward=1.0 if report.resolved else 0.0, info=info)
-
-
-def source_and_spec(source: RepoSource, spec: RepoSpec) -> tuple[Any, Any]:
-    """Helpers for suites where every instance shares one source and one spec."""
-    return (lambda _inst: source), (lambda _inst: spec)
 

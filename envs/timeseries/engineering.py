@@ -108,7 +108,6 @@ def build_engineering(spec: TaskSpec) -> TaskInstance:
     p = spec.params
     period, h = G.FREQS[p["freq"]], p["horizon"]
     public = G.synth_panel(spec.seed, 4, 220, p["freq"])
-    ids = lambda f: f[["id", "series_id", "timestamp"]]  # noqa: E731
     if spec.variant == "repair":
         hidden_panel = G.synth_panel(spec.seed + 1000, 4, 220, p["freq"])  # same recipe, values never shown
         hist, future = _split(hidden_panel, h)
