@@ -123,6 +123,13 @@ class AgentEnv(gymnasium.Env[dict[str, Any], Any]):
             raise NotImplementedError(f"{type(self).__name__} has no submit tool; override null_policy()")
         return ScriptedPolicy([ToolCall(name="submit")])
 
+    def command_timeout(self, asked: float | None, default: float) -> float:
+        """Seconds for a command a tool runs: what was asked (else default), never past the wall-time
+        budget left, so a long command cannot outlive the episode's max_seconds."""
+        t = asked or default
+        left = self.tracker.remaining_seconds()
+        return max(0.1, min(t, left)) if left is not None else t
+
     def passed(self, reward: float, info: dict[str, Any]) -> bool:
         """Whether an episode's total reward counts as solving the task."""
         return reward >= 1.0 - 1e-9

@@ -103,14 +103,10 @@ class ShellEnv(AgentEnv):
             raise ActionError("path must be a non-empty string without NUL bytes")
         return path if path.startswith("/") else f"{self.spec_template.workdir}/{path}"
 
-    def _timeout(self, asked: float | None) -> float:
-        t = asked or self.spec_template.default_timeout
-        left = self.tracker.remaining_seconds()
-        return max(0.1, min(t, left)) if left is not None else t
-
     def _bash(self, args: BashArgs) -> ToolResult:
         assert self.sandbox is not None
-        return ToolResult(output=format_command_result(self.sandbox.exec(args.command, timeout=self._timeout(args.timeout))))
+        res = self.sandbox.exec(args.command, timeout=self.command_timeout(args.timeout, self.spec_template.default_timeout))
+        return ToolResult(output=format_command_result(res))
 
     def _read(self, args: ReadArgs) -> ToolResult:
         assert self.sandbox is not None

@@ -179,14 +179,10 @@ class SWEEnv(AgentEnv):
         ])
 
     # -- tools -----------------------------------------------------------------------------------
-    def _timeout(self, asked: float | None) -> float:
-        t = asked or 120.0
-        left = self.tracker.remaining_seconds()
-        return max(0.1, min(t, left)) if left is not None else t
-
     def _bash(self, args: BashArgs) -> ToolResult:
         assert self.sandbox is not None
-        return ToolResult(output=format_command_result(self.sandbox.exec(args.command, timeout=self._timeout(args.timeout))))
+        res = self.sandbox.exec(args.command, timeout=self.command_timeout(args.timeout, 120.0))
+        return ToolResult(output=format_command_result(res))
 
     def _edit(self, args: EditorArgs) -> ToolResult:
         assert self.editor is not None

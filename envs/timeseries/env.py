@@ -154,14 +154,9 @@ class TimeSeriesEnv(AgentEnv):
             raise ActionError("path must be a non-empty string without NUL bytes")
         return path if path.startswith("/") else f"{self.spec_template.workdir}/{path}"
 
-    def _timeout(self, asked: float | None, default: float) -> float:
-        t = asked or default
-        left = self.tracker.remaining_seconds()
-        return max(0.1, min(t, left)) if left is not None else t
-
     def _bash(self, args: BashArgs) -> ToolResult:
         assert self.sandbox is not None
-        res = self.sandbox.exec(args.command, timeout=self._timeout(args.timeout, self.spec_template.default_timeout))
+        res = self.sandbox.exec(args.command, timeout=self.command_timeout(args.timeout, self.spec_template.default_timeout))
         return ToolResult(output=format_command_result(res))
 
     def _python(self, args: PythonArgs) -> ToolResult:
@@ -171,7 +166,7 @@ class TimeSeriesEnv(AgentEnv):
         self._cell += 1
         cell = f"{repl.REPL_DIR}/cell_{self._cell}.py"
         self.sandbox.write_file(self._path(cell), args.code)
-        t = self._timeout(args.timeout, self.python_timeout)
+        t = self.command_timeout(args.timeout, self.python_timeout)
         # the channel's own timeout is a backstop: the client interrupts the cell first
         res = self.sandbox.exec(f"python3 -S {repl.REPL_PATH} run {cell} {t:g}", timeout=t + 15)
         out = res.output.rstrip("\n")
