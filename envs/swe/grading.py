@@ -100,7 +100,7 @@ def grade(
         report.error = f"could not start the grading sandbox: {type(exc).__name__}: {exc}"
         return report
     try:
-        _run(sbx, instance, spec, diff, tests, start_commit, _scratch(sbx), runtime, report)
+        _run(sbx, instance, spec, diff, tests, start_commit, scratch_dir(sbx), runtime, report)
     except (SandboxError, OSError) as exc:
         report.error = f"grading sandbox failed: {type(exc).__name__}: {exc}"
     finally:
@@ -204,9 +204,10 @@ def _apply(sbx: Sandbox, path: str) -> tuple[str | None, str | None]:
     return None, last
 
 
-def _scratch(sbx: Sandbox) -> str:
+def scratch_dir(sbx: Sandbox, name: str = "agentgym-grade") -> str:
+    """A directory of the sandbox outside the repository, for files the grader puts in."""
     root = getattr(sbx, "root", None)  # LocalSandbox: absolute paths outside its workdir are the host's
-    return f"{root}/tmp/agentgym-grade" if root is not None else "/agentgym-grade"
+    return f"{root}/tmp/{name}" if root is not None else f"/{name}"
 
 
 def _workdir(sbx: Sandbox) -> str:

@@ -21,8 +21,7 @@ from collections.abc import Sequence
 from pydantic import BaseModel, Field
 
 from agentgym.envs.swe.diffs import filter_diff
-
-_SCRATCH_DOCKER = "/agentgym-verify"
+from agentgym.envs.swe.grading import scratch_dir
 
 
 class CandidateResult(BaseModel):
@@ -37,11 +36,6 @@ class CandidateResult(BaseModel):
         return sum(self.passed) / len(self.passed)
 
 
-def _scratch(sbx) -> str:  # noqa: ANN001
-    root = getattr(sbx, "root", None)
-    return f"{root}/tmp/agentgym-verify" if root is not None else _SCRATCH_DOCKER
-
-
 def run_candidate(env, diff: str, tests: Sequence[str], *, visible_cmd: str | None = None,  # noqa: ANN001
                   timeout: float = 60.0) -> CandidateResult:
     """Apply diff in a fresh sandbox of env's current instance and run each generated test there."""
@@ -49,7 +43,7 @@ def run_candidate(env, diff: str, tests: Sequence[str], *, visible_cmd: str | No
     diff, _ = filter_diff(diff)
     sbx = env._grading_sandbox(inst)
     try:
-        scratch = _scratch(sbx)
+        scratch = scratch_dir(sbx, "agentgym-verify")
         sbx.exec(f"mkdir -p {shlex.quote(scratch)}", timeout=30)
         if diff.strip():
             sbx.write_file(f"{scratch}/candidate.diff", diff)
