@@ -44,7 +44,28 @@ def format_command_result(res: CommandResult) -> str:
     return f"{out}\n{status}" if out else status
 
 
-class ShellEnv(AgentEnv):
+class WorkdirFiles:
+    """Paths and the write_file tool for envs whose files live in `self.sandbox` under
+    `self.spec_template.workdir` (the shell and time-series envs)."""
+
+    sandbox: Sandbox | None
+    spec_template: SandboxSpec
+
+    def _path(self, path: str) -> str:
+        if not path or "\x00" in path:
+            raise ActionError("path must be a non-empty string without NUL bytes")
+        return path if path.startswith("/") else f"{self.spec_template.workdir}/{path}"
+
+    def _write(self, args: WriteArgs) -> ToolResult:
+        assert self.sandbox is not None
+        try:
+            self.sandbox.write_file(self._path(args.path), args.content)
+        except (FileNotFoundError, IsADirectoryError, PermissionError) as exc:
+            return ToolResult(output=f"Error: cannot write {args.path}: {exc}", is_error=True)
+        return ToolResult(output=f"wrote {len(args.content.encode())} bytes to {args.path}")
+
+
+class ShellEnv(WorkdirFiles, AgentEnv):
     """Small file and text tasks in a sandboxed shell; submit() grades them from outside."""
 
     def __init__(self, runtime: Runtime = "auto", image: str = "agentgym/base:latest", **kwargs: Any):
@@ -98,11 +119,6 @@ class ShellEnv(AgentEnv):
         return ScriptedPolicy(self._tasks[self.task_id].solution)
 
     # -- tools -----------------------------------------------------------------------------------
-    def _path(self, path: str) -> str:
-        if not path or "\x00" in path:
-            raise ActionError("path must be a non-empty string without NUL bytes")
-        return path if path.startswith("/") else f"{self.spec_template.workdir}/{path}"
-
     def _bash(self, args: BashArgs) -> ToolResult:
         assert self.sandbox is not None
         res = self.sandbox.exec(args.command, timeout=self.command_timeout(args.timeout, self.spec_template.default_timeout))
@@ -119,13 +135,6 @@ class ShellEnv(AgentEnv):
             text += f"\n[agentgym: file truncated, {len(data) - READ_CAP} bytes omitted]"
         return ToolResult(output=text)
 
-    def _write(self, args: WriteArgs) -> ToolResult:
-        assert self.sandbox is not None
-        try:
-            self.sandbox.write_file(self._path(args.path), args.content)
-        except (FileNotFoundError, IsADirectoryError, PermissionError) as exc:
-            return ToolResult(output=f"Error: cannot write {args.path}: {exc}", is_error=True)
-        return ToolResult(output=f"wrote {len(args.content.encode())} bytes to {args.path}")
 
     def _submit(self, args: NoArgs) -> ToolResult:
         assert self.sandbox is not None and self.task_id is not None

@@ -11,12 +11,12 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from agentgym.actions import ActionError, NoArgs, Tool, ToolCall, ToolResult
+from agentgym.actions import NoArgs, Tool, ToolCall, ToolResult
 from agentgym.env import AgentEnv
 from agentgym.policy import Policy, ScriptedPolicy
 from agentgym.sandbox import Runtime, Sandbox, SandboxError, SandboxSpec
 from agentgym.sandbox.factory import make_sandbox, resolve_runtime
-from agentgym.envs.shell.env import BashArgs, WriteArgs, format_command_result
+from agentgym.envs.shell.env import BashArgs, WorkdirFiles, WriteArgs, format_command_result
 from agentgym.envs.timeseries import repl
 from agentgym.envs.timeseries.catalog import QUICK, all_specs
 from agentgym.envs.timeseries.grading import SubmissionError, grade_csv_bytes, invalid_report, parse_csv
@@ -64,7 +64,7 @@ def select_specs(tasks: str | list[str], extra: list[TaskSpec] | None = None) ->
 _BUILT_KEEP = 8  # built tasks kept per env (gold and null episodes of one task share one build)
 
 
-class TimeSeriesEnv(AgentEnv):
+class TimeSeriesEnv(WorkdirFiles, AgentEnv):
     """Forecasting, classification, anomaly detection, imputation and engineering tasks."""
 
     def __init__(self, runtime: Runtime = "auto", tasks: str | list[str] = "lite", image: str = IMAGE,
@@ -149,11 +149,6 @@ class TimeSeriesEnv(AgentEnv):
         return bool(grades) and bool(grades[-1].get("passed"))
 
     # -- tools -------------------------------------------------------------------------------------
-    def _path(self, path: str) -> str:
-        if not path or "\x00" in path:
-            raise ActionError("path must be a non-empty string without NUL bytes")
-        return path if path.startswith("/") else f"{self.spec_template.workdir}/{path}"
-
     def _bash(self, args: BashArgs) -> ToolResult:
         assert self.sandbox is not None
         res = self.sandbox.exec(args.command, timeout=self.command_timeout(args.timeout, self.spec_template.default_timeout))
@@ -185,13 +180,6 @@ class TimeSeriesEnv(AgentEnv):
             shown += f"\n[agentgym: showing {min(len(lines), args.max_lines)} lines of a {len(data)}-byte file]"
         return ToolResult(output=shown)
 
-    def _write(self, args: WriteArgs) -> ToolResult:
-        assert self.sandbox is not None
-        try:
-            self.sandbox.write_file(self._path(args.path), args.content)
-        except (FileNotFoundError, IsADirectoryError, PermissionError) as exc:
-            return ToolResult(output=f"Error: cannot write {args.path}: {exc}", is_error=True)
-        return ToolResult(output=f"wrote {len(args.content.encode())} bytes to {args.path}")
 
     def _read(self, path: str) -> bytes | None:
         assert self.sandbox is not None
