@@ -31,7 +31,7 @@ images: install engine
 
 # The whole suite, Docker tests included. Under CI=true a skipped Docker test fails the run.
 test: install engine browser images
-	$(PY) -m pytest -q --timeout=600 -p no:cacheprovider
+	$(PY) -m pytest -q --timeout=600 -p no:cacheprovider --durations=25
 
 # The main job on the embedded default: a sweep of simulated agents over every env on local
 # sandboxes and SQLite (no Docker needed), then its HTML report under runs/demo/.

@@ -59,6 +59,15 @@ def test_host_secrets_are_not_in_the_sandbox_environment(monkeypatch: pytest.Mon
         assert s.exec("echo $HOME").stdout.strip().startswith(str(s.root))
 
 
+def test_python3_in_the_sandbox_is_the_interpreter_agentgym_runs_under(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A fresh machine's system python3 lacks the extras (pandas, pytest); the venv's has them.
+    monkeypatch.setenv("PATH", "/usr/bin:/bin")
+    with LocalSandbox() as s:
+        res = s.exec("python3 -c 'import sys; print(sys.prefix)'")
+    assert res.exit_code == 0, res.output
+    assert res.output.strip() == sys.prefix
+
+
 def test_a_memory_hog_fails_inside_its_data_limit() -> None:
     assert parse_memory("256m") == 256 << 20 and parse_memory("1.5g") == 3 << 29
     with LocalSandbox(SandboxSpec(memory="256m")) as s:

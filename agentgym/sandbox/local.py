@@ -38,6 +38,16 @@ def _cleanup(root: str, sbx_id: str, channel: Channel, owner_pid: int) -> None:
         shutil.rmtree(root, ignore_errors=True)
 
 
+
+def _sandbox_path() -> str:
+    """The host PATH with this interpreter's bin directory first, so `python3` in a local sandbox is
+    the Python agentgym runs under (a venv's, with the extras installed: pandas, pytest, ...), not
+    whatever python3 the system PATH happens to find first."""
+    host = os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin")
+    own = str(Path(sys.executable).parent)
+    parts = [p for p in host.split(os.pathsep) if p and p != own]
+    return os.pathsep.join([own, *parts])
+
 class LocalSandbox(Sandbox):
     """Commands run as ordinary processes of this user on this machine, in a fresh temp dir.
 
@@ -103,7 +113,7 @@ class LocalSandbox(Sandbox):
     def _shell_env(self) -> dict[str, str]:
         # Not os.environ: the host's secrets (API keys, tokens) must not leak into agent commands.
         env = {
-            "PATH": os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin"),
+            "PATH": _sandbox_path(),
             "HOME": str(self.root / "home"),
             "TMPDIR": str(self.root / "tmp"),
             "LANG": "C.UTF-8",
