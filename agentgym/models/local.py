@@ -2,8 +2,9 @@
 
 Both are optional and imported only when constructed. Generation blocks a GPU for seconds, so it
 runs in a worker thread (asyncio.to_thread) behind a lock: the event loop keeps serving other
-rollouts' env work meanwhile. Neither is exercised by the test suite (no weights here); the
-parsing they share (extract_tool_calls) is.
+rollouts' env work meanwhile. tests/test_models_local.py runs TransformersBackend on a tiny model it
+trains on the CPU (no hub), and VLLMBackend's mapping of vLLM's output objects against a stand-in
+for vllm.LLM (vLLM itself needs CUDA, and its wheel cannot reach the lent GPU machine).
 """
 
 from __future__ import annotations
@@ -106,13 +107,17 @@ class TransformersBackend(ModelBackend):
 
     def _generate(self, messages, tools, n, temperature, max_tokens, seed) -> ChatResult:
         torch = self._torch
-        ids = self.tokenizer.apply_chat_template(messages, tools=tools, add_generation_prompt=True, return_tensors="pt").to(self.device)
+        # return_dict: transformers 5 returns a BatchEncoding here whatever is asked; 4.x a tensor
+        # unless asked. Asking gives the same shape on both.
+        enc = self.tokenizer.apply_chat_template(messages, tools=tools, add_generation_prompt=True, return_tensors="pt", return_dict=True)
+        ids = enc["input_ids"].to(self.device)
+        mask = enc["attention_mask"].to(self.device) if "attention_mask" in enc else None
         if seed is not None:
             torch.manual_seed(seed)
         sample = temperature > 0
         with self._lock, torch.no_grad():
             out = self.lm.generate(
-                ids, max_new_tokens=max_tokens, num_return_sequences=n, do_sample=sample,
+                ids, attention_mask=mask, max_new_tokens=max_tokens, num_return_sequences=n, do_sample=sample,
                 temperature=temperature if sample else None, pad_token_id=self.tokenizer.eos_token_id,
             )
         prompt_len = ids.shape[1]
