@@ -98,7 +98,8 @@ def test_hidden_elements_and_drag(env):
 
 def test_only_the_task_sites_are_reachable(env):
     env.reset(options={"task_id": "shop_price-0"})
-    for url in ["http://example.com/", "/__state", "/__reset", env.host.origins["tracker"] + "/issues", "file:///etc/passwd"]:
+    for url in ["http://example.com/", "/__state", "/__reset", "/%5F%5Fstate", "/%5f_state?x=1", "//__state", "/a/../__state",
+                env.host.origins["tracker"] + "/issues", "file:///etc/passwd"]:
         obs, *_ = call(env, "goto", url=url)
         assert obs["last_action_error"], url
         assert "blocked" in obs["last_action_error"] or "http(s) URL" in obs["last_action_error"]
