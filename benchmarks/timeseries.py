@@ -1,6 +1,11 @@
 """Time-series env benchmark: reset latency, a python-tool round trip with a loaded DataFrame,
 grading time, and N concurrent episodes (reference policy; errors and leftovers counted).
 
+Reset is measured twice: after a short episode (EPISODE_S of work, the usual case: the sandbox's
+warm spare is ready) and back to back (no spare ready: a container start on docker). The python
+round trip has a baseline measured in the same run: starting a python3 process per call (what
+the tool did before its client became bash builtins talking to the session over FIFOs).
+
     python benchmarks/timeseries.py                   # docker when it answers, else local
     python benchmarks/timeseries.py --runtime local --concurrent 16 --json
 
@@ -26,6 +31,7 @@ from agentgym.rollout import run_episode  # noqa: E402
 from agentgym.sandbox.factory import resolve_runtime  # noqa: E402
 
 TASK = "imp-scattered-d-10"  # cheap to build: the benchmark measures the env, not the generators
+EPISODE_S = 1.0
 
 
 def _ms(xs: list[float]) -> dict[str, float]:
@@ -57,12 +63,18 @@ def bench(runtime: str, concurrent: int, repeats: int) -> dict:
         t = time.perf_counter()
         env.reset(options={"task_id": TASK, "max_turns": 10_000})
         out["first_reset_ms"] = round(1000 * (time.perf_counter() - t), 1)
-        resets = []
+        resets, back_to_back = [], []
         for _ in range(repeats):
+            time.sleep(EPISODE_S)
             t = time.perf_counter()
             env.reset(options={"task_id": TASK, "max_turns": 10_000})
             resets.append(time.perf_counter() - t)
+        for _ in range(repeats):
+            t = time.perf_counter()
+            env.reset(options={"task_id": TASK, "max_turns": 10_000})
+            back_to_back.append(time.perf_counter() - t)
         out["reset"] = _ms(resets)
+        out["reset_back_to_back"] = _ms(back_to_back)
         env.step({"name": "python", "arguments": {"code": "import pandas as pd\ndf = pd.read_csv('data.csv')"}})
         trips = []
         for _ in range(repeats):
@@ -70,6 +82,13 @@ def bench(runtime: str, concurrent: int, repeats: int) -> dict:
             obs, *_ = env.step({"name": "python", "arguments": {"code": "df['value'].mean()"}})
             trips.append(time.perf_counter() - t)
         out["python_roundtrip_loaded_df"] = _ms(trips)
+        base = []
+        for _ in range(repeats):
+            t = time.perf_counter()
+            env.sandbox.exec("python3 -c 'import json, socket, subprocess; print(1)'", timeout=60)
+            base.append(time.perf_counter() - t)
+        out["baseline_python_process_per_call"] = _ms(base)
+        out["speedup_vs_process_per_call_p50"] = round(statistics.median(base) / statistics.median(trips), 1)
         for path, text in env.instance.reference_files.items():
             env.sandbox.write_file(f"{env.spec_template.workdir}/{path}", text)
         env.sandbox.exec(env.instance.reference_command, timeout=120)

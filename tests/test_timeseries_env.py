@@ -106,3 +106,22 @@ def test_bring_your_own_series(tmp_path):
     with agentgym.make(env_id, runtime="local") as env:
         obs, _ = env.reset()
         assert "3 series" in obs["text"] and env.instance.spec.variant == "byo"
+
+
+def test_python_session_survives_the_agents_shell_and_reports_deaths(imp_env):
+    # the agent's shell state (cwd, functions shadowing bash, options) must not reach the client
+    _step(imp_env, "bash", command="cd /; bash() { echo hijacked; }; cat() { echo hijacked; }; set -o pipefail")
+    text, *_ = _step(imp_env, "python", code="import os, sys\nos.system('echo from-a-subprocess')\nprint('out', file=sys.stderr)\n6 * 7")
+    assert "hijacked" not in text
+    assert "from-a-subprocess\nout\n42\n" in text
+    text, *_ = _step(imp_env, "python", code="print('x' * 100_000)")
+    assert "[output truncated: " in text and len(text) < 20_000
+    # a cell that ignores the interrupt is killed after the grace period; the next call starts afresh
+    text, *_ = _step(imp_env, "python", code="import signal, time\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\ny = 1\n"
+                     "time.sleep(60)", timeout=1)
+    assert "session was killed" in text
+    text, *_ = _step(imp_env, "python", code="'y' in globals()")
+    assert "a new python session was started" in text and "\nFalse\n" in text
+    text, *_ = _step(imp_env, "python", code="import os\nos.kill(os.getpid(), 9)")
+    assert "the python session died" in text
+    assert "started]\n2\n" in _step(imp_env, "python", code="1 + 1")[0]

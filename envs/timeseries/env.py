@@ -158,12 +158,16 @@ class TimeSeriesEnv(WorkdirFiles, AgentEnv):
         assert self.sandbox is not None
         if self._cell == 0:
             self.sandbox.write_file(self._path(repl.REPL_PATH), repl.SOURCE)
+            self.sandbox.write_file(self._path(repl.CLIENT_PATH), repl.CLIENT)
         self._cell += 1
-        cell = f"{repl.REPL_DIR}/cell_{self._cell}.py"
-        self.sandbox.write_file(self._path(cell), args.code)
+        self.sandbox.write_file(self._path(repl.CELL_PATH), args.code)
         t = self.command_timeout(args.timeout, self.python_timeout)
-        # the channel's own timeout is a backstop: the client interrupts the cell first
-        res = self.sandbox.exec(f"python3 -S {repl.REPL_PATH} run {cell} {t:g}", timeout=t + 15)
+        # /bin/bash by path, without BASH_ENV or rc files: the agent's shell functions, aliases
+        # and options cannot reach the client. The channel's own timeout is a backstop: the client
+        # interrupts the cell first.
+        res = self.sandbox.exec(f'BASH_ENV= /bin/bash --norc --noprofile {repl.CLIENT_PATH} {self._cell} '
+                                f'"$PWD/{repl.CELL_PATH}" {int(t * 1e6)} "$PWD/{repl.REPL_DIR}"',
+                                timeout=t + repl.INTERRUPT_GRACE_S + 15, cwd=self.spec_template.workdir)
         out = res.output.rstrip("\n")
         if res.timed_out:
             out += "\n[the python session did not answer in time and was stopped]"
