@@ -20,7 +20,7 @@ def _unregister():
     from agentgym import registry
 
     yield
-    for short in ("my-quiz", "my-cart"):
+    for short in ("my-quiz", "my-cart", "my-poll"):
         info = registry._ENVS.pop(short, None)
         if info is not None:
             gymnasium.registry.pop(info.gym_id, None)
@@ -65,3 +65,222 @@ def test_user_task_with_own_state_check():
     agentgym.register("my-cart", "agentgym.envs.web.env:WebEnv", kwargs={"sites": ["shop"], "tasks": [task]}, runtimes=["local"])
     report = validate("my-cart", runtime="local")
     assert (report.gold_pass_rate, report.null_pass_rate, report.errors) == (1.0, 0.0, 0)
+
+
+# ---- a served app of the user's own: stdlib only, so the same folder runs locally and in Docker ----
+APP = r'''
+import json, os, sys
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
+
+TOKEN = os.environ["AGENTGYM_WEB_TOKEN"]
+VOTES = []
+open("app.pid", "w").write(str(os.getpid()))
+sys.stderr.write("chatty app starting " + "." * 200000 + "\n")  # more than a pipe holds: must not block the app
+sys.stderr.flush()
+PROBE = """<!doctype html><title>probe</title><p id=p>probing</p><script>
+const to = new URLSearchParams(location.search).get('to'), udp = new URLSearchParams(location.search).get('udp');
+try { new WebSocket(to.replace('http', 'ws') + '/ws'); } catch (e) {}
+try { new SharedWorker(URL.createObjectURL(new Blob(['fetch("' + to + '/shared-worker")']))); } catch (e) {}
+try { const pc = new RTCPeerConnection({iceServers: [{urls: 'stun:' + udp}]}); pc.createDataChannel('x');
+      pc.createOffer().then(o => pc.setLocalDescription(o)); } catch (e) {}
+</script>"""
+
+
+class H(BaseHTTPRequestHandler):
+    def send(self, code, body="", ctype="text/html", location=None):
+        data = body.encode()
+        self.send_response(code)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(data)))
+        if location:
+            self.send_header("Location", location)
+        self.end_headers()
+        self.wfile.write(data)
+
+    def admin(self, path):
+        if path == "/__health":
+            return self.send(200, "{}", "application/json")
+        if self.headers.get("X-Agentgym-Token") != TOKEN:
+            return self.send(403, "{}", "application/json")
+        if path == "/__reset" and self.command == "POST":
+            VOTES.clear()
+        return self.send(200, json.dumps({"votes": VOTES}), "application/json")
+
+    def do_GET(self):
+        url = urlsplit(self.path)
+        q = {k: v[-1] for k, v in parse_qs(url.query).items()}
+        if url.path.startswith("/__"):
+            return self.admin(url.path)
+        if url.path == "/":
+            return self.send(200, "<!doctype html><title>Poll</title><h1>Favourite colour</h1><form method=post action=/vote>"
+                             "<select id=choice name=choice><option>red</option><option>green</option><option>blue</option>"
+                             "</select><button>Vote</button></form>")
+        if url.path == "/thanks":
+            return self.send(200, "<!doctype html><title>Thanks</title><p>Thanks for voting.</p>")
+        if url.path == "/away":  # an open redirect, as real apps have them
+            return self.send(302, location=q["to"])
+        if url.path == "/probe":
+            return self.send(200, PROBE)
+        self.send(404, "not found")
+
+    def do_POST(self):
+        url = urlsplit(self.path)
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode()
+        if url.path.startswith("/__"):
+            return self.admin(url.path)
+        if url.path == "/vote":
+            VOTES.append(parse_qs(body)["choice"][0])
+            return self.send(303, location="/thanks")
+        if url.path == "/away-post":
+            return self.send(307, location=parse_qs(urlsplit(self.path).query)["to"][0])
+        self.send(404, "not found")
+
+
+ThreadingHTTPServer((sys.argv[1], int(sys.argv[2])), H).serve_forever()
+'''
+
+
+def voted(before, after, colour):
+    return after["votes"] == [colour], f"votes: {after['votes']}"
+
+
+def _app_env(app_dir, name: str, runtime: str):
+    (app_dir / "app.py").write_text(APP)
+    register_state_check("user.voted", voted)
+    task = {"id": "vote-green", "template": "vote", "kind": "state", "sites": ["poll"], "start": ["poll", "/"],
+            "intent": "Vote for green.", "min_steps": 3, "split": "train",
+            "checks": [{"kind": "state", "site": "poll", "fn": "user.voted", "params": {"colour": "green"}}],
+            "oracle": [{"tool": "select_option", "ids": {"id": "#choice"}, "args": {"options": "green"}},
+                       {"tool": "click", "ids": {"id": "button"}}]}
+    site = {"name": "poll", "command": ["python3", "app.py", "{host}", "{port}"], "app_dir": str(app_dir)}
+    agentgym.register(name, "agentgym.envs.web.env:WebEnv", kwargs={"sites": [site], "tasks": [task]}, runtimes=[runtime])
+
+
+def test_served_app_site_with_own_state_check(tmp_path):
+    _app_env(tmp_path, "my-poll", "local")
+    report = validate("my-poll", runtime="local")
+    assert (report.tasks, report.gold_pass_rate, report.null_pass_rate, report.errors) == (1, 1.0, 0.0, 0)
+    with agentgym.make("my-poll", runtime="local") as env:  # a wrong vote is read from the app's state and fails
+        env.reset()
+        env.step({"name": "select_option", "arguments": {"id": env.element_id("#choice"), "options": "red"}})
+        obs, *_ = env.step({"name": "click", "arguments": {"id": env.element_id("button")}})
+        assert "Thanks for voting" in obs["text"]
+        _, r, term, _, _ = env.step({"name": "send_msg_to_user", "arguments": {"text": "done"}})
+        assert term and r == 0.0 and "['red']" in env.last_check
+
+
+@pytest.mark.docker
+def test_served_app_site_on_docker(tmp_path):
+    _app_env(tmp_path, "my-poll", "docker")
+    report = validate("my-poll", runtime="docker")
+    assert (report.tasks, report.gold_pass_rate, report.null_pass_rate, report.errors) == (1, 1.0, 0.0, 0)
+
+
+def test_docker_command_site_needs_its_folder():
+    from agentgym.envs.web.hosting import DockerSiteHost, SiteSpec
+
+    with pytest.raises(ValueError, match="needs app_dir"):
+        DockerSiteHost([SiteSpec(name="poll", command=["python3", "app.py"])])
+
+
+class _Outside:
+    """A server that is not one of the task's sites (TCP and UDP on loopback): it must hear nothing."""
+
+    def __init__(self):
+        import socket
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.hits: list[str] = []
+        hits = self.hits
+
+        class H(BaseHTTPRequestHandler):
+            def log_message(self, *a):
+                pass
+
+            def do_GET(self):
+                hits.append(self.path)
+                self.send_response(200)
+                self.send_header("Content-Length", "7")
+                self.end_headers()
+                self.wfile.write(b"outside")
+
+            do_POST = do_GET
+
+        self.http = ThreadingHTTPServer(("127.0.0.1", 0), H)
+        self.udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.udp.bind(("127.0.0.1", 0))
+        self.udp.settimeout(0.2)
+        self.url = f"http://127.0.0.1:{self.http.server_address[1]}"
+        self.udp_addr = f"127.0.0.1:{self.udp.getsockname()[1]}"
+        threading.Thread(target=self.http.serve_forever, daemon=True).start()
+        threading.Thread(target=self._udp, daemon=True).start()
+
+    def _udp(self):
+        while True:
+            try:
+                self.udp.recvfrom(2048)
+                self.hits.append("udp")
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+
+    def close(self):
+        self.http.shutdown()
+        self.http.server_close()
+        self.udp.close()
+
+
+def test_nothing_but_the_task_sites_is_reached(tmp_path):
+    """Redirect hops, 307 form posts, WebSockets, shared workers and WebRTC never pass Playwright's
+    route(); the episode's filtering proxy (and the WebRTC policy) stops them all the same."""
+    import time
+
+    _app_env(tmp_path, "my-poll", "local")
+    out = _Outside()
+    try:
+        with agentgym.make("my-poll", runtime="local") as env:
+            env.reset()
+            obs, *_ = env.step({"name": "goto", "arguments": {"url": f"/away?to={out.url}/redirected"}})
+            assert "outside" not in obs["text"] and "Blocked" in obs["text"]
+            env.step({"name": "goto", "arguments": {"url": f"/away?to=/__state"}})  # a redirect to the admin path
+            obs, *_ = env.step({"name": "goto", "arguments": {"url": f"/probe?to={out.url}&udp={out.udp_addr}"}})
+            time.sleep(2.0)  # the probe's WebSocket, worker and ICE gathering run on their own
+            assert out.hits == []
+            blocked = " ".join(env.session.blocked)
+            assert "/redirected" in blocked and "/__state" in blocked and "/shared-worker" in blocked
+            # After a blocked page, a relative URL still means the task's site.
+            obs, *_ = env.step({"name": "goto", "arguments": {"url": "/"}})
+            assert obs["last_action_error"] == "" and "Favourite colour" in obs["text"]
+    finally:
+        out.close()
+    assert out.hits == []
+
+
+def test_app_dies_with_its_host_process(tmp_path):
+    """The user's app runs under the site server, so a SIGKILLed env process leaves no app behind."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import psutil
+
+    (tmp_path / "app.py").write_text(APP)
+    child = subprocess.Popen([sys.executable, "-c", (
+        "import sys, time; from agentgym.envs.web.hosting import LocalSiteHost, SiteSpec; "
+        f"h = LocalSiteHost([SiteSpec(name='poll', command=['python3', 'app.py', '{{host}}', '{{port}}'], app_dir={str(tmp_path)!r})]); "
+        "print('ready', flush=True); time.sleep(60)")], stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout.readline().strip() == "ready"
+        app = psutil.Process(int((tmp_path / "app.pid").read_text()))
+        assert app.is_running()
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and app.is_running() and app.status() != psutil.STATUS_ZOMBIE:
+        time.sleep(0.1)
+    assert not app.is_running() or app.status() == psutil.STATUS_ZOMBIE

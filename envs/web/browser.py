@@ -25,6 +25,8 @@ CHROMIUM_ARGS = [
     "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
     "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-extensions",
     "--disable-default-apps", "--mute-audio", "--disable-features=Translate,MediaRouter",
+    # WebRTC may use only proxied connections, so the episode's filtering proxy (proxy.py) sees it too.
+    "--webrtc-ip-handling-policy=disable_non_proxied_udp",
 ]
 
 

@@ -18,7 +18,9 @@ import signal
 import subprocess
 import sys
 import tarfile
+import tempfile
 import time
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -40,8 +42,10 @@ class SiteSpec(BaseModel):
 
     name: str = Field(pattern=r"^[a-z][a-z0-9_-]*$")
     static_dir: str | None = Field(None, description="serve this folder (no server state; use a page reward hook)")
-    command: list[str] | None = Field(None, description="argv serving the app on '{port}' (local runtime); it must "
-                                      "implement POST /__reset and GET /__state checking $AGENTGYM_WEB_TOKEN")
+    command: list[str] | None = Field(None, description="argv serving the app on '{host}':'{port}' (also $HOST, $PORT); it must answer "
+                                      "GET /__health and implement POST /__reset and GET /__state checking $AGENTGYM_WEB_TOKEN")
+    app_dir: str | None = Field(None, description="the app's folder: the command's working directory; on runtime='docker' "
+                                "it is copied into the sites container and the command runs there (python3, stdlib only)")
 
     @model_validator(mode="after")
     def _one_kind(self) -> SiteSpec:
@@ -49,6 +53,12 @@ class SiteSpec(BaseModel):
             raise ValueError(f"site {self.name}: give static_dir or command, not both")
         if self.static_dir and not Path(self.static_dir).is_dir():
             raise ValueError(f"site {self.name}: static_dir {self.static_dir} is not a directory")
+        if self.command is not None and not self.command:
+            raise ValueError(f"site {self.name}: command is an empty argv")
+        if self.app_dir and not self.command:
+            raise ValueError(f"site {self.name}: app_dir goes with a command that serves the app")
+        if self.app_dir and not Path(self.app_dir).is_dir():
+            raise ValueError(f"site {self.name}: app_dir {self.app_dir} is not a directory")
         return self
 
     @property
@@ -72,12 +82,15 @@ def _admin_call(origin: str, method: str, path: str, token: str, timeout: float 
     return json.loads(body)
 
 
-def _wait_healthy(origin: str, deadline: float) -> None:
+def _wait_healthy(origin: str, deadline: float, gone: Any = lambda: None) -> None:
+    """Until origin answers /__health; gone() returns why the server cannot answer any more (or None)."""
     while True:
         try:
             _admin_call(origin, "GET", "/__health", "", timeout=2.0)
             return
         except InfraError:
+            if (why := gone()) is not None:
+                raise InfraError(f"site server at {origin} is gone: {why}") from None
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.05)
@@ -104,59 +117,79 @@ class SiteHost:
 
 
 class LocalSiteHost(SiteHost):
-    """Sites as child processes of this one. They exit when we close them, and on their own when
-    our end of their stdin pipe closes (we died). Isolation: none beyond the browser's URL filter."""
+    """Sites as one child process of this one (sites.server), which also runs users' app commands
+    as its children. It exits when we close it, and on its own, with its whole process group,
+    when our end of its stdin pipe closes (we died). Isolation: none beyond the browser's walls."""
 
     def __init__(self, sites: list[SiteSpec]):
         super().__init__(sites)
         self.procs: list[subprocess.Popen[bytes]] = []
+        self.log = tempfile.TemporaryFile()  # the servers' stderr: a file, so a chatty app never blocks on a full pipe
         env = {**os.environ, "AGENTGYM_WEB_TOKEN": self.token, "PYTHONDONTWRITEBYTECODE": "1"}
         try:
-            served = [s for s in sites if not s.command]
-            if served:
-                argv = [sys.executable, "-s", "-m", "sites.server", "--watch-stdin",
-                        "--sites", ",".join(s.name for s in served if s.builtin)]
-                argv += [f"--static={s.name}={s.static_dir}" for s in served if s.static_dir]
-                ports = self._spawn(argv, env, cwd=WEB_DIR)["ports"]
-                self.origins.update({n: f"http://127.0.0.1:{p}" for n, p in ports.items()})
+            argv = [sys.executable, "-s", "-m", "sites.server", "--watch-stdin",
+                    "--sites", ",".join(s.name for s in sites if s.builtin)]
+            argv += [f"--static={s.name}={s.static_dir}" for s in sites if s.static_dir]
             for s in sites:
                 if s.command:
-                    port = _free_port()
-                    self._spawn([a.replace("{port}", str(port)) for a in s.command], env, cwd=None, handshake=False)
-                    self.origins[s.name] = f"http://127.0.0.1:{port}"
+                    cwd = str(Path(s.app_dir).resolve()) if s.app_dir else os.getcwd()
+                    argv.append("--app=" + json.dumps({"name": s.name, "port": _free_port(), "cwd": cwd, "argv": s.command}))
+            ports = self._spawn(argv, env, cwd=WEB_DIR)["ports"]
+            self.origins.update({n: f"http://127.0.0.1:{p}" for n, p in ports.items()})
             deadline = time.monotonic() + START_TIMEOUT_S
             for origin in self.origins.values():
-                _wait_healthy(origin, deadline)
+                _wait_healthy(origin, deadline, self._gone)
         except BaseException:
             self.close()
             raise
+        self._finalizer = weakref.finalize(self, _kill_all, self.procs)
 
-    def _spawn(self, argv: list[str], env: dict[str, str], cwd: Path | None, handshake: bool = True) -> dict[str, Any]:
+    def _log_tail(self) -> str:
+        try:
+            self.log.seek(0, os.SEEK_END)
+            self.log.seek(max(0, self.log.tell() - 2000))
+            return self.log.read().decode(errors="replace")
+        except (OSError, ValueError):
+            return ""
+
+    def _gone(self) -> str | None:
+        dead = [p for p in self.procs if p.poll() is not None]
+        return f"it exited with code {dead[0].returncode}: {self._log_tail() or 'no output'}" if dead else None
+
+    def _spawn(self, argv: list[str], env: dict[str, str], cwd: Path) -> dict[str, Any]:
         proc = subprocess.Popen(argv, cwd=cwd, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, start_new_session=True)
+                                stderr=self.log, start_new_session=True)
         self.procs.append(proc)
-        if not handshake:
-            return {}
         ready, _, _ = select.select([proc.stdout], [], [], START_TIMEOUT_S)
         line = proc.stdout.readline() if ready else b""  # type: ignore[union-attr]
         if not line:
             proc.kill()
-            err = proc.stderr.read().decode(errors="replace")[-2000:] if proc.stderr else ""  # type: ignore[union-attr]
-            raise InfraError(f"site server did not start ({' '.join(argv)}): {err or 'no output'}")
+            proc.wait()
+            raise InfraError(f"site server did not start ({' '.join(argv)}): {self._log_tail() or 'no output'}")
         return json.loads(line)
 
     def close(self) -> None:
-        for proc in self.procs:
-            if proc.poll() is None:
-                try:
-                    os.killpg(proc.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-            proc.wait(timeout=10)
-            for f in (proc.stdin, proc.stdout, proc.stderr):
-                if f:
-                    f.close()
+        _kill_all(self.procs)
         self.procs = []
+        self.log.close()
+
+
+def _kill_all(procs: list[subprocess.Popen[bytes]]) -> None:
+    """Kill each server's process group (its apps too) and reap it."""
+    for proc in procs:
+        if proc.poll() is None:
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            pass
+        for f in (proc.stdin, proc.stdout):
+            if f:
+                f.close()
+    procs.clear()
 
 
 def _free_port() -> int:
@@ -167,11 +200,28 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _tar_dir(root: Path, arcname: str, skip: tuple[str, ...] = ("__pycache__",)) -> bytes:
+def _tar_dir(root: Path, arcname: str, skip: tuple[str, ...] = ("__pycache__",), owner: int | None = None) -> bytes:
+    def keep(ti: tarfile.TarInfo) -> tarfile.TarInfo | None:
+        if any(p in skip for p in ti.name.split("/")):
+            return None
+        if owner is not None:
+            ti.uid = ti.gid = owner
+            ti.uname = ti.gname = ""
+        return ti
+
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w") as tar:
-        tar.add(root, arcname=arcname, filter=lambda ti: None if any(p in skip for p in ti.name.split("/")) else ti)
+        tar.add(root, arcname=arcname, filter=keep)
     return buf.getvalue()
+
+
+def container_argv(command: list[str]) -> list[str]:
+    """A command for the sites container: a Python interpreter named by a host path or as
+    python/python3.X becomes the image's python3 (the only one there)."""
+    first = Path(command[0]).name
+    if command[0] == sys.executable or first == "python" or (first.startswith("python3") and first[7:].lstrip(".").isdigit()):
+        return ["python3", *command[1:]]
+    return list(command)
 
 
 class DockerSiteHost(SiteHost):
@@ -182,8 +232,10 @@ class DockerSiteHost(SiteHost):
 
     def __init__(self, sites: list[SiteSpec]):
         super().__init__(sites)
-        if any(s.command for s in sites):
-            raise ValueError("command sites run on runtime='local' only; serve static pages or use local")
+        for s in sites:
+            if s.command and not s.app_dir:
+                raise ValueError(f"site {s.name}: on runtime='docker' a command site needs app_dir, the folder with its app: "
+                                 "it is copied into the sites container and the command runs there (python3, stdlib only)")
         from agentgym.sandbox import reaper
         from agentgym.sandbox._docker_util import ensure_image
 
@@ -201,8 +253,12 @@ class DockerSiteHost(SiteHost):
             order = list(self.sites)
             argv = ["python3", "-s", "-m", "sites.server", "--host", "0.0.0.0", "--port-base", str(CONTAINER_PORT_BASE),
                     "--sites", ",".join(n for n in order if self.sites[n].builtin)]
-            order = [n for n in order if self.sites[n].builtin] + [n for n in order if self.sites[n].static_dir]
+            order = ([n for n in order if self.sites[n].builtin] + [n for n in order if self.sites[n].static_dir]
+                     + [n for n in order if self.sites[n].command])
             argv += [f"--static={n}=/opt/agentgym/static/{n}" for n in order if self.sites[n].static_dir]
+            argv += ["--app=" + json.dumps({"name": n, "port": CONTAINER_PORT_BASE + i, "cwd": f"/opt/agentgym/apps/{n}",
+                                            "argv": container_argv(self.sites[n].command or [])})
+                     for i, n in enumerate(order) if self.sites[n].command]
             host_config = self.api.create_host_config(network_mode=name, mem_limit="512m", pids_limit=256, init=True,
                                                       cap_drop=["ALL"], security_opt=["no-new-privileges"])
             self.container_id = self.api.create_container(
@@ -214,6 +270,9 @@ class DockerSiteHost(SiteHost):
             for n in order:
                 if self.sites[n].static_dir:
                     self.api.put_archive(self.container_id, "/opt/agentgym", _tar_dir(Path(self.sites[n].static_dir), f"static/{n}"))
+                if self.sites[n].app_dir:  # owned by the container's user: an app may write beside itself
+                    self.api.put_archive(self.container_id, "/opt/agentgym",
+                                         _tar_dir(Path(self.sites[n].app_dir), f"apps/{n}", owner=65534))
             self.api.start(self.container_id)
             ip = self.api.inspect_container(self.container_id)["NetworkSettings"]["Networks"][name]["IPAddress"]
             if not ip:
@@ -221,13 +280,18 @@ class DockerSiteHost(SiteHost):
             self.origins = {n: f"http://{ip}:{CONTAINER_PORT_BASE + i}" for i, n in enumerate(order)}
             deadline = time.monotonic() + START_TIMEOUT_S
             for origin in self.origins.values():
-                _wait_healthy(origin, deadline)
+                _wait_healthy(origin, deadline, self._gone)
         except BaseException as exc:
             logs = self._logs()
             self.close()
             if isinstance(exc, InfraError) and logs:
                 raise InfraError(f"{exc}; container log: {logs}") from exc
             raise
+
+    def _gone(self) -> str | None:
+        assert self.container_id is not None
+        state = self.api.inspect_container(self.container_id)["State"]
+        return None if state.get("Running") else f"the sites container stopped (exit code {state.get('ExitCode')})"
 
     def _logs(self) -> str:
         if not self.container_id:

@@ -16,6 +16,7 @@ from urllib.parse import unquote, urljoin, urlsplit
 from pydantic import BaseModel
 
 from agentgym.envs.web.observation import PROBE_JS, WALK_JS, PageSnapshot, parse_walk
+from agentgym.envs.web.proxy import FilterProxy
 
 ACTION_TIMEOUT_MS = 3000
 NAV_TIMEOUT_MS = 15000
@@ -65,34 +66,50 @@ def is_admin_path(path: str) -> bool:
 
 
 class Session:
-    """A browser context for one episode, limited to the given site origins."""
+    """A browser context for one episode, limited to the given site origins.
 
-    def __init__(self, context: Any, origins: list[str]):
-        self.context = context
+    Two walls keep the agent on its sites: a route filter (which also turns a blocked request
+    into a clear error) and, under it, a filtering proxy that every request of the context goes
+    through, including those route() never sees (redirect hops, WebSockets, shared workers)."""
+
+    def __init__(self, origins: list[str], home: str):
+        self.context: Any = None
         self.origins = {origin_of(o) for o in origins}
+        self.home = home  # relative URLs resolve against this when the tab shows no site page
         self.pages: list[Any] = []
         self.active = 0
         self.blocked: list[str] = []
+        self.proxy = FilterProxy(self.allowed, self.blocked.append, lambda o: origin_of(o) in self.origins)
 
     # -- lifecycle ----------------------------------------------------------------------------------
     @classmethod
     async def open(cls, browser: Any, origins: list[str], start_url: str) -> Session:
-        context = await browser.new_context(viewport=VIEWPORT, java_script_enabled=True, service_workers="block")
-        self = cls(context, origins)
-        context.set_default_timeout(ACTION_TIMEOUT_MS)
-        context.set_default_navigation_timeout(NAV_TIMEOUT_MS)
-        await context.route("**/*", self._filter)
-        context.on("page", self._on_page)
-        page = await context.new_page()
-        self._on_page(page)
-        await page.goto(start_url, wait_until="load")
+        self = cls(origins, start_url)
+        try:
+            proxy_url = await self.proxy.start()
+            # "<-loopback>": the sites are on loopback, which Chromium would otherwise never proxy.
+            self.context = await browser.new_context(viewport=VIEWPORT, java_script_enabled=True, service_workers="block",
+                                                     proxy={"server": proxy_url, "bypass": "<-loopback>"})
+            self.context.set_default_timeout(ACTION_TIMEOUT_MS)
+            self.context.set_default_navigation_timeout(NAV_TIMEOUT_MS)
+            await self.context.route("**/*", self._filter)
+            self.context.on("page", self._on_page)
+            page = await self.context.new_page()
+            self._on_page(page)
+            await page.goto(start_url, wait_until="load")
+        except BaseException:
+            await self.close()
+            raise
         return self
 
     async def close(self) -> None:
         try:
-            await self.context.close()
+            if self.context is not None:
+                await self.context.close()
         except Exception:  # noqa: BLE001 - the browser may already be gone; nothing to release then
             pass
+        finally:
+            await self.proxy.close()
 
     def _on_page(self, page: Any) -> None:
         if page not in self.pages:
@@ -123,7 +140,10 @@ class Session:
             await route.abort("blockedbyclient")
 
     def check_url(self, url: str) -> str:
-        full = urljoin(self.page.url if self.pages else "", url.strip())
+        base = self.page.url if self.pages else ""
+        if origin_of(base) not in self.origins:  # a blank tab, an error or blocked page: resolve on the first site
+            base = self.home
+        full = urljoin(base, url.strip())
         if urlsplit(full).scheme not in ("http", "https"):
             raise BrowserActionError(f"cannot open {url!r}: give an http(s) URL of this task's sites ({', '.join(sorted(self.origins))})")
         if not self.allowed(full):

@@ -8,7 +8,11 @@ one JSON line ``{"ports": {site: port}}``. Every site gets admin endpoints that 
     GET  /__health  liveness (no token; the env also blocks /__* for the agent's browser)
 
 Static sites (``--static name=DIR``) serve a folder; their state is empty and reset is a no-op.
-With ``--watch-stdin`` the server exits when its stdin closes (its parent died): no orphans.
+Users' own apps (``--app JSON``: name, port, cwd, argv) run as children of this server, with the
+token, $PORT and $HOST (the address to bind) in their environment and their output on its stderr; if one exits, the server
+exits too (the env then reports an infrastructure error instead of a dead site).
+With ``--watch-stdin`` the server exits when its stdin closes (its parent died), taking its
+process group, and so the apps, with it: no orphans.
 """
 
 from __future__ import annotations
@@ -20,6 +24,8 @@ import json
 import mimetypes
 import os
 import posixpath
+import signal
+import subprocess
 import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -122,13 +128,46 @@ def load_site(name: str) -> Site:
     return classes[0]()
 
 
+APPS: list[subprocess.Popen] = []
+
+
+def stop_all(code: int) -> None:
+    """Exit with every app: the whole process group when we lead it (apps' children too)."""
+    if os.getpgrp() == os.getpid():
+        os.killpg(os.getpgrp(), signal.SIGKILL)
+    for proc in APPS:
+        proc.kill()
+    os._exit(code)
+
+
+def start_app(spec: dict, host: str) -> subprocess.Popen:
+    """Run a user's app in this server's process group; its exit ends the server."""
+    env = {**os.environ, "PORT": str(spec["port"]), "HOST": host}
+    argv = [a.replace("{port}", str(spec["port"])).replace("{host}", host) for a in spec["argv"]]
+    try:
+        proc = subprocess.Popen(argv, cwd=spec.get("cwd") or None, env=env, stdin=subprocess.DEVNULL, stdout=sys.stderr.fileno())
+    except OSError as exc:
+        print(f"app {spec['name']}: cannot run {argv[0]!r}: {exc}", file=sys.stderr, flush=True)
+        stop_all(2)
+
+    def watch() -> None:
+        code = proc.wait()
+        print(f"app {spec['name']} ({' '.join(argv)}) exited with code {code}; stopping the site server", file=sys.stderr, flush=True)
+        stop_all(3)
+
+    APPS.append(proc)
+    threading.Thread(target=watch, name=f"app-{spec['name']}", daemon=True).start()
+    return proc
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sites", default="", help="comma-separated built-in site names")
     ap.add_argument("--static", action="append", default=[], help="NAME=DIR: serve a folder as a site")
     ap.add_argument("--host", default="127.0.0.1")
     ap.add_argument("--port-base", type=int, default=0, help="0: any free ports; N: N, N+1, ... in order")
-    ap.add_argument("--watch-stdin", action="store_true", help="exit when stdin closes")
+    ap.add_argument("--app", action="append", default=[], help='JSON {"name", "port", "cwd", "argv"}: run a user\'s app')
+    ap.add_argument("--watch-stdin", action="store_true", help="exit when stdin closes, with the whole process group")
     args = ap.parse_args(argv)
     token = os.environ.get("AGENTGYM_WEB_TOKEN", "")
     if len(token) < 16:
@@ -144,9 +183,14 @@ def main(argv: list[str] | None = None) -> None:
         httpd.daemon_threads = True
         ports[site.name] = httpd.server_address[1]
         threading.Thread(target=httpd.serve_forever, name=f"site-{site.name}", daemon=True).start()
+    for spec in map(json.loads, args.app):
+        start_app(spec, args.host)
+        ports[spec["name"]] = spec["port"]
     print(json.dumps({"ports": ports}), flush=True)
     if args.watch_stdin:
         sys.stdin.read()  # returns at EOF: the parent closed the pipe or died
+        if APPS:
+            stop_all(0)
     else:
         threading.Event().wait()
 
