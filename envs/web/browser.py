@@ -44,29 +44,29 @@ class BrowserHost:
 
     _lock = threading.Lock()
     _instance: BrowserHost | None = None
-    _refs = 0
 
     @classmethod
     def acquire(cls) -> BrowserHost:
+        """The shared browser, started (or replaced, when it died) as needed. Each host counts its
+        own users: envs still holding a dead one release it themselves and get the new one."""
         with cls._lock:
             if cls._instance is None or not cls._instance.alive:
                 cls._instance = BrowserHost()
-            cls._refs += 1
+            cls._instance.refs += 1
             return cls._instance
 
     @classmethod
     def release(cls, host: BrowserHost) -> None:
         with cls._lock:
-            if host is not cls._instance:
-                host.shutdown()
+            host.refs -= 1
+            if host.refs > 0:
                 return
-            cls._refs -= 1
-            if cls._refs <= 0:
-                cls._refs = 0
+            if host is cls._instance:
                 cls._instance = None
-                host.shutdown()
+        host.shutdown()
 
     def __init__(self) -> None:
+        self.refs = 0
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, name="agentgym-browser", daemon=True)
         self.thread.start()
@@ -88,6 +88,10 @@ class BrowserHost:
             self.browser = await self.pw.chromium.launch(executable_path=chromium_path(), headless=True, args=CHROMIUM_ARGS)
         except Exception as exc:
             raise InfraError(f"Chromium did not start: {exc}") from exc
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
 
     @property
     def alive(self) -> bool:

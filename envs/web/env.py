@@ -8,6 +8,7 @@ Episodes end with send_msg_to_user (the answer / "done") or report_infeasible.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Sequence
 from typing import Any
 
@@ -29,8 +30,43 @@ from agentgym.envs.web.tasks.models import OracleStep, WebTask
 EXTRA_KEYS = ("url", "tabs", "focused", "last_action_error", "chat")
 
 
+class _Held:
+    """What an env holds outside Python (site servers, a share of the browser, a context), kept
+    apart from the env so that close() or, failing that, the garbage collector releases it."""
+
+    def __init__(self) -> None:
+        self.host: SiteHost | None = None
+        self.browser: BrowserHost | None = None
+        self.session: Session | None = None
+
+    def end_session(self) -> None:
+        if self.session is not None and self.browser is not None and not self.browser.closed:
+            try:
+                self.browser.call(self.session.close(), timeout=30)
+            except InfraError:
+                pass
+        self.session = None
+
+    def release(self) -> None:
+        self.end_session()
+        if self.browser is not None:
+            BrowserHost.release(self.browser)
+            self.browser = None
+        if self.host is not None:
+            self.host.close()
+            self.host = None
+
+
+def _held_attr(name: str) -> property:
+    return property(lambda self: getattr(self._held, name), lambda self, v: setattr(self._held, name, v))
+
+
 class WebEnv(AgentEnv):
     """Browser tasks over the given sites. `tasks` defaults to the built-in catalogue for them."""
+
+    host = _held_attr("host")  # the site servers (SiteHost)
+    browser = _held_attr("browser")  # this env's share of the process's Chromium (BrowserHost)
+    session = _held_attr("session")  # the episode's browser context (Session)
 
     def __init__(self, runtime: str = "auto", sites: Sequence[str | SiteSpec | dict] | None = None,
                  tasks: Sequence[WebTask | dict] | None = None, split: str | None = None,
@@ -56,9 +92,8 @@ class WebEnv(AgentEnv):
                 raise ValueError(f"task {t.id} uses sites {t.sites} but this env serves {sorted(names)}")
         self._tasks = {t.id: t for t in chosen}
         self.screenshot = screenshot
-        self.host: SiteHost | None = None
-        self.browser: BrowserHost | None = None
-        self.session: Session | None = None
+        self._held = _Held()
+        self._finalizer = weakref.finalize(self, self._held.release)
         self._before: dict[str, Any] = {}
         self._obs: Observation | None = None
         self._error = ""
@@ -82,6 +117,9 @@ class WebEnv(AgentEnv):
         task = self._tasks[task_id]
         if self.host is None:
             self.host = make_host(self.runtime, self.site_specs)
+        if self.browser is not None and not self.browser.alive:  # Chromium died: let go of it, take a new one
+            BrowserHost.release(self.browser)
+            self.browser = None
         if self.browser is None:
             self.browser = BrowserHost.acquire()
         for site in task.sites:
@@ -99,24 +137,14 @@ class WebEnv(AgentEnv):
                 f"sites, call report_infeasible. Both end the task.\n\n{page}")
 
     def _end_episode(self) -> None:
-        if self.session is not None and self.browser is not None:
-            try:
-                self.browser.call(self.session.close(), timeout=30)
-            except InfraError:
-                pass
-        self.session = None
+        self._held.end_session()
 
     def _fork_episode(self, clone: AgentEnv) -> None:
         raise NotImplementedError("WebEnv cannot fork: a live browser page and site state are not copyable; "
                                   "replay the actions in a new env instead")
 
     def _close(self) -> None:
-        if self.browser is not None:
-            BrowserHost.release(self.browser)
-            self.browser = None
-        if self.host is not None:
-            self.host.close()
-            self.host = None
+        self._held.release()
 
     # ---- observations -----------------------------------------------------------------------------
     def _observe(self) -> str:

@@ -1,0 +1,75 @@
+"""The shared browser and what an env holds: counted per browser (a crashed Chromium is replaced
+without leaking the new one), an env recovers from a dead browser, a failed episode start leaves
+no context behind, and an env that nobody closes is released by the garbage collector."""
+
+from __future__ import annotations
+
+import gc
+import time
+
+import psutil
+import pytest
+
+import agentgym
+from agentgym.envs.web.browser import BrowserHost
+from agentgym.envs.web.session import Session
+
+pytestmark = pytest.mark.slow
+
+
+def _gone(pids: list[int], timeout: float = 10.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        alive = [p for p in pids if psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE]
+        if not alive:
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def test_a_replaced_browser_is_still_counted_and_closed():
+    a = BrowserHost.acquire()
+    b = BrowserHost.acquire()
+    assert a is b
+    a.call(a.browser.close())  # Chromium dies under two users
+    assert not a.alive
+    c = BrowserHost.acquire()  # the next user gets a new one
+    assert c is not a and c.alive
+    BrowserHost.release(a)
+    BrowserHost.release(b)
+    assert a.closed and not c.closed
+    BrowserHost.release(c)  # its last user: it must close, not linger until exit
+    assert c.closed
+
+
+def test_env_recovers_when_chromium_dies():
+    with agentgym.make("web-widgets", runtime="local") as env:
+        env.reset(options={"task_id": "widget_tabs-0"})
+        dead = env.browser
+        dead.call(dead.browser.close())
+        obs, _ = env.reset(options={"task_id": "widget_tabs-0"})
+        assert env.browser is not dead and env.browser.alive and "Settings" in obs["text"]
+
+
+def test_failed_start_leaves_no_context():
+    host = BrowserHost.acquire()
+    try:
+        before = len(host.browser.contexts)
+        with pytest.raises(Exception):  # nothing listens on port 9: the start page cannot load
+            host.call(Session.open(host.browser, ["http://127.0.0.1:9"], "http://127.0.0.1:9/"))
+        assert len(host.browser.contexts) == before
+    finally:
+        BrowserHost.release(host)
+
+
+def test_unclosed_env_is_released_by_gc():
+    env = agentgym.make("web-widgets", runtime="local")
+    env.reset(options={"task_id": "widget_tabs-0"})
+    servers = [p.pid for p in env.host.procs]
+    browser = env.browser
+    chromium = [p.pid for p in psutil.Process().children(recursive=True) if "chrom" in p.name()]
+    assert servers and chromium
+    del env
+    gc.collect()
+    assert _gone(servers), "site server left running"
+    assert browser.closed and _gone(chromium), "Chromium left running"
