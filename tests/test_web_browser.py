@@ -73,3 +73,27 @@ def test_unclosed_env_is_released_by_gc():
     gc.collect()
     assert _gone(servers), "site server left running"
     assert browser.closed and _gone(chromium), "Chromium left running"
+
+
+def test_nothing_carries_over_between_episodes():
+    """Cookies, local and session storage, tabs and history stay in their episode, also when the
+    next episode's context was made ahead (prewarm)."""
+    fresh = None
+    with agentgym.make("web-shop", runtime="local") as env:
+        for episode in range(4):
+            env.reset(options={"task_id": "shop_price-0"})
+            if episode >= 2:
+                assert env._held.spare is not None or episode == 3  # the next context is being made
+            page, call = env.session.page, env.browser.call
+            seen = call(page.evaluate("() => [document.cookie, localStorage.length, sessionStorage.length, history.length]"))
+            fresh = fresh or seen  # the first episode's context is new by construction
+            assert seen == fresh == ["", 0, 0, fresh[3]] and fresh[3] <= 2, f"episode {episode} inherited {seen}"
+            obs, *_ = env.step({"name": "go_back"})
+            assert "/cart" not in obs["url"] and "/orders" not in obs["url"]  # no page of the last episode
+            env.step({"name": "goto", "arguments": {"url": "/"}})
+            assert call(env.session.context.cookies()) == [] and len(env.session.pages) == 1
+            call(page.evaluate("() => { document.cookie = 'who=agent; max-age=3600'; localStorage.setItem('k', 'v');"
+                               " sessionStorage.setItem('k', 'v'); }"))
+            env.step({"name": "goto", "arguments": {"url": "/cart"}})
+            env.step({"name": "new_tab", "arguments": {"url": "/orders"}})
+            assert call(env.session.context.cookies())[0]["name"] == "who"

@@ -122,6 +122,9 @@ class H(BaseHTTPRequestHandler):
             return self.send(302, location=q["to"])
         if url.path == "/probe":
             return self.send(200, PROBE)
+        if url.path == "/slow":
+            return self.send(200, "<!doctype html><title>Slow</title><form method=post action=/slow-post>"
+                             "<button type=button onclick='setTimeout(() => this.form.submit(), 0)'>Go</button></form>")
         self.send(404, "not found")
 
     def do_POST(self):
@@ -131,6 +134,10 @@ class H(BaseHTTPRequestHandler):
             return self.admin(url.path)
         if url.path == "/vote":
             VOTES.append(parse_qs(body)["choice"][0])
+            return self.send(303, location="/thanks")
+        if url.path == "/slow-post":  # submitted by a script, answered slowly: the click returns long before the new page
+            import time
+            time.sleep(0.8)
             return self.send(303, location="/thanks")
         if url.path == "/away-post":
             return self.send(307, location=parse_qs(urlsplit(self.path).query)["to"][0])
@@ -175,6 +182,15 @@ def test_served_app_site_on_docker(tmp_path):
     _app_env(tmp_path, "my-poll", "docker")
     report = validate("my-poll", runtime="docker")
     assert (report.tasks, report.gold_pass_rate, report.null_pass_rate, report.errors) == (1, 1.0, 0.0, 0)
+
+
+def test_observation_after_a_slow_navigation_shows_the_new_page(tmp_path):
+    _app_env(tmp_path, "my-poll", "local")
+    with agentgym.make("my-poll", runtime="local") as env:
+        env.reset()
+        env.step({"name": "goto", "arguments": {"url": "/slow"}})
+        obs, *_ = env.step({"name": "click", "arguments": {"id": env.element_id("button")}})
+        assert obs["url"].endswith("/thanks") and "Thanks for voting" in obs["text"], obs["text"]
 
 
 def test_docker_command_site_needs_its_folder():

@@ -4,12 +4,20 @@ Observation: {"text", "url", "tabs", "focused", "last_action_error", "chat"} (+ 
 an RGB array, when screenshot=True). "text" holds the action's result and the page as an
 accessibility-tree-like text with element ids; the other keys repeat the structured parts.
 Episodes end with send_msg_to_user (the answer / "done") or report_infeasible.
+
+Every episode gets a fresh browser context (no cookie, storage, tab or history carries over).
+With prewarm (the default), an env reset more than once makes the next episode's context in the
+background while the current episode runs, so a reset only has to reset the sites and load the
+start page; not while the shared browser holds more contexts than there are CPU cores.
 """
 
 from __future__ import annotations
 
+import asyncio
+import os
 import weakref
 from collections.abc import Sequence
+from concurrent.futures import Future
 from typing import Any
 
 import numpy as np
@@ -38,6 +46,28 @@ class _Held:
         self.host: SiteHost | None = None
         self.browser: BrowserHost | None = None
         self.session: Session | None = None
+        self.spare: tuple[BrowserHost, Future[Session]] | None = None  # the next episode's context, being made
+
+    def take_spare(self) -> Session | None:
+        """The prepared context, if it was made on the current browser and is ready (else None)."""
+        spare, self.spare = self.spare, None
+        if spare is None:
+            return None
+        host, fut = spare
+        try:
+            session = fut.result(timeout=60)
+        except Exception:  # noqa: BLE001 - a failed or stale spare: the caller opens a fresh context
+            return None
+        if host is not self.browser or host.closed:
+            if not host.closed:
+                host.call(session.close(), timeout=30)
+            return None
+        return session
+
+    def make_spare(self) -> None:
+        assert self.browser is not None
+        fut = asyncio.run_coroutine_threadsafe(Session.prepare(self.browser.browser), self.browser.loop)
+        self.spare = (self.browser, fut)
 
     def end_session(self) -> None:
         if self.session is not None and self.browser is not None and not self.browser.closed:
@@ -49,6 +79,9 @@ class _Held:
 
     def release(self) -> None:
         self.end_session()
+        if self.spare is not None and (session := self.take_spare()) is not None:
+            self.session = session
+            self.end_session()
         if self.browser is not None:
             BrowserHost.release(self.browser)
             self.browser = None
@@ -70,7 +103,7 @@ class WebEnv(AgentEnv):
 
     def __init__(self, runtime: str = "auto", sites: Sequence[str | SiteSpec | dict] | None = None,
                  tasks: Sequence[WebTask | dict] | None = None, split: str | None = None,
-                 per_template: int | None = None, screenshot: bool = False, **kwargs: Any):
+                 per_template: int | None = None, screenshot: bool = False, prewarm: bool = True, **kwargs: Any):
         self.runtime = resolve_runtime(runtime)  # type: ignore[arg-type]
         from agentgym.envs.web.sites import BUILTIN_SITES
 
@@ -92,6 +125,8 @@ class WebEnv(AgentEnv):
                 raise ValueError(f"task {t.id} uses sites {t.sites} but this env serves {sorted(names)}")
         self._tasks = {t.id: t for t in chosen}
         self.screenshot = screenshot
+        self.prewarm = prewarm
+        self._resets = 0
         self._held = _Held()
         self._finalizer = weakref.finalize(self, self._held.release)
         self._before: dict[str, Any] = {}
@@ -127,7 +162,18 @@ class WebEnv(AgentEnv):
         self._before = {s: self.host.state(s) for s in task.sites}
         origins = [self.host.origins[s] for s in task.sites]
         start = self.host.origins[task.start[0]] + task.start[1]
-        self.session = self.browser.call(Session.open(self.browser.browser, origins, start))
+        session = self._held.take_spare()
+        if session is None:
+            self.session = self.browser.call(Session.open(self.browser.browser, origins, start))
+        else:
+            self.browser.call(session.begin(origins, start))
+            self.session = session
+        self._resets += 1
+        # An env reset twice is likely to be reset again; but when the shared browser already holds
+        # more contexts than there are cores (many envs in parallel), making spares only slows
+        # everyone's steps down (16 parallel episodes on 2 cores: most actions then timed out).
+        if self.prewarm and self._resets > 1 and len(self.browser.browser.contexts) <= (os.cpu_count() or 1):
+            self._held.make_spare()
         self._error = ""
         self._chat = [("user", task.intent)]
         self.last_check = ""

@@ -83,8 +83,10 @@ class Session:
 
     # -- lifecycle ----------------------------------------------------------------------------------
     @classmethod
-    async def open(cls, browser: Any, origins: list[str], start_url: str) -> Session:
-        self = cls(origins, start_url)
+    async def prepare(cls, browser: Any) -> Session:
+        """A fresh context with one blank tab and no site allowed yet: made ahead of an episode
+        (the slow part of a reset), then begin() points it at the episode's sites."""
+        self = cls([], "")
         try:
             proxy_url = await self.proxy.start()
             # "<-loopback>": the sites are on loopback, which Chromium would otherwise never proxy.
@@ -94,12 +96,26 @@ class Session:
             self.context.set_default_navigation_timeout(NAV_TIMEOUT_MS)
             await self.context.route("**/*", self._filter)
             self.context.on("page", self._on_page)
-            page = await self.context.new_page()
-            self._on_page(page)
-            await page.goto(start_url, wait_until="load")
+            self._on_page(await self.context.new_page())
         except BaseException:
             await self.close()
             raise
+        return self
+
+    async def begin(self, origins: list[str], start_url: str) -> None:
+        """Allow the episode's site origins and open its start page (closes the session on failure)."""
+        self.origins = {origin_of(o) for o in origins}
+        self.home = start_url
+        try:
+            await self.pages[0].goto(start_url, wait_until="load")
+        except BaseException:
+            await self.close()
+            raise
+
+    @classmethod
+    async def open(cls, browser: Any, origins: list[str], start_url: str) -> Session:
+        self = await cls.prepare(browser)
+        await self.begin(origins, start_url)
         return self
 
     async def close(self) -> None:
@@ -195,9 +211,19 @@ class Session:
         """The page's own reward (window.agentgymReward), for sites without server state."""
         return await self.page.evaluate("() => (window.agentgymReward === undefined ? null : window.agentgymReward)")
 
+    async def _evaluate(self, js: str, arg: Any = None) -> Any:
+        """Evaluate on the active page, again after a navigation that replaced the document mid-call."""
+        for attempt in range(5):
+            try:
+                return await self.page.evaluate(js, arg)
+            except Exception as exc:  # noqa: BLE001
+                if attempt == 4 or not _navigating(exc):
+                    raise
+                await self.settle(self.page)
+
     async def element_id(self, selector: str) -> str:
         """The data-agid of the first element matching a CSS selector (oracles use this)."""
-        ident = await self.page.evaluate(
+        ident = await self._evaluate(
             "(s) => { const e = document.querySelector(s); if (!e) return null;"
             " if (!e.getAttribute('data-agid')) { if (window.__agNext === undefined) window.__agNext = 1;"
             " e.setAttribute('data-agid', String(window.__agNext++)); } return e.getAttribute('data-agid'); }", selector)
@@ -209,7 +235,7 @@ class Session:
     async def _element(self, ident: str, *, need_visible: bool = True) -> Any:
         if not ident.isdigit():
             raise BrowserActionError(f"element id must be the number shown in brackets, like 12, not {ident!r}")
-        info = await self.page.evaluate(PROBE_JS, ident)
+        info = await self._evaluate(PROBE_JS, ident)
         if info is None:
             raise BrowserActionError(f"no element with id [{ident}] on this page; use an id from the latest observation")
         if need_visible and not info["visible"]:
