@@ -6,8 +6,12 @@
 
 Targets (issue 6): observation p50 <= 50 ms; per step >= 3x faster than BrowserGym at its
 defaults and >= 1.5x faster with slow_mo 0; 16 concurrent episodes with 0 errors and no
-browser process left behind. BrowserGym runs in a subprocess (its own venv at
-$AGENTGYM_BGYM_PYTHON, default /tmp/bgym-venv/bin/python) and is skipped with a message when absent.
+browser process left behind.
+
+BrowserGym runs in a subprocess with its own interpreter, since browsergym-core pins an older
+playwright than agentgym's: $AGENTGYM_BGYM_PYTHON when set, else .venv-bgym/ at the repository
+root, which this script creates on first use (`python -m venv` + `pip install browsergym-core`;
+never `playwright install`: both sides drive Debian's /usr/bin/chromium).
 """
 
 from __future__ import annotations
@@ -30,7 +34,9 @@ import psutil  # noqa: E402
 import agentgym  # noqa: E402
 
 TASK = "shop_price-0"  # search, open a product, answer: a typical page mix
-BGYM_PYTHON = os.environ.get("AGENTGYM_BGYM_PYTHON", "/tmp/bgym-venv/bin/python")
+ROOT = Path(__file__).resolve().parents[1]
+BGYM_VENV = ROOT / ".venv-bgym"
+BGYM_PACKAGE = "browsergym-core"
 
 
 def pct(xs: list[float], q: float) -> float:
@@ -65,8 +71,8 @@ def chromium_left() -> int:
     return n
 
 
-def single(runtime: str, episodes: int) -> dict[str, Any]:
-    env = agentgym.make("web-shop", runtime=runtime, per_template=None)
+def single(runtime: str, episodes: int, prewarm: bool = True) -> dict[str, Any]:
+    env = agentgym.make("web-shop", runtime=runtime, per_template=None, prewarm=prewarm)
     resets, steps, observes = [], [], []
     try:
         env.reset(options={"task_id": TASK})  # warm: site server and browser start
@@ -164,13 +170,41 @@ print(json.dumps({"step_p50_ms": round(steps[len(steps)//2]*1e3, 2), "step_p95_m
 '''
 
 
+def bgym_python() -> tuple[str | None, str]:
+    """(interpreter with browsergym-core, how it was found) or (None, why not)."""
+    given = os.environ.get("AGENTGYM_BGYM_PYTHON")
+    if given:
+        return (given, "AGENTGYM_BGYM_PYTHON") if Path(given).exists() else (None, f"AGENTGYM_BGYM_PYTHON={given} does not exist")
+    python = BGYM_VENV / "bin" / "python"
+    probe = [str(python), "-c", "import browsergym.core, playwright"]
+    if python.exists() and subprocess.run(probe, capture_output=True).returncode == 0:
+        return str(python), str(BGYM_VENV.relative_to(ROOT))
+    print(f"creating {BGYM_VENV.relative_to(ROOT)} with {BGYM_PACKAGE} (once; no browser is downloaded) ...", file=sys.stderr, flush=True)
+    steps = [[sys.executable, "-m", "venv", "--clear", str(BGYM_VENV)],
+             [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", BGYM_PACKAGE]]
+    for argv in steps:
+        proc = subprocess.run(argv, capture_output=True, text=True, timeout=900)
+        if proc.returncode != 0:
+            return None, f"{' '.join(argv[:4])} failed: {(proc.stderr or proc.stdout).strip()[-600:]}"
+    if subprocess.run(probe, capture_output=True).returncode != 0:
+        return None, f"{BGYM_PACKAGE} installed but does not import"
+    return str(python), f"{BGYM_VENV.relative_to(ROOT)} (created)"
+
+
+def bgym_versions(python: str) -> dict[str, str]:
+    code = ("import importlib.metadata as m, json; print(json.dumps({p: m.version(p) for p in "
+            "('browsergym-core', 'playwright')}))")
+    proc = subprocess.run([python, "-c", code], capture_output=True, text=True)
+    return json.loads(proc.stdout) if proc.returncode == 0 else {}
+
+
 def browsergym(url: str, episodes: int) -> dict[str, Any]:
-    if not Path(BGYM_PYTHON).exists():
-        return {"skipped": f"no BrowserGym interpreter at {BGYM_PYTHON}: create a venv and `pip install browsergym-core` "
-                           "(set AGENTGYM_BGYM_PYTHON)"}
-    out: dict[str, Any] = {}
+    python, how = bgym_python()
+    if python is None:
+        return {"skipped": how}
+    out: dict[str, Any] = {"python": how, "versions": bgym_versions(python)}
     for mode in ("default", "0"):
-        proc = subprocess.run([BGYM_PYTHON, "-c", BGYM_CHILD, url, mode, str(episodes)], capture_output=True, text=True, timeout=600)
+        proc = subprocess.run([python, "-c", BGYM_CHILD, url, mode, str(episodes)], capture_output=True, text=True, timeout=600)
         if proc.returncode != 0 or not proc.stdout.strip():
             return {"skipped": f"browsergym run failed: {proc.stderr.strip()[-600:]}"}
         out["defaults" if mode == "default" else "slow_mo_0"] = json.loads(proc.stdout.strip().splitlines()[-1])
@@ -186,8 +220,11 @@ def main() -> None:
     ap.add_argument("--no-browsergym", action="store_true")
     args = ap.parse_args()
     result: dict[str, Any] = {"runtime": args.runtime, "task": TASK, "cpus": os.cpu_count()}
+    # Reset with and without the next context made ahead (prewarm, the default), in the same run.
+    result["single_no_prewarm"] = single(args.runtime, args.episodes, prewarm=False)
+    print(f"single episode, prewarm off: {json.dumps(result['single_no_prewarm'])}", flush=True)
     result["single"] = single(args.runtime, args.episodes)
-    print(f"single episode: {json.dumps(result['single'])}", flush=True)
+    print(f"single episode (default, prewarm on): {json.dumps(result['single'])}", flush=True)
     result["concurrent"] = concurrent(args.concurrency, args.runtime)
     print(f"concurrent: {json.dumps(result['concurrent'])}", flush=True)
     if not args.no_browsergym:
