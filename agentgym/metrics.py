@@ -2,22 +2,34 @@
 versus k and cost per solved task, each with a confidence interval.
 
 Inputs are per-task outcomes: ``{task_id: [passed, passed, ...]}`` (n samples per task; n may
-differ between tasks). Intervals are percentile bootstraps over tasks (tasks are the unit that
-varies between benchmarks; samples within a task are not independent of it), seeded so a report
-is reproducible. Wilson intervals are given for plain proportions.
+differ between tasks). Intervals are seeded, so a report is reproducible. Wilson intervals are
+given for plain proportions.
 
-Where the bootstrap degenerates, because every task has the same value (every task passes, or
-none does), it collapses to a point, [1, 1] or [0, 0], although the true pass@k may be 0.997.
-There ``method="auto"`` (the default) reports a Wilson score interval over tasks instead, treating
-the per-task values (in [0, 1]) as m Bernoulli-like outcomes: with all m tasks passing it is
+pass@k and pass^k (``method="auto"``, the default) get a *hybrid* interval: the union of
+- a percentile bootstrap over tasks (tasks are the unit that varies between benchmarks; it
+  captures differences in difficulty between tasks), and
+- a within-task binomial bootstrap: the tasks stay fixed, each task's count of passes is redrawn
+  from Binomial(n, (c + 1/2) / (n + 1)), and the spread of the mean is centred on the observed
+  estimate. It captures the sampling noise of the n samples that the task bootstrap cannot see
+  near the boundary, where most per-task values are exactly 1 (or 0).
+The task bootstrap alone undercovers there. In simulations (150 runs per setting, n=32 samples
+per task; 10, 30 or 100 tasks of equal or spread difficulty; k in {1, 4, 8, 16}; p in {0.05, 0.3,
+0.9}) it covered the true pass@16 at p=0.3 in 56% of runs with 10 equal tasks and 79% with 100,
+the true pass@8 at p=0.9 in 9% to 27%, and pass^k near zero in as few as 0%; the hybrid covered
+the truth in at least 93% of runs in every setting, for both metrics (95% is within the noise of
+150 runs), and was at most about 15% wider where the bootstrap alone was already right.
+tests/test_metrics.py repeats a reduced version of that simulation.
+
+Where every task has the same value (every task passes, or none does), the bootstrap collapses
+to a point; there "auto" reports a Wilson score interval over tasks instead, treating the
+per-task values (in [0, 1]) as m Bernoulli-like outcomes: with all m tasks passing it is
 [m / (m + z^2), 1], the "rule of three" bound, valid whatever the spread of skill between tasks.
-``method="pooled"`` is a tighter, never-degenerate option for pass@k and pass^k when tasks are
-equally hard (simulations): a Wilson interval on the pooled per-sample success rate p, mapped
-through 1-(1-p)^k or p^k (both increase with p). With tasks of different difficulty it overstates
-pass@k (Jensen), which is why it is not the default. A per-task Jeffreys posterior mapped through
-1-(1-p)^k was tried and rejected: averaged over tasks it is biased low (0 of 100 simulated runs
-covered the truth at p=0.3, n=32, k=16). ``method="bootstrap"`` forces the plain percentile
-bootstrap. Every Estimate records the ``method`` its interval came from.
+``method="pooled"`` is a tighter option for pass@k and pass^k when tasks are equally hard: a
+Wilson interval on the pooled per-sample success rate p, mapped through 1-(1-p)^k or p^k. With
+tasks of different difficulty it overstates pass@k (Jensen), which is why it is not the default.
+A per-task Jeffreys posterior mapped through 1-(1-p)^k was tried and rejected: averaged over
+tasks it is biased low. ``method="bootstrap"`` forces the plain task bootstrap. Every Estimate
+records the ``method`` its interval came from (hybrid, bootstrap, wilson or pooled).
 """
 
 from __future__ import annotations
@@ -37,7 +49,7 @@ class Estimate(BaseModel):
     n_tasks: int
     k: int | None = None
     level: float = 0.95
-    method: str = Field("bootstrap", description="where [low, high] came from: bootstrap, wilson or pooled")
+    method: str = Field("bootstrap", description="where [low, high] came from: hybrid, bootstrap, wilson or pooled")
 
     def contains(self, value: float) -> bool:
         return self.low - 1e-12 <= value <= self.high + 1e-12
@@ -100,8 +112,8 @@ def _z(level: float) -> float:
     return NormalDist().inv_cdf(0.5 + level / 2)
 
 
-CIMethod = Literal["auto", "bootstrap", "wilson", "pooled"]
-_METHODS = ("auto", "bootstrap", "wilson", "pooled")
+CIMethod = Literal["auto", "hybrid", "bootstrap", "wilson", "pooled"]
+_METHODS = ("auto", "hybrid", "bootstrap", "wilson", "pooled")
 
 
 def _per_task(results: Mapping[str, Sequence[bool]], k: int, fn: Callable[[int, int, int], float]) -> list[float]:
@@ -127,8 +139,34 @@ def pooled_ci(n: Sequence[int] | np.ndarray, c: Sequence[int] | np.ndarray, tran
     return float(transform(low)), float(transform(high))
 
 
+def within_task_ci(n: Sequence[int] | np.ndarray, c: Sequence[int] | np.ndarray, k: int,
+                   fn: Callable[[int, int, int], float], level: float = 0.95, n_boot: int = 2000,
+                   seed: int = 0) -> tuple[float, float]:
+    """Interval for the mean over tasks of fn(n_i, c_i, k) from the sampling noise within tasks
+    alone: tasks fixed, each c_i redrawn from Binomial(n_i, (c_i + 1/2) / (n_i + 1)) (smoothed so
+    that a task with every sample passing still varies), the replicates' spread centred on the
+    observed mean (the plug-in's own bias is not the estimator's). Clipped to [0, 1]."""
+    n_arr, c_arr = np.asarray(n, dtype=int), np.asarray(c, dtype=int)
+    if len(n_arr) == 0:
+        raise ValueError("no tasks to estimate over")
+    rng = np.random.default_rng(seed + 1)
+    draws = rng.binomial(n_arr, (c_arr + 0.5) / (n_arr + 1), size=(n_boot, len(n_arr)))
+    values = np.empty(draws.shape)
+    for size in np.unique(n_arr):  # fn looked up in a table per sample size: n_boot x m calls would be slow
+        table = np.array([fn(int(size), j, k) for j in range(int(size) + 1)])
+        cols = n_arr == size
+        values[:, cols] = table[draws[:, cols]]
+    means = values.mean(axis=1)
+    observed = float(np.mean([fn(int(ni), int(ci), k) for ni, ci in zip(n_arr, c_arr)]))
+    a = (1 - level) / 2
+    low = observed + float(np.quantile(means, a)) - float(means.mean())
+    high = observed + float(np.quantile(means, 1 - a)) - float(means.mean())
+    return max(0.0, low), min(1.0, high)
+
+
 def _estimate(values: list[float], k: int | None, level: float, n_boot: int, seed: int, method: str = "auto",
-              pooled: Callable[[], tuple[float, float]] | None = None) -> Estimate:
+              pooled: Callable[[], tuple[float, float]] | None = None,
+              within: Callable[[], tuple[float, float]] | None = None) -> Estimate:
     if method not in _METHODS:
         raise ValueError(f"unknown interval method {method!r}; use one of {', '.join(_METHODS)}")
     v = np.asarray(values, dtype=float)
@@ -142,20 +180,28 @@ def _estimate(values: list[float], k: int | None, level: float, n_boot: int, see
     elif method == "wilson" or (method == "auto" and degenerate and np.all((v >= 0) & (v <= 1))):
         method = "wilson"
         low, high = wilson_ci(float(v.sum()), len(v), level)
-    else:
+    elif method == "bootstrap" or within is None:
+        if method == "hybrid":
+            raise ValueError("method='hybrid' is for pass@k and pass^k (it needs per-task sample counts)")
         method = "bootstrap"
         low, high = bootstrap_ci(values, level, n_boot, seed)
+    else:
+        method = "hybrid"
+        (b_low, b_high), (w_low, w_high) = bootstrap_ci(values, level, n_boot, seed), within()
+        low, high = min(b_low, w_low), max(b_high, w_high)
     return Estimate(mean=float(v.mean()), low=low, high=high, n_tasks=len(v), k=k, level=level, method=method)
 
 
 def pass_at_k_estimate(results: Mapping[str, Sequence[bool]], k: int, level: float = 0.95, n_boot: int = 2000, seed: int = 0,
                        method: CIMethod = "auto") -> Estimate:
     """Mean unbiased pass@k over tasks; interval by `method` (see the module docstring: the
-    default bootstraps over tasks and falls back to Wilson where the bootstrap collapses)."""
+    default is the hybrid of the task bootstrap and the within-task binomial bootstrap, and
+    Wilson where every task has the same value)."""
     values = _per_task(results, k, pass_at_k)
     n, c = _counts(results)
     return _estimate(values, k, level, n_boot, seed, method,
-                     lambda: pooled_ci(n, c, lambda p: 1.0 - (1.0 - p) ** k, level))
+                     lambda: pooled_ci(n, c, lambda p: 1.0 - (1.0 - p) ** k, level),
+                     lambda: within_task_ci(n, c, k, pass_at_k, level, n_boot, seed))
 
 
 def pass_hat_k_estimate(results: Mapping[str, Sequence[bool]], k: int, level: float = 0.95, n_boot: int = 2000, seed: int = 0,
@@ -163,7 +209,8 @@ def pass_hat_k_estimate(results: Mapping[str, Sequence[bool]], k: int, level: fl
     """Mean pass^k over tasks; interval by `method` as for pass_at_k_estimate."""
     values = _per_task(results, k, pass_hat_k)
     n, c = _counts(results)
-    return _estimate(values, k, level, n_boot, seed, method, lambda: pooled_ci(n, c, lambda p: p**k, level))
+    return _estimate(values, k, level, n_boot, seed, method, lambda: pooled_ci(n, c, lambda p: p**k, level),
+                     lambda: within_task_ci(n, c, k, pass_hat_k, level, n_boot, seed))
 
 
 def coverage_curve(results: Mapping[str, Sequence[bool]], ks: Sequence[int] = (1, 2, 4, 8, 16), **kw: Any) -> list[Estimate]:
@@ -197,8 +244,8 @@ def selected_accuracy(samples: Mapping[str, Sequence[Sample]], k: int, select: S
             subset = [rows[i] for i in rng.choice(len(rows), size=k, replace=False)]
             hits += subset[select(subset, rng)].passed
         per_task.append(hits / n_subsets)
-    if method == "pooled":
-        raise ValueError("method='pooled' is for pass@k and pass^k; use 'auto', 'bootstrap' or 'wilson'")
+    if method in ("pooled", "hybrid"):
+        raise ValueError(f"method={method!r} is for pass@k and pass^k; use 'auto', 'bootstrap' or 'wilson'")
     return _estimate(per_task, k, level, n_boot, seed, method)
 
 
@@ -222,5 +269,5 @@ def cost_per_solved(samples: Mapping[str, Sequence[Sample]], level: float = 0.95
 
 __all__ = [
     "CIMethod", "Estimate", "Sample", "bootstrap_ci", "cost_per_solved", "coverage_curve", "pass_at_k", "pass_at_k_estimate",
-    "pass_hat_k", "pass_hat_k_estimate", "pooled_ci", "selected_accuracy", "wilson_ci",
+    "pass_hat_k", "pass_hat_k_estimate", "pooled_ci", "selected_accuracy", "wilson_ci", "within_task_ci",
 ]

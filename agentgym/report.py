@@ -1,6 +1,6 @@
 """A static, self-contained HTML report of a sweep store (no network assets, no plotting deps).
 
-Tables per env x agent x model x budget (pass@1, pass@k, pass^k with bootstrap CIs, mean turns,
+Tables per env x agent x model x budget (pass@1, pass@k, pass^k with confidence intervals, mean turns,
 mean cost, infra errors), scaling plots drawn as inline SVG (score vs k, score vs turns budget,
 score vs cost) and a trajectory viewer (one collapsible <details> per episode, all text escaped).
 """
@@ -33,7 +33,7 @@ def _e(x: Any) -> str:
 def _fmt(est: Estimate | None) -> str:
     if est is None:
         return "-"
-    mark = "" if est.method == "bootstrap" else f'<sup title="{_e(est.method)} interval">{_e(est.method[0])}</sup>'
+    mark = "" if est.method in ("bootstrap", "hybrid") else f'<sup title="{_e(est.method)} interval">{_e(est.method[0])}</sup>'
     return f"{est.mean:.3f} <span class=ci>[{est.low:.3f}, {est.high:.3f}]{mark}</span>"
 
 
@@ -182,8 +182,10 @@ def render(configs: list[dict[str, Any]], episodes: list[dict[str, Any]], title:
     envs = sorted({r["env"] for r in rows})
     parts = [f"<!doctype html><html><head><meta charset=utf-8><title>{_e(title)}</title><style>{CSS}</style></head><body>",
              (f"<h1>{_e(title)}</h1><p>{len(episodes)} episodes over {len(rows)} configs. Scores are means over tasks with 95% "
-              "percentile-bootstrap intervals over tasks; where every task scores the same (all pass, or none) the "
-              "bootstrap would collapse to a point, and a Wilson interval over tasks is shown instead (marked <sup>w</sup>); "
+              "intervals: for pass@k and pass^k the union of a percentile bootstrap over tasks and a binomial bootstrap "
+              "within tasks (the task bootstrap alone undercovers when most tasks score exactly 1 or 0), for the rest "
+              "a bootstrap over tasks; where every task scores the same (all pass, or none) a bootstrap would collapse "
+              "to a point, and a Wilson interval over tasks is shown instead (marked <sup>w</sup>); "
               "pass@k is unbiased (Chen et al.), pass^k = C(c,k)/C(n,k); k is the samples per task.</p>")]
     if prices:
         parts.append(f"<p>Costs in {_e(prices.get('currency', ''))} from price table {_e(prices.get('version', '?'))}"
