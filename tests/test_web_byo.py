@@ -122,6 +122,11 @@ class H(BaseHTTPRequestHandler):
             return self.send(302, location=q["to"])
         if url.path == "/probe":
             return self.send(200, PROBE)
+        if url.path == "/links":  # links a page may hold but the browser must not follow
+            return self.send(200, "<!doctype html><title>Links</title>" + "".join(
+                f"<p><a id=l{i} href='{h}'>link {i}</a></p>" for i, h in enumerate(
+                    ["file:///etc/passwd", "view-source:/", "chrome://version",
+                     "data:text/html;base64,PGgxPmlubGluZSBkYXRhIHBhZ2U8L2gxPg=="])))  # <h1>inline data page</h1>
         if url.path == "/slow":
             return self.send(200, "<!doctype html><title>Slow</title><form method=post action=/slow-post>"
                              "<button type=button onclick='setTimeout(() => this.form.submit(), 0)'>Go</button></form>")
@@ -249,6 +254,10 @@ class _Outside:
         self.udp.close()
 
 
+def _tabs(obs) -> list[dict]:
+    return [{"url": line.split("\t")[2]} for line in obs["tabs"].splitlines()]
+
+
 def test_nothing_but_the_task_sites_is_reached(tmp_path):
     """Redirect hops, 307 form posts, WebSockets, shared workers and WebRTC never pass Playwright's
     route(); the episode's filtering proxy (and the WebRTC policy) stops them all the same."""
@@ -267,6 +276,13 @@ def test_nothing_but_the_task_sites_is_reached(tmp_path):
             assert out.hits == []
             blocked = " ".join(env.session.blocked)
             assert "/redirected" in blocked and "/__state" in blocked and "/shared-worker" in blocked
+            for i in range(4):  # file:, view-source:, chrome:, data: links lead nowhere
+                env.step({"name": "goto", "arguments": {"url": "/links"}})
+                obs, *_ = env.step({"name": "click", "arguments": {"id": env.element_id(f"#l{i}")}})
+                assert all(t["url"].startswith("http") for t in _tabs(obs)), obs["tabs"]
+                assert "root:x:" not in obs["text"] and "inline data page" not in obs["text"] and "Chromium" not in obs["text"]
+                while len(env.session.pages) > 1:
+                    env.step({"name": "tab_close", "arguments": {}})
             # After a blocked page, a relative URL still means the task's site.
             obs, *_ = env.step({"name": "goto", "arguments": {"url": "/"}})
             assert obs["last_action_error"] == "" and "Favourite colour" in obs["text"]

@@ -83,3 +83,20 @@ def test_catalogue_has_200_tasks_with_splits_and_kinds():
         assert t.min_steps == len(t.oracle) >= 1
     assert all(len(s) == 1 for s in by_template.values()), "the split must be by template"
     assert {"train", "test"} == {s for v in by_template.values() for s in v}
+
+
+def test_url_and_tab_checks_compare_whole_origins():
+    """A page on another port that merely starts with the site's origin (the proxy's 'blocked' page
+    is shown at the blocked URL) is not the site."""
+    from agentgym.envs.web.tasks.checks import EpisodeEnd, run_checks
+    from agentgym.envs.web.tasks.models import TabsCheck, UrlCheck
+
+    origins = {"shop": "http://127.0.0.1:4000"}
+    url, tabs = UrlCheck(site="shop", path="/cart"), TabsCheck(site="shop", paths=["/cart"])
+    for check in (url, tabs):
+        ok, _ = run_checks([check], EpisodeEnd(url="http://127.0.0.1:4000/cart", tab_urls=["http://127.0.0.1:4000/cart"]),
+                           origins, {}, lambda s: {})
+        assert ok
+        ok, _ = run_checks([check], EpisodeEnd(url="http://127.0.0.1:40001/cart", tab_urls=["http://127.0.0.1:40001/cart"]),
+                           origins, {}, lambda s: {})
+        assert not ok

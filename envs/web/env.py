@@ -127,6 +127,7 @@ class WebEnv(AgentEnv):
         self.screenshot = screenshot
         self.prewarm = prewarm
         self._resets = 0
+        self._calls: list[tuple[str, Any]] = []  # this episode's browser actions and id lookups, for fork()
         self._held = _Held()
         self._finalizer = weakref.finalize(self, self._held.release)
         self._before: dict[str, Any] = {}
@@ -150,6 +151,18 @@ class WebEnv(AgentEnv):
 
     def _start_episode(self, task_id: str) -> str:
         task = self._tasks[task_id]
+        self._calls = []
+        self._start_browser(task)
+        self._error = ""
+        self._chat = [("user", task.intent)]
+        self.last_check = ""
+        page = self._observe()
+        return (f"Task ({task_id}): {task.intent}\nWork in the browser with the tools. When you are done, call "
+                "send_msg_to_user (with the answer, if the task asks a question); if the task cannot be done on these "
+                f"sites, call report_infeasible. Both end the task.\n\n{page}")
+
+    def _start_browser(self, task: WebTask) -> None:
+        """Sites reset (their state before the episode kept for the checks), and a context at the start page."""
         if self.host is None:
             self.host = make_host(self.runtime, self.site_specs)
         if self.browser is not None and not self.browser.alive:  # Chromium died: let go of it, take a new one
@@ -174,20 +187,15 @@ class WebEnv(AgentEnv):
         # everyone's steps down (16 parallel episodes on 2 cores: most actions then timed out).
         if self.prewarm and self._resets > 1 and len(self.browser.browser.contexts) <= (os.cpu_count() or 1):
             self._held.make_spare()
-        self._error = ""
-        self._chat = [("user", task.intent)]
-        self.last_check = ""
-        page = self._observe()
-        return (f"Task ({task_id}): {task.intent}\nWork in the browser with the tools. When you are done, call "
-                "send_msg_to_user (with the answer, if the task asks a question); if the task cannot be done on these "
-                f"sites, call report_infeasible. Both end the task.\n\n{page}")
 
     def _end_episode(self) -> None:
         self._held.end_session()
 
     def _fork_episode(self, clone: AgentEnv) -> None:
-        raise NotImplementedError("WebEnv cannot fork: a live browser page and site state are not copyable; "
-                                  "replay the actions in a new env instead")
+        """Own site servers and context, brought to this state by replaying the episode (fork.py)."""
+        from agentgym.envs.web.fork import fork_into
+
+        fork_into(self, clone)  # type: ignore[arg-type]
 
     def _close(self) -> None:
         self._held.release()
@@ -251,6 +259,15 @@ class WebEnv(AgentEnv):
         return ToolResult(output=f"{msg}\n\n{page}", is_error=bool(self._error))
 
     def _tools(self) -> list[Tool]:
+        from agentgym.envs.web.fork import FINAL_TOOLS, recorded
+
+        tools = self._tool_list()
+        for t in tools:  # browser actions are recorded, so that fork() can replay them
+            if t.name not in FINAL_TOOLS:
+                t.handler = recorded(self, t.name, t.handler)
+        return tools
+
+    def _tool_list(self) -> list[Tool]:
         s = lambda: self.session  # noqa: E731 - the session of the current episode, looked up at call time
         T = Tool
         return [
@@ -306,7 +323,9 @@ class WebEnv(AgentEnv):
     def element_id(self, selector: str) -> str:
         """The element id of the first match of a CSS selector on the active page (for oracles)."""
         assert self.session is not None and self.browser is not None
-        return self.browser.call(self.session.element_id(selector))
+        ident = self.browser.call(self.session.element_id(selector))
+        self._calls.append(("element_id", selector))  # it may number elements: a fork replays it
+        return ident
 
     def reference_policy(self) -> Policy:
         return OraclePolicy(self, self.task())

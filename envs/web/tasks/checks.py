@@ -53,6 +53,12 @@ def check_answer(c: AnswerCheck, message: str | None) -> tuple[bool, str]:
     return ok, f"answer {'matches' if ok else 'does not match'} ({c.mode})"
 
 
+def _on(url: str, origin: str) -> bool:
+    """Whether url is on this site origin (exactly: http://h:80 is not a prefix of http://h:8080)."""
+    p = urlsplit(url)
+    return f"{p.scheme}://{p.netloc}" == origin
+
+
 def _path_query(url: str) -> tuple[str, dict[str, str]]:
     p = urlsplit(url)
     return p.path or "/", {k: v[-1] for k, v in parse_qs(p.query).items()}
@@ -77,10 +83,10 @@ def run_checks(checks: list[Check], end: EpisodeEnd, origins: dict[str, str], be
             ok, why = fn(before.get(c.site, {}), state(c.site), **c.params)
         elif isinstance(c, UrlCheck):
             path, query = _path_query(end.url)
-            ok = end.url.startswith(origins[c.site]) and path == c.path and (c.query is None or all(query.get(k) == v for k, v in c.query.items()))
+            ok = _on(end.url, origins[c.site]) and path == c.path and (c.query is None or all(query.get(k) == v for k, v in c.query.items()))
             why = f"active tab {'is' if ok else 'is not'} at {c.path}"
         elif isinstance(c, TabsCheck):
-            open_paths = {_path_query(u)[0] for u in end.tab_urls if u.startswith(origins[c.site])}
+            open_paths = {_path_query(u)[0] for u in end.tab_urls if _on(u, origins[c.site])}
             missing = [p for p in c.paths if p not in open_paths]
             ok, why = not missing, f"tabs missing: {missing}" if missing else "all tabs open"
         elif isinstance(c, HookCheck):
