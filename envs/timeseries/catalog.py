@@ -68,6 +68,15 @@ def _engineering() -> list[TaskSpec]:
     for i, freq in enumerate(("D", "MS", "W-MON", "h")):
         specs.append(TaskSpec(id=f"eng-tune-{freq.lower()}", family="engineering", variant="tune", seed=650 + i,
                               params={"freq": freq, "horizon": {"D": 14, "MS": 12, "W-MON": 13, "h": 24}[freq]}))
+    # translate a routine between library idioms (translate.py): all hidden inputs must match
+    for i, (routine, src, dst) in enumerate([("ses", "numpy", "pandas"), ("holt", "numpy", "statsmodels"),
+                                             ("rolling", "pandas", "numpy"), ("ar", "statsmodels", "numpy")]):
+        specs.append(TaskSpec(id=f"eng-translate-{routine}-{src}-to-{dst}", family="engineering", variant="translate",
+                              seed=700 + i, params={"routine": routine}, pass_reward=1.0))
+    # hand in a fitted linear AR model as a safe artifact (artifacts.py), scored at rolling origins
+    for i, (fmt, freq, h) in enumerate([("npz", "D", 14), ("npz", "MS", 12), ("json", "h", 24)]):
+        specs.append(TaskSpec(id=f"eng-artifact-{fmt}-{freq.lower()}", family="engineering", variant="artifact",
+                              seed=750 + i, params={"format": fmt, "freq": freq, "horizon": h, "harmonics": 2, "lags": 2}))
     return specs
 
 

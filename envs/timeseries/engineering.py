@@ -1,7 +1,9 @@
 """Engineering tasks: repair a broken forecasting module (graded by running it in a FRESH sandbox
-on hidden inputs) and tune a model's hyperparameters (a JSON config the host reads with pydantic
-and evaluates with its own code). The grader never imports, execs or unpickles agent files in
-its own process: the module's source is only ast-parsed here, and runs only in the fresh sandbox."""
+on hidden inputs), tune a model's hyperparameters (a JSON config the host reads with pydantic
+and evaluates with its own code), translate a routine between library idioms (translate.py) and
+hand in a fitted model as a safe artifact (artifacts.py). The grader never imports, execs or
+unpickles agent files in its own process: a module's source is only ast-parsed here, and runs
+only in the fresh sandbox."""
 
 from __future__ import annotations
 
@@ -105,6 +107,14 @@ def _grid_search(train: pd.DataFrame, period: int, horizon: int) -> TuneConfig:
 
 
 def build_engineering(spec: TaskSpec) -> TaskInstance:
+    if spec.variant == "translate":
+        from agentgym.envs.timeseries.translate import build_translate
+
+        return build_translate(spec)
+    if spec.variant == "artifact":
+        from agentgym.envs.timeseries.artifacts import build_artifact
+
+        return build_artifact(spec)
     p = spec.params
     period, h = G.FREQS[p["freq"]], p["horizon"]
     public = G.synth_panel(spec.seed, 4, 220, p["freq"])
@@ -168,6 +178,10 @@ def _module_check(inst: TaskInstance, data: bytes | None) -> str:
     fn = inst.submission.function
     if not any(isinstance(n, ast.FunctionDef) and n.name == fn for n in tree.body):
         raise SubmissionError(f"{inst.submission.path} defines no top-level function {fn}()")
+    if inst.spec.variant == "translate":
+        from agentgym.envs.timeseries.translate import check_translation
+
+        check_translation(inst, tree)
     return data.decode("utf-8")
 
 
@@ -188,33 +202,57 @@ def check_format(inst: TaskInstance, data: bytes | None) -> tuple[bool, str]:
     try:
         if inst.submission.kind == "module":
             _module_check(inst, data)
-            return True, f"{inst.submission.path} parses and defines {inst.submission.function}(). (Format only.)"
+            idiom = " and is written in the target idiom" if inst.spec.variant == "translate" else ""
+            return True, f"{inst.submission.path} parses and defines {inst.submission.function}(){idiom}. (Format only.)"
+        if inst.spec.variant == "artifact":
+            from agentgym.envs.timeseries.artifacts import check_artifact
+
+            return True, check_artifact(inst, data)
         cfg = _config(inst, data)
         return True, f"{inst.submission.path} is a valid config: {cfg.model_dump()}. (Format only.)"
     except SubmissionError as exc:
         return False, f"invalid submission: {exc}"
 
 
+def run_fresh(files: dict[str, str], command: str, output: str, runtime: str, spec: SandboxSpec, what: str) -> bytes:
+    """Run `command` in a FRESH sandbox holding only `files` (a module, a runner, hidden INPUTS);
+    return the bytes of `output`. Failures and timeouts are SubmissionErrors naming `what`."""
+    fresh = spec.model_copy(update={"files": {}, "default_timeout": RUN_TIMEOUT_S})
+    with make_sandbox(fresh, runtime=runtime, warm_spares=False) as sb:
+        for path, text in files.items():
+            sb.write_file(path, text)
+        res = sb.exec(command, timeout=RUN_TIMEOUT_S)
+        if res.timed_out:
+            raise SubmissionError(f"{what} ran past {RUN_TIMEOUT_S}s on the hidden inputs")
+        if not res.ok:
+            raise SubmissionError(f"{what} failed on the hidden inputs: {res.output.strip()[-800:]}")
+        try:
+            return sb.read_file(output)
+        except (FileNotFoundError, IsADirectoryError, PermissionError):
+            raise SubmissionError(f"{what} wrote no {output}") from None
+
+
 def grade_engineering(inst: TaskInstance, data: bytes | None, runtime: str, spec: SandboxSpec) -> GradeReport:
+    if inst.spec.variant == "artifact":
+        from agentgym.envs.timeseries.artifacts import grade_artifact
+
+        return grade_artifact(inst, data)
     if inst.submission.kind == "json":
         cfg = _config(inst, data)
         pred = _tune_predict(inst.context["train"], inst.context["future"], inst.context["period"], cfg)
         score, per = score_frame(inst, pred.set_index("id"))
         return report_for(inst, score, per, f"config {cfg.model_dump()}")
     source = _module_check(inst, data)
+    what = f"{inst.submission.function}()"
+    if inst.spec.variant == "translate":
+        from agentgym.envs.timeseries.translate import runner_source, score_outputs
+
+        out = run_fresh({inst.submission.path: source, "runner.py": runner_source(inst), **inst.hidden_inputs},
+                        "python3 runner.py", "outputs.json", runtime, spec, what)
+        return score_outputs(inst, out)
     runner = _RUNNER.format(function=inst.submission.function, horizon=inst.context["horizon"])
-    fresh = spec.model_copy(update={"files": {}, "default_timeout": RUN_TIMEOUT_S})
-    with make_sandbox(fresh, runtime=runtime) as sb:  # a fresh sandbox: only the module and hidden INPUTS
-        sb.write_file("forecaster.py", source)
-        sb.write_file("runner.py", runner)
-        for path, text in inst.hidden_inputs.items():
-            sb.write_file(path, text)
-        res = sb.exec("python3 runner.py", timeout=RUN_TIMEOUT_S)
-        if res.timed_out:
-            raise SubmissionError(f"forecast() ran past {RUN_TIMEOUT_S}s on the hidden inputs")
-        if not res.ok:
-            raise SubmissionError(f"forecast() failed on the hidden inputs: {res.output.strip()[-800:]}")
-        out = sb.read_file("predictions.csv")
+    out = run_fresh({"forecaster.py": source, "runner.py": runner, **inst.hidden_inputs},
+                    "python3 runner.py", "predictions.csv", runtime, spec, what)
     sub = parse_csv(out, SubmissionSpec(kind="csv", path="forecast() output", columns=["id", "yhat"], numeric=["yhat"]),
                     list(inst.answers.index))
     score, per = score_frame(inst, sub)

@@ -29,7 +29,8 @@ class SubmissionSpec(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    kind: Literal["csv", "module", "json"]
+    kind: Literal["csv", "module", "json", "npz"] = Field(description="json: a tuning config or a model artifact "
+                                                                      "(by the task's variant); npz: a model artifact")
     path: str = Field(description="path relative to the working directory")
     columns: list[str] = Field(default_factory=list, description="csv: exact column set, 'id' first")
     numeric: list[str] = Field(default_factory=list, description="csv columns that must be finite floats")

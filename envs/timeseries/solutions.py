@@ -121,6 +121,36 @@ def impute(data, period):
     return pd.concat(out, ignore_index=True)
 
 
+def linear_ar_rows(y, t, period, harmonics, lags):
+    """Feature rows of the linear AR model at positions t (all >= max(lags)) of the series y:
+    [1, t, sin(2 pi t / period), cos(2 pi t / period), ... (k = 1..harmonics), y[t - lag] for each lag]."""
+    t = np.asarray(t)
+    return np.column_stack([_design(t, period, harmonics=harmonics, trend=True)] + [y[t - k] for k in lags])
+
+
+def fit_linear_ar(y, period, harmonics, lags):
+    """Least-squares coefficients of the linear AR model (one per feature of linear_ar_rows)."""
+    y = np.asarray(y, dtype=float)
+    t = np.arange(max(lags, default=0), len(y))
+    return np.linalg.lstsq(linear_ar_rows(y, t, period, harmonics, lags), y[t], rcond=None)[0]
+
+
+def write_ar_model(task):
+    """Fit the linear AR model per series on train.csv and save it in the task's artifact format."""
+    train = pd.read_csv("train.csv")
+    p, k, lags = task["period"], task["harmonics"], task["lags"]
+    fits = {sid: fit_linear_ar(train.loc[train["series_id"] == sid, "value"].to_numpy(), p, k, lags)
+            for sid in task["series"]}
+    if task["artifact"] == "npz":
+        np.savez(task["submission"], coef=np.array(list(fits.values()), dtype=np.float64))
+    else:
+        series = {sid: {"intercept": float(c[0]), "trend": float(c[1]), "seasonal": [float(v) for v in c[2:2 + 2 * k]],
+                        "ar": [float(v) for v in c[2 + 2 * k:]]} for sid, c in fits.items()}
+        with open(task["submission"], "w") as f:
+            json.dump({"model": "linear_ar", "harmonics": k, "lags": lags, "series": series}, f, indent=1)
+    return len(fits)
+
+
 def main(task_json):
     """Run the reference for the task described in task.json (read from the working directory)."""
     task = json.load(open(task_json))
@@ -135,6 +165,9 @@ def main(task_json):
         sub = detect(pd.read_csv("series.csv"), p)
     elif fam == "impute":
         sub = impute(pd.read_csv("data.csv"), p)
+    elif fam == "engineering" and task.get("artifact"):
+        print(f"wrote {task['submission']} ({write_ar_model(task)} series)")
+        return
     else:
         raise SystemExit(f"no reference for family {fam}")
     sub.to_csv(task["submission"], index=False)

@@ -1,0 +1,277 @@
+"""Translation tasks: re-express a forecasting routine from one library idiom in another (a numpy
+loop as pandas' ewm, a numpy loop as statsmodels' ExponentialSmoothing, a pandas rolling pipeline
+as plain numpy, statsmodels' AutoReg as numpy least squares). The agent gets the source routine
+and its docstring contract; it submits a module exposing the named function.
+
+Grading: the host only ast-parses the module (never imports it) and checks the target idiom
+(required API used, forbidden libraries and constructs absent), so the source copied unchanged
+fails; then the module runs in a FRESH sandbox on hidden inputs with a timeout, and each output
+is compared with the source routine's output (computed here, by the package's own code)."""
+
+from __future__ import annotations
+
+import ast
+import inspect
+import json
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, ConfigDict
+
+from agentgym.envs.timeseries import translate_src as T
+from agentgym.envs.timeseries.grading import SubmissionError
+from agentgym.envs.timeseries.models import GradeReport, SubmissionSpec, TaskInstance, TaskSpec
+
+RUN_TIMEOUT_S = 120
+RTOL = 1e-6
+N_CASES = 8
+MAX_OUTPUT_BYTES = 20 * 1024 * 1024
+#: calls that would let a module dodge the idiom check by building code at run time
+_DYNAMIC = {"exec", "eval", "compile", "__import__", "breakpoint", "globals", "vars"}
+#: loops in disguise, banned with the loops themselves where the target idiom is loop-free
+_LOOPISH = {"map", "filter", "vectorize", "frompyfunc", "apply_along_axis", "apply", "applymap", "iterrows",
+            "itertuples", "items", "iteritems"}
+_LOOP_NODES = {ast.For: "a for loop", ast.AsyncFor: "a for loop", ast.While: "a while loop",
+               ast.ListComp: "a list comprehension", ast.SetComp: "a set comprehension",
+               ast.DictComp: "a dict comprehension", ast.GeneratorExp: "a generator expression"}
+
+
+class Routine(BaseModel):
+    """One translation: the source and target idioms of a routine and the rules of the target."""
+
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+    name: str
+    source: object  # function in translate_src (the contract's truth)
+    source_idiom: str
+    target: object  # function in translate_src (the reference solution)
+    target_idiom: str
+    module: str
+    function: str
+    what: str
+    idiom_rule: str  # the target idiom, in words (statement and messages)
+    allowed_imports: frozenset[str]
+    loops_allowed: bool
+    required_call: tuple[str, ...] = ()  # at least one of these names must be called
+    required_import: str | None = None  # a module (dotted prefix) the target must import from
+
+
+ROUTINES = {r.name: r for r in [
+    Routine(name="ses", source=T.ses_loop, source_idiom="numpy", target=T.ses_pandas, target_idiom="pandas",
+            module="smoothing", function="smooth", what="simple exponential smoothing written as a numpy loop",
+            idiom_rule="pandas: Series.ewm, no Python loops or comprehensions",
+            allowed_imports=frozenset({"numpy", "pandas", "math"}), loops_allowed=False, required_call=("ewm",),
+            required_import="pandas"),
+    Routine(name="holt", source=T.holt_loop, source_idiom="numpy", target=T.holt_statsmodels,
+            target_idiom="statsmodels", module="holt", function="holt_forecast",
+            what="Holt's linear-trend smoothing written as a numpy loop",
+            idiom_rule="statsmodels: statsmodels.tsa.holtwinters (ExponentialSmoothing or Holt) with fixed "
+                       "parameters, no Python loops or comprehensions",
+            allowed_imports=frozenset({"numpy", "statsmodels", "warnings", "math"}), loops_allowed=False,
+            required_call=("ExponentialSmoothing", "Holt"), required_import="statsmodels.tsa.holtwinters"),
+    Routine(name="rolling", source=T.rolling_pandas, source_idiom="pandas", target=T.rolling_numpy,
+            target_idiom="numpy", module="features", function="rolling_features",
+            what="a pandas rolling-window feature pipeline",
+            idiom_rule="numpy only (no pandas), vectorised: no Python loops or comprehensions",
+            allowed_imports=frozenset({"numpy", "math"}), loops_allowed=False, required_import="numpy"),
+    Routine(name="ar", source=T.ar_autoreg, source_idiom="autoreg", target=T.ar_numpy, target_idiom="numpy",
+            module="autoregress", function="ar_forecast", what="an AR(p) fit and forecast with statsmodels' AutoReg",
+            idiom_rule="numpy only (no statsmodels, scikit-learn or pandas): least squares with numpy.linalg",
+            allowed_imports=frozenset({"numpy", "math"}), loops_allowed=True, required_import="numpy"),
+]}
+
+
+def routine_source(fn, idiom: str, name: str) -> str:
+    """The shipped module: the idiom's imports plus the function, renamed to the contract name."""
+    src = inspect.getsource(fn).replace(f"def {fn.__name__}(", f"def {name}(", 1)
+    return T.IMPORTS[idiom] + "\n\n" + src
+
+
+# ---- hidden (and example) inputs --------------------------------------------------------------------
+
+def _series(rng: np.random.Generator, n: int) -> np.ndarray:
+    t = np.arange(n)
+    y = (rng.uniform(10, 200) + rng.uniform(-0.5, 1.0) * t + rng.uniform(0, 20) * np.sin(2 * np.pi * t / rng.integers(4, 13))
+         + np.cumsum(rng.normal(0, rng.uniform(0.2, 3), n)))
+    return np.round(y, 6)
+
+
+def make_cases(routine: str, seed: int, count: int) -> list[dict]:
+    rng = np.random.default_rng(seed)
+    cases = []
+    for i in range(count):
+        if routine == "ses":
+            n = 1 if i == 0 else int(rng.integers(5, 300))
+            params = {"alpha": 1.0 if i == 1 else round(float(rng.uniform(0.02, 0.98)), 6)}
+        elif routine == "holt":
+            n = int(rng.integers(8, 200))
+            params = {"alpha": round(float(rng.uniform(0.05, 1.0)), 6), "beta": round(float(rng.uniform(0.01, 0.6)), 6),
+                      "horizon": int(rng.integers(1, 25))}
+        elif routine == "rolling":
+            n = int(rng.integers(6, 200))
+            params = {"window": n + 2 if i == 0 else int(rng.integers(2, min(30, n) + 1)), "lag": int(rng.integers(1, 8))}
+        else:
+            lags = int(rng.integers(1, 9))
+            n = int(rng.integers(max(40, 2 * lags + 2), 300))
+            params = {"lags": lags, "horizon": int(rng.integers(1, 31))}
+        y = _series(rng, n)
+        if routine == "holt":
+            params = {**params, "level0": round(float(y[0] + rng.normal(0, 2)), 6),
+                      "trend0": round(float(rng.normal(0, 1)), 6)}
+            params = {k: params[k] for k in ("alpha", "beta", "level0", "trend0", "horizon")}
+        cases.append({"id": f"c{i:02d}", "y": y.tolist(), "params": params})
+    return cases
+
+
+def expected_outputs(routine: Routine, cases: list[dict]) -> list[np.ndarray]:
+    """The contract's truth: the SOURCE routine (package code, on the host) on each input."""
+    return [np.asarray(routine.source(np.asarray(c["y"], dtype=float), **c["params"]), dtype=float) for c in cases]
+
+
+# ---- the idiom check (ast only: nothing is imported or run here) ------------------------------------
+
+def _root(name: str | None) -> str:
+    return (name or "").split(".")[0]
+
+
+def idiom_check(routine: Routine, tree: ast.Module, path: str) -> None:
+    """Raise SubmissionError (exact message) unless the module is written in the target idiom."""
+    imported: list[str] = []
+    called: set[str] = set()
+    for node in ast.walk(tree):
+        line = getattr(node, "lineno", 0)
+        if isinstance(node, ast.Import | ast.ImportFrom):
+            if isinstance(node, ast.ImportFrom) and node.level:
+                raise SubmissionError(f"{path}: line {line}: relative imports are not allowed in a translation")
+            mods = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""]
+            for mod in mods:
+                if _root(mod) not in routine.allowed_imports:
+                    raise SubmissionError(f"{path}: line {line}: imports {mod!r}; the target idiom is "
+                                          f"{routine.idiom_rule} (allowed imports: {', '.join(sorted(routine.allowed_imports))})")
+                imported.append(mod)
+        elif not routine.loops_allowed and type(node) in _LOOP_NODES:
+            raise SubmissionError(f"{path}: line {line}: {_LOOP_NODES[type(node)]}; the target idiom is "
+                                  f"{routine.idiom_rule}")
+        elif isinstance(node, ast.Name) and (node.id in _DYNAMIC or node.id == "__builtins__"):
+            raise SubmissionError(f"{path}: line {line}: {node.id} is not allowed in a translation")
+        elif isinstance(node, ast.Call):
+            fn = node.func
+            name = fn.id if isinstance(fn, ast.Name) else fn.attr if isinstance(fn, ast.Attribute) else ""
+            called.add(name)
+            if not routine.loops_allowed and name in _LOOPISH:
+                raise SubmissionError(f"{path}: line {line}: {name}() is a loop in disguise; the target idiom is "
+                                      f"{routine.idiom_rule}")
+    if not routine.loops_allowed:  # recursion is a loop too
+        for fn_node in (n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef)):
+            if any(isinstance(c, ast.Call) and isinstance(c.func, ast.Name) and c.func.id == fn_node.name
+                   for c in ast.walk(fn_node)):
+                raise SubmissionError(f"{path}: line {fn_node.lineno}: {fn_node.name}() calls itself; the target "
+                                      f"idiom is {routine.idiom_rule}")
+    if routine.required_import and not any(m == routine.required_import or m.startswith(routine.required_import + ".")
+                                           for m in imported):
+        raise SubmissionError(f"{path}: never imports {routine.required_import}; the target idiom is {routine.idiom_rule}")
+    if routine.required_call and not called & set(routine.required_call):
+        raise SubmissionError(f"{path}: never calls {' or '.join(routine.required_call)}(); the target idiom is "
+                              f"{routine.idiom_rule}")
+
+
+# ---- build --------------------------------------------------------------------------------------------
+
+_RUNNER = '''import json, sys, traceback
+import numpy as np
+sys.path.insert(0, ".")
+try:
+    from {module} import {function} as fn
+except BaseException:
+    traceback.print_exc(limit=-4)
+    sys.exit(1)
+out = []
+for case in json.load(open("cases.json")):
+    try:
+        res = np.asarray(fn(np.asarray(case["y"], dtype=float), **case["params"]), dtype=float)
+        out.append({{"id": case["id"], "values": res.tolist(), "error": None}})
+    except BaseException as exc:
+        out.append({{"id": case["id"], "values": None, "error": (type(exc).__name__ + ": " + str(exc))[:300]}})
+json.dump(out, open("outputs.json", "w"))
+'''
+
+
+def build_translate(spec: TaskSpec) -> TaskInstance:
+    r = ROUTINES[spec.params["routine"]]
+    cases = make_cases(r.name, spec.seed + 1000, N_CASES)  # hidden: never written to the agent's sandbox
+    examples = make_cases(r.name, spec.seed, 3)
+    legacy = f"legacy_{r.module}.py"
+    source = routine_source(r.source, r.source_idiom, r.function)
+    sub = SubmissionSpec(kind="module", path=f"{r.module}.py", function=r.function)
+    statement = (
+        f"Translation task. {legacy} holds {r.function}(), {r.what}; its docstring is the contract. Re-express it in "
+        f"the target idiom, {r.idiom_rule}, in {sub.path} (it starts as a copy of {legacy}), keeping the name and "
+        f"signature. Allowed imports: {', '.join(sorted(r.allowed_imports))}. examples.json holds sample inputs "
+        f"(y, params). The grader only parses {sub.path} on the host and rejects it unless it is written in the target "
+        f"idiom; then it calls {r.function}(y, **params) in a FRESH sandbox (numpy, pandas, statsmodels, no network, "
+        f"{RUN_TIMEOUT_S}s) on {N_CASES} hidden inputs of the same kind and compares every output with the legacy "
+        f"routine's (relative tolerance {RTOL:g}, NaN where it has NaN). Reward = the fraction of matching inputs; "
+        "passing needs all of them.")
+    exp = expected_outputs(r, cases)
+    answers = pd.DataFrame({"series_id": [c["id"] for c in cases],
+                            "expected": [json.dumps(e.tolist()) for e in exp]}, index=[c["id"] for c in cases])
+    reference = routine_source(r.target, r.target_idiom, r.function)
+    return TaskInstance(
+        spec=spec, statement=statement, submission=sub, metric="cases_matched", lower_is_better=False,
+        answers=answers, context={"routine": r.name, "expected": exp},
+        hidden_inputs={"cases.json": json.dumps(cases)},
+        public_files={legacy: source, sub.path: source, "examples.json": json.dumps(examples, indent=1)},
+        reference_files={sub.path: reference},
+        reference_command=(f"python3 -c \"import json, numpy as np, {r.module} as m; c = json.load(open('examples.json'))[0]; "
+                           f"print(np.asarray(m.{r.function}(np.asarray(c['y']), **c['params']))[:5])\""),
+        floor=0.0, baselines={}, reference=1.0, pass_reward=spec.pass_reward or 1.0)
+
+
+# ---- grade ----------------------------------------------------------------------------------------------
+
+def check_translation(inst: TaskInstance, tree: ast.Module) -> None:
+    idiom_check(ROUTINES[inst.context["routine"]], tree, inst.submission.path)
+
+
+def runner_source(inst: TaskInstance) -> str:
+    return _RUNNER.format(module=inst.submission.path[:-3], function=inst.submission.function)
+
+
+def _compare(got: object, exp: np.ndarray) -> str | None:
+    """None when `got` matches `exp`; else why not (no hidden value is shown)."""
+    try:
+        arr = np.asarray(got, dtype=float)
+    except (TypeError, ValueError):
+        return "the output is not a numeric array"
+    if arr.shape != exp.shape:
+        return f"output shape {arr.shape}, expected {exp.shape}"
+    if not np.array_equal(np.isnan(arr), np.isnan(exp)):
+        return "NaN at different positions than the legacy routine"
+    scale = float(np.nanmax(np.abs(exp))) if exp.size and not np.isnan(exp).all() else 1.0
+    if not np.allclose(arr, exp, rtol=RTOL, atol=RTOL * 1e-2 * max(1.0, scale), equal_nan=True):
+        return "values differ from the legacy routine's"
+    return None
+
+
+def score_outputs(inst: TaskInstance, data: bytes) -> GradeReport:
+    """Score the runner's outputs.json (read as data: JSON, size-capped)."""
+    from agentgym.envs.timeseries.grading import report_for
+
+    if len(data) > MAX_OUTPUT_BYTES:
+        raise SubmissionError(f"{inst.submission.function}() output is {len(data)} bytes; the limit is {MAX_OUTPUT_BYTES}")
+    try:
+        rows = json.loads(data.decode("utf-8"))
+        by_id = {str(r["id"]): r for r in rows}
+    except (ValueError, TypeError, KeyError, UnicodeDecodeError):
+        raise SubmissionError(f"{inst.submission.function}() output could not be read") from None
+    per: dict[str, float] = {}
+    first_problem = ""
+    for cid, exp in zip(inst.answers.index, inst.context["expected"]):
+        row = by_id.get(cid, {})
+        problem = (f"raised {row['error']}" if row.get("error") else _compare(row.get("values"), exp)
+                   if row.get("values") is not None else "no output")
+        per[cid] = 0.0 if problem else 1.0
+        if problem and not first_problem:
+            first_problem = f"; hidden input {cid}: {problem}"
+    score = float(np.mean(list(per.values())))
+    return report_for(inst, score, per, f"{int(sum(per.values()))}/{len(per)} hidden inputs match the legacy "
+                                        f"routine{first_problem}")
