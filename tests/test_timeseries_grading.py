@@ -163,9 +163,48 @@ def test_builds_are_deterministic_and_answers_stay_out_of_public_files():
     assert not any(v in public for v in hidden_values)
 
 
-def test_anomaly_report_carries_auc_pr():
+def test_anomaly_reward_uses_range_f1_and_auc_pr():
     ano = build(SPECS["ano-spike-d"])
-    labels = ano.answers["label"].to_numpy()
-    perfect = pd.DataFrame({"id": list(ano.answers.index), "is_anomaly": labels, "score": labels.astype(float)})
-    rep = grade_csv_bytes(ano, _csv(perfect))
-    assert rep.extra["auc_pr"] == pytest.approx(1.0) and rep.score == pytest.approx(1.0) and rep.passed
+    ids, labels = list(ano.answers.index), ano.answers["label"].to_numpy()
+    sub = lambda flags, score: _csv(pd.DataFrame({"id": ids, "is_anomaly": flags, "score": score}))  # noqa: E731
+    perfect = grade_csv_bytes(ano, sub(labels, labels.astype(float)))
+    assert perfect.extra == {"range_f1": 1.0, "auc_pr": 1.0} and perfect.score == pytest.approx(1.0) and perfect.passed
+    # right flags, uninformative scores: only the F1 half counts (constant score: AUC-PR = prevalence)
+    flags_only = grade_csv_bytes(ano, sub(labels, 0.0))
+    prevalence = np.mean([g.mean() for _, g in ano.answers.groupby("series_id")["label"]])
+    assert flags_only.extra["range_f1"] == 1.0 and flags_only.extra["auc_pr"] == pytest.approx(prevalence, abs=1e-6)
+    assert flags_only.score == pytest.approx((1 + prevalence) / 2, abs=1e-6) and 0 < flags_only.reward < perfect.reward
+    # right ranking, no flags: only the AUC-PR half counts
+    scores_only = grade_csv_bytes(ano, sub(0, labels.astype(float)))
+    assert scores_only.extra == {"range_f1": 0.0, "auc_pr": 1.0} and scores_only.score == pytest.approx(0.5)
+    assert 0 < scores_only.reward < perfect.reward
+
+
+@pytest.mark.parametrize("task_id", ["ano-spike-d", "ano-variance-flatline-d", "ano-spike-levelshift-variance-flatline-w-mon"])
+def test_anomaly_constant_all_ones_and_random_submissions_earn_nothing(task_id):
+    from agentgym.envs.timeseries import solutions as S
+
+    ano = build(SPECS[task_id])
+    ids = list(ano.answers.index)
+    n = len(ids)
+    rng = np.random.default_rng(2024)
+    attempts = {"none_constant": (0, 0.5), "all_ones_constant": (1, 1.0), "all_ones_zero": (1, 0.0),
+                "index_as_score": (0, np.arange(n, dtype=float))}
+    for k in range(24):
+        rate = (0.01, 0.05, 0.3, 0.6)[k % 4]
+        attempts[f"random_{k}"] = ((rng.random(n) < rate).astype(int), rng.random(n))
+    series = pd.read_csv(pd.io.common.StringIO(ano.public_files["series.csv"]))
+    attempts["copy_of_values"] = (0, series["value"].to_numpy())  # the raw series as the score
+    for name, (flags, score) in attempts.items():
+        rep = grade_csv_bytes(ano, _csv(pd.DataFrame({"id": ids, "is_anomaly": flags, "score": score})))
+        if name == "copy_of_values":
+            assert rep.valid and rep.score < ano.reference
+            continue
+        assert rep.valid and rep.reward == 0.0 and not rep.passed and "beats_naive" not in rep.medals, (name, rep)
+    ref = grade_csv_bytes(ano, _csv(S.detect(series, ano.context["period"])))
+    assert ref.passed and ref.reward == pytest.approx(1.0)
+    # a submission that leaves out a series is rejected whole
+    sid = ano.answers["series_id"].iloc[0]
+    partial = S.detect(series[series["series_id"] != sid], ano.context["period"])
+    rep = grade_csv_bytes(ano, _csv(partial))
+    assert not rep.valid and rep.reward == 0.0 and rep.message.startswith("invalid submission: missing 300 of 1200 ids")

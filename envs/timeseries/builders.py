@@ -35,12 +35,19 @@ def pass_reward_from(floor: float, reference: float, baselines: dict[str, float]
 
 
 def _finish(spec: TaskSpec, inst: dict, trivial: dict[str, pd.DataFrame], baselines: dict[str, pd.DataFrame],
-            reference: pd.DataFrame) -> TaskInstance:
-    """Score trivial predictors, baselines and the reference on the hidden answers; set thresholds."""
+            reference: pd.DataFrame, noise: list[pd.DataFrame] | None = None) -> TaskInstance:
+    """Score trivial predictors, baselines and the reference on the hidden answers; set thresholds.
+
+    `noise`: random submissions; the floor is also at least the best of them and their mean plus
+    six standard deviations, so another random draw earns 0 too (all but very rarely)."""
     draft = TaskInstance(spec=spec, floor=0.0, baselines={}, reference=0.0, pass_reward=1.0, **inst)
     sc = lambda f: score_frame(draft, f.set_index("id"))[0]  # noqa: E731
     lower = draft.lower_is_better
     triv = {k: sc(v) for k, v in trivial.items()}
+    if noise:
+        rand = np.array([sc(f) for f in noise])
+        triv["random_best"] = float(rand.min() if lower else rand.max())
+        triv["random_mean_6sd"] = float(rand.mean() - 6 * rand.std() if lower else rand.mean() + 6 * rand.std())
     floor = min(triv.values()) if lower else max(triv.values())
     base = {k: round(sc(v), 6) for k, v in baselines.items()}
     ref = sc(reference)
@@ -214,25 +221,35 @@ def build_anomaly(spec: TaskSpec) -> TaskInstance:
         labels.append(lab)
     panel["label"] = np.concatenate(labels)
     panel.insert(0, "id", panel["series_id"] + "_" + panel.groupby("series_id").cumcount().astype(str).str.zfill(4))
+    public = panel[["id", "series_id", "timestamp", "value"]]
+    return _anomaly_instance(spec, public, panel["label"].to_numpy(), period,
+                             f"with injected anomalies of kinds: {', '.join(p['kinds'])} (ranges of 1 to ~15 points)")
+
+
+def _anomaly_instance(spec: TaskSpec, public: pd.DataFrame, labels: np.ndarray, period: int, what: str) -> TaskInstance:
+    """The anomaly task over `public` (id, series_id, timestamp, value) with hidden 0/1 `labels`."""
     cols = ["id", "is_anomaly", "score"]
     sub = SubmissionSpec(kind="csv", path="submission.csv", columns=cols, numeric=["score"], binary=["is_anomaly"])
     statement = (
-        f"Anomaly detection. series.csv holds {panel['series_id'].nunique()} series (id, series_id, timestamp, value), "
-        f"seasonal period {period}, with injected anomalies of kinds: {', '.join(p['kinds'])} (ranges of 1 to ~15 points). "
-        f"Write {sub.path} with columns id,is_anomaly,score for EVERY id: is_anomaly 0/1, score a finite anomaly score. "
-        "Scored by range-based F1 per series (recall: each true range detected and covered; precision: predicted ranges "
-        "inside true ones), averaged over series.")
+        f"Anomaly detection. series.csv holds {public['series_id'].nunique()} series (id, series_id, timestamp, value), "
+        f"seasonal period {period}, {what}. Write {sub.path} with columns id,is_anomaly,score for EVERY id: "
+        "is_anomaly 0/1, score a finite anomaly score (higher = more anomalous). Scored per series by the mean of "
+        "the range-based F1 of is_anomaly (recall: each true range detected and covered; precision: predicted ranges "
+        "inside true ones) and the AUC-PR (average precision) of score, averaged over series.")
     meta = {"family": "anomaly", "period": period, "submission": sub.path}
-    public = panel[["id", "series_id", "timestamp", "value"]]
-    inst = dict(statement=statement, submission=sub, metric="range_f1", lower_is_better=False,
-                answers=panel.set_index("id")[["series_id", "label"]], context={"period": period},
+    answers = public.assign(label=labels).set_index("id")[["series_id", "label"]]
+    inst = dict(statement=statement, submission=sub, metric="f1_auc_pr", lower_is_better=False,
+                answers=answers, context={"period": period},
                 public_files={"series.csv": _csv(public), "task.json": json.dumps(meta, indent=1)},
                 reference_command="python3 reference_solution.py task.json", reference_files=_reference_actions({}))
-    z = lambda flag: pd.DataFrame({"id": panel["id"], "is_anomaly": flag, "score": 0.0})  # noqa: E731
+    z = lambda flag, score=0.0: pd.DataFrame({"id": public["id"], "is_anomaly": flag, "score": score})  # noqa: E731
     triv = {"none": z(0), "all": z(1)}
+    rng = np.random.default_rng(spec.seed + 99)
+    noise = [z((rng.random(len(public)) < rate).astype(int), rng.random(len(public)))
+             for rate in (0.01, 0.05, 0.2, 0.5) for _ in range(16)]
     gz = public.groupby("series_id")["value"].transform(lambda v: (v - v.mean()).abs() / (v.std() + 1e-9))
-    base = {"global_zscore_3": z((gz > 3).astype(int))}
-    return _finish(spec, inst, triv, base, S.detect(public, period))
+    base = {"global_zscore_3": z((gz > 3).astype(int), gz.to_numpy())}
+    return _finish(spec, inst, triv, base, S.detect(public, period), noise)
 
 
 # ---- imputation ----------------------------------------------------------------------------------

@@ -45,7 +45,7 @@ def dates(rng: np.random.Generator, n: int, freq: str) -> pd.DatetimeIndex:
         if freq == "QS":
             start = start.to_period("Q").to_timestamp()
     if freq == "W-MON":
-        start = start - pd.Timedelta(days=start.dayofweek)
+        start = start - pd.Timedelta(days=start.day_of_week)
     if freq == "h":
         return pd.date_range(start, periods=n, freq="h")
     return pd.date_range(start, periods=n, freq=freq)

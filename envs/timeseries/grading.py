@@ -101,14 +101,25 @@ def score_frame(task: TaskInstance, sub: pd.DataFrame) -> tuple[float, dict[str,
     elif task.metric == "nrmse":
         for sid, idx in ans.groupby("series_id").groups.items():
             per[sid] = M.nrmse(ans.loc[idx, "value"].to_numpy(), sub.loc[idx, "value"].to_numpy(), ctx["scales"][sid])
-    elif task.metric == "range_f1":
-        for sid, idx in ans.groupby("series_id").groups.items():
-            per[sid] = M.range_f1(ans.loc[idx, "label"].to_numpy(), sub.loc[idx, "is_anomaly"].to_numpy())
+    elif task.metric == "f1_auc_pr":
+        for sid, (f1, ap) in anomaly_parts(ans, sub).items():
+            per[sid] = f1 if ap is None else (f1 + ap) / 2
     elif task.metric == "macro_f1":
         return M.macro_f1(ans["label"].to_numpy(), sub["label"].to_numpy(), ctx["classes"]), {}
     else:
         raise ValueError(f"unknown metric {task.metric!r} for family {fam}")
     return float(np.mean(list(per.values()))), per
+
+
+def anomaly_parts(ans: pd.DataFrame, sub: pd.DataFrame) -> dict[str, tuple[float, float | None]]:
+    """Per series: range-based F1 of the 0/1 flags and AUC-PR of the scores (None for a series
+    without labelled anomalies, where a ranking has nothing to find)."""
+    out: dict[str, tuple[float, float | None]] = {}
+    for sid, idx in ans.groupby("series_id").groups.items():
+        lab = ans.loc[idx, "label"].to_numpy()
+        f1 = M.range_f1(lab, sub.loc[idx, "is_anomaly"].to_numpy())
+        out[sid] = (f1, M.auc_pr(lab, sub.loc[idx, "score"].to_numpy()) if lab.any() else None)
+    return out
 
 
 def reward_of(score: float, floor: float, reference: float, lower_is_better: bool) -> float:
@@ -152,11 +163,12 @@ def grade_csv_bytes(task: TaskInstance, data: bytes | None) -> GradeReport:
         return invalid_report(task, f"invalid submission: {exc}")
     score, per = score_frame(task, sub)
     report = report_for(task, score, per)
-    if task.metric == "range_f1":  # the point-wise ranking quality of the scores, reported beside
-        ans = task.answers
-        aps = [M.auc_pr(ans.loc[idx, "label"].to_numpy(), sub.loc[idx, "score"].to_numpy())
-               for idx in ans.groupby("series_id").groups.values()]
-        report.extra["auc_pr"] = round(float(np.mean(aps)), 6)
+    if task.metric == "f1_auc_pr":  # the two halves of the score, reported beside it
+        parts = anomaly_parts(task.answers, sub.loc[task.answers.index])
+        aps = [ap for _, ap in parts.values() if ap is not None]
+        report.extra["range_f1"] = round(float(np.mean([f1 for f1, _ in parts.values()])), 6)
+        if aps:
+            report.extra["auc_pr"] = round(float(np.mean(aps)), 6)
     return report
 
 

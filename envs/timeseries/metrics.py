@@ -12,7 +12,8 @@ from collections.abc import Sequence
 import numpy as np
 
 LOWER_IS_BETTER = {"mase": True, "smape": True, "rmse": True, "nrmse": True, "crps": True,
-                   "range_f1": False, "auc_pr": False, "accuracy": False, "macro_f1": False}
+                   "range_f1": False, "auc_pr": False, "f1_auc_pr": False, "accuracy": False, "macro_f1": False,
+                   "cases_matched": False}
 
 
 def _arr(x: Sequence[float] | np.ndarray) -> np.ndarray:

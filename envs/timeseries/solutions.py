@@ -96,12 +96,15 @@ def detect(series, period, threshold=4.0):
         r = y - base
         mad = np.median(np.abs(r - np.median(r))) * 1.4826 + 1e-9
         z = np.abs(r / mad)
-        flat = (y.diff().abs() < 1e-9).astype(int).rolling(4, center=True, min_periods=1).max() > 0
-        flat = flat & (y.diff().abs() < 1e-9).rolling(5, center=True, min_periods=1).sum().ge(3)
+        still = y.diff().abs() < 1e-9
+        flat = still.astype(int).rolling(4, center=True, min_periods=1).max() > 0
+        flat = flat & still.rolling(5, center=True, min_periods=1).sum().ge(3)
         score = np.maximum(z.to_numpy() / threshold, flat.to_numpy().astype(float))
-        flag = (score >= 1.0).astype(int)
-        flag = pd.Series(flag).rolling(3, center=True, min_periods=1).max().astype(int).to_numpy() if period > 0 else flag
-        out.append(pd.DataFrame({"id": g["id"].to_numpy(), "is_anomaly": flag, "score": np.round(score, 6)}))
+        flag = pd.Series((score >= 1.0).astype(int))
+        # close one-point gaps inside flagged stretches; an isolated point (a spike) stays one point
+        gap = (flag == 0) & (flag.shift(1, fill_value=0) == 1) & (flag.shift(-1, fill_value=0) == 1)
+        flag = (flag | gap).astype(int)
+        out.append(pd.DataFrame({"id": g["id"].to_numpy(), "is_anomaly": flag.to_numpy(), "score": np.round(score, 6)}))
     return pd.concat(out, ignore_index=True)
 
 
