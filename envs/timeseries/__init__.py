@@ -8,9 +8,10 @@ from __future__ import annotations
 TS_ENVS = {
     "ts-forecast": ("forecast", "point and quantile forecasting (MASE, CRPS)"),
     "ts-classify": ("classify", "series classification (macro F1)"),
-    "ts-anomaly": ("anomaly", "anomaly detection with labelled ranges (range-based F1)"),
+    "ts-anomaly": ("anomaly", "anomaly detection with labelled ranges (range-based F1 and AUC-PR)"),
     "ts-impute": ("impute", "imputation of masked values (scaled RMSE)"),
-    "ts-engineering": ("engineering", "repair a training module run on hidden inputs; tune a JSON config"),
+    "ts-engineering": ("engineering", "repair or translate a module run on hidden inputs; tune a JSON config; "
+                                      "hand in a fitted model as an npz/JSON artifact"),
     "ts-lite": ("lite", "a small mixed subset of every family"),
 }
 

@@ -177,8 +177,13 @@ def build_forecast(spec: TaskSpec) -> TaskInstance:
 
 def build_classify(spec: TaskSpec) -> TaskInstance:
     p = spec.params
-    train, test = G.class_dataset(spec.seed, p["n_classes"], p.get("n_train", 120), p.get("n_test", 80),
-                                  p.get("length", 96), p.get("noise", 0.3))
+    if spec.variant == "byo":
+        from agentgym.envs.timeseries.byo import class_frames
+
+        train, test = class_frames(spec)
+    else:
+        train, test = G.class_dataset(spec.seed, p["n_classes"], p.get("n_train", 120), p.get("n_test", 80),
+                                      p.get("length", 96), p.get("noise", 0.3))
     classes = sorted(train["label"].unique())
     sub = SubmissionSpec(kind="csv", path="submission.csv", columns=["id", "label"], labels=classes)
     answers = test.set_index("id")[["label"]]
@@ -211,6 +216,11 @@ def _gbm_classify(train: pd.DataFrame, test: pd.DataFrame) -> pd.DataFrame:
 
 def build_anomaly(spec: TaskSpec) -> TaskInstance:
     p = spec.params
+    if spec.variant == "byo":
+        panel, period = _byo_panel(spec)
+        panel.insert(0, "id", panel["series_id"] + "_" + panel.groupby("series_id").cumcount().astype(str).str.zfill(5))
+        return _anomaly_instance(spec, panel[["id", "series_id", "timestamp", "value"]], panel["label"].to_numpy(),
+                                 period, "with labelled anomalies (points or ranges)")
     rng = np.random.default_rng(spec.seed + 7)
     panel = G.synth_panel(spec.seed, p.get("n_series", 4), p.get("length", 300), p["freq"])
     period = G.FREQS[p["freq"]]

@@ -84,12 +84,12 @@ def all_specs() -> list[TaskSpec]:
     return _forecast() + _classify() + _anomaly() + _impute() + _engineering()
 
 
-#: small per-family subsets that `agentgym validate` runs for the registered ids (fast reference runs)
+#: small per-family subsets (`tasks="quick-<family>"`, and `ts-lite`) for quick reference runs
 QUICK = {
     "forecast": ["fc-synth-d-h7", "fc-quantile-ms-h12"],
     "classify": ["cls-3class-clean", "cls-5class-noisy"],
     "anomaly": ["ano-spike-d", "ano-flatline-spike-d"],
     "impute": ["imp-scattered-d-10", "imp-blocks-ms-20"],
-    "engineering": ["eng-repair-column-d", "eng-tune-d"],
+    "engineering": ["eng-repair-column-d", "eng-tune-d", "eng-translate-ar-statsmodels-to-numpy", "eng-artifact-npz-d"],
     "lite": ["fc-exog-d-h14", "cls-4class-clean", "ano-variance-ms", "imp-blocks-d-20", "fc-real-co2-h12", "eng-repair-offbyone-ms"],
 }
