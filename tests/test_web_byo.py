@@ -127,6 +127,9 @@ class H(BaseHTTPRequestHandler):
                 f"<p><a id=l{i} href='{h}'>link {i}</a></p>" for i, h in enumerate(
                     ["file:///etc/passwd", "view-source:/", "chrome://version",
                      "data:text/html;base64,PGgxPmlubGluZSBkYXRhIHBhZ2U8L2gxPg=="])))  # <h1>inline data page</h1>
+        if url.path == "/late":  # a page whose button comes a moment after it loads
+            return self.send(200, "<!doctype html><title>Late</title><div id=box></div><script>setTimeout(() => "
+                             "{ document.getElementById('box').innerHTML = '<button id=late>Late</button>'; }, 600)</script>")
         if url.path == "/slow":
             return self.send(200, "<!doctype html><title>Slow</title><form method=post action=/slow-post>"
                              "<button type=button onclick='setTimeout(() => this.form.submit(), 0)'>Go</button></form>")
@@ -196,6 +199,18 @@ def test_observation_after_a_slow_navigation_shows_the_new_page(tmp_path):
         env.step({"name": "goto", "arguments": {"url": "/slow"}})
         obs, *_ = env.step({"name": "click", "arguments": {"id": env.element_id("button")}})
         assert obs["url"].endswith("/thanks") and "Thanks for voting" in obs["text"], obs["text"]
+
+
+def test_oracle_lookup_waits_for_an_element_still_coming(tmp_path):
+    _app_env(tmp_path, "my-poll", "local")
+    with agentgym.make("my-poll", runtime="local") as env:
+        env.reset()
+        env.step({"name": "goto", "arguments": {"url": "/late"}})
+        ident = env.element_id("#late")
+        obs, *_ = env.step({"name": "click", "arguments": {"id": ident}})
+        assert obs["last_action_error"] == ""
+        with pytest.raises(LookupError):
+            env.element_id("#never")
 
 
 def test_docker_command_site_needs_its_folder():

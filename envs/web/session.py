@@ -18,7 +18,9 @@ from pydantic import BaseModel
 from agentgym.envs.web.observation import PROBE_JS, WALK_JS, PageSnapshot, parse_walk
 from agentgym.envs.web.proxy import FilterProxy
 
-ACTION_TIMEOUT_MS = 3000
+# Playwright's limit for one action's waiting (actionability, the navigation it starts). Generous:
+# with 16 episodes on 2 busy cores, 3 s made clicks and fills that did complete report a timeout.
+ACTION_TIMEOUT_MS = 10000
 NAV_TIMEOUT_MS = 15000
 VIEWPORT = {"width": 1280, "height": 800}
 
@@ -222,11 +224,20 @@ class Session:
                 await self.settle(self.page)
 
     async def element_id(self, selector: str) -> str:
-        """The data-agid of the first element matching a CSS selector (oracles use this)."""
-        ident = await self._evaluate(
-            "(s) => { const e = document.querySelector(s); if (!e) return null;"
-            " if (!e.getAttribute('data-agid')) { if (window.__agNext === undefined) window.__agNext = 1;"
-            " e.setAttribute('data-agid', String(window.__agNext++)); } return e.getAttribute('data-agid'); }", selector)
+        """The data-agid of the first element matching a CSS selector (oracles use this). An
+        element not there yet is waited for (up to NAV_TIMEOUT_MS): on a busy machine the page an
+        oracle step leads to can still be on its way when the next step looks for its elements."""
+        js = ("(s) => { const e = document.querySelector(s); if (!e) return null;"
+              " if (!e.getAttribute('data-agid')) { if (window.__agNext === undefined) window.__agNext = 1;"
+              " e.setAttribute('data-agid', String(window.__agNext++)); } return e.getAttribute('data-agid'); }")
+        ident = await self._evaluate(js, selector)
+        if ident is None:
+            try:
+                await self.page.wait_for_selector(selector, state="attached", timeout=NAV_TIMEOUT_MS)
+            except Exception:  # noqa: BLE001 - it never came
+                raise LookupError(f"no element matches {selector!r} on {self.page.url}") from None
+            await self.settle(self.page)
+            ident = await self._evaluate(js, selector)
         if ident is None:
             raise LookupError(f"no element matches {selector!r} on {self.page.url}")
         return ident
