@@ -97,3 +97,33 @@ def test_nothing_carries_over_between_episodes():
             env.step({"name": "goto", "arguments": {"url": "/cart"}})
             env.step({"name": "new_tab", "arguments": {"url": "/orders"}})
             assert call(env.session.context.cookies())[0]["name"] == "who"
+
+
+def test_gc_on_the_browser_thread_does_not_block_it():
+    """The collector may free an unclosed env on any thread, the browser's loop thread included;
+    releasing it there must not wait on that very loop."""
+    keep = agentgym.make("web-widgets", runtime="local")
+    keep.reset(options={"task_id": "widget_tabs-0"})
+    env = agentgym.make("web-widgets", runtime="local")
+    env.reset(options={"task_id": "widget_tabs-0"})
+    servers, host = [p.pid for p in env.host.procs], env.browser
+    assert host is keep.browser
+
+    async def collect() -> float:
+        t = time.monotonic()
+        gc.collect()
+        return time.monotonic() - t
+
+    gc.disable()
+    try:
+        del env
+        took = host.call(collect(), timeout=90)
+    finally:
+        gc.enable()
+    try:
+        assert took < 5, f"the collector held the browser loop for {took:.0f} s"
+        assert _gone(servers)
+        obs, *_ = keep.step({"name": "noop"})
+        assert obs["last_action_error"] == ""
+    finally:
+        keep.close()

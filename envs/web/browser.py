@@ -102,6 +102,9 @@ class BrowserHost:
         if self._closed:
             coro.close()
             raise InfraError("the browser was closed")
+        if threading.current_thread() is self.thread:  # waiting here would block the loop on itself
+            coro.close()
+            raise InfraError("BrowserHost.call() from the browser's own loop thread")
         fut = asyncio.run_coroutine_threadsafe(coro, self.loop)
         try:
             return fut.result(timeout)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import threading
 import weakref
 from collections.abc import Sequence
 from concurrent.futures import Future
@@ -90,6 +91,15 @@ class _Held:
             self.host = None
 
 
+def _release_soon(held: _Held) -> None:
+    """The garbage collector's close(). It runs on whatever thread collected the env; on a
+    browser's loop thread, waiting for the browser would block that loop, so hand it to a thread."""
+    if threading.current_thread().name == "agentgym-browser":
+        threading.Thread(target=held.release, name="agentgym-web-release", daemon=True).start()
+    else:
+        held.release()
+
+
 def _held_attr(name: str) -> property:
     return property(lambda self: getattr(self._held, name), lambda self, v: setattr(self._held, name, v))
 
@@ -129,7 +139,7 @@ class WebEnv(AgentEnv):
         self._resets = 0
         self._calls: list[tuple[str, Any]] = []  # this episode's browser actions and id lookups, for fork()
         self._held = _Held()
-        self._finalizer = weakref.finalize(self, self._held.release)
+        self._finalizer = weakref.finalize(self, _release_soon, self._held)
         self._before: dict[str, Any] = {}
         self._obs: Observation | None = None
         self._error = ""
