@@ -73,17 +73,17 @@ def test_bring_your_own_classification_folder(tmp_path):
 def test_bring_your_own_classification_long_csv_with_a_labels_file(tmp_path):
     rng = np.random.default_rng(1)
     rows, labels = [], []
-    for k in range(12):
+    for k in range(40):
         label = ("wave", "ramp")[k % 2]
-        rows.append(pd.DataFrame({"series_id": f"u{k}", "timestamp": pd.date_range("2020-01-01", periods=50 + k),
-                                  "value": _shape(rng, label, 50 + k)}))
+        rows.append(pd.DataFrame({"series_id": f"u{k}", "timestamp": pd.date_range("2020-01-01", periods=50 + k % 12),
+                                  "value": _shape(rng, label, 50 + k % 12)}))
         labels.append({"series_id": f"u{k}", "label": label})
     pd.concat(rows).to_csv(tmp_path / "long.csv", index=False)
     pd.DataFrame(labels).to_csv(tmp_path / "labels.csv", index=False)
     with pytest.raises(ValueError, match=r"series lengths differ \(50..61\); pass length="):
         byo_spec("x", tmp_path / "long.csv", kind="classify", labels=tmp_path / "labels.csv")
     inst = build(byo_spec("x", tmp_path / "long.csv", kind="classify", labels=tmp_path / "labels.csv", length=48))
-    assert "t047" in inst.public_files["train.csv"].splitlines()[0] and len(inst.answers) == 4
+    assert "t047" in inst.public_files["train.csv"].splitlines()[0] and len(inst.answers) == 12
 
 
 @pytest.mark.parametrize("frame, kw, message", [
@@ -140,5 +140,5 @@ def test_bring_your_own_anomalies_with_a_ranges_file(tmp_path):
 @pytest.mark.docker
 def test_bring_your_own_classification_on_docker(tmp_path):
     env_id = f"byo-cls-{uuid.uuid4().hex[:6]}"
-    register_byo(env_id, _class_folder(tmp_path, n_per_class=6, n=48), kind="classify")
+    register_byo(env_id, _class_folder(tmp_path, n=48), kind="classify")
     _ok(validate(env_id, runtime="docker"))

@@ -100,13 +100,14 @@ def test_translation_runs_in_a_fresh_sandbox_on_hidden_inputs(runtime, tmp_path)
     try:
         env.reset(options={"task_id": "eng-translate-ses-numpy-to-pandas"})
         assert "legacy_smoothing.py" in env.instance.statement
-        # right idiom, wrong semantics (adjust=True weights differ): runs, partly matches, does not pass
+        # right idiom, wrong semantics (adjust=True weights differ): runs, matches only the edge cases
+        # (one point; alpha = 1) that a copy of y matches too, so it earns nothing
         wrong = SES_HEAD + "def smooth(y, alpha):\n    return pd.Series(y).ewm(alpha=alpha).mean().to_numpy()\n"
         _step(env, "write_file", path="smoothing.py", content=wrong)
         rep = env.grade()
-        assert rep.valid and 0 < rep.reward < 1 and not rep.passed
-        assert rep.message.startswith(f"{round(rep.reward * 8)}/8 hidden inputs match the legacy routine; hidden input c")
-        assert "values differ from the legacy routine's" in rep.message
+        assert rep.valid and rep.score == 0.25 and rep.reward == 0.0 and not rep.passed
+        assert rep.message == ("2/8 hidden inputs match the legacy routine (trivial outputs match 25%; reward counts "
+                               "from there); hidden input c02: values differ from the legacy routine's")
         # a module that raises is a failed case, with the error, not a crash of the grader
         _step(env, "write_file", path="smoothing.py", content=SES_HEAD + "def smooth(y, alpha):\n    raise KeyError('nope')\n"
                                                                           "    return pd.Series(y).ewm(alpha=alpha)\n")

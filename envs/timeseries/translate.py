@@ -209,21 +209,38 @@ def build_translate(spec: TaskSpec) -> TaskInstance:
         f"(y, params). The grader only parses {sub.path} on the host and rejects it unless it is written in the target "
         f"idiom; then it calls {r.function}(y, **params) in a FRESH sandbox (numpy, pandas, statsmodels, no network, "
         f"{RUN_TIMEOUT_S}s) on {N_CASES} hidden inputs of the same kind and compares every output with the legacy "
-        f"routine's (relative tolerance {RTOL:g}, NaN where it has NaN). Reward = the fraction of matching inputs; "
-        "passing needs all of them.")
+        f"routine's (relative tolerance {RTOL:g}, NaN where it has NaN). Reward grows with the fraction of matching "
+        "inputs (from the fraction trivial outputs such as a copy of y already match); passing needs all of them.")
     exp = expected_outputs(r, cases)
     answers = pd.DataFrame({"series_id": [c["id"] for c in cases],
                             "expected": [json.dumps(e.tolist()) for e in exp]}, index=[c["id"] for c in cases])
     reference = routine_source(r.target, r.target_idiom, r.function)
+    trivial = trivial_matches(cases, exp)
     return TaskInstance(
         spec=spec, statement=statement, submission=sub, metric="cases_matched", lower_is_better=False,
-        answers=answers, context={"routine": r.name, "expected": exp},
+        answers=answers, context={"routine": r.name, "expected": exp, "trivial": trivial},
         hidden_inputs={"cases.json": json.dumps(cases)},
         public_files={legacy: source, sub.path: source, "examples.json": json.dumps(examples, indent=1)},
         reference_files={sub.path: reference},
         reference_command=(f"python3 -c \"import json, numpy as np, {r.module} as m; c = json.load(open('examples.json'))[0]; "
                            f"print(np.asarray(m.{r.function}(np.asarray(c['y']), **c['params']))[:5])\""),
-        floor=0.0, baselines={}, reference=1.0, pass_reward=spec.pass_reward or 1.0)
+        floor=max(trivial.values()), baselines={}, reference=1.0, pass_reward=spec.pass_reward or 1.0)
+
+
+def trivial_matches(cases: list[dict], expected: list[np.ndarray]) -> dict[str, float]:
+    """Fraction of the hidden inputs that trivial outputs (the input copied, zeros, NaN, the last
+    value) already match: edge cases (alpha = 1, one point, a window longer than the series) can
+    make them right, so the reward starts above the best of them."""
+    out = {}
+    for name in ("copy_of_input", "zeros", "nan", "last_value"):
+        hits = []
+        for c, exp in zip(cases, expected):
+            y = np.asarray(c["y"], dtype=float)
+            guess = {"copy_of_input": y, "zeros": np.zeros(exp.shape), "nan": np.full(exp.shape, np.nan),
+                     "last_value": np.full(exp.shape, y[-1])}[name]
+            hits.append(_compare(guess, exp) is None)
+        out[name] = float(np.mean(hits))
+    return out
 
 
 # ---- grade ----------------------------------------------------------------------------------------------
@@ -273,5 +290,6 @@ def score_outputs(inst: TaskInstance, data: bytes) -> GradeReport:
         if problem and not first_problem:
             first_problem = f"; hidden input {cid}: {problem}"
     score = float(np.mean(list(per.values())))
+    floor = f" (trivial outputs match {inst.floor:.0%}; reward counts from there)" if inst.floor > 0 else ""
     return report_for(inst, score, per, f"{int(sum(per.values()))}/{len(per)} hidden inputs match the legacy "
-                                        f"routine{first_problem}")
+                                        f"routine{floor}{first_problem}")
