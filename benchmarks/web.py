@@ -158,7 +158,9 @@ env = BrowserEnv(task_entrypoint=Task, headless=True, **kw)
 steps = []
 for _ in range(N):
     obs, info = env.reset()
-    bid = lambda sel: env.page.eval_on_selector(sel, "e => e.getAttribute('bid')")
+    def bid(sel):  # outside the timed step: wait for the element, as our oracle's lookup does
+        env.page.wait_for_selector(sel, state="attached")
+        return env.page.eval_on_selector(sel, "e => e.getAttribute('bid')")
     sels = [("fill", "input[name=q]"), ("click", "form[action='/search'] button"), ("click", "a[href^='/product/']")]
     for kind, sel in sels:
         a = kind + "('" + bid(sel) + "'" + (", 'Electric Kettle')" if kind == "fill" else ")")
