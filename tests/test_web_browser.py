@@ -13,15 +13,21 @@ import pytest
 import agentgym
 from agentgym.envs.web.browser import BrowserHost
 from agentgym.envs.web.session import Session
+from procs import children_named, still_running
 
 pytestmark = pytest.mark.slow
 
 
 def _gone(pids: list[int], timeout: float = 10.0) -> bool:
+    procs = []
+    for pid in pids:
+        try:
+            procs.append(psutil.Process(pid))
+        except psutil.NoSuchProcess:
+            pass
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        alive = [p for p in pids if psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE]
-        if not alive:
+        if not still_running(procs):
             return True
         time.sleep(0.1)
     return False
@@ -67,7 +73,7 @@ def test_unclosed_env_is_released_by_gc():
     env.reset(options={"task_id": "widget_tabs-0"})
     servers = [p.pid for p in env.host.procs]
     browser = env.browser
-    chromium = [p.pid for p in psutil.Process().children(recursive=True) if "chrom" in p.name()]
+    chromium = [p.pid for p in children_named("chrom")]
     assert servers and chromium
     del env
     gc.collect()

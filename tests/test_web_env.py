@@ -10,6 +10,7 @@ import pytest
 
 import agentgym
 from agentgym.actions import ToolCall
+from procs import children_named, still_running
 
 pytestmark = pytest.mark.slow
 
@@ -161,19 +162,15 @@ def test_oracle_passes_and_null_fails(env, template_task):
     assert not null.passed
 
 
-def _descendants() -> list[psutil.Process]:
-    return psutil.Process().children(recursive=True)
-
-
 def test_screenshot_and_nothing_left_after_close(env):
     env.close()  # the module's env releases the shared browser, so this test sees its own start and end
-    before = {p.pid for p in _descendants()}
+    before = {p.pid for p in children_named()}
     e = agentgym.make("web-widgets", runtime="local", screenshot=True)
     obs, _ = e.reset(options={"task_id": "widget_tabs-0"})
     assert obs["screenshot"].shape == (800, 1280, 3) and obs["screenshot"].max() > 0 and obs in e.observation_space
     assert e.last_png.startswith(b"\x89PNG")
-    started = [p for p in _descendants() if p.pid not in before]
-    assert any("chrom" in p.name() for p in started)
+    started = [p for p in children_named() if p.pid not in before]
+    assert any(p in children_named("chrom") for p in started)
     e.close()
     psutil.wait_procs(started, timeout=10)
-    assert not [p for p in started if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+    assert not still_running(started)

@@ -10,12 +10,13 @@ import pytest
 import agentgym
 from agentgym.env import InfraError
 from agentgym.rollout import run_episode
+from procs import children_named
 
 pytestmark = pytest.mark.slow
 
 
 def _servers() -> set[int]:
-    return {p.pid for p in psutil.Process().children(recursive=True) if "python" in p.name()}
+    return {p.pid for p in children_named("python")}
 
 
 def test_fork_copies_the_episode_and_diverges_independently():
@@ -56,7 +57,7 @@ def test_fork_copies_the_episode_and_diverges_independently():
             fork.close()
     finally:
         env.close()
-    psutil.wait_procs([psutil.Process(p) for p in _servers() - before], timeout=10)
+    psutil.wait_procs([p for p in children_named("python") if p.pid not in before], timeout=10)
     assert _servers() - before == set(), "a site server outlived close()"
 
 
@@ -71,5 +72,5 @@ def test_fork_that_cannot_be_reproduced_is_refused():
         with pytest.raises(InfraError, match="could not reproduce the page"):
             env.fork()
         assert len(env.browser.browser.contexts) == contexts  # the failed fork's context is closed
-        psutil.wait_procs([psutil.Process(p) for p in _servers() - servers], timeout=10)
+        psutil.wait_procs([p for p in children_named("python") if p.pid not in servers], timeout=10)
         assert _servers() - servers == set()
