@@ -114,6 +114,7 @@ def test_python_session_survives_the_agents_shell_and_reports_deaths(imp_env):
     text, *_ = _step(imp_env, "python", code="import os, sys\nos.system('echo from-a-subprocess')\nprint('out', file=sys.stderr)\n6 * 7")
     assert "hijacked" not in text
     assert "from-a-subprocess\nout\n42\n" in text
+    assert "héllo ✓ no newline" in _step(imp_env, "python", code="print('héllo ✓ no newline', end='')")[0]
     text, *_ = _step(imp_env, "python", code="print('x' * 100_000)")
     assert "[output truncated: " in text and len(text) < 20_000
     # a cell that ignores the interrupt is killed after the grace period; the next call starts afresh
