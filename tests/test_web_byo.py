@@ -4,6 +4,7 @@ own Python check over a site's server state, each registered as a new id from us
 from __future__ import annotations
 
 import pytest
+from procs import still_running
 
 import agentgym
 from agentgym.envs.web.tasks.checks import register_state_check
@@ -328,6 +329,6 @@ def test_app_dies_with_its_host_process(tmp_path):
         child.send_signal(signal.SIGKILL)
         child.wait()
     deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and app.is_running() and app.status() != psutil.STATUS_ZOMBIE:
+    while time.monotonic() < deadline and still_running([app]):
         time.sleep(0.1)
-    assert not app.is_running() or app.status() == psutil.STATUS_ZOMBIE
+    assert still_running([app]) == []
