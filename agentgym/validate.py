@@ -39,6 +39,17 @@ class ValidationReport(BaseModel):
         return self.model_dump(exclude={"rows"})
 
 
+def spread_sample(ids: Sequence[str], n: int) -> list[str]:
+    """`n` task ids spread evenly over `ids` (every template of a family gets its turn, unlike the
+    first n), in their order; all of them when there are no more than `n`."""
+    ids = list(ids)
+    if n < 1:
+        raise ValueError(f"a sample needs at least one task, not {n}")
+    if len(ids) <= n:
+        return ids
+    return [ids[(i * len(ids)) // n] for i in range(n)]
+
+
 def _play(env: Any, task_id: str, which: str) -> Trajectory:
     policy = DeferredPolicy(env.reference_policy if which == "gold" else env.null_policy)
     return run_episode(env, policy, options={"task_id": task_id})

@@ -6,6 +6,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import agentgym
+from agentgym.validate import spread_sample
+
 README = Path(__file__).resolve().parents[1] / "README.md"
 
 
@@ -47,6 +50,18 @@ def test_validate_json_last_line():
     summary = json.loads(proc.stdout.strip().splitlines()[-1])
     assert summary["env"] == "shell-fixture" and summary["tasks"] == 8
     assert (summary["gold_pass_rate"], summary["null_pass_rate"], summary["errors"]) == (1.0, 0.0, 0)
+
+
+def test_validate_sample_spreads_over_the_tasks():
+    proc = ag("validate", "shell-fixture", "--runtime", "local", "--sample", "3", "--json")
+    summary = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert summary["tasks"] == 3 and summary["gold_pass_rate"] == 1.0
+    with agentgym.make("shell-fixture", runtime="local") as env:
+        ids = list(env.task_ids())
+    assert spread_sample(ids, 3) == [ids[0], ids[2], ids[5]]
+    assert spread_sample(ids, 8) == ids and spread_sample(ids, 20) == ids
+    assert len(set(spread_sample(list(range(208)), 36))) == 36
+    assert ag("validate", "shell-fixture", "--sample", "0", check=False).returncode == 2
 
 
 def test_run_prints_the_trajectory():

@@ -4,7 +4,7 @@ import pytest
 from gymnasium.utils.env_checker import check_env
 
 import agentgym
-from agentgym.validate import validate
+from agentgym.validate import spread_sample, validate
 
 # Envs tagged "needs-dataset" (swe-verified) cannot be made offline without a file: their own
 # tests build a local dataset and run the same checks (tests/test_swe_verified.py).
@@ -24,9 +24,7 @@ def _sample(env_id, runtime):
     if "heavy" not in agentgym.env_info(env_id).tags:
         return None
     with agentgym.make(env_id, runtime=runtime) as env:
-        ids = list(env.task_ids())
-    step = max(1, len(ids) // HEAVY_SAMPLE)
-    return ids[::step][:HEAVY_SAMPLE]
+        return spread_sample(list(env.task_ids()), HEAVY_SAMPLE)
 
 
 @pytest.mark.parametrize("env_id, runtime", COMBOS)

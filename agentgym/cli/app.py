@@ -90,9 +90,11 @@ def validate(
     runtime: RuntimeOpt = "auto",
     as_json: Annotated[bool, typer.Option("--json", help="last line: one JSON object with the summary")] = False,
     tasks: Annotated[Optional[str], typer.Option(help="comma-separated task ids (default: all)")] = None,
+    sample: Annotated[Optional[int], typer.Option(min=1, help="only N tasks, spread evenly over the id list (a quick check of a large env)")] = None,
 ) -> None:
     """Run every task's reference solution and a null solution; gold must pass, null must fail."""
     import agentgym
+    from agentgym.validate import spread_sample
     from agentgym.validate import validate as run_validate
 
     try:
@@ -102,6 +104,8 @@ def validate(
     probe = _make(env_id, runtime)
     ids = tasks.split(",") if tasks else list(probe.task_ids())
     probe.close()
+    if sample is not None:
+        ids = spread_sample(ids, sample)
     out = err if as_json else console
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=out, transient=as_json) as progress:
