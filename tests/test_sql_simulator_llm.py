@@ -15,9 +15,9 @@ from agentgym.envs.sql.simulator_llm import (
     LABEL_SYSTEM,
     AnswerCache,
     LLMUserSimulator,
-    _safe_clauses,
     normalise_question,
 )
+from agentgym.envs.sql.simulator_secrets import safe_clauses
 from agentgym.envs.sql.tasks import load_suite
 from agentgym.models.testing import OpenAITestServer, Reply
 
@@ -73,7 +73,7 @@ def test_label_prompt_holds_no_gold_sql_results_or_answers():
     for task in LITE.values():
         sim = LLMUserSimulator(task, backend=_NoCalls(), cache=AnswerCache())
         prompt = user_text({"messages": sim.label_messages("What do you mean?")})
-        clauses = " ".join(_safe_clauses(task))
+        clauses = " ".join(safe_clauses(task))
         for secret in hidden_values(task):
             assert secret not in prompt and secret not in clauses, (task.id, secret)
 
