@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import time
+
 import psutil
 
 
@@ -27,4 +29,13 @@ def still_running(procs: list[psutil.Process]) -> list[psutil.Process]:
                 alive.append(p)
         except psutil.NoSuchProcess:
             pass
+    return alive
+
+
+def wait_gone(procs: list[psutil.Process], timeout: float = 10.0) -> list[psutil.Process]:
+    """Wait up to `timeout` s for `procs` to end (a zombie counts as ended: its reaper may be an
+    init that never reaps); those still running then."""
+    deadline = time.monotonic() + timeout
+    while (alive := still_running(procs)) and time.monotonic() < deadline:
+        time.sleep(0.1)
     return alive

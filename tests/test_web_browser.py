@@ -13,7 +13,7 @@ import pytest
 import agentgym
 from agentgym.envs.web.browser import BrowserHost
 from agentgym.envs.web.session import Session
-from procs import children_named, still_running
+from procs import children_named, wait_gone
 
 pytestmark = pytest.mark.slow
 
@@ -25,12 +25,7 @@ def _gone(pids: list[int], timeout: float = 10.0) -> bool:
             procs.append(psutil.Process(pid))
         except psutil.NoSuchProcess:
             pass
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if not still_running(procs):
-            return True
-        time.sleep(0.1)
-    return False
+    return not wait_gone(procs, timeout)
 
 
 def test_a_replaced_browser_is_still_counted_and_closed():

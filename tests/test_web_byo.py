@@ -4,7 +4,7 @@ own Python check over a site's server state, each registered as a new id from us
 from __future__ import annotations
 
 import pytest
-from procs import still_running
+from procs import wait_gone
 
 import agentgym
 from agentgym.envs.web.tasks.checks import register_state_check
@@ -312,7 +312,6 @@ def test_app_dies_with_its_host_process(tmp_path):
     import signal
     import subprocess
     import sys
-    import time
 
     import psutil
 
@@ -328,7 +327,4 @@ def test_app_dies_with_its_host_process(tmp_path):
     finally:
         child.send_signal(signal.SIGKILL)
         child.wait()
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and still_running([app]):
-        time.sleep(0.1)
-    assert still_running([app]) == []
+    assert wait_gone([app]) == []

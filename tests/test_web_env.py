@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import re
 
-import psutil
 import pytest
 
 import agentgym
 from agentgym.actions import ToolCall
-from procs import children_named, still_running
+from procs import children_named, wait_gone
 
 pytestmark = pytest.mark.slow
 
@@ -172,5 +171,4 @@ def test_screenshot_and_nothing_left_after_close(env):
     started = [p for p in children_named() if p.pid not in before]
     assert any(p in children_named("chrom") for p in started)
     e.close()
-    psutil.wait_procs(started, timeout=10)
-    assert not still_running(started)
+    assert not wait_gone(started)
