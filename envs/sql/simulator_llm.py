@@ -49,7 +49,6 @@ from agentgym.envs.sql.simulator import (
     _forbidden_similarity,
     _tokens,
 )
-
 from agentgym.envs.sql.simulator_secrets import Secrets, safe_clauses, stems
 
 if TYPE_CHECKING:  # agentgym.models pulls in httpx and the local backends; import it on use only
