@@ -301,6 +301,28 @@ def test_closing_releases_the_server_and_drops_what_it_made(engine):
     assert own_pg_containers() == [], "engine.close() with nothing else open removes the container"
 
 
+@docker
+def test_warm_spares_serve_resets_and_stop_with_their_container():
+    from agentgym.envs.sql.engines.postgres import PostgresEngine
+
+    eng = PostgresEngine(spares=1)  # other settings than the module's engine: a server of its own
+    srv = eng.server
+    first = eng.open("retail_lite")
+    srv.drain()
+    ready = srv.spare_names()
+    assert len(ready) == 1 and first.name not in ready, "one spare copy waits beside the open episode"
+    second = eng.open("retail_lite")
+    assert second.name in ready, "the next open takes the ready spare"
+    srv.drain()
+    assert len(srv.spare_names()) == 1 and second.name not in srv.spare_names(), "and the pool is topped up"
+    pool = srv._spares
+    eng.close()
+    for t in pool.threads:
+        t.join(timeout=10)
+    assert not any(t.is_alive() for t in pool.threads), "the refill workers end with their container"
+    assert srv.spare_names() == set() and srv.container_id is None
+
+
 _CHILD = textwrap.dedent("""
     import sys, time
     from agentgym.envs.sql.engines.postgres import PostgresEngine

@@ -3,7 +3,8 @@ engine with the same settings, plus its admin connections, roles and template da
 
 Lifetime: the container (pg_container.py: labelled, limited, tracked by the reaper from birth)
 starts on the first open() of any engine (not at construction), is reference-counted by engines
-and open databases, and is removed when the last reference goes.
+and open databases, and is removed when the last reference goes. Warm spare episode databases,
+copied and connected ahead of the resets that take them, live in pg_spares.py.
 
 Who can do what inside it (why episodes cannot reach each other or the templates):
 - `postgres` (superuser) is used only by this module over its admin connections; its password
@@ -44,6 +45,7 @@ from agentgym.envs.sql.catalog import database_files
 from agentgym.envs.sql.engines import pg_container
 from agentgym.envs.sql.engines.dialect import PostgresDump, sqlite_dump_to_postgres
 from agentgym.envs.sql.engines.pg_container import PostgresUnavailable, ServerSettings
+from agentgym.envs.sql.engines.pg_spares import SparePool
 
 OWNER_ROLE = "agentgym_owner"
 
@@ -94,10 +96,7 @@ class PgServer:
         self._template_locks: dict[tuple[str, str], threading.Lock] = {}
         self._drops: queue.Queue[tuple[int, str] | None] | None = None
         self._generation = 0
-        # Warm spares: template -> [(episode name, its connection)], and refills under way.
-        self._spares: dict[str, list[tuple[str, Any]]] = {}
-        self._filling: dict[str, int] = {}
-        self._refills: queue.Queue[str | None] | None = None
+        self._spares: SparePool | None = None  # one per running container (pg_spares.py)
 
     # ---- lifetime ---------------------------------------------------------------------------------
     def acquire(self) -> None:
@@ -134,10 +133,7 @@ class PgServer:
         self._drops = queue.Queue()
         threading.Thread(target=self._drop_loop, args=(self._drops,), name="agentgym-pg-drop", daemon=True).start()
         if self.settings.spares:
-            self._refills = queue.Queue()
-            for i in range(self.settings.spare_workers):
-                threading.Thread(target=self._refill_loop, args=(self._refills, self._generation), daemon=True,
-                                 name=f"agentgym-pg-spares-{i}").start()
+            self._spares = SparePool(self, self.settings.spares, self.settings.spare_workers)
 
     def _bootstrap(self) -> None:
         from psycopg import sql
@@ -153,14 +149,10 @@ class PgServer:
         if self._drops is not None:
             self._drops.put(None)  # pending drops die with the container; the worker just exits
             self._drops = None
-        if self._refills is not None:
-            for _ in range(self.settings.spare_workers):
-                self._refills.put(None)
-            self._refills = None
-        spares = [conn for ready in self._spares.values() for _, conn in ready]
-        self._spares.clear()
-        self._filling.clear()
-        for conn in spares + self._idle:
+        if self._spares is not None:
+            self._spares.close()
+            self._spares = None
+        for conn in self._idle:
             with contextlib.suppress(Exception):  # the server is going away: nothing to say goodbye to
                 conn.close()
         self._idle.clear()
@@ -315,10 +307,8 @@ class PgServer:
     def take_episode(self, template: str) -> tuple[str, Any]:
         """A connected episode copied from `template`: a warm spare when one is ready, else made now.
         Either way a refill is requested, so the next reset finds one."""
-        with self._lock:
-            ready = self._spares.get(template)
-            spare = ready.pop() if ready else None
-        self._request_refill(template)
+        pool = self._spares
+        spare = pool.take(template) if pool is not None else None
         if spare is not None:
             name, conn = spare
             if not conn.closed and not conn.broken:
@@ -332,55 +322,9 @@ class PgServer:
             self.drop_episode(name)
             raise
 
-    def _request_refill(self, template: str) -> None:
-        refills = self._refills
-        if refills is not None:
-            refills.put(template)
-
-    def _refill_loop(self, refills: queue.Queue, generation: int) -> None:
-        while True:
-            template = refills.get()
-            try:
-                if template is None:
-                    return
-                self._refill_one(template, generation)
-            finally:
-                refills.task_done()
-
-    def _refill_one(self, template: str, generation: int) -> None:
-        with self._lock:
-            if generation != self._generation or self.container_id is None:
-                return
-            have = len(self._spares.get(template, ())) + self._filling.get(template, 0)
-            if have >= self.settings.spares:
-                return
-            self._filling[template] = self._filling.get(template, 0) + 1
-        made: tuple[str, Any] | None = None
-        kept = False
-        try:
-            name = self.create_episode(template)
-            try:
-                made = (name, self.connect_episode(name))
-            except Exception:
-                self.drop_episode(name)
-                raise
-        except Exception:  # noqa: BLE001 - a spare is an optimisation: take_episode makes one itself
-            time.sleep(0.5)
-        finally:
-            with self._lock:
-                self._filling[template] = max(0, self._filling.get(template, 0) - 1)
-                if made is not None and generation == self._generation and self.container_id is not None:
-                    self._spares.setdefault(template, []).append(made)
-                    kept = True
-            if made is not None and not kept:  # the server went away meanwhile
-                made[1].close()
-        if kept:
-            self._request_refill(template)  # top up until `spares` are ready (a no-op once they are);
-            # after a failure the next take_episode() asks again, rather than retrying in a loop here
-
     def spare_names(self) -> set[str]:
-        with self._lock:
-            return {name for ready in self._spares.values() for name, _ in ready}
+        pool = self._spares
+        return pool.names() if pool is not None else set()
 
     def drop_episode(self, name: str) -> None:
         """Drop an episode's database and role in the background: closing is off the reset path."""
@@ -408,9 +352,11 @@ class PgServer:
     def drain(self) -> None:
         """Wait until spare refills and requested drops have run (benchmarks and tests count what is
         left; warm spares are ready databases, see spare_names())."""
-        for q in (self._refills, self._drops):  # refills first: a failed one may request a drop
-            if q is not None:
-                q.join()
+        pool, drops = self._spares, self._drops
+        if pool is not None:  # refills first: a failed one may request a drop
+            pool.join()
+        if drops is not None:
+            drops.join()
 
     # ---- what tests and benchmarks look at ---------------------------------------------------------
     def databases(self) -> list[str]:
