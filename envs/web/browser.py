@@ -5,6 +5,9 @@ envs step from many threads (parallel rollouts, the benchmark's 16 concurrent ep
 env in the process shares this one browser (one per worker) through :meth:`BrowserHost.call`,
 each episode in its own browser context. The browser is Debian's /usr/bin/chromium (never a
 downloaded one), with no slow_mo; it closes when its last user releases it, and at exit.
+
+A host may instead drive a Chromium that runs elsewhere, connected over CDP (`endpoint`): the web
+env's browser="container" mode, where each env's Chromium is a container on its sites' network.
 """
 
 from __future__ import annotations
@@ -43,17 +46,19 @@ class BrowserHost:
     """The process's shared browser. Use acquire()/release(); call(coro) runs on its loop."""
 
     _lock = threading.Lock()
-    _instance: BrowserHost | None = None
+    _instances: dict[str | None, BrowserHost] = {}  # endpoint (None: launched here) -> its host
 
     @classmethod
-    def acquire(cls) -> BrowserHost:
-        """The shared browser, started (or replaced, when it died) as needed. Each host counts its
-        own users: envs still holding a dead one release it themselves and get the new one."""
+    def acquire(cls, endpoint: str | None = None) -> BrowserHost:
+        """The shared browser (or the one at a CDP endpoint), started or connected (or replaced,
+        when it died) as needed. Each host counts its own users: envs still holding a dead one
+        release it themselves and get the new one."""
         with cls._lock:
-            if cls._instance is None or not cls._instance.alive:
-                cls._instance = BrowserHost()
-            cls._instance.refs += 1
-            return cls._instance
+            host = cls._instances.get(endpoint)
+            if host is None or not host.alive:
+                host = cls._instances[endpoint] = BrowserHost(endpoint)
+            host.refs += 1
+            return host
 
     @classmethod
     def release(cls, host: BrowserHost) -> None:
@@ -61,11 +66,12 @@ class BrowserHost:
             host.refs -= 1
             if host.refs > 0:
                 return
-            if host is cls._instance:
-                cls._instance = None
+            if cls._instances.get(host.endpoint) is host:
+                del cls._instances[host.endpoint]
         host.shutdown()
 
-    def __init__(self) -> None:
+    def __init__(self, endpoint: str | None = None) -> None:
+        self.endpoint = endpoint
         self.refs = 0
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, name="agentgym-browser", daemon=True)
@@ -85,9 +91,13 @@ class BrowserHost:
 
         self.pw = await async_playwright().start()
         try:
-            self.browser = await self.pw.chromium.launch(executable_path=chromium_path(), headless=True, args=CHROMIUM_ARGS)
+            if self.endpoint is not None:
+                self.browser = await self.pw.chromium.connect_over_cdp(self.endpoint, timeout=30_000)
+            else:
+                self.browser = await self.pw.chromium.launch(executable_path=chromium_path(), headless=True, args=CHROMIUM_ARGS)
         except Exception as exc:
-            raise InfraError(f"Chromium did not start: {exc}") from exc
+            where = f"at {self.endpoint} (CDP)" if self.endpoint else "here"
+            raise InfraError(f"Chromium {where} did not start or answer: {exc}") from exc
 
     @property
     def closed(self) -> bool:

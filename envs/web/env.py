@@ -66,8 +66,8 @@ class _Held:
         return session
 
     def make_spare(self) -> None:
-        assert self.browser is not None
-        fut = asyncio.run_coroutine_threadsafe(Session.prepare(self.browser.browser), self.browser.loop)
+        assert self.browser is not None and self.host is not None
+        fut = asyncio.run_coroutine_threadsafe(Session.prepare(self.browser.browser, self.host.proxy_host), self.browser.loop)
         self.spare = (self.browser, fut)
 
     def end_session(self) -> None:
@@ -105,7 +105,13 @@ def _held_attr(name: str) -> property:
 
 
 class WebEnv(AgentEnv):
-    """Browser tasks over the given sites. `tasks` defaults to the built-in catalogue for them."""
+    """Browser tasks over the given sites. `tasks` defaults to the built-in catalogue for them.
+
+    browser="host" (the default): the process's shared Chromium, launched here by Playwright.
+    browser="container" (runtime="docker" only): the env's own Chromium in a container on its
+    sites' internal network, driven over CDP: no internet and no host loopback even for requests
+    that would slip past the route filter and the proxy; slower to start (a container per env).
+    """
 
     host = _held_attr("host")  # the site servers (SiteHost)
     browser = _held_attr("browser")  # this env's share of the process's Chromium (BrowserHost)
@@ -113,8 +119,15 @@ class WebEnv(AgentEnv):
 
     def __init__(self, runtime: str = "auto", sites: Sequence[str | SiteSpec | dict] | None = None,
                  tasks: Sequence[WebTask | dict] | None = None, split: str | None = None,
-                 per_template: int | None = None, screenshot: bool = False, prewarm: bool = True, **kwargs: Any):
+                 per_template: int | None = None, screenshot: bool = False, prewarm: bool = True,
+                 browser: str = "host", **kwargs: Any):
         self.runtime = resolve_runtime(runtime)  # type: ignore[arg-type]
+        if browser not in ("host", "container"):
+            raise ValueError(f"browser={browser!r}: use 'host' (Chromium launched here) or 'container' (runtime='docker')")
+        if browser == "container" and self.runtime != "docker":
+            raise ValueError("browser='container' runs Chromium in a container on the sites' Docker network: "
+                             "it needs runtime='docker' (and a Docker engine)")
+        self.browser_mode = browser
         from agentgym.envs.web.sites import BUILTIN_SITES
 
         specs = [s if isinstance(s, SiteSpec) else SiteSpec(name=s) if isinstance(s, str) else SiteSpec.model_validate(s)
@@ -173,13 +186,16 @@ class WebEnv(AgentEnv):
 
     def _start_browser(self, task: WebTask) -> None:
         """Sites reset (their state before the episode kept for the checks), and a context at the start page."""
-        if self.host is None:
-            self.host = make_host(self.runtime, self.site_specs)
         if self.browser is not None and not self.browser.alive:  # Chromium died: let go of it, take a new one
             BrowserHost.release(self.browser)
             self.browser = None
+            if self.browser_mode == "container" and self.host is not None:  # its container went with it
+                self.host.close()
+                self.host = None
+        if self.host is None:
+            self.host = make_host(self.runtime, self.site_specs, self.browser_mode)
         if self.browser is None:
-            self.browser = BrowserHost.acquire()
+            self.browser = BrowserHost.acquire(self.host.cdp_url)
         for site in task.sites:
             self.host.reset(site)
         self._before = {s: self.host.state(s) for s in task.sites}
@@ -187,7 +203,7 @@ class WebEnv(AgentEnv):
         start = self.host.origins[task.start[0]] + task.start[1]
         session = self._held.take_spare()
         if session is None:
-            self.session = self.browser.call(Session.open(self.browser.browser, origins, start))
+            self.session = self.browser.call(Session.open(self.browser.browser, origins, start, self.host.proxy_host))
         else:
             self.browser.call(session.begin(origins, start))
             self.session = session

@@ -105,6 +105,10 @@ class SiteHost:
         self.sites = {s.name: s for s in sites}
         self.token = secrets.token_hex(16)
         self.origins: dict[str, str] = {}
+        # Where the browser runs: None = launched here by Playwright; else the CDP URL of a Chromium
+        # in a container, which reaches this machine (the episode's filtering proxy) at proxy_host.
+        self.cdp_url: str | None = None
+        self.proxy_host = "127.0.0.1"
 
     def reset(self, site: str) -> None:
         _admin_call(self.origins[site], "POST", "/__reset", self.token)
@@ -227,10 +231,11 @@ def container_argv(command: list[str]) -> list[str]:
 class DockerSiteHost(SiteHost):
     """Sites in one container (agentgym/web-sites) on a labelled Docker network made with
     internal=True: no route to the internet. The browser on the host reaches the container's
-    address on that network. Container and network carry agentgym owner labels and are removed
-    on close (and by the reaper if this process dies)."""
+    address on that network; with browser="container" the browser itself is a container on the
+    same network (browser_container.py). Containers and network carry agentgym owner labels and
+    are removed on close (and by the reaper if this process dies)."""
 
-    def __init__(self, sites: list[SiteSpec]):
+    def __init__(self, sites: list[SiteSpec], browser: str = "host"):
         super().__init__(sites)
         for s in sites:
             if s.command and not s.app_dir:
@@ -243,6 +248,7 @@ class DockerSiteHost(SiteHost):
         self.api = reaper.docker_client().api
         self.container_id: str | None = None
         self.network_id: str | None = None
+        self.browser_box: Any = None
         labels = {**reaper.owner_labels(), "agentgym.kind": "web-sites"}
         name = f"agentgym-web-{secrets.token_hex(5)}"
         try:
@@ -281,6 +287,11 @@ class DockerSiteHost(SiteHost):
             deadline = time.monotonic() + START_TIMEOUT_S
             for origin in self.origins.values():
                 _wait_healthy(origin, deadline, self._gone)
+            if browser == "container":
+                from agentgym.envs.web.browser_container import BrowserContainer
+
+                self.browser_box = BrowserContainer(self.api, reaper, name, labels, f"{name}-browser")
+                self.cdp_url, self.proxy_host = self.browser_box.cdp_url, self.browser_box.gateway
         except BaseException as exc:
             logs = self._logs()
             self.close()
@@ -302,6 +313,9 @@ class DockerSiteHost(SiteHost):
             return ""
 
     def close(self) -> None:
+        if self.browser_box is not None:  # before the network: a network with members cannot go
+            self.browser_box.close()
+            self.browser_box = None
         if self.container_id:
             self.reaper.remove_many("container", [self.container_id])
             self.container_id = None
@@ -310,9 +324,11 @@ class DockerSiteHost(SiteHost):
             self.network_id = None
 
 
-def make_host(runtime: str, sites: list[SiteSpec]) -> SiteHost:
+def make_host(runtime: str, sites: list[SiteSpec], browser: str = "host") -> SiteHost:
     if runtime == "docker":
-        return DockerSiteHost(sites)
+        return DockerSiteHost(sites, browser)
+    if browser != "host":
+        raise ValueError(f"browser={browser!r} needs runtime='docker' (Chromium in a container on the sites' network)")
     if runtime == "local":
         return LocalSiteHost(sites)
     raise ValueError(f"unknown runtime {runtime!r}: use 'local' or 'docker'")

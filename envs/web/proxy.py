@@ -79,9 +79,11 @@ class FilterProxy:
         self.url = ""
         self._tasks: set[asyncio.Task] = set()
 
-    async def start(self) -> str:
-        self.server = await asyncio.start_server(self._serve, "127.0.0.1", 0, limit=MAX_HEAD)
-        self.url = "http://127.0.0.1:%d" % self.server.sockets[0].getsockname()[1]
+    async def start(self, host: str = "127.0.0.1") -> str:
+        """Listen on `host` (the browser must reach it: loopback for a browser on this machine, the
+        Docker network's gateway for one in a container); returns the proxy URL."""
+        self.server = await asyncio.start_server(self._serve, host, 0, limit=MAX_HEAD)
+        self.url = "http://%s:%d" % (host, self.server.sockets[0].getsockname()[1])
         return self.url
 
     async def close(self) -> None:

@@ -85,12 +85,13 @@ class Session:
 
     # -- lifecycle ----------------------------------------------------------------------------------
     @classmethod
-    async def prepare(cls, browser: Any) -> Session:
+    async def prepare(cls, browser: Any, proxy_host: str = "127.0.0.1") -> Session:
         """A fresh context with one blank tab and no site allowed yet: made ahead of an episode
-        (the slow part of a reset), then begin() points it at the episode's sites."""
+        (the slow part of a reset), then begin() points it at the episode's sites. The filtering
+        proxy listens on proxy_host, an address of this machine the browser can reach."""
         self = cls([], "")
         try:
-            proxy_url = await self.proxy.start()
+            proxy_url = await self.proxy.start(proxy_host)
             # "<-loopback>": the sites are on loopback, which Chromium would otherwise never proxy.
             self.context = await browser.new_context(viewport=VIEWPORT, java_script_enabled=True, service_workers="block",
                                                      proxy={"server": proxy_url, "bypass": "<-loopback>"})
@@ -115,8 +116,8 @@ class Session:
             raise
 
     @classmethod
-    async def open(cls, browser: Any, origins: list[str], start_url: str) -> Session:
-        self = await cls.prepare(browser)
+    async def open(cls, browser: Any, origins: list[str], start_url: str, proxy_host: str = "127.0.0.1") -> Session:
+        self = await cls.prepare(browser, proxy_host)
         await self.begin(origins, start_url)
         return self
 
