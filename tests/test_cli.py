@@ -64,6 +64,20 @@ def test_validate_sample_spreads_over_the_tasks():
     assert ag("validate", "shell-fixture", "--sample", "0", check=False).returncode == 2
 
 
+def test_env_args_reach_the_env_constructor():
+    base = ("run", "shell-fixture", "--runtime", "local", "--task", "count-lines", "--json")
+    full = json.loads(ag(*base).stdout)
+    cut = json.loads(ag(*base, "--env-arg", 'budget={"max_turns": 1}').stdout)
+    assert (len(full["steps"]), full["passed"]) == (2, True)
+    assert (len(cut["steps"]), cut["passed"], cut["truncated"]) == (1, False, True), "the JSON budget reached make()"
+    bad = ag("validate", "web-lite", "--runtime", "local", "-e", "browser=container", check=False)
+    assert bad.returncode == 2 and "needs runtime='docker'" in " ".join(bad.stderr.split())
+    bad = ag("validate", "shell-fixture", "-e", "nope", check=False)
+    assert bad.returncode == 2 and "KEY=VALUE" in bad.stderr
+    bad = ag("run", "shell-fixture", "--runtime", "local", "-e", "colour=1", check=False)
+    assert bad.returncode == 2 and "colour" in bad.stderr
+
+
 def test_run_prints_the_trajectory():
     proc = ag("run", "shell-fixture", "--agent", "oracle", "--task", "sum-column", "--runtime", "local", "--json")
     traj = json.loads(proc.stdout)

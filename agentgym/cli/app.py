@@ -25,11 +25,28 @@ console = Console()
 err = Console(stderr=True)
 
 RuntimeOpt = Annotated[str, typer.Option("--runtime", "-r", help="docker, local, or auto (docker when an engine answers)")]
+EnvArgOpt = Annotated[Optional[list[str]], typer.Option(
+    "--env-arg", "-e", help="KEY=VALUE passed to the env's constructor (repeatable; VALUE read as JSON when it parses, "
+    "else as text), e.g. -e browser=container")]
 
 
 def _fail(msg: str, code: int = 2) -> None:
     err.print(f"[bold red]error:[/] {msg}")
     raise typer.Exit(code)
+
+
+def _env_args(pairs: list[str] | None) -> dict:
+    """--env-arg KEY=VALUE pairs as constructor kwargs (JSON values where they parse)."""
+    out: dict = {}
+    for pair in pairs or []:
+        key, sep, raw = pair.partition("=")
+        if not sep or not key.isidentifier():
+            _fail(f"--env-arg {pair!r}: write KEY=VALUE, e.g. --env-arg browser=container")
+        try:
+            out[key] = json.loads(raw)
+        except ValueError:
+            out[key] = raw
+    return out
 
 
 def _make(env_id: str, runtime: str, **kwargs):
@@ -39,6 +56,8 @@ def _make(env_id: str, runtime: str, **kwargs):
         return agentgym.make(env_id, runtime=runtime, **kwargs)
     except agentgym.UnknownEnvError as exc:
         _fail(str(exc))
+    except (TypeError, ValueError) as exc:  # a bad --env-arg: say which, not a traceback
+        _fail(f"{env_id}: {exc}")
 
 
 @app.command("list")
@@ -91,6 +110,7 @@ def validate(
     as_json: Annotated[bool, typer.Option("--json", help="last line: one JSON object with the summary")] = False,
     tasks: Annotated[Optional[str], typer.Option(help="comma-separated task ids (default: all)")] = None,
     sample: Annotated[Optional[int], typer.Option(min=1, help="only N tasks, spread evenly over the id list (a quick check of a large env)")] = None,
+    env_arg: EnvArgOpt = None,
 ) -> None:
     """Run every task's reference solution and a null solution; gold must pass, null must fail."""
     import agentgym
@@ -101,7 +121,8 @@ def validate(
         meta = agentgym.env_info(env_id)
     except agentgym.UnknownEnvError as exc:
         _fail(str(exc))
-    probe = _make(env_id, runtime)
+    kwargs = _env_args(env_arg)
+    probe = _make(env_id, runtime, **kwargs)
     ids = tasks.split(",") if tasks else list(probe.task_ids())
     probe.close()
     if sample is not None:
@@ -110,7 +131,7 @@ def validate(
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=out, transient=as_json) as progress:
         bar = progress.add_task(f"validating {meta.id}", total=len(ids))
-        report = run_validate(env_id, task_ids=ids, runtime=runtime, on_task=lambda row: progress.advance(bar))
+        report = run_validate(env_id, task_ids=ids, runtime=runtime, on_task=lambda row: progress.advance(bar), **kwargs)
     table = Table("task", "gold reward", "gold", "null reward", "null", "error", "s", title=f"{meta.id} ({report.runtime})")
     for r in report.rows:
         mark = lambda ok, good: "[green]pass[/]" if ok == good else ("[red]pass[/]" if ok else "[red]fail[/]")
@@ -135,12 +156,13 @@ def run(
     max_turns: Annotated[Optional[int], typer.Option(help="horizon for this episode")] = None,
     runtime: RuntimeOpt = "auto",
     as_json: Annotated[bool, typer.Option("--json", help="print the trajectory as one JSON object")] = False,
+    env_arg: EnvArgOpt = None,
 ) -> None:
     """Play one episode with an agent and print the trajectory."""
     import agentgym
     from agentgym.agents import make_agent
 
-    env = _make(env_id, runtime)
+    env = _make(env_id, runtime, **_env_args(env_arg))
     try:
         model_kwargs = {k: v for k, v in {"model": model, "base_url": base_url}.items() if v is not None}
         try:
