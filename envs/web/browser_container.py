@@ -15,6 +15,7 @@ import time
 from typing import Any
 
 from agentgym.env import InfraError
+from agentgym.envs.web.hosting import container_logs
 
 BROWSER_IMAGE = "agentgym/web-browser:latest"
 CDP_PORT = 9223
@@ -71,12 +72,7 @@ class BrowserContainer:
                          f"({last}); container log: {self.logs()}")
 
     def logs(self) -> str:
-        if not self.container_id:
-            return ""
-        try:
-            return self.api.logs(self.container_id, tail=20).decode(errors="replace")
-        except Exception:  # noqa: BLE001 - logs are a courtesy in an error message
-            return ""
+        return container_logs(self.api, self.container_id)
 
     def close(self) -> None:
         if self.container_id:

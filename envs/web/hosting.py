@@ -305,12 +305,7 @@ class DockerSiteHost(SiteHost):
         return None if state.get("Running") else f"the sites container stopped (exit code {state.get('ExitCode')})"
 
     def _logs(self) -> str:
-        if not self.container_id:
-            return ""
-        try:
-            return self.api.logs(self.container_id, tail=20).decode(errors="replace")
-        except Exception:  # noqa: BLE001 - logs are a courtesy in an error message
-            return ""
+        return container_logs(self.api, self.container_id)
 
     def close(self) -> None:
         if self.browser_box is not None:  # before the network: a network with members cannot go
@@ -322,6 +317,16 @@ class DockerSiteHost(SiteHost):
         if self.network_id:
             self.reaper.remove_many("network", [self.network_id])
             self.network_id = None
+
+
+def container_logs(api: Any, container_id: str | None, tail: int = 20) -> str:
+    """The last lines a container printed, for an error message ("" when there is none to read)."""
+    if not container_id:
+        return ""
+    try:
+        return api.logs(container_id, tail=tail).decode(errors="replace")
+    except Exception:  # noqa: BLE001 - logs are a courtesy in an error message
+        return ""
 
 
 def make_host(runtime: str, sites: list[SiteSpec], browser: str = "host") -> SiteHost:

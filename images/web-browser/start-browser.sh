@@ -2,9 +2,19 @@
 # Chromium with its DevTools endpoint on 127.0.0.1:9222, published on :9223 by socat. When either
 # exits the container exits (the env sees a dead browser and reports it).
 set -u
+# The switches Playwright's own launch adds (envs/web/browser.py launches with them on the host),
+# so that pages behave the same in both modes: no throttled timers or backgrounded renderers, popups
+# allowed (target=_blank tabs), the same hover and pointer media, hidden scrollbars, sRGB.
 chromium --headless --no-sandbox --disable-gpu --disable-dev-shm-usage --disable-background-networking \
   --disable-component-update --disable-sync --no-first-run --disable-extensions --disable-default-apps \
-  --mute-audio --disable-features=Translate,MediaRouter --webrtc-ip-handling-policy=disable_non_proxied_udp \
+  --mute-audio --disable-features=Translate,MediaRouter,AvoidUnnecessaryBeforeUnloadCheckSync,PaintHolding \
+  --webrtc-ip-handling-policy=disable_non_proxied_udp \
+  --disable-field-trial-config --disable-background-timer-throttling --disable-backgrounding-occluded-windows \
+  --disable-back-forward-cache --disable-breakpad --disable-component-extensions-with-background-pages \
+  --no-default-browser-check --allow-pre-commit-input --disable-hang-monitor --disable-ipc-flooding-protection \
+  --disable-popup-blocking --disable-prompt-on-repost --disable-renderer-backgrounding --force-color-profile=srgb \
+  --metrics-recording-only --password-store=basic --use-mock-keychain --no-service-autorun --hide-scrollbars \
+  --blink-settings=primaryHoverType=2,availableHoverTypes=2,primaryPointerType=4,availablePointerTypes=4 \
   --user-data-dir=/home/browser/profile --remote-debugging-port=9222 "$@" about:blank &
 chrome=$!
 socat TCP-LISTEN:9223,fork,reuseaddr TCP:127.0.0.1:9222 &
