@@ -15,7 +15,8 @@ import time
 from typing import Any
 
 from agentgym.env import InfraError
-from agentgym.envs.web.hosting import container_logs
+from agentgym.envs.web.browser import CHROMIUM_ARGS
+from agentgym.envs.web.hosting import container_logs, wait_answering
 
 BROWSER_IMAGE = "agentgym/web-browser:latest"
 CDP_PORT = 9223
@@ -35,9 +36,11 @@ class BrowserContainer:
         host_config = api.create_host_config(network_mode=network, mem_limit="2g", pids_limit=2048, init=True,
                                              cap_drop=["ALL"], security_opt=["no-new-privileges"], shm_size="256m")
         try:
+            # The image's start script adds the switches Playwright's own launch adds; ours come
+            # after them, as they do when Playwright launches Chromium on the host.
             self.container_id = api.create_container(
-                BROWSER_IMAGE, name=name, labels={**labels, "agentgym.kind": "web-browser"},
-                host_config=host_config, detach=True)["Id"]
+                BROWSER_IMAGE, command=["/usr/local/bin/start-browser", *CHROMIUM_ARGS], name=name,
+                labels={**labels, "agentgym.kind": "web-browser"}, host_config=host_config, detach=True)["Id"]
             reaper.track("container", self.container_id)
             api.start(self.container_id)
             info = api.inspect_container(self.container_id)["NetworkSettings"]["Networks"][network]
@@ -52,12 +55,7 @@ class BrowserContainer:
             raise
 
     def _wait_ready(self, ip: str) -> None:
-        deadline = time.monotonic() + START_TIMEOUT_S
-        last = ""
-        while time.monotonic() < deadline:
-            state = self.api.inspect_container(self.container_id)["State"]
-            if not state.get("Running"):
-                raise InfraError(f"the browser container stopped (exit code {state.get('ExitCode')}): {self.logs()}")
+        def probe() -> None:
             try:
                 conn = http.client.HTTPConnection(ip, CDP_PORT, timeout=2)
                 conn.request("GET", "/json/version")
@@ -65,11 +63,19 @@ class BrowserContainer:
                 conn.close()
                 if json.loads(body).get("webSocketDebuggerUrl"):
                     return
+                last = "no webSocketDebuggerUrl yet"
             except (OSError, ValueError, http.client.HTTPException) as exc:
                 last = str(exc)
-            time.sleep(0.1)
-        raise InfraError(f"Chromium in the browser container did not answer on CDP within {START_TIMEOUT_S:.0f} s "
-                         f"({last}); container log: {self.logs()}")
+            raise InfraError(f"Chromium in the browser container did not answer on CDP within {START_TIMEOUT_S:.0f} s ({last})")
+
+        try:
+            wait_answering(probe, time.monotonic() + START_TIMEOUT_S, self._gone, "the browser container")
+        except InfraError as exc:
+            raise InfraError(f"{exc}; container log: {self.logs()}") from None
+
+    def _gone(self) -> str | None:
+        state = self.api.inspect_container(self.container_id)["State"]
+        return None if state.get("Running") else f"it stopped (exit code {state.get('ExitCode')})"
 
     def logs(self) -> str:
         return container_logs(self.api, self.container_id)

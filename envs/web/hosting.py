@@ -21,6 +21,7 @@ import tarfile
 import tempfile
 import time
 import weakref
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -82,18 +83,25 @@ def _admin_call(origin: str, method: str, path: str, token: str, timeout: float 
     return json.loads(body)
 
 
-def _wait_healthy(origin: str, deadline: float, gone: Any = lambda: None) -> None:
-    """Until origin answers /__health; gone() returns why the server cannot answer any more (or None)."""
+def wait_answering(probe: Callable[[], None], deadline: float, gone: Callable[[], str | None], what: str) -> None:
+    """Until probe() stops raising InfraError (past the deadline, its last error is raised);
+    gone() returns why `what` cannot answer any more (or None), which ends the wait at once."""
     while True:
         try:
-            _admin_call(origin, "GET", "/__health", "", timeout=2.0)
+            probe()
             return
         except InfraError:
             if (why := gone()) is not None:
-                raise InfraError(f"site server at {origin} is gone: {why}") from None
+                raise InfraError(f"{what} is gone: {why}") from None
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.05)
+
+
+def _wait_healthy(origin: str, deadline: float, gone: Callable[[], str | None] = lambda: None) -> None:
+    """Until origin answers /__health."""
+    wait_answering(lambda: _admin_call(origin, "GET", "/__health", "", timeout=2.0), deadline, gone,
+                   f"site server at {origin}")
 
 
 class SiteHost:
@@ -332,8 +340,6 @@ def container_logs(api: Any, container_id: str | None, tail: int = 20) -> str:
 def make_host(runtime: str, sites: list[SiteSpec], browser: str = "host") -> SiteHost:
     if runtime == "docker":
         return DockerSiteHost(sites, browser)
-    if browser != "host":
-        raise ValueError(f"browser={browser!r} needs runtime='docker' (Chromium in a container on the sites' network)")
-    if runtime == "local":
+    if runtime == "local":  # WebEnv refuses browser="container" off docker before any host starts
         return LocalSiteHost(sites)
     raise ValueError(f"unknown runtime {runtime!r}: use 'local' or 'docker'")

@@ -25,7 +25,6 @@ class SparePool:
     def __init__(self, server: PgServer, size: int, workers: int):
         self._server = server
         self._size = size
-        self._workers = workers
         self._lock = threading.Lock()
         self._ready: dict[str, list[tuple[str, Any]]] = {}
         self._filling: dict[str, int] = {}
@@ -68,7 +67,7 @@ class SparePool:
             spares = [conn for ready in self._ready.values() for _, conn in ready]
             self._ready.clear()
             self._filling.clear()
-            for _ in range(self._workers):
+            for _ in self.threads:
                 self._requests.put(None)
         for conn in spares:
             with contextlib.suppress(Exception):  # the server is going away: nothing to say goodbye to
