@@ -6,7 +6,8 @@ The contract (design.md section 3):
   actions.parse_action reads. A malformed action is an observation, never an exception.
 - terminated: the task ended (submit, finish, unrecoverable). truncated: a budget ran out.
   info["truncated_reason"] / info["terminated_reason"] say why; an infrastructure failure is
-  info["error"], never a silent zero.
+  info["error"], never a silent zero; a failure the agent caused (agentgym.guard.AgentFault) is
+  info["agent_failure"], reward 0 where it ends the episode, never info["error"].
 - Observations are {"text": str}; domains may add keys (and space entries).
 
 A domain subclass implements: task_ids(), _start_episode(task_id) -> statement, _tools() and,
@@ -27,6 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from agentgym.actions import ActionError, Tool, ToolCall, ToolResult, parse_action
 from agentgym.budget import Budget, BudgetTracker
+from agentgym.guard import AgentFault
 from agentgym.policy import Policy, ScriptedPolicy
 from agentgym.sandbox import SandboxError
 from agentgym.spaces import TextSpace, ToolCallSpace
@@ -268,6 +270,10 @@ class AgentEnv(gymnasium.Env[dict[str, Any], Any]):
         except ActionError as exc:  # a domain's own, later validation (e.g. path outside workdir)
             info["action_error"] = str(exc)
             return ToolResult(output=f"Error: {exc}", is_error=True)
+        except AgentFault as exc:  # the agent caused it: its failure with a reason, never infrastructure
+            info["agent_failure"] = exc.reason
+            return ToolResult(output=f"Error: {exc.reason}", is_error=True, terminated=exc.terminal,
+                              reward=0.0 if exc.terminal else None, info={"agent_failure": exc.reason})
         except (SandboxError, InfraError) as exc:
             info["error"] = f"{type(exc).__name__}: {exc}"
             return ToolResult(output=f"Infrastructure error (not your fault): {exc}", is_error=True)
