@@ -128,3 +128,90 @@ def test_state_check_on_a_missing_table_fails(db):
     check = Check(query="SELECT COUNT(*) FROM archive", expected=[[3]])
     res = grade_on(db, "SELECT 1", [check])
     assert not res.passed and "state query failed" in res.outcomes[0].reason
+
+
+# ---- issue 13: BIRD's decimal, empty gold results, ties under ORDER BY, numeric text --------------
+
+def test_decimal_rounds_both_sides_then_compares_like_bird():
+    d0, d2 = Tolerance(decimal=0), Tolerance(decimal=2)
+    # A count off by one is wrong at decimal=0 (an inclusive 10^-0 tolerance let it pass).
+    assert not ok([(41,)], [(42,)], default_tolerance=d0)
+    assert ok([(42,)], [(42,)], default_tolerance=d0) and ok([(41.6,)], [(42,)], default_tolerance=d0)
+    assert ok([(3.14159,)], [(3.14,)], default_tolerance=d2)
+    assert not ok([(3.146,)], [(3.14,)], default_tolerance=d2)  # rounds to 3.15
+    assert not ok([(3.13,)], [(3.14,)], default_tolerance=d2)  # within 10^-2, but not equal once rounded
+    assert ok([(2.675,)], [(2.68,)], default_tolerance=d2)  # half up, from the shortest decimal form
+    assert ok([(0.1 + 0.2,)], [(Decimal("0.30"),)], default_tolerance=d2)
+    assert ok([(1.005, "x")], [(1.01, "x")], tolerance={0: d2}) and not ok([(1.0, "x")], [(1.01, "x")], tolerance={0: d2})
+
+
+def test_bird_decimal_condition_becomes_rounding():
+    from agentgym.envs.sql.bird import _check
+
+    check = _check({"decimal": 0})
+    assert check.default_tolerance.decimal == 0
+    assert not compare_rows([(99,)], [(100,)], default_tolerance=check.default_tolerance)[0]
+
+
+def test_empty_expected_still_checks_the_column_count(db):
+    check = Check(expected=[], columns=2)
+    assert not grade_on(db, "SELECT 1 WHERE 1=0", [check]).passed
+    assert not grade_on(db, "UPDATE orders SET status = status WHERE 0", [check]).passed
+    assert grade_on(db, "SELECT order_id, status FROM orders WHERE 1=0", [check]).passed
+
+
+def test_empty_gold_from_bird_style_task_records_its_width():
+    from agentgym.envs.sql.grading import grade_fresh
+
+    check = Check(expected=[], expected_from_gold=True)
+    gold = ["SELECT customer_id, segment FROM customers WHERE 1=0"]
+    engine = SqliteEngine()
+    assert not grade_fresh(engine, "retail_lite", [], "SELECT 1 WHERE 1=0", [check], gold=gold).passed
+    assert grade_fresh(engine, "retail_lite", [], "SELECT 1, 2 WHERE 1=0", [check], gold=gold).passed
+    assert not grade_fresh(engine, "retail_lite", [], "SELECT 1, 2", [check], gold=gold).passed
+
+
+def test_rows_tied_under_order_by_may_come_in_any_order():
+    exp = [("a", 3), ("c", 2), ("b", 2), ("d", 1)]
+    assert ok([("a", 3), ("b", 2), ("c", 2), ("d", 1)], exp, ordered=True, order_by=[1])
+    assert not ok([("a", 3), ("b", 2), ("c", 2), ("d", 1)], exp, ordered=True)  # keys unknown: strict
+    assert not ok([("b", 2), ("a", 3), ("c", 2), ("d", 1)], exp, ordered=True, order_by=[1])  # untied rows out of order
+    assert not ok([("a", 3), ("b", 2), ("b", 2), ("d", 1)], exp, ordered=True, order_by=[1])  # a tie's members still count
+    assert not ok([("a", 3), ("c", 2), ("b", 2), ("e", 1)], exp, ordered=True, order_by=[1])
+
+
+def test_tied_rows_in_a_real_grade(db):
+    gold = "SELECT status, COUNT(*) AS n FROM orders GROUP BY status ORDER BY n DESC"
+    rows = db.execute(gold, max_rows=100).rows
+    # Make a tie the gold broke one way: two statuses with the same count, swapped in the expected rows.
+    expected = [["s1", 5], ["s2", 5], *jsonable_rows(rows)]
+    expected.sort(key=lambda r: -r[1])
+    swapped = [list(r) for r in expected]
+    i = next(k for k, r in enumerate(swapped) if r[0] == "s1")
+    swapped[i], swapped[i + 1] = swapped[i + 1], swapped[i]
+    check = Check(expected=expected, ordered=True)
+    sql = "SELECT * FROM (VALUES " + ", ".join(f"('{s}', {n})" for s, n in swapped) + ") AS v"
+    assert grade_on(db, sql, [check], gold=[gold]).passed
+    assert not grade_on(db, sql, [check]).passed  # without the gold's keys the order is strict
+    reversed_sql = "SELECT * FROM (VALUES " + ", ".join(f"('{s}', {n})" for s, n in reversed(swapped)) + ") AS v"
+    assert not grade_on(db, reversed_sql, [check], gold=[gold]).passed
+
+
+def test_order_keys_come_from_the_gold_query():
+    from agentgym.envs.sql.order_keys import keys_for
+
+    assert keys_for("SELECT a, SUM(b) AS s FROM t GROUP BY a ORDER BY s DESC, 1") == (1, 0)
+    assert keys_for("SELECT x.a AS k, b FROM t x ORDER BY x.a") == (0,)
+    assert keys_for("SELECT a FROM t ORDER BY hidden") is None  # not in the output: strict order
+    assert keys_for("SELECT * FROM t ORDER BY a") is None
+    assert keys_for("SELECT a FROM t") == ()
+
+
+def test_numeric_text_equals_a_number_only_where_the_gold_column_is_text():
+    assert ok([(2021,)], [("2021",)]) and ok([(2021.0,)], [("2021",)]) and ok([(Decimal("2021"),)], [("2021",)])
+    assert ok([("x", 7)], [("x", "7")]) and ok([(-3,)], [("-3",)])
+    assert not ok([(7,)], [("07",)]) and not ok([(2021,)], [("2021.0",)]) and not ok([(2021.5,)], [("2021.5",)])
+    assert not ok([(2022,)], [("2021",)])
+    assert not ok([("2021",)], [(2021,)])  # a numeric gold column needs a number
+    # A column mixing text and numbers in the gold (SQLite's dynamic types) compares values as they are.
+    assert not ok([(1,), ("b",)], [("1",), (2,)])

@@ -12,8 +12,9 @@ Layout it reads (a user who holds the real data points it at their copy):
 What maps and what does not:
 - 'Query' tasks become read tasks whose check compares the submission's result with the gold's,
   computed at grading time (expected_from_gold): the public files ship gold SQL, not results.
-  conditions.order -> ordered, conditions.distinct -> distinct, conditions.decimal=d -> an
-  absolute tolerance of 10^-d on every column.
+  conditions.order -> ordered (rows tied under the gold's ORDER BY may come in any order),
+  conditions.distinct -> distinct, conditions.decimal=d -> Tolerance(decimal=d) on every column:
+  both sides rounded to d decimals and then compared exactly, as BIRD's evaluation does.
 - 'Management' tasks (writes) are judged upstream by Python test functions, which we never
   execute; without a declarative state check they would be free reward, so they are SKIPPED and
   listed in BirdDataset.skipped with the reason.
@@ -94,7 +95,7 @@ def _sql_list(v: Any) -> list[str]:
 
 def _check(conditions: dict[str, Any]) -> Check:
     decimal = conditions.get("decimal", -1)
-    tol = Tolerance(abs=10.0 ** -decimal) if isinstance(decimal, int) and decimal >= 0 else Tolerance(abs=1e-6, rel=1e-9)
+    tol = Tolerance(decimal=decimal) if isinstance(decimal, int) and 0 <= decimal <= 15 else Tolerance(abs=1e-6, rel=1e-9)
     return Check(description="result equals the gold query's", expected=[], expected_from_gold=True,
                  ordered=bool(conditions.get("order", False)), distinct=bool(conditions.get("distinct", False)),
                  default_tolerance=tol)
