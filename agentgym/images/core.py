@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import fcntl
 import os
-import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
+
+from agentgym.diskcache import CacheLockTimeout, cache_root, entry_lock
 
 ROOTFS = "agentgym/debian:bookworm"
 NAMESPACE = "agentgym"
@@ -78,8 +78,7 @@ def images_dir() -> Path:
 
 
 def cache_dir() -> Path:
-    override = os.environ.get("AGENTGYM_CACHE")
-    return Path(override).expanduser() if override else Path.home() / ".cache" / "agentgym"
+    return cache_root()
 
 
 def image_ref(name: str) -> str:
@@ -161,27 +160,18 @@ def pull(ref: str, timeout: float = PULL_TIMEOUT) -> bool:
 
 @contextmanager
 def file_lock(name: str, timeout: float) -> Iterator[None]:
-    """Serialize builds of one image across processes (parallel sandboxes may all ask for base)."""
-    lock_dir = cache_dir() / "locks"
-    lock_dir.mkdir(parents=True, exist_ok=True)
-    path = lock_dir / (name.replace("/", "_").replace(":", "_") + ".lock")
-    deadline = time.monotonic() + timeout
-    with open(path, "a+") as handle:
-        while True:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() > deadline:
-                    raise ImageError(
-                        f"another agentgym process held {path} for over {timeout:.0f} s; "
-                        "wait for its build to finish, or stop it"
-                    ) from None
-                time.sleep(0.5)
+    """Serialize builds of one image across threads and processes (parallel sandboxes may all ask
+    for base); agentgym.diskcache.entry_lock: a thread lock plus an flock on cache/locks/<name>.lock."""
+    path = cache_dir() / "locks" / (name.replace("/", "_").replace(":", "_") + ".lock")
+    with ExitStack() as stack:
         try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+            stack.enter_context(entry_lock(path, timeout=timeout))
+        except CacheLockTimeout:
+            raise ImageError(
+                f"another agentgym process held {path} for over {timeout:.0f} s; "
+                "wait for its build to finish, or stop it"
+            ) from None
+        yield
 
 
 class Reporter:

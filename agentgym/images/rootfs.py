@@ -135,15 +135,18 @@ def bootstrap_rootfs(
 
 def _bootstrap_locked(tag: str, rep: Reporter, *, mirror: str | None, use_cache: bool) -> str:
     tarball = rootfs_tarball()
-    if use_cache and tarball.is_file():
-        try:
-            return import_rootfs(tarball, tag, rep)
-        except ImageError as exc:
-            # A damaged cache must not wedge every future run: drop it and bootstrap afresh.
-            rep.info(f"rootfs: cached {tarball} did not import ({exc}); bootstrapping again")
-            tarball.unlink(missing_ok=True)
-    make_rootfs_tarball(tarball, mirror or detect_mirror(), rep)
-    return import_rootfs(tarball, tag, rep)
+    # One tarball serves every tag: without its own lock, two tags made at once would debootstrap
+    # twice and write (or drop, when damaged) the same file together.
+    with file_lock(f"rootfs-tarball-{tarball.name}", timeout=2 * (DEBOOTSTRAP_TIMEOUT + IMPORT_TIMEOUT)):
+        if use_cache and tarball.is_file():
+            try:
+                return import_rootfs(tarball, tag, rep)
+            except ImageError as exc:
+                # A damaged cache must not wedge every future run: drop it and bootstrap afresh.
+                rep.info(f"rootfs: cached {tarball} did not import ({exc}); bootstrapping again")
+                tarball.unlink(missing_ok=True)
+        make_rootfs_tarball(tarball, mirror or detect_mirror(), rep)
+        return import_rootfs(tarball, tag, rep)
 
 
 def _relabel(source: str, tag: str) -> None:
@@ -192,7 +195,11 @@ def _ensure_debootstrap(rep: Reporter) -> str:
 
 
 def make_rootfs_tarball(tarball: Path, mirror: str, rep: Reporter, *, timeout: float = DEBOOTSTRAP_TIMEOUT) -> Path:
-    """debootstrap into a temporary folder next to the cache, tar it into tarball (atomically)."""
+    """debootstrap into a temporary folder next to the cache, tar it into tarball (atomically).
+
+    Callers that may run at once hold the tarball's lock (_bootstrap_locked); even without it, each
+    build works in its own folder, so the worst case is two finished tarballs, the last one kept.
+    """
     debootstrap = _ensure_debootstrap(rep)
     tarball.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="bootstrap-", dir=tarball.parent))
@@ -206,7 +213,7 @@ def make_rootfs_tarball(tarball: Path, mirror: str, rep: Reporter, *, timeout: f
         _run_logged(cmd, rep, timeout=timeout, what="debootstrap")
         rep.info(f"rootfs: debootstrap took {time.monotonic() - started:.0f} s")
         _slim_down(target)
-        partial = tarball.with_suffix(".tar.partial")
+        partial = work / "rootfs.tar"  # private to this build; one rename publishes it
         done = subprocess.run(
             ["tar", "--numeric-owner", "-C", str(target), "-cf", str(partial), "."],
             capture_output=True,

@@ -13,9 +13,11 @@ import hashlib
 import os
 import shutil
 import subprocess
+import uuid
 from pathlib import Path
 from typing import Protocol
 
+from agentgym.diskcache import cache_root, publish_dir
 from agentgym.envs.swe.instance import SWEInstance
 
 _GIT_ENV = {
@@ -96,27 +98,52 @@ class SynthSource:
 
 
 def tree_cache_dir() -> Path:
-    root = Path(os.environ.get("AGENTGYM_CACHE", Path.home() / ".cache" / "agentgym")) / "swe" / "trees"
+    root = cache_root() / "swe" / "trees"
     root.mkdir(parents=True, exist_ok=True)
     return root
 
 
+_DONE = ".agentgym-start"
+_OWNER = ".agentgym-owner"
+
+
 def cached_tree(source: RepoSource, instance: SWEInstance) -> tuple[Path, str]:
-    """Materialize once per (source key) into the host cache; returns (dir, start commit)."""
+    """Materialize once per (source key) into the host cache; returns (dir, start commit).
+
+    Safe when many threads and processes ask for the same instance on a cold cache: one builds it
+    (under the entry's lock, in a temp folder of its own) and renames it into place; the others
+    wait for the lock and then find it there (agentgym.diskcache).
+    """
     digest = hashlib.sha256(source.key(instance).encode()).hexdigest()[:16]
     dest = tree_cache_dir() / f"{_slug(instance.instance_id)}-{digest}"
-    done = dest / ".agentgym-start"
-    if done.is_file():
-        return dest / "tree", done.read_text().strip()
-    tmp = dest.with_name(dest.name + f".tmp{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    commit = source.materialize(instance, tmp / "tree")
-    (tmp / ".agentgym-start").write_text(commit)
+    done = dest / _DONE
+    if not done.is_file():
+        publish_dir(dest, lambda tmp: _materialize_into(source, instance, tmp), ready=_DONE)
+    return dest / "tree", done.read_text().strip()
+
+
+def _materialize_into(source: RepoSource, instance: SWEInstance, tmp: Path) -> str:
+    token = uuid.uuid4().hex
+    (tmp / _OWNER).write_text(token)
     try:
-        os.replace(tmp, dest)
-    except OSError:  # another process finished first
-        shutil.rmtree(tmp, ignore_errors=True)
-    return dest / "tree", (dest / ".agentgym-start").read_text().strip()
+        commit = source.materialize(instance, tmp / "tree")
+    except Exception as exc:
+        if _owner(tmp) != token:
+            # Not the suite's fault: something outside this build removed or replaced its folder.
+            raise SourceError(
+                f"{instance.instance_id}: the folder {tmp} was removed or changed by another process while "
+                f"the repository was materialized into it ({type(exc).__name__}: {str(exc)[:300]}); nothing "
+                "is wrong with the suite: retry, and do not clean the cache while rollouts run") from exc
+        raise
+    (tmp / _DONE).write_text(commit)
+    return commit
+
+
+def _owner(tmp: Path) -> str | None:
+    try:
+        return (tmp / _OWNER).read_text()
+    except OSError:
+        return None
 
 
 def _slug(text: str) -> str:
