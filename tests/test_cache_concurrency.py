@@ -458,3 +458,46 @@ def test_web_prewarm_many_threads_and_processes(cold, tmp_path, procs):
     processes = in_processes(procs, tmp_path, _web_worker, str(cold), 3)
     assert all(len(s) == 3 for s in threads + processes)
     assert len({tuple(s) for s in threads + processes}) == 1  # same seeds, same tasks everywhere
+
+
+# ---------------------------------------------------------------- SWE instance-image LRU file
+
+
+def _touch_worker(cache: str, prefix: str, count: int) -> int:
+    os.environ["AGENTGYM_CACHE"] = cache
+    from agentgym.envs.swe.images import touch
+
+    for i in range(count):
+        touch(f"{prefix}-{os.getpid()}-{threading.get_ident()}-{i}")
+    return count
+
+
+def _read_lru_while(busy: Callable[[], bool], path: Path) -> tuple[int, list[str]]:
+    """Read the LRU file the way instance_images() does (without its lock) until busy() is False."""
+    reads, bad = 0, []
+    while busy():
+        try:
+            json.loads(path.read_text()) if path.is_file() else {}
+        except (ValueError, FileNotFoundError) as exc:
+            bad.append(f"{type(exc).__name__}: {exc}")
+        reads += 1
+    return reads, bad
+
+
+def test_swe_image_lru_cold_many_threads_and_processes(cold, tmp_path, procs):
+    """touch() from many threads and processes loses no entry (its lock), and a reader without
+    the lock (instance_images, the disk budget) never sees a half-written file."""
+    from agentgym.envs.swe.images import _lru_path
+
+    path = _lru_path()
+    with ThreadPoolExecutor(1) as reader:
+        done = threading.Event()
+        reading = reader.submit(_read_lru_while, lambda: not done.is_set(), path)
+        try:
+            counts = in_threads(_touch_worker, str(cold), "t", 150, n=4)
+            counts += in_processes(procs, tmp_path, _touch_worker, str(cold), "p", 150)
+        finally:
+            done.set()
+        reads, bad = reading.result()
+    assert not bad, f"{len(bad)} of {reads} reads saw a partial file: {bad[:3]}"
+    assert len(json.loads(path.read_text())) == sum(counts)

@@ -137,7 +137,9 @@ def touch(tag: str) -> None:
         path = _lru_path()
         data: dict[str, float] = json.loads(path.read_text()) if path.is_file() else {}
         data[tag] = time.time()
-        path.write_text(json.dumps(data))
+        tmp = path.with_name(path.name + ".tmp")  # ours alone while the lock is held
+        tmp.write_text(json.dumps(data))
+        os.replace(tmp, path)  # instance_images() reads without the lock: never a half-written file
 
 
 def instance_images() -> list[dict[str, Any]]:
