@@ -86,3 +86,68 @@ def test_every_gold_query_transpiles_to_postgres():
                 assert out and "strftime" not in out.lower(), sql
                 n += 1
     assert n > 300
+
+
+# ---- issue 13: resource walls on SQLite episodes (they all live in this process) ------------------
+
+def _rss_mb() -> int:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * 4096 // 2**20
+
+
+@pytest.mark.parametrize("sql", [
+    "SELECT length(hex(zeroblob(500000000)))",
+    "INSERT INTO orders(order_id, customer_id, order_date, status, total_amount) VALUES (-1, 1, '2024-01-01', zeroblob(1000000000), 0)",
+    "WITH RECURSIVE r(x) AS (SELECT 'a' UNION ALL SELECT x || x FROM r) SELECT length(x) FROM r",
+    "WITH RECURSIVE r(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM r LIMIT 100000) SELECT length(group_concat(hex(randomblob(1000)))) FROM r",
+])
+def test_one_value_cannot_grow_the_process(engine, sql):
+    db = engine.open("retail_lite")
+    before = _rss_mb()
+    with pytest.raises(SqlError, match="too big"):
+        db.execute(sql)
+    assert _rss_mb() - before < 64
+    db.close()
+
+
+def test_a_copy_grows_by_at_most_its_quota(engine):
+    from agentgym.envs.sql.engines.sqlite import GROWTH_MB
+
+    db = engine.open("retail_lite")
+    db.execute("CREATE TABLE fill(b BLOB)")
+    with pytest.raises(SqlError, match="full"):
+        db.execute("WITH RECURSIVE r(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM r LIMIT 100000) "
+                   "INSERT INTO fill SELECT zeroblob(1000000) FROM r")
+    with pytest.raises(SqlError, match="full"):
+        db.execute("CREATE TEMP TABLE t AS WITH RECURSIVE r(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM r LIMIT 100000) "
+                   "SELECT randomblob(100000) FROM r")
+    pages, size = db.execute("PRAGMA page_count").rows[0][0], db.execute("PRAGMA page_size").rows[0][0]
+    assert pages * size <= (GROWTH_MB + 1) * 2**20
+    fork = db.fork()
+    assert fork.execute("PRAGMA max_page_count").rows == db.execute("PRAGMA max_page_count").rows
+    assert db.execute("SELECT COUNT(*) FROM orders").rows[0][0] > 0  # the copy still works
+    fork.close()
+    db.close()
+
+
+@pytest.mark.parametrize("sql", ["PRAGMA max_page_count = 1000000000", "PRAGMA temp.max_page_count = 1000000000",
+                                 "PRAGMA temp_store = MEMORY", "PRAGMA cache_size = -2000000",
+                                 "PRAGMA hard_heap_limit = 1", "PRAGMA soft_heap_limit = 0", "PRAGMA mmap_size = 1000000000",
+                                 "SELECT load_extension('/usr/lib/x86_64-linux-gnu/libsqlite3.so.0')",
+                                 "/* hidden */ VACUUM INTO '/tmp/agentgym-vacuum.db'"])
+def test_limits_cannot_be_lifted(engine, sql):
+    db = engine.open("retail_lite")
+    with pytest.raises(SqlError, match="not authorized|authorization denied|not allowed"):
+        db.execute(sql)
+    assert db.execute("PRAGMA table_info(orders)").rows  # introspection pragmas still work
+    db.execute("PRAGMA foreign_keys = OFF")
+    db.close()
+
+
+def test_the_process_has_a_sqlite_heap_backstop(engine):
+    import sqlite3
+
+    from agentgym.envs.sql.engines.sqlite import HEAP_LIMIT_MB
+
+    limit = sqlite3.connect(":memory:").execute("PRAGMA hard_heap_limit").fetchone()[0]
+    assert 0 < limit <= HEAP_LIMIT_MB * 2**20

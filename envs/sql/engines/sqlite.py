@@ -4,10 +4,28 @@ A template database is built once per process per db_id (in memory, from the com
 every episode gets its own copy through sqlite3's backup API: a few milliseconds for our sizes,
 instead of re-running thousands of INSERTs. Foreign keys are ON in every copy so that cascades and
 constraint errors behave as they will on PostgreSQL.
+
+Resource walls (every local episode lives in this one process, so one agent must not be able to
+grow it by gigabytes, issue 13):
+- each copy's database may grow by at most `growth_mb` (PRAGMA max_page_count, on main and on the
+  temp schema): a zeroblob or INSERT ... SELECT loop gets "database or disk is full";
+- no single string, blob or row beyond MAX_VALUE_BYTES (SQLITE_LIMIT_LENGTH: zeroblob(1e9),
+  randomblob, printf('%.*c'), group_concat of a recursive CTE) and no statement text beyond
+  MAX_SQL_BYTES; ATTACH is off by limit and by the authorizer (VACUUM INTO attaches, so it is
+  refused too), load_extension is refused by the authorizer;
+- PRAGMAs that would lift a limit (max_page_count, temp_store, cache_size, hard_heap_limit,
+  mmap_size...) are refused: a PRAGMA with a value is allowed only for the introspection and
+  foreign-key pragmas in _SETTABLE_PRAGMAS;
+- sorts, DISTINCT/UNION sets and recursive-CTE queues spill to temporary FILES (temp_store=FILE),
+  so they cost disk, not heap: bounded by the statement's time limit (about 100 MB in 5 s here)
+  and deleted when the statement ends;
+- and a process-wide backstop, sqlite3_hard_heap_limit64 at HEAP_LIMIT_MB (PRAGMA hard_heap_limit,
+  which can only lower it): past it SQLite allocations fail with an error instead of growing.
 """
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 import time
@@ -22,10 +40,63 @@ from agentgym.envs.sql.engines.dialect import split_statements
 _PROGRESS_STEPS = 2000
 #: Authorizer codes an agent may never use: ATTACH/DETACH would reach files on the host.
 _DENIED = {sqlite3.SQLITE_ATTACH, sqlite3.SQLITE_DETACH}
+#: PRAGMAs an agent may give a value (an argument): introspection and its own copy's semantics.
+_SETTABLE_PRAGMAS = frozenset({
+    "table_info", "table_xinfo", "index_list", "index_info", "index_xinfo", "foreign_key_list",
+    "foreign_key_check", "integrity_check", "quick_check", "table_list", "foreign_keys",
+    "defer_foreign_keys", "recursive_triggers", "case_sensitive_like", "reverse_unordered_selects",
+})
+_DENIED_FUNCTIONS = frozenset({"load_extension"})
+#: Growth a copy may make beyond its template, in MB (main and temp schema each).
+GROWTH_MB = int(os.environ.get("AGENTGYM_SQLITE_GROWTH_MB", "32"))
+#: The largest string, blob or row a statement may make, and the longest statement text.
+MAX_VALUE_BYTES = 16 * 1024 * 1024
+MAX_SQL_BYTES = 1024 * 1024
+#: Process-wide SQLite heap backstop (all connections together), in MB.
+HEAP_LIMIT_MB = int(os.environ.get("AGENTGYM_SQLITE_HEAP_MB", "2048"))
 
 
-def _authorizer(action: int, *args: Any) -> int:
-    return sqlite3.SQLITE_DENY if action in _DENIED else sqlite3.SQLITE_OK
+def _authorizer(action: int, arg1: Any, arg2: Any, *rest: Any) -> int:
+    if action in _DENIED:
+        return sqlite3.SQLITE_DENY
+    if action == sqlite3.SQLITE_PRAGMA and arg2 is not None and str(arg1).lower() not in _SETTABLE_PRAGMAS:
+        return sqlite3.SQLITE_DENY
+    if action == sqlite3.SQLITE_FUNCTION and str(arg2).lower() in _DENIED_FUNCTIONS:
+        return sqlite3.SQLITE_DENY
+    return sqlite3.SQLITE_OK
+
+
+_heap_once = threading.Lock()
+_heap_set = False
+
+
+def _set_heap_limit() -> None:
+    """The process-wide heap backstop, set once (the pragma only ever lowers an existing limit)."""
+    global _heap_set
+    with _heap_once:
+        if _heap_set or HEAP_LIMIT_MB <= 0:
+            return
+        conn = sqlite3.connect(":memory:")
+        try:
+            conn.execute(f"PRAGMA hard_heap_limit = {HEAP_LIMIT_MB * 1024 * 1024}")
+        finally:
+            conn.close()
+        _heap_set = True
+
+
+def _wall(conn: sqlite3.Connection, growth_mb: int, main_pages: int | None = None) -> None:
+    """Limits on an episode's connection (the module docstring); set before the authorizer."""
+    conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, MAX_VALUE_BYTES)
+    conn.setlimit(sqlite3.SQLITE_LIMIT_SQL_LENGTH, MAX_SQL_BYTES)
+    conn.setlimit(sqlite3.SQLITE_LIMIT_ATTACHED, 0)
+    conn.setlimit(sqlite3.SQLITE_LIMIT_WORKER_THREADS, 0)
+    conn.execute("PRAGMA temp_store = FILE")
+    page = conn.execute("PRAGMA page_size").fetchone()[0]
+    grow = max(1, growth_mb * 1024 * 1024 // page)
+    for schema in ("main", "temp"):
+        pages = conn.execute(f"PRAGMA {schema}.page_count").fetchone()[0]
+        cap = main_pages if schema == "main" and main_pages else pages + grow
+        conn.execute(f"PRAGMA {schema}.max_page_count = {max(cap, pages)}")
 
 
 def _connect() -> sqlite3.Connection:
@@ -41,10 +112,12 @@ class SqliteDatabase:
 
     dialect = "sqlite"
 
-    def __init__(self, db_id: str, conn: sqlite3.Connection):
+    def __init__(self, db_id: str, conn: sqlite3.Connection, growth_mb: int = GROWTH_MB, main_pages: int | None = None):
         self.db_id = db_id
         self._conn: sqlite3.Connection | None = conn
         self._lock = threading.Lock()
+        self._growth_mb = growth_mb
+        _wall(conn, growth_mb, main_pages)
         conn.set_authorizer(_authorizer)
 
     @property
@@ -78,6 +151,8 @@ class SqliteDatabase:
                         result.columns, result.rows, result.truncated = [], [], False
                         result.rowcount = cur.rowcount
                     cur.close()
+            except MemoryError:
+                raise SqlError("out of memory: the statement needed more memory than an episode may use") from None
             except sqlite3.OperationalError as exc:
                 if "interrupted" in str(exc):
                     raise QueryTimeout(f"query stopped: it ran past the {timeout_s:g} s time limit") from None
@@ -95,7 +170,8 @@ class SqliteDatabase:
         dest = _connect()
         with self._lock:
             self.conn.backup(dest)
-        return SqliteDatabase(self.db_id, dest)
+            cap = self.conn.execute("PRAGMA main.max_page_count").fetchone()[0]
+        return SqliteDatabase(self.db_id, dest, self._growth_mb, main_pages=cap)  # a fork grows no further
 
     def close(self) -> None:
         if self._conn is not None:
@@ -118,8 +194,10 @@ class SqliteEngine:
     _templates: dict[tuple[str, str], sqlite3.Connection] = {}
     _templates_lock = threading.Lock()
 
-    def __init__(self, data_dir: Path | None = None):
+    def __init__(self, data_dir: Path | None = None, growth_mb: int = GROWTH_MB):
         self.data_dir = data_dir
+        self.growth_mb = growth_mb
+        _set_heap_limit()
 
     def template(self, db_id: str) -> sqlite3.Connection:
         key = (str(self.data_dir), db_id)
@@ -137,7 +215,7 @@ class SqliteEngine:
         dest = _connect()
         with self._templates_lock:
             template.backup(dest)
-        return SqliteDatabase(db_id, dest)
+        return SqliteDatabase(db_id, dest, self.growth_mb)
 
     def close(self) -> None:
         """Templates stay cached for the process (other envs share them); nothing per-engine to free."""
