@@ -182,6 +182,8 @@ class AgentEnv(gymnasium.Env[dict[str, Any], Any]):
             "budget": budget.model_dump(),
             "malformed_action_rule": MALFORMED_ACTION_RULE,
         }
+        if isinstance(runtime := getattr(self, "runtime", None), str):
+            info["runtime"] = runtime  # the one actually used: "auto" may have fallen back to local
         return {"text": text}, info
 
     def step(self, action: Any):

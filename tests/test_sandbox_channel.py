@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from agentgym.sandbox import Sandbox, SandboxError, SandboxSpec, make_sandbox, resolve_runtime
+from agentgym.sandbox import ChannelKilled, Sandbox, SandboxError, SandboxSpec, make_sandbox, resolve_runtime
 from agentgym.sandbox.channel import Channel, LocalTransport, server_argv
 from agentgym.sandbox.channel_procs import Stream
 
@@ -103,7 +103,7 @@ def test_unknown_op_is_a_sandbox_error_and_the_channel_survives(channel: Channel
 def test_a_dead_server_raises_then_reopens(channel: Channel) -> None:
     pid = channel.ping()["pid"]
     os.kill(pid, 9)
-    with pytest.raises(SandboxError, match="channel died"):
+    with pytest.raises(ChannelKilled, match="channel died"):
         channel.exec("echo hi")
     assert channel.exec("echo again").stdout == "again\n"
 

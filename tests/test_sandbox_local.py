@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from agentgym.sandbox import ISOLATION_KINDS, SandboxError, SandboxSpec, reaper
+from agentgym.sandbox import ISOLATION_KINDS, ChannelKilled, SandboxSpec, reaper
 from agentgym.sandbox.local import LocalSandbox, parse_memory
 
 
@@ -59,13 +59,33 @@ def test_host_secrets_are_not_in_the_sandbox_environment(monkeypatch: pytest.Mon
         assert s.exec("echo $HOME").stdout.strip().startswith(str(s.root))
 
 
-def test_python3_in_the_sandbox_is_the_interpreter_agentgym_runs_under(monkeypatch: pytest.MonkeyPatch) -> None:
-    # A fresh machine's system python3 lacks the extras (pandas, pytest); the venv's has them.
+def test_python3_in_the_sandbox_has_the_hosts_packages_but_not_agentgym(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A fresh machine's system python3 lacks the extras (pandas, pytest); the venv's has them. But
+    # agentgym itself would hand an agent the tasks' generators (issue 13): it is not importable.
     monkeypatch.setenv("PATH", "/usr/bin:/bin")
+    monkeypatch.setenv("PYTHONPATH", str(Path(__file__).resolve().parents[1]))
     with LocalSandbox() as s:
-        res = s.exec("python3 -c 'import sys; print(sys.prefix)'")
-    assert res.exit_code == 0, res.output
-    assert res.output.strip() == sys.prefix
+        res = s.exec("python3 -c 'import sys, pydantic, pytest; print(sys.version.split()[0], sys.base_prefix)'")
+        assert res.exit_code == 0, res.output
+        assert res.stdout.split() == [sys.version.split()[0], sys.base_prefix]
+        for cmd in ("python3 -c 'import agentgym'", "python -c 'import agentgym.envs.shell.tasks'",
+                    "cd / && python3 -c 'import agentgym'", "echo 'import agentgym' > t_ag.py && pytest -q t_ag.py"):
+            res = s.exec(cmd)
+            assert res.exit_code != 0 and "No module named 'agentgym'" in res.output, (cmd, res.output)
+        assert s.exec("pytest --version").exit_code == 0
+        env = s.exec("env").stdout
+        assert "PYTHONPATH" not in env and "PYTHONNOUSERSITE=1" in env and "/.venv/bin" not in env
+
+
+def test_the_users_cache_and_home_are_not_the_sandboxes(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    (cache / "agentgym").mkdir(parents=True)
+    (cache / "agentgym" / "secret.txt").write_text("hunter2")
+    monkeypatch.setenv("AGENTGYM_CACHE", str(cache / "agentgym"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(cache))
+    with LocalSandbox() as s:
+        res = s.exec('echo "[$AGENTGYM_CACHE][$XDG_CACHE_HOME]"; ls -R ~ 2>&1; cat ~/.cache/agentgym/secret.txt 2>&1')
+        assert res.stdout.startswith("[][]\n") and "hunter2" not in res.output and "No such file" in res.output
 
 
 def test_a_memory_hog_fails_inside_its_data_limit() -> None:
@@ -114,11 +134,15 @@ def test_restore_of_a_small_dir_is_fast_and_kills_running_processes() -> None:
 
 
 def test_a_killed_server_is_reported_then_replaced() -> None:
+    # the sandbox is still there and a fresh server answers: what ran in it killed the server
     with LocalSandbox() as s:
         os.kill(s._channel.ping()["pid"], 9)
-        with pytest.raises(SandboxError, match="channel died"):
+        with pytest.raises(ChannelKilled, match="channel died"):
             s.exec("echo hi")
         assert s.exec("echo back").stdout == "back\n"
+        os.kill(s._channel.ping()["pid"], 9)
+        s.write_file("a.txt", "x")  # not an exec: sent again to the fresh server
+        assert s.read_file("a.txt") == b"x"
 
 
 def test_gc_removes_stale_dirs_of_dead_owners_only() -> None:

@@ -7,14 +7,16 @@ from typing import Any
 
 from agentgym.sandbox.base import (
     ISOLATION_KINDS,
+    ChannelKilled,
     CommandResult,
     Runtime,
     Sandbox,
     SandboxError,
+    SandboxFileRefused,
     SandboxSpec,
 )
 
-_FACTORY_NAMES = {"docker_available", "make_sandbox", "resolve_runtime"}
+_FACTORY_NAMES = {"docker_available", "make_sandbox", "resolve_runtime", "LocalFallbackWarning"}
 
 
 def __getattr__(name: str) -> Any:
@@ -27,10 +29,13 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "ISOLATION_KINDS",
+    "ChannelKilled",
     "CommandResult",
+    "LocalFallbackWarning",
     "Runtime",
     "Sandbox",
     "SandboxError",
+    "SandboxFileRefused",
     "SandboxSpec",
     "docker_available",
     "make_sandbox",

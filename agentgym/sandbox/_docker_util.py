@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import io
 import os
-import tarfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from agentgym.sandbox import reaper
@@ -131,6 +128,13 @@ def create_container(spec: SandboxSpec, image: str, sbx_id: str, seq: int) -> st
                        "Check `docker info`, free disk and memory, or lower AGENTGYM_DOCKER_CREATE_CONCURRENCY.")
 
 
+def file_size_limit(spec: SandboxSpec) -> int:
+    """spec.max_file_size in bytes (0: no limit)."""
+    from agentgym.sandbox.local import parse_memory
+
+    return parse_memory(spec.max_file_size) if spec.max_file_size else 0
+
+
 def open_channel(spec: SandboxSpec, container_id: str, sbx_id: str, *, fast_path: bool = FAST_PATH) -> Channel:
     api = reaper.docker_client().api
 
@@ -143,7 +147,8 @@ def open_channel(spec: SandboxSpec, container_id: str, sbx_id: str, *, fast_path
             why = " (killed: out of memory)" if state.get("OOMKilled") else ""
             raise SandboxError(f"container {container_id[:12]} of sandbox {sbx_id} is {state.get('Status')}{why}; "
                                "create a new sandbox (or restore() one)")
-        return DockerTransport(api, container_id, server_argv(None, sbx_id, spec.workdir), workdir=spec.workdir,
+        argv = server_argv(None, sbx_id, spec.workdir, file_limit=file_size_limit(spec))
+        return DockerTransport(api, container_id, argv, workdir=spec.workdir,
                                host_pid=state.get("Pid"), fast=fast_path)
 
     return Channel(opener, name=f"docker sandbox {sbx_id}", max_output_bytes=spec.max_output_bytes,
@@ -176,13 +181,3 @@ def discard(live: Live | None) -> None:
         return
     live.channel.close(graceful=False)
     reaper.remove_many("container", [live.container_id])
-
-
-def safe_extract(data: bytes, dest: Path) -> Path:
-    """Extract a single-rooted tar from the sandbox (untrusted) into dest; returns the top entry."""
-    with tarfile.open(fileobj=io.BytesIO(data), mode="r") as tar:
-        members = tar.getmembers()
-        if not members:
-            raise SandboxError("the sandbox returned an empty archive")
-        tar.extractall(dest, filter="tar")  # no absolute paths, no escapes, no device files
-    return dest / members[0].name.split("/")[0]

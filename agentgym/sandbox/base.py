@@ -14,6 +14,8 @@ from typing import ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from agentgym.guard import AgentFault
+
 Runtime = Literal["docker", "local", "auto"]
 
 #: The kinds of isolation a backend may provide. LocalSandbox provides none of them and says so.
@@ -25,6 +27,26 @@ class SandboxError(RuntimeError):
 
     Environments turn this into ``info["error"]``; it must never look like an agent failure.
     """
+
+
+class SandboxFileRefused(AgentFault):
+    """A sandbox file that cannot be read or written safely: a FIFO, device or socket, a file over
+    the size limit, or (local backend) a symlink out of the sandbox's directory.
+
+    The agent put it there, so it is an AgentFault (info["agent_failure"], reward 0 where a grader
+    needed the file), never a SandboxError: the channel server refused it and still answers.
+    """
+
+
+class ChannelKilled(AgentFault):
+    """The sandbox's command server died while the sandbox itself stayed up, and a fresh server
+    answers: what ran in the sandbox killed it (kill -9, exhausted memory). Shell state (cwd,
+    variables) is lost; files are kept."""
+
+
+#: Default byte limits of reads of agent files (read_file) and of archives (copy_out, tar_out).
+READ_LIMIT = 64 * 1024 * 1024
+ARCHIVE_LIMIT = 256 * 1024 * 1024
 
 
 class CommandResult(BaseModel):
@@ -68,6 +90,8 @@ class SandboxSpec(BaseModel):
     max_output_bytes: int = Field(64 * 1024, description="per-command output cap (stdout and stderr each)")
     default_timeout: float = Field(60.0, description="seconds before a command is killed")
     files: dict[str, str] = Field(default_factory=dict, description="files written into the sandbox at creation")
+    max_file_size: str | None = Field("2g", description="largest file a command may write (RLIMIT_FSIZE, both "
+                                      "backends; docker syntax). A guard against one runaway file, not a disk quota")
 
 
 class Sandbox(abc.ABC):
@@ -96,7 +120,10 @@ class Sandbox(abc.ABC):
         """
 
     @abc.abstractmethod
-    def read_file(self, path: str) -> bytes: ...
+    def read_file(self, path: str, *, max_bytes: int = READ_LIMIT) -> bytes:
+        """The bytes of a regular file. A FIFO, device or socket, a file over max_bytes (by its
+        size, checked before reading) or, on the local backend, a symlink out of the sandbox's
+        directory raises SandboxFileRefused (an AgentFault); the sandbox keeps answering."""
 
     @abc.abstractmethod
     def write_file(self, path: str, data: bytes | str, mode: int = 0o644) -> None: ...
@@ -106,8 +133,10 @@ class Sandbox(abc.ABC):
         """Copy a host file or directory into the sandbox."""
 
     @abc.abstractmethod
-    def copy_out(self, sandbox_path: str, host_path: str | Path) -> None:
-        """Copy a sandbox file or directory out to the host."""
+    def copy_out(self, sandbox_path: str, host_path: str | Path, *, max_bytes: int = ARCHIVE_LIMIT) -> None:
+        """Copy a sandbox file or directory out to the host: regular files, directories and
+        symlinks that stay inside the copied tree; FIFOs, devices, sockets and links out of the
+        tree are left out. More than max_bytes in all raises SandboxFileRefused (an AgentFault)."""
 
     @abc.abstractmethod
     def snapshot(self) -> str:

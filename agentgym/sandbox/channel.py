@@ -23,10 +23,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
-from agentgym.sandbox.base import CommandResult, SandboxError
+from agentgym.sandbox.base import ARCHIVE_LIMIT, READ_LIMIT, ChannelKilled, CommandResult, SandboxError, SandboxFileRefused
 
 #: The server as one program: its helpers first, then the server (which then skips its import).
-SERVER_SOURCE = b"\n".join(Path(__file__).with_name(n).read_bytes() for n in ("channel_procs.py", "channel_server.py"))
+SERVER_SOURCE = b"\n".join(Path(__file__).with_name(n).read_bytes()
+                          for n in ("channel_procs.py", "channel_files.py", "channel_server.py"))
 
 #: Runs with any Python >= 2.7 syntax-wise; reads the server source (its length is argv[1]) from
 #: stdin and executes it with the remaining argv.
@@ -47,11 +48,19 @@ EXEC_GRACE_S = 20.0  # beyond a command's own timeout: the server needs time to 
 OP_TIMEOUT_S = 120.0
 
 
-def server_argv(python: str | None, sbx_id: str, workdir: str, *, rundir: str = "", data_limit: int = 0) -> list[str]:
-    """The argv that starts a channel server; with python=None an sh loop discovers one."""
+def server_argv(python: str | None, sbx_id: str, workdir: str, *, rundir: str = "", data_limit: int = 0,
+                file_limit: int = 0, confine: str = "") -> list[str]:
+    """The argv that starts a channel server; with python=None an sh loop discovers one.
+
+    file_limit: RLIMIT_FSIZE of commands (0: none). confine: paths inside this directory must stay
+    inside it once symlinks are resolved (the local backend's sandbox directory)."""
     args = [str(len(SERVER_SOURCE)), "--sbx", sbx_id, "--workdir", workdir, "--data-limit", str(data_limit)]
+    if file_limit:
+        args += ["--file-limit", str(file_limit)]
     if rundir:
         args += ["--rundir", rundir]
+    if confine:
+        args += ["--confine", confine]
     if python:
         return [python, "-c", BOOTSTRAP, *args]
     return ["/bin/sh", "-c", _FIND_PYTHON, BOOTSTRAP, *args]
@@ -238,8 +247,18 @@ class DockerTransport:
         return self._err.decode("utf-8", "replace").strip()
 
 
+class ChannelDied(SandboxError):
+    """The transport broke (end of stream, no reply in time, a failed write): the server is gone."""
+
+
 class Channel:
-    """Thread-safe request/reply over a Transport, reopened on the next call after a failure."""
+    """Thread-safe request/reply over a Transport, reopened on the next call after a failure.
+
+    When the server dies but a fresh one answers (the sandbox itself is up), what ran inside killed
+    it: an exec raises ChannelKilled (an AgentFault: the command's outcome is unknown), any other
+    op (read, write, tar, ping) is simply sent again to the fresh server. When no fresh server
+    starts (the container is gone), the SandboxError stands: infrastructure.
+    """
 
     def __init__(self, opener: Callable[[], Transport], *, name: str, max_output_bytes: int, default_timeout: float) -> None:
         self._opener = opener
@@ -270,7 +289,7 @@ class Channel:
             raise
         return t
 
-    def _fail(self, t: Transport, why: str) -> SandboxError:
+    def _fail(self, t: Transport, why: str) -> ChannelDied:
         diag = t.diagnostics()
         self._t = None
         try:
@@ -280,7 +299,7 @@ class Channel:
         msg = f"{self._name}: sandbox channel died ({why})"
         if diag:
             msg += f"; server said: {diag[-1500:]}"
-        return SandboxError(msg + ". The next call reopens it if the sandbox is still running.")
+        return ChannelDied(msg + ". The next call reopens it if the sandbox is still running.")
 
     def _roundtrip(self, t: Transport, msg: dict[str, Any], timeout: float) -> dict[str, Any]:
         try:
@@ -307,9 +326,23 @@ class Channel:
     def request(self, msg: dict[str, Any], timeout: float = OP_TIMEOUT_S) -> dict[str, Any]:
         with self._lock:
             t = self._t or self._open()
-            reply = self._roundtrip(t, msg, timeout)
+            try:
+                reply = self._roundtrip(t, msg, timeout)
+            except ChannelDied as died:
+                try:  # does a fresh server answer? Then the sandbox is up and its processes killed ours
+                    t = self._open()
+                except SandboxError:
+                    raise died from None
+                if msg.get("op") == "exec":
+                    raise ChannelKilled(
+                        "the command ended the sandbox's command server (killed it, or used up the memory it "
+                        "needed); a fresh one is running: files are kept, shell state (cwd, variables, "
+                        f"background jobs) is not. ({died})") from None
+                reply = self._roundtrip(t, msg, timeout)
         if not reply.get("ok"):
             kind, err = reply.get("type", ""), reply.get("error", "unknown error")
+            if kind == "Refused":
+                raise SandboxFileRefused(f"{msg.get('op')} refused: {err}")
             exc = {"FileNotFoundError": FileNotFoundError, "IsADirectoryError": IsADirectoryError,
                    "NotADirectoryError": NotADirectoryError, "PermissionError": PermissionError,
                    "FileExistsError": FileExistsError}.get(kind)
@@ -359,15 +392,17 @@ class Channel:
         return CommandResult(command=command, exit_code=r["exit_code"], stdout=r["stdout"], stderr=r["stderr"],
                              timed_out=r["timed_out"], truncated=r["truncated"], duration_s=r["duration_s"])
 
-    def read_file(self, path: str) -> bytes:
-        return base64.b64decode(self.request({"op": "read", "path": path})["data"])
+    def read_file(self, path: str, max_bytes: int = READ_LIMIT) -> bytes:
+        return base64.b64decode(self.request({"op": "read", "path": path, "max_bytes": int(max_bytes)})["data"])
 
     def write_file(self, path: str, data: bytes | str, mode: int = 0o644) -> None:
         raw = data.encode() if isinstance(data, str) else bytes(data)
         self.request({"op": "write", "path": path, "data": base64.b64encode(raw).decode("ascii"), "mode": mode})
 
-    def tar_out(self, path: str) -> bytes:
-        return base64.b64decode(self.request({"op": "tar_out", "path": path})["data"])
+    def tar_out(self, path: str, max_bytes: int = ARCHIVE_LIMIT) -> bytes:
+        """A tar of path (regular files, directories, symlinks as links; FIFOs, devices and sockets
+        left out), at most max_bytes of archive (SandboxFileRefused past it)."""
+        return base64.b64decode(self.request({"op": "tar_out", "path": path, "max_bytes": int(max_bytes)})["data"])
 
     def tar_in(self, path: str, tar: bytes) -> None:
         self.request({"op": "tar_in", "path": path, "data": base64.b64encode(tar).decode("ascii")})

@@ -4,13 +4,10 @@ Runs INSIDE the sandbox as part of the channel server (channel.py sends this fil
 channel_server.py's as one program), so: standard library only, Python >= 3.6 syntax.
 """
 
-import base64
-import io
 import json
 import os
 import signal
 import struct
-import tarfile
 import time
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -175,45 +172,3 @@ def next_frame(fd, buf):
     body = bytes(buf[4:4 + n])
     del buf[:4 + n]
     return body
-
-
-class FileOps:
-    """read, write and tar ops of the server (relative paths are under the workdir)."""
-
-    workdir = "/"
-
-    def _path(self, p):
-        return p if os.path.isabs(p) else os.path.join(self.workdir, p)
-
-    def op_read(self, req):
-        with open(self._path(req["path"]), "rb") as f:
-            return {"data": base64.b64encode(f.read()).decode("ascii")}
-
-    def op_write(self, req):
-        path = self._path(req["path"])
-        if os.path.dirname(path):
-            os.makedirs(os.path.dirname(path), exist_ok=True)
-        with open(path, "wb") as f:
-            f.write(base64.b64decode(req["data"]))
-        os.chmod(path, int(req.get("mode", 0o644)))
-        return {}
-
-    def op_tar_out(self, req):
-        path = self._path(req["path"])
-        if not os.path.lexists(path):
-            raise FileNotFoundError(path)
-        buf = io.BytesIO()
-        with tarfile.open(fileobj=buf, mode="w") as tar:
-            tar.add(path, arcname=os.path.basename(path.rstrip("/")) or ".")
-        return {"data": base64.b64encode(buf.getvalue()).decode("ascii")}
-
-    def op_tar_in(self, req):
-        path = self._path(req["path"])
-        os.makedirs(path, exist_ok=True)
-        with tarfile.open(fileobj=io.BytesIO(base64.b64decode(req["data"])), mode="r") as tar:
-            # the sandbox's own files going back into it: trusted (absolute symlinks are normal)
-            if hasattr(tarfile, "fully_trusted_filter"):
-                tar.extractall(path, filter="fully_trusted")
-            else:
-                tar.extractall(path)
-        return {}

@@ -1,8 +1,8 @@
 """The agentgym channel server: runs INSIDE a sandbox (a container, or a local temp dir).
 
 Standard library only, Python >= 3.6 syntax: the docker backend runs it with whatever
-interpreter the image has. channel.py sends channel_procs.py + this file as one source over
-stdin to a tiny bootstrap (``python3 -c <bootstrap>``), so nothing is copied into the sandbox.
+interpreter the image has. channel.py sends channel_procs.py, channel_files.py and this file
+as one source over stdin to a tiny bootstrap (``python3 -c <bootstrap>``), so nothing is copied into the sandbox.
 
 It keeps ONE persistent shell and answers framed requests on stdin/stdout: a 4-byte big-endian
 length, then a JSON object with an ``op`` (exec, read, write, tar_in, tar_out, ping, killall,
@@ -35,9 +35,10 @@ import sys
 import tempfile
 import time
 
-if "Stream" not in globals():  # imported as a module (tests); in a sandbox both files are one source
+if "Stream" not in globals():  # imported as a module (tests); in a sandbox the files are one source
+    from agentgym.sandbox.channel_files import FileOps, Refused  # noqa: F401
     from agentgym.sandbox.channel_procs import (  # noqa: F401
-        CMD_VAR, SRV_VAR, FileOps, Stream, boot_ticks, drain, exit_code, kill_matching, next_frame, quote,
+        CMD_VAR, SRV_VAR, Stream, boot_ticks, drain, exit_code, kill_matching, next_frame, quote,
         set_subreaper, write_frame,
     )
 
@@ -46,10 +47,12 @@ NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 class Server(FileOps):
-    def __init__(self, sbx, workdir, rundir, data_limit):
+    def __init__(self, sbx, workdir, rundir, data_limit, file_limit=0, confine=""):
         self.sbx = sbx
         self.workdir = workdir
         self.data_limit = data_limit
+        self.file_limit = file_limit  # RLIMIT_FSIZE of commands: no one file past it (a disk filler)
+        self.confine = os.path.realpath(confine) if confine else None
         self.pid = os.getpid()
         self.instance = binascii.hexlify(os.urandom(8)).decode()
         self.subreaper = set_subreaper()
@@ -111,12 +114,14 @@ class Server(FileOps):
                 os.set_inheritable(self.ctl_fd, True)  # dup2 onto itself would keep close-on-exec
                 os.closerange(3, self.ctl_fd)
                 os.closerange(self.ctl_fd + 1, 65536)
-                for sig in (signal.SIGCHLD, signal.SIGPIPE, signal.SIGINT):
+                for sig in (signal.SIGCHLD, signal.SIGPIPE, signal.SIGINT, signal.SIGXFSZ):
                     signal.signal(sig, signal.SIG_DFL)
-                if self.data_limit:
-                    import resource
+                import resource
 
+                if self.data_limit:
                     resource.setrlimit(resource.RLIMIT_DATA, (self.data_limit, self.data_limit))
+                if self.file_limit:
+                    resource.setrlimit(resource.RLIMIT_FSIZE, (self.file_limit, self.file_limit))
                 try:  # commands, not this server, should be what an OOM killer picks
                     with open("/proc/self/oom_score_adj", "w") as f:
                         f.write("500")
@@ -402,12 +407,13 @@ class Server(FileOps):
 
 
 def main(argv):
-    args = {"--sbx": "sbx", "--workdir": "/", "--rundir": "", "--data-limit": "0"}
+    args = {"--sbx": "sbx", "--workdir": "/", "--rundir": "", "--data-limit": "0", "--file-limit": "0", "--confine": ""}
     it = iter(argv)
     for a in it:
         if a in args:
             args[a] = next(it)
-    server = Server(args["--sbx"], args["--workdir"], args["--rundir"] or None, int(args["--data-limit"]))
+    server = Server(args["--sbx"], args["--workdir"], args["--rundir"] or None, int(args["--data-limit"]),
+                    int(args["--file-limit"]), args["--confine"])
     try:
         server.serve(0, 1)
     finally:

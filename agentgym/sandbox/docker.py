@@ -29,10 +29,10 @@ from agentgym.sandbox._docker_util import (
     Target,
     discard,
     ensure_image,
-    safe_extract,
     start_live,
 )
-from agentgym.sandbox.base import CommandResult, Sandbox, SandboxError, SandboxSpec
+from agentgym.sandbox.archive import read_bounded, safe_extract
+from agentgym.sandbox.base import ARCHIVE_LIMIT, READ_LIMIT, CommandResult, Sandbox, SandboxError, SandboxSpec
 
 _WARM_SPARES_DEFAULT = os.environ.get("AGENTGYM_WARM_SPARES", "1").lower() not in ("0", "false", "no")
 _SPARE_WAIT_S = 120.0
@@ -193,8 +193,8 @@ class DockerSandbox(Sandbox):
              env: dict[str, str] | None = None) -> CommandResult:
         return self._live.channel.exec(command, timeout, cwd, env)
 
-    def read_file(self, path: str) -> bytes:
-        return self._live.channel.read_file(self._abs(path))
+    def read_file(self, path: str, *, max_bytes: int = READ_LIMIT) -> bytes:
+        return self._live.channel.read_file(self._abs(path), max_bytes)
 
     def write_file(self, path: str, data: bytes | str, mode: int = 0o644) -> None:
         self._live.channel.write_file(self._abs(path), data, mode)
@@ -223,25 +223,27 @@ class DockerSandbox(Sandbox):
         if not ok:
             raise SandboxError(f"copy_in {src} -> {dest} failed (the Docker API refused the archive)")
 
-    def copy_out(self, sandbox_path: str, host_path: str | Path) -> None:
-        """Copy a sandbox file or directory to exactly host_path (parents created)."""
+    def copy_out(self, sandbox_path: str, host_path: str | Path, *, max_bytes: int = ARCHIVE_LIMIT) -> None:
+        """Copy a sandbox file or directory to exactly host_path (parents created); bounded and
+        filtered (see archive.py): SandboxFileRefused past max_bytes."""
         import docker.errors
 
         src, dest = self._abs(sandbox_path), Path(host_path)
         live = self._live
         if self.spec.read_only:
-            data = live.channel.tar_out(src)
+            data = live.channel.tar_out(src, max_bytes)
         else:
             try:
-                stream, _ = reaper.docker_client().api.get_archive(live.container_id, src)
-                data = b"".join(stream)
+                stream, _ = reaper.docker_client().api.get_archive(live.container_id, src, chunk_size=1 << 20)
+                # headers and padding on top of max_bytes of content: the content is checked on extraction
+                data = read_bounded(stream, max_bytes + max_bytes // 8 + (1 << 20), f"{sandbox_path} (copy_out)")
             except docker.errors.NotFound:
                 raise FileNotFoundError(f"{sandbox_path} does not exist in sandbox {self.id}") from None
             except docker.errors.APIError as e:
                 raise SandboxError(f"copy_out {src} failed: {e}") from e
         dest.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(dir=dest.parent, prefix=".agentgym-copy-") as tmp:
-            top = safe_extract(data, Path(tmp))
+            top = safe_extract(data, Path(tmp), limit=max_bytes, what=sandbox_path)
             if dest.is_dir() and top.is_dir():
                 import shutil
 
@@ -257,7 +259,8 @@ class DockerSandbox(Sandbox):
     def _snapshot(self, spare: bool) -> str:
         live = self._live
         snap_id = f"{self.id}-{next(self._counter)}"
-        tar = live.channel.tar_out(self.spec.workdir) if self.spec.read_only else None
+        # the workdir's tmpfs is bounded by its size (and the memory limit), not by a grader's limit
+        tar = live.channel.tar_out(self.spec.workdir, 1 << 40) if self.spec.read_only else None
         labels = {**reaper.owner_labels(), **self.spec.labels, "agentgym.kind": "snapshot", "agentgym.sandbox": self.id}
         ref = f"{reaper.SNAPSHOT_REPO}:{snap_id}"
         with self._state.lock:

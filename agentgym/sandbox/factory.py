@@ -1,10 +1,19 @@
-"""Pick a backend and make a sandbox: ``make_sandbox(runtime="auto")`` uses Docker when it answers."""
+"""Pick a backend and make a sandbox: ``make_sandbox(runtime="auto")`` uses Docker when it answers.
+
+When "auto" finds no Docker engine it falls back to the local runtime, which isolates nothing
+(base.py says what stays exposed), so it says so loudly: a LocalFallbackWarning (a RuntimeWarning;
+Python's default filter shows it once per call site) and a log line on the ``agentgym.sandbox``
+logger every time. Envs keep
+the runtime actually used in ``env.runtime`` and ``info["runtime"]``.
+"""
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import time
+import warnings
 from typing import Any, Literal
 
 from agentgym.sandbox.base import Runtime, Sandbox, SandboxError, SandboxSpec
@@ -13,6 +22,19 @@ _PING_TIMEOUT_S = 3.0
 _NEGATIVE_TTL_S = 30.0  # a missing engine is re-checked after this long (it may have been started)
 _cache: dict[str, Any] = {}
 _cache_lock = threading.Lock()
+log = logging.getLogger("agentgym.sandbox")
+
+FALLBACK_MESSAGE = (
+    "agentgym: runtime='auto' found no Docker engine and falls back to runtime='local': the agent's "
+    "commands run as YOUR user on this machine, with no filesystem, network, process or memory isolation "
+    "(agentgym itself is hidden from its python, the rest of your files are not). Start Docker "
+    "(scripts/ensure-docker.sh) to isolate agents, or pass runtime='local' (or AGENTGYM_RUNTIME=local) "
+    "to choose it knowingly."
+)
+
+
+class LocalFallbackWarning(RuntimeWarning):
+    """runtime='auto' fell back to the local runtime because no Docker engine answered."""
 
 
 def docker_available() -> bool:
@@ -46,7 +68,11 @@ def resolve_runtime(runtime: Runtime = "auto") -> Literal["docker", "local"]:
         return forced  # type: ignore[return-value]
     if forced and forced != "auto":
         raise ValueError(f"AGENTGYM_RUNTIME={forced!r}: use docker, local or auto")
-    return "docker" if docker_available() else "local"
+    if docker_available():
+        return "docker"
+    warnings.warn(FALLBACK_MESSAGE, LocalFallbackWarning, stacklevel=2)
+    log.warning(FALLBACK_MESSAGE)
+    return "local"
 
 
 def make_sandbox(spec: SandboxSpec | None = None, runtime: Runtime = "auto", *, warm_spares: bool | None = None,

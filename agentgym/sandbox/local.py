@@ -1,4 +1,11 @@
-"""LocalSandbox: the same channel server as a plain local process in a fresh temp dir. No Docker."""
+"""LocalSandbox: the same channel server as a plain local process in a fresh temp dir. No Docker.
+
+What it keeps out of the agent's reach, as far as a process of the same user can: the host's
+environment variables (a clean environment), agentgym itself (`python3` is a per-sandbox venv
+without it, see local_python.py), paths out of the sandbox directory through the file ops
+(symlinks are resolved and refused), and the user's home and cache (HOME is the sandbox's own).
+What it cannot keep out: anything the user can read by absolute path; see Sandbox's docstring.
+"""
 
 from __future__ import annotations
 
@@ -7,14 +14,17 @@ import posixpath
 import re
 import shutil
 import sys
+import tempfile
 import uuid
 import weakref
 from pathlib import Path
 from typing import ClassVar
 
 from agentgym.sandbox import reaper
-from agentgym.sandbox.base import CommandResult, Sandbox, SandboxError, SandboxSpec
+from agentgym.sandbox.archive import safe_extract
+from agentgym.sandbox.base import ARCHIVE_LIMIT, READ_LIMIT, CommandResult, Sandbox, SandboxError, SandboxSpec
 from agentgym.sandbox.channel import Channel, LocalTransport, server_argv
+from agentgym.sandbox.local_python import make_python
 
 _UNITS = {"": 1, "b": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
 
@@ -39,14 +49,14 @@ def _cleanup(root: str, sbx_id: str, channel: Channel, owner_pid: int) -> None:
 
 
 
-def _sandbox_path() -> str:
-    """The host PATH with this interpreter's bin directory first, so `python3` in a local sandbox is
-    the Python agentgym runs under (a venv's, with the extras installed: pandas, pytest, ...), not
-    whatever python3 the system PATH happens to find first."""
+def _sandbox_path(py_bin: Path) -> str:
+    """The host PATH with the sandbox's own Python first (local_python.py: the interpreter and
+    packages agentgym runs with, pandas and pytest included, but not agentgym), and without this
+    interpreter's bin directory (whose scripts would bring agentgym back)."""
     host = os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin")
     own = str(Path(sys.executable).parent)
     parts = [p for p in host.split(os.pathsep) if p and p != own]
-    return os.pathsep.join([own, *parts])
+    return os.pathsep.join([str(py_bin), *parts])
 
 class LocalSandbox(Sandbox):
     """Commands run as ordinary processes of this user on this machine, in a fresh temp dir.
@@ -83,6 +93,7 @@ class LocalSandbox(Sandbox):
         self.work = self.root / "work"
         for sub in ("home", "tmp", "run", "snapshots"):
             (self.root / sub).mkdir()
+        self._py_bin = make_python(self.root)
         self._snapshots: dict[str, Path] = {}
         self._init: Path | None = None
         if _template is not None:
@@ -93,9 +104,13 @@ class LocalSandbox(Sandbox):
             self.work.mkdir()
         self._env = self._shell_env()
         root, sbx_id, env, data_limit = str(self.root), self.id, self._env, parse_memory(self.spec.memory)
+        file_limit = parse_memory(self.spec.max_file_size) if self.spec.max_file_size else 0
 
         def opener() -> LocalTransport:
-            argv = server_argv(sys.executable, sbx_id, str(Path(root) / "work"), rundir=str(Path(root) / "run"), data_limit=data_limit)
+            # -I: the server's own interpreter ignores PYTHON* variables and user site-packages
+            argv = server_argv(sys.executable, sbx_id, str(Path(root) / "work"), rundir=str(Path(root) / "run"),
+                               data_limit=data_limit, file_limit=file_limit, confine=root)
+            argv.insert(1, "-I")
             return LocalTransport(argv, cwd=str(Path(root) / "work"), env=env, stderr_path=str(Path(root) / "server.log"))
 
         self._channel = Channel(opener, name=f"local sandbox {self.id}", max_output_bytes=self.spec.max_output_bytes,
@@ -113,7 +128,8 @@ class LocalSandbox(Sandbox):
     def _shell_env(self) -> dict[str, str]:
         # Not os.environ: the host's secrets (API keys, tokens) must not leak into agent commands.
         env = {
-            "PATH": _sandbox_path(),
+            "PATH": _sandbox_path(self._py_bin),
+            "PYTHONNOUSERSITE": "1",
             "HOME": str(self.root / "home"),
             "TMPDIR": str(self.root / "tmp"),
             "LANG": "C.UTF-8",
@@ -143,8 +159,8 @@ class LocalSandbox(Sandbox):
              env: dict[str, str] | None = None) -> CommandResult:
         return self._channel.exec(command, timeout, str(self._host_path(cwd)) if cwd else None, env)
 
-    def read_file(self, path: str) -> bytes:
-        return self._channel.read_file(str(self._host_path(path)))
+    def read_file(self, path: str, *, max_bytes: int = READ_LIMIT) -> bytes:
+        return self._channel.read_file(str(self._host_path(path)), max_bytes)
 
     def write_file(self, path: str, data: bytes | str, mode: int = 0o644) -> None:
         self._channel.write_file(str(self._host_path(path)), data, mode)
@@ -152,11 +168,22 @@ class LocalSandbox(Sandbox):
     def copy_in(self, host_path: str | Path, sandbox_path: str) -> None:
         _copy(Path(host_path), self._host_path(sandbox_path))
 
-    def copy_out(self, sandbox_path: str, host_path: str | Path) -> None:
-        src = self._host_path(sandbox_path)
+    def copy_out(self, sandbox_path: str, host_path: str | Path, *, max_bytes: int = ARCHIVE_LIMIT) -> None:
+        """Through the channel server's bounded, typed tar (as docker's read-only sandboxes do), so
+        a FIFO, a device, a sparse giant or a symlink out of the sandbox never reaches the host."""
+        src, dest = self._host_path(sandbox_path), Path(host_path)
         if not src.exists() and not src.is_symlink():
             raise FileNotFoundError(f"{sandbox_path} does not exist in sandbox {self.id}")
-        _copy(src, Path(host_path))
+        data = self._channel.tar_out(str(src), max_bytes)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=dest.parent, prefix=".agentgym-copy-") as tmp:
+            top = safe_extract(data, Path(tmp), limit=max_bytes, what=sandbox_path)
+            if dest.is_dir() and top.is_dir() and not top.is_symlink():
+                shutil.copytree(top, dest, symlinks=True, dirs_exist_ok=True)
+            else:
+                if dest.is_dir() and not dest.is_symlink():
+                    raise IsADirectoryError(f"{dest} is a directory but {sandbox_path} is a file")
+                os.replace(top, dest)
 
     def snapshot(self) -> str:
         self._check_open()
@@ -170,8 +197,10 @@ class LocalSandbox(Sandbox):
         self._check_open()
         if snapshot_id is not None and snapshot_id not in self._snapshots:
             raise SandboxError(f"unknown snapshot {snapshot_id!r} for {self.id}; known: {sorted(self._snapshots)}")
-        # kill first: a running process could write into the tree while it is replaced
+        # kill first: a running process could write into the tree while it is replaced. Also those
+        # a killed server left behind (no longer its descendants): they carry the sandbox's mark.
         self._channel.killall(cwd=str(self.work))
+        reaper.kill_marked(self.id)
         shutil.rmtree(self.work)
         source = self._snapshots[snapshot_id] if snapshot_id else self._init
         if source is not None:

@@ -3,12 +3,14 @@ tools, budgets, grading outside the sandbox, validate) without any domain's weig
 
 from __future__ import annotations
 
+import posixpath
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from agentgym.actions import ActionError, NoArgs, Tool, ToolResult
 from agentgym.env import AgentEnv
+from agentgym.guard import AgentFault
 from agentgym.policy import Policy, ScriptedPolicy
 from agentgym.sandbox import CommandResult, Runtime, Sandbox, SandboxSpec
 from agentgym.sandbox.factory import make_sandbox, resolve_runtime
@@ -25,12 +27,12 @@ class BashArgs(BaseModel):
 
 class ReadArgs(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    path: str = Field(description="file path, relative to the working directory or absolute")
+    path: str = Field(description="file path inside the working directory (relative, or absolute under it)")
 
 
 class WriteArgs(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    path: str = Field(description="file path, relative to the working directory or absolute")
+    path: str = Field(description="file path inside the working directory (relative, or absolute under it)")
     content: str = Field(description="the whole new content of the file")
 
 
@@ -52,9 +54,15 @@ class WorkdirFiles:
     spec_template: SandboxSpec
 
     def _path(self, path: str) -> str:
+        """The sandbox path of a tool's path argument: inside the working directory, or refused
+        (`../` and absolute paths elsewhere would reach the host's files on the local runtime)."""
         if not path or "\x00" in path:
             raise ActionError("path must be a non-empty string without NUL bytes")
-        return path if path.startswith("/") else f"{self.spec_template.workdir}/{path}"
+        wd = posixpath.normpath(self.spec_template.workdir)
+        full = posixpath.normpath(posixpath.join(wd, path))
+        if full != wd and not full.startswith(wd.rstrip("/") + "/"):
+            raise ActionError(f"path {path[:200]!r} is outside the working directory {wd}; file tools work inside it")
+        return full
 
     def _write(self, args: WriteArgs) -> ToolResult:
         assert self.sandbox is not None
@@ -70,7 +78,10 @@ class ShellEnv(WorkdirFiles, AgentEnv):
 
     def __init__(self, runtime: Runtime = "auto", image: str = "agentgym/base:latest", **kwargs: Any):
         self.runtime = resolve_runtime(runtime)
-        self.spec_template = SandboxSpec(image=image, memory="512m", pids=128, default_timeout=30)
+        # docker: a read-only root, so the agent writes only to tmpfs (workdir, /tmp), bounded by
+        # their sizes and the memory limit, never to the host's disk; any one file is at most 64 MiB.
+        self.spec_template = SandboxSpec(image=image, memory="512m", pids=128, default_timeout=30,
+                                         read_only=self.runtime == "docker", max_file_size="64m")
         self._tasks: dict[str, ShellTask] = build_tasks(self.runtime)
         self.sandbox: Sandbox | None = None
         super().__init__(**kwargs)
@@ -138,7 +149,10 @@ class ShellEnv(WorkdirFiles, AgentEnv):
 
     def _submit(self, args: NoArgs) -> ToolResult:
         assert self.sandbox is not None and self.task_id is not None
-        ok, detail = self._tasks[self.task_id].check(self.sandbox, self.spec_template.workdir)
+        try:
+            ok, detail = self._tasks[self.task_id].check(self.sandbox, self.spec_template.workdir)
+        except AgentFault as exc:  # a FIFO, device, giant or link out where the grader reads: reward 0
+            raise AgentFault(f"submission cannot be graded: {exc.reason}", terminal=True) from None
         return ToolResult(
             output=f"Submitted. {'Passed' if ok else 'Failed'}: {detail}",
             terminated=True,

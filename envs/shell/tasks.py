@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from agentgym.actions import ToolCall
-from agentgym.sandbox import Sandbox, SandboxError
+from agentgym.sandbox import Sandbox
 from agentgym.sandbox.factory import make_sandbox
 
 Check = Callable[[Sandbox, str], tuple[bool, str]]
@@ -33,9 +33,11 @@ def _bash(cmd: str) -> ToolCall:
 
 
 def _read_text(sb: Sandbox, path: str) -> str | None:
+    """The file's text; None when it is missing. A file that cannot be read safely (FIFO, device,
+    over 1 MiB, a link out) raises SandboxFileRefused, an AgentFault: the submit fails with reward 0."""
     try:
-        return sb.read_file(path).decode("utf-8", errors="replace")
-    except (FileNotFoundError, SandboxError):
+        return sb.read_file(path, max_bytes=1 << 20).decode("utf-8", errors="replace")
+    except (FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError):
         return None
 
 
@@ -140,8 +142,8 @@ def _rename_ext(rng: random.Random) -> ShellTask:
     def check(sb: Sandbox, workdir: str) -> tuple[bool, str]:
         with tempfile.TemporaryDirectory() as tmp:  # judge a copy on the host, not `ls` in the sandbox
             try:
-                sb.copy_out(f"{workdir}/notes", tmp)
-            except (FileNotFoundError, SandboxError):
+                sb.copy_out(f"{workdir}/notes", tmp, max_bytes=16 << 20)
+            except FileNotFoundError:
                 return False, "notes/ is gone"
             found = sorted(p.name for p in Path(tmp).rglob("*") if p.is_file())
         want = sorted(f"{n}.md" for n in names)
