@@ -14,8 +14,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from agentgym.actions import ActionError, NoArgs, Tool, ToolCall, ToolResult
 from agentgym.env import MALFORMED
-from agentgym.envs.sql.engines import SqlError
+from agentgym.envs.sql.engines import QuotaExceeded, SqlError
 from agentgym.envs.sql.env_base import PHASE_REWARD, SqlEnvBase, kb_listing
+from agentgym.guard import AgentFault
 from agentgym.policy import Policy, ScriptedPolicy
 
 #: Versioned so that scores name the prices they were earned under.
@@ -120,6 +121,10 @@ class AInteractEnv(SqlEnvBase):
         assert self.db is not None
         try:
             res = self.db.execute(args.sql, timeout_s=self.timeout_s, max_rows=self.max_rows)
+        except QuotaExceeded as exc:  # it filled its disk quota: its failure; the copy is dropped now, not at reset
+            self.db.close()
+            self.db = None
+            raise AgentFault(str(exc), terminal=True) from None
         except SqlError as exc:
             return ToolResult(output=f"SQL error: {exc}", is_error=True)
         return ToolResult(output=res.render(), info={"truncated": res.truncated, "elapsed_ms": round(res.elapsed_ms, 3)})

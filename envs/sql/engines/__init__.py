@@ -6,6 +6,7 @@ from agentgym.envs.sql.engines.base import (
     EpisodeDatabase,
     QueryResult,
     QueryTimeout,
+    QuotaExceeded,
     SqlError,
 )
 from agentgym.envs.sql.engines.sqlite import SqliteDatabase, SqliteEngine
@@ -24,6 +25,6 @@ def make_engine(name: str = "sqlite", **kwargs: object) -> Engine:
 
 
 __all__ = [
-    "TRUNCATION_MARKER", "Engine", "EpisodeDatabase", "QueryResult", "QueryTimeout", "SqlError",
+    "TRUNCATION_MARKER", "Engine", "EpisodeDatabase", "QueryResult", "QueryTimeout", "QuotaExceeded", "SqlError",
     "SqliteDatabase", "SqliteEngine", "make_engine",
 ]

@@ -26,6 +26,12 @@ class QueryTimeout(SqlError):
     """The statement ran past its time limit and was stopped."""
 
 
+class QuotaExceeded(SqlError):
+    """The episode's database outgrew its disk quota (or was the largest writer on a nearly full
+    server) and was stopped. The agent caused it: the env ends the episode with reward 0 and the
+    reason in info["agent_failure"]; a grading copy that hits it fails the submission."""
+
+
 class QueryResult(BaseModel):
     columns: list[str] = Field(default_factory=list)
     rows: list[list[Any]] = Field(default_factory=list)

@@ -58,6 +58,22 @@ class ServerSettings(BaseModel):
     spares: int = Field(2, ge=0, le=16, description="episode databases kept ready (copied, role made, connected) "
                         "per template in use, so a reset takes one instead of waiting ~40 ms for a copy; 0: none")
     spare_workers: int = Field(2, ge=1, le=8, description="threads refilling spares (copies run in parallel)")
+    # Disk walls (pg_quota.py): what one episode may write, and what no episode or copy may take.
+    episode_disk_mb: int = Field(int(os.environ.get("AGENTGYM_PG_EPISODE_DISK_MB", "256")), ge=1, description=(
+        "how much an episode's database may grow past its start, and its temp_file_limit; past it the episode ends "
+        "with an agent failure"))
+    disk_reserve_mb: int | None = Field(None, ge=1, description=(
+        "free space kept on the data disk: under it the largest writer is stopped, and copies never take its last "
+        "half; None: a tenth of data_tmpfs, at least 64 MB (512 MB without a tmpfs)"))
+    disk_poll_s: float = Field(0.05, gt=0, le=5, description="how often running episodes' database sizes are read")
+
+    def reserve_bytes(self) -> int:
+        if self.disk_reserve_mb is not None:
+            return self.disk_reserve_mb * 1024 * 1024
+        from agentgym.envs.sql.engines.pg_quota import size_bytes
+
+        size = size_bytes(self.data_tmpfs)
+        return max(64 * 1024 * 1024, size // 10) if size else 512 * 1024 * 1024
 
 
 @dataclass
@@ -69,6 +85,7 @@ class Started:
     port: int
     password: str
     conn: Any
+    pid: int | None = None  # the container's first process on this host (its /proc/<pid>/root)
 
 
 def connect(port: int, dbname: str, user: str, password: str, **kwargs: Any) -> Any:
@@ -116,11 +133,15 @@ def start(settings: ServerSettings, name: str) -> Started:
             cid = api.create_container(
                 settings.image, name=f"{name}-{attempt}", labels=labels, ports=[5432], detach=True,
                 environment={"AGENTGYM_PG_PASSWORD": password}, host_config=host_config,
+                # A superuser setting no agent can SET away: an episode's temp files stay under its quota.
+                command=["-c", f"temp_file_limit={settings.episode_disk_mb * 1024}kB"],
             )["Id"]
             reaper.track("container", cid)  # from birth: atexit/SIGTERM remove it from here on
             api.start(cid)
-            port = int(api.inspect_container(cid)["NetworkSettings"]["Ports"]["5432/tcp"][0]["HostPort"])
-            return Started(cid, port, password, _wait_ready(api, cid, port, password, settings.start_timeout_s))
+            info = api.inspect_container(cid)
+            port = int(info["NetworkSettings"]["Ports"]["5432/tcp"][0]["HostPort"])
+            conn = _wait_ready(api, cid, port, password, settings.start_timeout_s)
+            return Started(cid, port, password, conn, int(info.get("State", {}).get("Pid") or 0) or None)
         except Exception as exc:  # noqa: BLE001 - APIError, timeouts, a server that died: retried
             last = exc
             if cid:

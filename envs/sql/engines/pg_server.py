@@ -20,6 +20,11 @@ Who can do what inside it (why episodes cannot reach each other or the templates
   cancel or terminate another episode's backend (pg_terminate_backend checks the login role) nor
   read its queries in pg_stat_activity. PostgreSQL has no cross-database SQL without dblink or
   postgres_fdw, which need a superuser to install.
+
+Resource walls (pg_quota.py): a per-episode disk quota and a free-space reserve, so one agent that
+fills the disk gets an error and nobody else notices. A server that dies anyway (killed, crashed)
+is PostgresUnavailable (an InfraError) for the episodes on it, never a raw driver exception, and
+recover() restarts it in place for the next reset: same settings, a new container and generation.
 """
 
 from __future__ import annotations
@@ -45,9 +50,30 @@ from agentgym.envs.sql.catalog import database_files
 from agentgym.envs.sql.engines import pg_container
 from agentgym.envs.sql.engines.dialect import PostgresDump, sqlite_dump_to_postgres
 from agentgym.envs.sql.engines.pg_container import PostgresUnavailable, ServerSettings
+from agentgym.envs.sql.engines.pg_quota import DiskGuard, size_bytes
 from agentgym.envs.sql.engines.pg_spares import SparePool
 
 OWNER_ROLE = "agentgym_owner"
+
+
+def stale(conn: Any) -> bool:
+    """Whether an idle pooled connection is dead: closed, broken, or its socket already readable
+    (an idle connection receives nothing, so readable means the server hung up, e.g. every
+    backend was ended by a crash). Costs a poll of the socket, no round trip."""
+    import select
+
+    if conn is None or conn.closed or conn.broken:
+        return True
+    try:
+        readable, _, _ = select.select([conn.pgconn.socket], [], [], 0)
+        if not readable:
+            return False
+        conn.pgconn.consume_input()
+        from psycopg.pq import ConnStatus
+
+        return conn.pgconn.status != ConnStatus.OK or conn.pgconn.is_busy()
+    except Exception:  # noqa: BLE001 - any failure to read it means it cannot be used
+        return True
 
 
 def _scram_verifier(password: str, iterations: int = 16) -> str:
@@ -97,6 +123,7 @@ class PgServer:
         self._drops: queue.Queue[tuple[int, str] | None] | None = None
         self._generation = 0
         self._spares: SparePool | None = None  # one per running container (pg_spares.py)
+        self.guard: DiskGuard | None = None  # one per running container (pg_quota.py)
 
     # ---- lifetime ---------------------------------------------------------------------------------
     def acquire(self) -> None:
@@ -128,6 +155,10 @@ class PgServer:
         except Exception:
             self._stop()
             raise
+        s = self.settings
+        self.guard = DiskGuard(self, quota=s.episode_disk_mb * 1024 * 1024, reserve=s.reserve_bytes(),
+                               poll_s=s.disk_poll_s, data_path=pg_container.DATA_MOUNT,
+                               disk_size=size_bytes(s.data_tmpfs), container_pid=started.pid)
         self._generation += 1
         self._templates.clear()
         self._drops = queue.Queue()
@@ -145,7 +176,46 @@ class PgServer:
             # Episode roles get CONNECT on their own database only (create_episode); not on these.
             conn.execute("REVOKE CONNECT, TEMPORARY ON DATABASE postgres, template1 FROM PUBLIC")
 
+    @property
+    def generation(self) -> int:
+        """Bumped at every container start: an episode made before a restart is gone with its container."""
+        return self._generation
+
+    def alive(self) -> bool:
+        """Whether the server answers a fresh superuser connection now."""
+        try:
+            conn = self._connect("postgres", "postgres", self._password, connect_timeout=3)
+        except Exception:  # noqa: BLE001 - refused, in recovery, not running: all mean not alive
+            return False
+        try:
+            conn.execute("SELECT 1")
+            return True
+        except Exception:  # noqa: BLE001
+            return False
+        finally:
+            with contextlib.suppress(Exception):
+                conn.close()
+
+    def recover(self, generation: int) -> bool:
+        """After an operation failed on `generation`: True when the server is usable again (another
+        caller restarted it already, or it was dead and this call restarted it); False when it is
+        alive and well, so the failure was something else. Episodes of the old container are gone:
+        their next call is an InfraError (their database no longer exists)."""
+        with self._lock:
+            if self._generation != generation:
+                return True
+            if self.container_id is not None and self.alive():
+                return False
+            if self._refs == 0:
+                return False
+            self._stop()
+            self._start()
+            return True
+
     def _stop(self) -> None:
+        if self.guard is not None:
+            self.guard.close()
+            self.guard = None
         if self._drops is not None:
             self._drops.put(None)  # pending drops die with the container; the worker just exits
             self._drops = None
@@ -177,7 +247,10 @@ class PgServer:
         try:
             with self._lock:
                 conn = self._idle.pop() if self._idle else None
-            if conn is None or conn.closed or conn.broken:
+            if stale(conn):
+                if conn is not None:
+                    with contextlib.suppress(Exception):
+                        conn.close()
                 conn = self._connect("postgres", "postgres", self._password)
             yield conn
         finally:
@@ -189,6 +262,10 @@ class PgServer:
             if conn is not None:
                 conn.close()
             self._admin_sem.release()
+
+    def superuser_connection(self) -> Any:
+        """A new superuser connection of its own (the disk guard's)."""
+        return self._connect("postgres", "postgres", self._password, connect_timeout=3)
 
     def connect_episode(self, name: str) -> Any:
         """The agent's connection to episode database `name`, as role `name` acting as the owner role."""
@@ -281,16 +358,24 @@ class PgServer:
 
         name = f"ep_{uuid.uuid4().hex[:24]}"
         db, src = sql.Identifier(name), sql.Identifier(source)
+        guard = self.guard
         with self.admin() as a:
-            for attempt in range(3):
-                try:
-                    a.execute(sql.SQL("CREATE DATABASE {} TEMPLATE {} STRATEGY {}").format(
-                        db, src, sql.SQL(self.settings.strategy)))
-                    break
-                except psycopg.errors.ObjectInUse:
-                    if attempt == 2:
-                        raise
-                    self._wait_no_sessions(a, source)
+            try:
+                if guard is not None:  # the copy must leave the reserve alone (pg_quota.py)
+                    guard.check_room(guard.register(name, source, a))
+                for attempt in range(3):
+                    try:
+                        a.execute(sql.SQL("CREATE DATABASE {} TEMPLATE {} STRATEGY {}").format(
+                            db, src, sql.SQL(self.settings.strategy)))
+                        break
+                    except psycopg.errors.ObjectInUse:
+                        if attempt == 2:
+                            raise
+                        self._wait_no_sessions(a, source)
+            except Exception:
+                if guard is not None:
+                    guard.forget(name)
+                raise
             try:
                 a.execute(sql.SQL(
                     "CREATE ROLE {db} LOGIN NOINHERIT IN ROLE {owner} PASSWORD {pw}; "
@@ -311,9 +396,10 @@ class PgServer:
         spare = pool.take(template) if pool is not None else None
         if spare is not None:
             name, conn = spare
-            if not conn.closed and not conn.broken:
+            if not stale(conn):
                 return name, conn
-            conn.close()
+            with contextlib.suppress(Exception):
+                conn.close()
             self.drop_episode(name)
         name = self.create_episode(template)
         try:
@@ -331,6 +417,9 @@ class PgServer:
         drops = self._drops
         if drops is not None:
             drops.put((self._generation, name))  # type: ignore[arg-type]
+        guard = self.guard
+        if guard is not None:
+            guard.forget(name)
 
     def _drop_loop(self, drops: queue.Queue) -> None:
         from psycopg import sql

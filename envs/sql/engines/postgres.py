@@ -17,7 +17,14 @@ Running the agent's SQL (PostgresDatabase.execute):
 - rows arrive in chunks (libpq's chunked-rows mode) and at most max_rows + 1 are kept, so a
   huge result costs neither host memory nor, in autocommit, more than the first chunks: the
   query is cancelled once the cap is reached (never inside the agent's own transaction, whose
-  cancellation would abort it; there the rest is read and dropped).
+  cancellation would abort it; there the rest is read and dropped);
+- the disk guard (pg_quota.py) is told which backend runs for the episode: a database grown past
+  its quota has its statement cancelled and the call raises QuotaExceeded, then and at every
+  later call (the space comes back only when the database is dropped).
+
+A broken connection is an InfraError (the agent cannot end its own backend: its login role does
+not own the session it acts in), and open() on a server that died restarts it (PgServer.recover)
+and retries once; every driver error on that path is PostgresUnavailable, never raw psycopg.
 """
 
 from __future__ import annotations
@@ -31,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from agentgym.env import InfraError
-from agentgym.envs.sql.engines.base import QueryResult, QueryTimeout, SqlError
+from agentgym.envs.sql.engines.base import QueryResult, QueryTimeout, QuotaExceeded, SqlError
 from agentgym.envs.sql.engines.dialect import split_postgres
 from agentgym.envs.sql.engines.pg_container import PostgresUnavailable, ServerSettings
 from agentgym.envs.sql.engines.pg_server import PgServer, server_for
@@ -216,7 +223,9 @@ class PostgresDatabase:
         started = time.perf_counter()
         deadline = time.monotonic() + timeout_s
         result = QueryResult(statements=len(statements), row_cap=max_rows)
+        guard = self._server.guard
         with self._lock:
+            self._check_quota(guard)
             conn = self._live()
             try:
                 for stmt in statements:
@@ -226,7 +235,14 @@ class PostgresDatabase:
                     if conn.pgconn.transaction_status != TransactionStatus.INERROR:  # else only ROLLBACK runs
                         conn.execute(f"SET statement_timeout = {remaining_ms}")
                     run = _Run(conn, stmt, max_rows, deadline + _CLIENT_GRACE_S)
-                    run.run()
+                    if guard is not None:
+                        guard.begin(self.name, conn.info.backend_pid)
+                    try:
+                        run.run()
+                    finally:
+                        if guard is not None:
+                            guard.end(self.name)
+                    self._check_quota(guard)
                     if run.columns is not None:
                         result.columns = run.columns
                         result.truncated = len(run.rows) > max_rows
@@ -236,12 +252,14 @@ class PostgresDatabase:
                         result.columns, result.rows, result.truncated = [], [], False
                         result.rowcount = run.rowcount
             except psycopg.errors.QueryCanceled:
+                self._check_quota(guard)  # the guard cancelled it: over quota, not a timeout
                 raise QueryTimeout(_timeout_message(timeout_s)) from None
             except psycopg.OperationalError as exc:
                 if conn.closed or conn.broken:
                     raise InfraError(f"the connection to PostgreSQL broke ({exc}); is the container alive?") from None
                 raise SqlError(_message(exc)) from None
             except psycopg.Error as exc:
+                self._check_quota(guard)
                 raise SqlError(_message(exc)) from None
             except InfraError:
                 conn.close()  # a connection that ignored a cancel is not reused; the next call reconnects
@@ -254,6 +272,11 @@ class PostgresDatabase:
         result.elapsed_ms = (time.perf_counter() - started) * 1000
         return result
 
+    def _check_quota(self, guard: Any) -> None:
+        reason = guard.fault(self.name) if guard is not None else None
+        if reason is not None:
+            raise QuotaExceeded(reason)
+
     def fork(self) -> PostgresDatabase:
         """A copy in the current state. PostgreSQL copies only databases nobody is connected to, so
         our own connection is closed for the copy and reopened: an open transaction is rolled back
@@ -262,8 +285,12 @@ class PostgresDatabase:
             self._live()
             self._conn.close()
             self._conn = None
+            import psycopg
+
             try:
                 name = self._server.create_episode(self.name)
+            except psycopg.Error as exc:
+                raise PostgresUnavailable(f"PostgreSQL failed while copying the episode: {exc}") from None
             finally:
                 self._live()
         return PostgresDatabase(self._server, self.db_id, name)
@@ -320,9 +347,22 @@ class PostgresEngine:
             return self._server
 
     def open(self, db_id: str) -> PostgresDatabase:
+        """A fresh copy of db_id. A server that died (killed, crashed) is restarted and the open
+        retried once; what still fails is PostgresUnavailable (an InfraError), never a raw driver error."""
+        import psycopg
+
         srv = self.server
-        template = srv.template(db_id, self.data_dir)
-        name, conn = srv.take_episode(template)
+        for attempt in (1, 2):
+            generation = srv.generation
+            try:
+                template = srv.template(db_id, self.data_dir)
+                name, conn = srv.take_episode(template)
+                break
+            except (psycopg.Error, PostgresUnavailable) as exc:
+                if attempt == 2 or not srv.recover(generation):
+                    if isinstance(exc, PostgresUnavailable):
+                        raise
+                    raise PostgresUnavailable(f"PostgreSQL failed while copying {db_id!r}: {exc}") from None
         db = PostgresDatabase(srv, db_id, name, conn)
         self._opened.add(db)
         return db
