@@ -33,8 +33,8 @@ from agentgym.envs.web import actions as A
 from agentgym.envs.web.browser import BrowserHost
 from agentgym.envs.web.hosting import SiteHost, SiteSpec, make_host
 from agentgym.envs.web.session import BrowserActionError, Observation, Session, VIEWPORT
-from agentgym.envs.web.tasks.checks import EpisodeEnd, run_checks
-from agentgym.envs.web.tasks.models import OracleStep, WebTask
+from agentgym.envs.web.tasks.checks import EpisodeEnd, hook_key, run_checks
+from agentgym.envs.web.tasks.models import HookCheck, OracleStep, WebTask
 
 EXTRA_KEYS = ("url", "tabs", "focused", "last_action_error", "chat")
 
@@ -201,11 +201,12 @@ class WebEnv(AgentEnv):
         self._before = {s: self.host.state(s) for s in task.sites}
         origins = [self.host.origins[s] for s in task.sites]
         start = self.host.origins[task.start[0]] + task.start[1]
+        hooked = any(isinstance(c, HookCheck) for c in task.checks)  # the start page is the task page
         session = self._held.take_spare()
         if session is None:
-            self.session = self.browser.call(Session.open(self.browser.browser, origins, start, self.host.proxy_host))
+            self.session = self.browser.call(Session.open(self.browser.browser, origins, start, self.host.proxy_host, hooked))
         else:
-            self.browser.call(session.begin(origins, start))
+            self.browser.call(session.begin(origins, start, hooked))
             self.session = session
         self._resets += 1
         # An env reset twice is likely to be reset again; but when the shared browser already holds
@@ -335,11 +336,12 @@ class WebEnv(AgentEnv):
         assert self.session is not None and self.browser is not None and self.host is not None
         self._chat.append(("assistant", text))
         task = self.task()
-        hook = None
-        if any(c.kind == "hook" for c in task.checks):
-            hook = self.browser.call(self.session.reward_hook())
+        # Page rewards are read now, when the agent ends the episode (never when a page says it is
+        # done), from the task page's first document, whichever tab is active.
+        hooks = {hook_key(c): self.browser.call(self.session.reward_hook(c.name, c.attempts))
+                 for c in task.checks if isinstance(c, HookCheck)}
         end = EpisodeEnd(message=None if infeasible else text, infeasible=infeasible, url=self._obs.url if self._obs else "",
-                         tab_urls=[t.url for t in self._obs.tabs] if self._obs else [], hook=hook)
+                         tab_urls=[t.url for t in self._obs.tabs] if self._obs else [], hooks=hooks)
         ok, detail = run_checks(task.checks, end, self.host.origins, self._before, self.host.state)
         self.last_check = detail
         return ToolResult(output=f"Task ended. {'Passed' if ok else 'Failed'}.", terminated=True,

@@ -15,13 +15,15 @@ from urllib.parse import unquote, urljoin, urlsplit
 
 from pydantic import BaseModel
 
+from agentgym.envs.web.navwait import NAV_TIMEOUT_MS, NavWatch
 from agentgym.envs.web.observation import PROBE_JS, WALK_JS, PageSnapshot, parse_walk
 from agentgym.envs.web.proxy import FilterProxy
+from agentgym.envs.web.tasks.checks import HookReading
+from agentgym.envs.web.taskpage import TaskPage
 
 # Playwright's limit for one action's waiting (actionability, the navigation it starts). Generous:
 # with 16 episodes on 2 busy cores, 3 s made clicks and fills that did complete report a timeout.
 ACTION_TIMEOUT_MS = 10000
-NAV_TIMEOUT_MS = 15000
 VIEWPORT = {"width": 1280, "height": 800}
 
 # Decode a PNG to RGBA bytes inside the browser (no image library needed on the host).
@@ -82,6 +84,8 @@ class Session:
         self.active = 0
         self.blocked: list[str] = []
         self.proxy = FilterProxy(self.allowed, self.blocked.append, lambda o: origin_of(o) in self.origins)
+        self.task_page: TaskPage | None = None  # for page-reward tasks: the document the reward is read from
+        self.navs = NavWatch()  # navigations the pages' own scripts begin, for the wait after an action
 
     # -- lifecycle ----------------------------------------------------------------------------------
     @classmethod
@@ -98,6 +102,7 @@ class Session:
             self.context.set_default_timeout(ACTION_TIMEOUT_MS)
             self.context.set_default_navigation_timeout(NAV_TIMEOUT_MS)
             await self.context.route("**/*", self._filter)
+            await self.navs.install(self.context)
             self.context.on("page", self._on_page)
             self._on_page(await self.context.new_page())
         except BaseException:
@@ -105,20 +110,27 @@ class Session:
             raise
         return self
 
-    async def begin(self, origins: list[str], start_url: str) -> None:
-        """Allow the episode's site origins and open its start page (closes the session on failure)."""
+    async def begin(self, origins: list[str], start_url: str, task_page: bool = False) -> None:
+        """Allow the episode's site origins and open its start page (closes the session on failure).
+        task_page: the start page is where a page reward is read from; pin it and count its loads."""
         self.origins = {origin_of(o) for o in origins}
         self.home = start_url
         try:
+            if task_page:
+                self.task_page = TaskPage()
+                self.context.on("request", self.task_page.count)
             await self.pages[0].goto(start_url, wait_until="load")
+            if self.task_page is not None:
+                await self.task_page.pin(self.context, self.pages[0])
         except BaseException:
             await self.close()
             raise
 
     @classmethod
-    async def open(cls, browser: Any, origins: list[str], start_url: str, proxy_host: str = "127.0.0.1") -> Session:
+    async def open(cls, browser: Any, origins: list[str], start_url: str, proxy_host: str = "127.0.0.1",
+                   task_page: bool = False) -> Session:
         self = await cls.prepare(browser, proxy_host)
-        await self.begin(origins, start_url)
+        await self.begin(origins, start_url, task_page)
         return self
 
     async def close(self) -> None:
@@ -210,9 +222,12 @@ class Session:
         rgba = base64.b64decode(decoded["data"])
         return png, decoded["w"], decoded["h"], rgba
 
-    async def reward_hook(self) -> Any:
-        """The page's own reward (window.agentgymReward), for sites without server state."""
-        return await self.page.evaluate("() => (window.agentgymReward === undefined ? null : window.agentgymReward)")
+    async def reward_hook(self, name: str = "agentgymReward", attempts: str | None = None) -> HookReading:
+        """The task page's own reward (a global it sets), read from the document the env opened as
+        the task page, wherever the active tab is; void if that page was loaded again or left."""
+        if self.task_page is None:
+            return HookReading(void="this episode did not track a task page")
+        return await self.task_page.read(self.context, self.pages, name, attempts)
 
     async def _evaluate(self, js: str, arg: Any = None) -> Any:
         """Evaluate on the active page, again after a navigation that replaced the document mid-call."""
@@ -266,6 +281,8 @@ class Session:
             if "net::ERR_BLOCKED_BY_CLIENT" in str(exc):
                 raise BrowserActionError(f"{what}: blocked; only this task's sites are reachable") from None
             raise BrowserActionError(f"{what} failed: {first}") from None
+        if self.pages:
+            await self.navs.follow(self.page)
         await self.settle(self.page)
 
     async def click(self, ident: str, button: str = "left", double: bool = False) -> str:

@@ -3,6 +3,7 @@ own state (URL, tabs), never what a page merely shows; answers are matched witho
 
 from __future__ import annotations
 
+import math
 import re
 import unicodedata
 from collections.abc import Callable
@@ -14,6 +15,14 @@ from pydantic import BaseModel
 from agentgym.envs.web.tasks.models import AnswerCheck, Check, HookCheck, InfeasibleCheck, StateCheck, TabsCheck, UrlCheck
 
 
+class HookReading(BaseModel):
+    """A page reward hook as read from the task page when the episode ended, or why it is void."""
+
+    value: Any = None
+    attempts: Any = None
+    void: str = ""
+
+
 class EpisodeEnd(BaseModel):
     """What the checkers see when the episode ends."""
 
@@ -21,7 +30,26 @@ class EpisodeEnd(BaseModel):
     infeasible: bool = False
     url: str = ""
     tab_urls: list[str] = []
-    hook: Any = None
+    hooks: dict[str, HookReading] = {}  # by hook_key(check)
+
+
+def hook_key(c: HookCheck) -> str:
+    return f"{c.name}/{c.attempts or ''}"
+
+
+def _number_at_least(v: Any, least: float) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v >= least
+
+
+def check_hook(c: HookCheck, r: HookReading | None) -> tuple[bool, str]:
+    if r is None:
+        return False, "the page reward hook was not read"
+    if r.void:
+        return False, f"page reward void: {r.void}"
+    if c.attempts is not None and not (_number_at_least(r.attempts, 0) and r.attempts <= 1):
+        return False, f"page reward void: {c.attempts} = {r.attempts!r} attempts on the task page (only the first counts)"
+    ok = _number_at_least(r.value, c.min)
+    return ok, f"page reward hook {c.name} = {r.value!r} ({'>=' if ok else 'not >='} {c.min:g})"
 
 
 def normalize(s: str) -> str:
@@ -90,8 +118,7 @@ def run_checks(checks: list[Check], end: EpisodeEnd, origins: dict[str, str], be
             missing = [p for p in c.paths if p not in open_paths]
             ok, why = not missing, f"tabs missing: {missing}" if missing else "all tabs open"
         elif isinstance(c, HookCheck):
-            ok = isinstance(end.hook, (int, float)) and end.hook >= 1
-            why = f"page reward hook = {end.hook!r}"
+            ok, why = check_hook(c, end.hooks.get(hook_key(c)))
         else:  # pragma: no cover - the Check union is closed
             raise TypeError(f"unknown check {c!r}")
         details.append(why)

@@ -51,9 +51,16 @@ class InfeasibleCheck(_M):
 
 
 class HookCheck(_M):
-    """The page's own reward hook (window.agentgymReward) must be >= 1: for sites without state."""
+    """The page's own reward, for sites without server state: a global of the task page (by default
+    window.agentgymReward) must be a number >= min when the episode ends. It is read only from the
+    document the env opened as the task page, and only when that page was loaded once (see
+    envs/web/taskpage.py). `attempts` names the page's own count of finished attempts, if it keeps
+    one (MiniWoB: WOB_EPISODE_ID): the reward then also needs that count to be at most 1."""
 
     kind: Literal["hook"] = "hook"
+    name: str = Field("agentgymReward", pattern=r"^[A-Za-z_$][A-Za-z0-9_$]*$")
+    min: float = 1.0
+    attempts: str | None = Field(None, pattern=r"^[A-Za-z_$][A-Za-z0-9_$]*$")
 
 
 Check = Annotated[Union[AnswerCheck, StateCheck, UrlCheck, TabsCheck, InfeasibleCheck, HookCheck], Field(discriminator="kind")]
