@@ -24,7 +24,8 @@ import tarfile
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -74,8 +75,22 @@ def _gated(gate: str, n: int, fn: Callable[..., Any], *args: Any) -> tuple[str, 
     return _capture(fn, *args)
 
 
-def _pid() -> int:
-    return os.getpid()
+@contextmanager
+def _scoped(module: Any = None, attrs: tuple[str, ...] = ()) -> Iterator[None]:
+    """In a worker process: put back the environment and module attributes it changes (workers are
+    reused). In the test process the fixtures' monkeypatch does it, after every thread is done."""
+    if mp.parent_process() is None:
+        yield
+        return
+    env = dict(os.environ)
+    saved = {name: getattr(module, name) for name in attrs}
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(env)
+        for name, value in saved.items():
+            setattr(module, name, value)
 
 
 @pytest.fixture(scope="module")
@@ -220,6 +235,9 @@ class _FakeImage:
         self.attrs = {"Size": 1}
 
 
+_FAKED = ("get_image", "tag_image", "image_exists", "_stream_build")
+
+
 def _fake_docker(registry: Path, log: Path) -> None:
     """Point agentgym.images.build at a 'daemon' made of files, whose build takes 0.3 s."""
     build_mod = importlib.import_module("agentgym.images.build")  # the package's `build` is the function
@@ -251,13 +269,13 @@ def _fake_docker(registry: Path, log: Path) -> None:
 
 
 def _image_worker(cache: str, images: str, registry: str, log: str) -> list[tuple[str, bool]]:
-    os.environ["AGENTGYM_CACHE"] = cache
-    os.environ["AGENTGYM_IMAGES_DIR"] = images
-    _fake_docker(Path(registry), Path(log))
-    from agentgym.images.build import build, ensure_image
-
-    ensure_image("agentgym/tiny:latest")
-    return [(r.hash_tag, r.built) for r in build(["tiny"])]
+    build_mod = importlib.import_module("agentgym.images.build")
+    with _scoped(build_mod, _FAKED):
+        os.environ["AGENTGYM_CACHE"] = cache
+        os.environ["AGENTGYM_IMAGES_DIR"] = images
+        _fake_docker(Path(registry), Path(log))
+        build_mod.ensure_image("agentgym/tiny:latest")
+        return [(r.hash_tag, r.built) for r in build_mod.build(["tiny"])]
 
 
 @pytest.fixture
@@ -268,7 +286,7 @@ def tiny_images(tmp_path, monkeypatch) -> Path:
     monkeypatch.setenv("AGENTGYM_IMAGES_DIR", str(images))
     build_mod = importlib.import_module("agentgym.images.build")  # the package's `build` is the function
 
-    for name in ("get_image", "tag_image", "image_exists", "_stream_build"):
+    for name in _FAKED:
         monkeypatch.setattr(build_mod, name, getattr(build_mod, name))  # restored after the test
     return images
 
@@ -302,8 +320,6 @@ echo "12.0" > "$target/etc/debian_version"
 
 def _rootfs_worker(cache: str, script: str, log: str, tag: str = "") -> str:
     """bootstrap_rootfs(tag) with a fake debootstrap and a fake `docker import` that checks the tar."""
-    os.environ["AGENTGYM_CACHE"] = cache
-    os.environ["AGENTGYM_TEST_DEBOOTSTRAP_LOG"] = log
     from agentgym.images import rootfs as rootfs_mod
 
     def import_rootfs(tarball: Path, tag: str, rep) -> str:
@@ -311,9 +327,13 @@ def _rootfs_worker(cache: str, script: str, log: str, tag: str = "") -> str:
             assert tar.extractfile("./etc/debian_version").read() == b"12.0\n"
         return tag
 
-    rootfs_mod._ensure_debootstrap = lambda rep: script
-    rootfs_mod.import_rootfs = import_rootfs
-    return rootfs_mod.bootstrap_rootfs(tag=tag or f"agtest/rootfs{os.getpid()}:x", mirror="http://mirror.example/debian")
+    with _scoped(rootfs_mod, ("_ensure_debootstrap", "import_rootfs")):
+        os.environ["AGENTGYM_CACHE"] = cache
+        os.environ["AGENTGYM_TEST_DEBOOTSTRAP_LOG"] = log
+        rootfs_mod._ensure_debootstrap = lambda rep: script
+        rootfs_mod.import_rootfs = import_rootfs
+        return rootfs_mod.bootstrap_rootfs(tag=tag or f"agtest/rootfs{os.getpid()}:x",
+                                           mirror="http://mirror.example/debian")
 
 
 @pytest.fixture
@@ -494,10 +514,50 @@ def test_swe_image_lru_cold_many_threads_and_processes(cold, tmp_path, procs):
         done = threading.Event()
         reading = reader.submit(_read_lru_while, lambda: not done.is_set(), path)
         try:
-            counts = in_threads(_touch_worker, str(cold), "t", 150, n=4)
-            counts += in_processes(procs, tmp_path, _touch_worker, str(cold), "p", 150)
+            counts = in_threads(_touch_worker, str(cold), "t", 100, n=4)
+            counts += in_processes(procs, tmp_path, _touch_worker, str(cold), "p", 100)
         finally:
             done.set()
         reads, bad = reading.result()
     assert not bad, f"{len(bad)} of {reads} reads saw a partial file: {bad[:3]}"
     assert len(json.loads(path.read_text())) == sum(counts)
+
+
+# ---------------------------------------------------------------- SQL templates (PostgreSQL: in its server)
+
+
+def _pg_digest(engine: Any, db_id: str) -> str:
+    db = engine.open(db_id)
+    try:
+        tables = db.execute("SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' "
+                            "ORDER BY 1", max_rows=1000).rows
+        assert tables, f"{db_id}: the copy has no tables"
+        digest = hashlib.sha256()
+        for (table,) in tables:
+            rows = db.execute(f'SELECT * FROM "{table}" ORDER BY 1', max_rows=10**6).rows
+            digest.update(f"{table}:{len(rows)}:{rows!r}".encode())
+        return digest.hexdigest()
+    finally:
+        db.close()
+
+
+def _pg_worker(cache: str, db_id: str, copies: int) -> list[str]:
+    """A fresh server of this process; `copies` threads take episode copies of a cold template."""
+    os.environ["AGENTGYM_CACHE"] = cache
+    from agentgym.envs.sql.engines.postgres import PostgresEngine
+
+    engine = PostgresEngine(spares=0)
+    try:
+        with ThreadPoolExecutor(copies) as pool:
+            return list(pool.map(lambda _: _pg_digest(engine, db_id), range(copies)))
+    finally:
+        engine.close()
+
+
+@pytest.mark.docker
+def test_postgres_templates_cold_many_threads_and_processes(cold, tmp_path, procs):
+    """PostgreSQL templates live in each process's own server container (nothing on the host's
+    disk), built once per server under a lock per template: threads of one process and processes
+    with a server each all get the same full database."""
+    results = in_processes(procs, tmp_path, _pg_worker, str(cold), "retail_lite", 4)
+    assert len({d for r in results for d in r}) == 1
