@@ -54,7 +54,7 @@ def test_container_is_locked_down_and_labelled(sbx, api) -> None:  # noqa: ANN00
     info = api.inspect_container(sbx.container_id)
     hc, labels = info["HostConfig"], info["Config"]["Labels"]
     assert hc["NetworkMode"] == "none" and hc["Memory"] == 256 << 20 and hc["MemorySwap"] == 256 << 20
-    assert hc["PidsLimit"] == 64 and hc["NanoCpus"] == 10**9 and hc["Init"] is True
+    assert hc["PidsLimit"] == 64 and hc["NanoCpus"] == 10**9 and not hc["Init"]
     assert "NET_RAW" in hc["CapDrop"] and "no-new-privileges" in hc["SecurityOpt"]
     for key, value in reaper.owner_labels().items():
         assert labels[key] == value
@@ -81,6 +81,17 @@ def test_fork_bomb_hits_the_pids_limit_and_everything_recovers(sbx) -> None:  # 
     sbx.exec(":(){ :|:& };:", timeout=5)
     sbx.restore()
     assert sbx.exec("ps -e --no-headers | wc -l").stdout.strip() in {str(n) for n in range(3, 10)}
+
+
+def test_nothing_from_inside_stops_the_container(sbx, api) -> None:  # noqa: ANN001
+    # pid 1 (the keeper shell) gets no signal from inside; kill -9 -1 takes the server and the sleep
+    for cmd in ("kill -9 -1", "kill -9 1; kill -TERM 1; kill -9 $PPID"):
+        with pytest.raises(ChannelKilled):
+            sbx.exec(cmd)
+        assert api.inspect_container(sbx.container_id)["State"]["Running"]
+        assert sbx.exec("echo back").stdout == "back\n"
+    procs = sbx.exec("ps -eo stat=,comm=").stdout.split("\n")
+    assert not [p for p in procs if p.startswith("Z")], procs  # orphans that reached pid 1 are reaped
 
 
 def test_memory_hog_is_killed_and_the_sandbox_survives(sbx) -> None:  # noqa: ANN001

@@ -24,6 +24,14 @@ POOL = ThreadPoolExecutor(max_workers=int(os.environ.get("AGENTGYM_DOCKER_WORKER
 # sockets (spoofing), device nodes, audit, file capabilities, capability games, chroot.
 CAP_DROP = ["NET_RAW", "MKNOD", "AUDIT_WRITE", "SETFCAP", "SETPCAP", "SYS_CHROOT"]
 
+#: The container's pid 1: a shell that keeps a sleep running. The kernel never delivers a signal
+#: from inside the container to its pid 1 unless it has a handler, so `kill -9 -1` (or any kill)
+#: from the agent's commands cannot stop the container: it takes only the sleep, which comes back,
+#: and the channel server, which the host reopens (an agent failure, not an infrastructure one).
+#: Under docker-init the sleep was pid 1's only child, and killing it ended the container. The
+#: shell's `wait` reaps any child, so orphans that reach pid 1 do not pile up as zombies.
+KEEPER = "trap '' HUP INT QUIT TERM USR1 USR2; while :; do sleep infinity & wait $!; done"
+
 _checked: set[str] = set()
 _checked_lock = threading.Lock()
 
@@ -82,7 +90,7 @@ def container_config(spec: SandboxSpec, image: str, labels: dict[str, str], name
     else:
         network_mode = str(spec.network)
     host_config = api.create_host_config(
-        init=True,
+        init=False,  # pid 1 is KEEPER itself
         mem_limit=spec.memory,
         memswap_limit=spec.memory,  # equal: no swap, so a memory hog is killed instead of thrashing
         pids_limit=spec.pids,
@@ -94,7 +102,7 @@ def container_config(spec: SandboxSpec, image: str, labels: dict[str, str], name
         security_opt=["no-new-privileges"],
     )
     return dict(
-        image=image, entrypoint=["sleep"], command=["infinity"], name=name, hostname="sandbox",
+        image=image, entrypoint=["/bin/sh", "-c"], command=[KEEPER], name=name, hostname="sandbox",
         working_dir=spec.workdir, environment=dict(spec.env), labels=labels, host_config=host_config,
         detach=True, stdin_open=False, tty=False,
     )

@@ -103,7 +103,8 @@ def _cleanup(state: _State) -> None:
 class DockerSandbox(Sandbox):
     """A container from spec.image: no network, memory/pids/cpu limits, dropped capabilities.
 
-    The container runs ``sleep infinity`` under docker-init; commands go through one long-lived
+    The container's pid 1 is a shell keeping a ``sleep infinity`` (_docker_util.KEEPER: no signal
+    from inside stops the container); commands go through one long-lived
     ``docker exec`` channel. Snapshots are ``docker commit`` images (``agentgym-snapshot:<id>``)
     plus, for read-only specs, a tar of the workdir (tmpfs is not committed). Shell state (cwd,
     exported variables) and processes do not survive restore() or fork(): they start fresh.
