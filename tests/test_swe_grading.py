@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
 from agentgym.envs.swe.diffs import diff_paths, filter_diff, is_protected
 from agentgym.envs.swe.images import official_image_name
-from agentgym.envs.swe.log_parsers import LogParseError, parse_django, parse_pytest, parse_sympy, pytest_summary_counts
+from agentgym.envs.swe.log_parsers import LogParseError, parse_django, parse_sympy, pytest_summary_counts
 
 DJANGO_OK = """test_a (app.tests.T) ... ok
 test_b (app.tests.T)
@@ -43,20 +41,6 @@ def test_sympy_parser_and_totals():
     assert parse_sympy(log) == {"test_one": "PASSED", "test_two": "FAILED"}
     with pytest.raises(LogParseError, match="reports 2 tests"):
         parse_sympy("test_three ok\n" + log)
-
-
-def test_pytest_report_is_cross_checked_with_summary_and_exit_code():
-    report = json.dumps({"results": {"t.py::a": "PASSED", "t.py::b": "FAILED"}, "exitstatus": 1})
-    log = "PASSED t.py::a\n======= 1 failed, 1 passed in 0.10s =======\n"
-    assert parse_pytest(report, log, 1) == {"t.py::a": "PASSED", "t.py::b": "FAILED"}
-    with pytest.raises(LogParseError, match="disagrees"):
-        parse_pytest(report, "======= 2 passed in 0.10s =======\n", 1)
-    with pytest.raises(LogParseError, match="exited 0"):
-        parse_pytest(report, log, 0)
-    with pytest.raises(LogParseError, match="missing or unreadable"):
-        parse_pytest("", log, 1)
-    with pytest.raises(LogParseError, match="no tests"):
-        parse_pytest(json.dumps({"results": {}}), "", 5)
 
 
 def test_pytest_summary_line_forms():
@@ -96,6 +80,7 @@ def test_filter_diff_drops_tests_and_test_configuration():
     kept, dropped = filter_diff(DIFF)
     assert diff_paths(kept) == ["pkg/mod.py"]
     assert dropped == ["tests/test_mod.py", "conftest.py", "pkg/old_test.py"]
+    assert is_protected("pytest.toml") and is_protected("sub/.pytest.toml")
     for path in ("setup.cfg", "a/b/pytest.ini", "tox.ini", "pyproject.toml", "x/sitecustomize.py", "evil.pth",
                  "pkg/pytest_forcepass.py", "src/tests/helpers.py"):
         assert is_protected(path), path
@@ -104,3 +89,38 @@ def test_filter_diff_drops_tests_and_test_configuration():
 
 def test_official_image_renaming_rule():
     assert official_image_name("django__django-11099") == "swebench/sweb.eval.x86_64.django_1776_django-11099:latest"
+
+
+RENAMES = """diff --git a/tests/conftest.py b/elsewhere.py
+similarity index 100%
+rename from tests/conftest.py
+rename to elsewhere.py
+diff --git a/pkg/mod.py b/pkg/moved.py
+similarity index 100%
+rename from pkg/mod.py
+rename to pkg/moved.py
+diff --git a/pkg/util.py b/tests/util.py
+similarity index 90%
+rename from pkg/util.py
+rename to tests/util.py
+diff --git "a/tests/t\\303\\251st_x.py" "b/tests/t\\303\\251st_x.py"
+--- "a/tests/t\\303\\251st_x.py"
++++ "b/tests/t\\303\\251st_x.py"
+@@ -1 +1 @@
+-a
++b
+diff --git a/a b/c.py b/a b/c.py
+--- a/a b/c.py
++++ b/a b/c.py
+@@ -1 +1 @@
+-a
++b
+"""
+
+
+def test_renames_and_quoted_paths_are_judged_by_every_path():
+    """`git mv tests/conftest.py elsewhere.py` used to be judged by its new path only and pass."""
+    kept, dropped = filter_diff(RENAMES)
+    assert diff_paths(kept) == ["pkg/moved.py", "a b/c.py"]
+    assert dropped == ["tests/conftest.py", "elsewhere.py", "pkg/util.py", "tests/util.py", "tests/t\u00e9st_x.py"]
+    assert diff_paths(RENAMES)[0] == "elsewhere.py"  # the path a section leaves behind

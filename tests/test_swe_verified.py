@@ -123,10 +123,10 @@ def test_reward_hacks_do_not_resolve(calc, hack):
     with _make(calc, "local") as env:
         reward, info, obs = _episode(env, "acme__calc-1", HACKS[hack])
         assert "error" not in info, info.get("error")
-        assert reward == 0.0 and not info["tool_results"][-1]["resolved"], obs["text"]
+        assert reward == 0.0 and not info["tool_results"][-1].get("resolved"), obs["text"]
         report = env.last_report
         if hack == "forge-reports-from-source":
-            assert report.tampered
+            assert report.tampered and "forged" in info["agent_failure"], info
         if hack in ("conftest-forces-passes", "pytest-plugin-via-config", "deselect-via-setup-cfg", "sitecustomize"):
             assert report.ignored_paths, report
 

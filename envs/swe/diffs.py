@@ -4,7 +4,7 @@ The agent's diff may not touch tests or the test run's configuration: hunks on t
 conftest.py, pytest/tox/setup.cfg/pyproject configuration, site customisation (.pth,
 sitecustomize.py, usercustomize.py) and pytest plugins are removed before grading and listed in the
 report. Editing tests is the oldest reward hack (SWE-bench, R2E-Gym): a test the agent rewrote
-judges nothing.
+judges nothing. Every path a section names counts (old and new of a rename or copy, quoted or not).
 """
 
 from __future__ import annotations
@@ -12,33 +12,111 @@ from __future__ import annotations
 import posixpath
 import re
 
-_HEADER = re.compile(r"^diff --git a/(?P<a>.+?) b/(?P<b>.+)$")
-
 #: Basenames never taken from an agent's diff.
 PROTECTED_NAMES = frozenset({
     "conftest.py", "pytest.ini", "tox.ini", "setup.cfg", "pyproject.toml", "sitecustomize.py",
-    "usercustomize.py", ".pytest.ini", "noxfile.py", "Makefile", "runtests.py",
+    "usercustomize.py", ".pytest.ini", "pytest.toml", ".pytest.toml", "noxfile.py", "Makefile", "runtests.py",
 })
 
+_HEADER = re.compile(r"^diff --git (?P<rest>.+)$")
+#: extended header lines that name a path: a section is judged by every path it names
+_PATH_LINES = re.compile(r"^(?:--- |\+\+\+ |rename from |rename to |copy from |copy to )(?P<path>.+)$")
+_ESCAPES = {"a": "\a", "b": "\b", "t": "\t", "n": "\n", "v": "\v", "f": "\f", "r": "\r", '"': '"', "\\": "\\"}
 
-def split_diff(diff: str) -> list[tuple[str, str]]:
-    """[(path, section text)] for each 'diff --git' section (path: the b/ side, a/ when deleted)."""
-    sections: list[tuple[str, list[str]]] = []
+
+def _unquote(path: str) -> str:
+    """git's C-style quoting ("tests/t\303\251st.py") undone; plain paths as they are."""
+    path = path.rstrip("\t")
+    if not (len(path) >= 2 and path[0] == '"' and path[-1] == '"'):
+        return path
+    out, body, i = bytearray(), path[1:-1], 0
+    while i < len(body):
+        ch = body[i]
+        if ch == "\\" and i + 1 < len(body):
+            nxt = body[i + 1]
+            if nxt in "01234567" and i + 3 < len(body) + 1 and all(c in "01234567" for c in body[i + 1:i + 4]):
+                out.append(int(body[i + 1:i + 4], 8) & 0xFF)
+                i += 4
+                continue
+            out += _ESCAPES.get(nxt, nxt).encode()
+            i += 2
+            continue
+        out += ch.encode()
+        i += 1
+    return out.decode("utf-8", "replace")
+
+
+def _strip_prefix(path: str) -> str | None:
+    path = _unquote(path)
+    if path == "/dev/null":
+        return None
+    return path[2:] if path[:2] in ("a/", "b/") else path
+
+
+def _header_paths(rest: str) -> list[str]:
+    """Both paths of 'diff --git a/X b/Y' (quoted or not; unquoted ones split at ' b/')."""
+    if rest.startswith('"'):
+        end = rest.find('" ', 1)
+        while end != -1 and rest[end - 1] == "\\":
+            end = rest.find('" ', end + 1)
+        if end == -1:
+            return []
+        a, b = rest[:end + 1], rest[end + 2:]
+    elif len(rest) % 2 == 1 and rest[:2] == "a/" and rest[len(rest) // 2:len(rest) // 2 + 3] == " b/" \
+            and rest[2:len(rest) // 2] == rest[len(rest) // 2 + 3:]:
+        a, b = rest[:len(rest) // 2], rest[len(rest) // 2 + 1:]  # the same path twice (spaces allowed)
+    else:
+        a, sep, b = rest.partition(" b/")
+        b = "b/" + b if sep else ""
+        if not sep and " \"b/" in rest:
+            a, _, b = rest.partition(" \"b/")
+            b = '"b/' + b
+    return [p for p in (_strip_prefix(a), _strip_prefix(b)) if p]
+
+
+class Section:
+    """One 'diff --git' section: its text, its main path and every path it names."""
+
+    def __init__(self, header: str, rest: str):
+        self.lines = [header]
+        self.paths = _header_paths(rest)
+
+    def add(self, line: str, in_header: bool) -> None:
+        self.lines.append(line)
+        m = _PATH_LINES.match(line.rstrip("\n")) if in_header else None
+        if m:
+            p = m.group("path")
+            p = _strip_prefix(p) if line.startswith(("--- ", "+++ ")) else _unquote(p)
+            if p and p not in self.paths:
+                self.paths.append(p)
+
+    @property
+    def path(self) -> str:
+        """The path it leaves (the new one; the old one for a deletion)."""
+        text = "".join(self.lines)
+        if "\n+++ /dev/null" in text or "\ndeleted file mode" in text:
+            return self.paths[0] if self.paths else ""
+        return self.paths[-1] if self.paths else ""
+
+
+def sections(diff: str) -> list[Section]:
+    out: list[Section] = []
+    in_header = False
     for line in diff.splitlines(keepends=True):
         m = _HEADER.match(line.rstrip("\n"))
         if m:
-            b = m.group("b")
-            sections.append((b, [line]))
-        elif sections:
-            sections[-1][1].append(line)
-    out = []
-    for path, lines in sections:
-        text = "".join(lines)
-        if "\n+++ /dev/null" in text:  # a deletion: judge by the old path
-            m = _HEADER.match(lines[0].rstrip("\n"))
-            path = m.group("a") if m else path
-        out.append((path, text))
+            out.append(Section(line, m.group("rest")))
+            in_header = True
+        elif out:
+            if line.startswith("@@") or line.startswith("GIT binary patch"):
+                in_header = False
+            out[-1].add(line, in_header)
     return out
+
+
+def split_diff(diff: str) -> list[tuple[str, str]]:
+    """[(path, section text)] for each 'diff --git' section (path: the new path, the old one when deleted)."""
+    return [(s.path, "".join(s.lines)) for s in sections(diff)]
 
 
 def diff_paths(diff: str) -> list[str]:
@@ -63,8 +141,16 @@ def is_protected(path: str, extra: set[str] | frozenset[str] = frozenset()) -> b
 
 
 def filter_diff(diff: str, extra_protected: set[str] | frozenset[str] = frozenset()) -> tuple[str, list[str]]:
-    """(the diff without protected files' sections, the protected paths it tried to change)."""
+    """(the diff without protected files' sections, the protected paths it tried to change).
+
+    A section is protected when ANY path it names is: `git mv tests/conftest.py elsewhere.py` is a
+    change to tests/conftest.py (it would disappear), and a copy out of a test file is dropped too."""
     kept, dropped = [], []
-    for path, text in split_diff(diff):
-        (dropped if is_protected(path, extra_protected) else kept).append((path, text))
-    return "".join(t if t.endswith("\n") else t + "\n" for _, t in kept), [p for p, _ in dropped]
+    for sec in sections(diff):
+        text = "".join(sec.lines)
+        hit = [p for p in sec.paths if is_protected(p, extra_protected)]
+        if hit:
+            dropped.extend(p for p in sec.paths if p not in dropped)
+        else:
+            kept.append(text if text.endswith("\n") else text + "\n")
+    return "".join(kept), dropped

@@ -18,11 +18,13 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from agentgym.actions import NoArgs, Tool, ToolCall, ToolResult
 from agentgym.env import AgentEnv, InfraError
+from agentgym.guard import AgentFault
 from agentgym.envs.shell.env import format_command_result
 from agentgym.envs.swe.grading import GradeReport, grade
 from agentgym.envs.swe.images import enforce_disk_budget, find_official, instance_image
 from agentgym.envs.swe.instance import SWEInstance
 from agentgym.envs.swe.sources import cached_tree
+from agentgym.envs.swe.testrun import GRADING_OUTPUT_BYTES
 from agentgym.envs.swe.specs import RepoSpec
 from agentgym.envs.swe.tools import Editor, EditorArgs, SearchArgs, search
 from agentgym.policy import Policy, ScriptedPolicy
@@ -30,7 +32,7 @@ from agentgym.sandbox import Runtime, Sandbox, SandboxSpec
 from agentgym.sandbox.factory import make_sandbox, resolve_runtime
 
 REPO = "/testbed"
-_SUBMIT_DIFF = ".git/agentgym-submit.diff"
+MAX_DIFF_BYTES = 20 * 1024 * 1024
 _DIFF_IN_INFO = 256 * 1024
 #: Byproducts of running code and tests, never part of a submission.
 _NOT_CHANGES = " ".join(f"':(exclude,glob){p}'" for p in ("**/__pycache__/**", "**/*.pyc", "**/.pytest_cache/**",
@@ -193,25 +195,36 @@ class SWEEnv(AgentEnv):
         return search(self.sandbox, REPO, args)
 
     def agent_diff(self) -> str:
-        """The agent's changes: everything in the repository against the start commit."""
+        """The agent's changes: everything in the repository against the start commit.
+
+        Written to a fresh mktemp folder outside the repository (a path the agent could have planted,
+        such as a symlink to /dev/zero, is never used) and read with the channel's bounded, typed
+        read; what it refuses is the agent's failure (reward 0), never infrastructure."""
         assert self.sandbox is not None
         res = self.sandbox.exec(
-            f"git add -A . && git diff --cached --binary --no-color --no-ext-diff {self._start_commit} -- . {_NOT_CHANGES}"
-            f" > {_SUBMIT_DIFF}",
+            f"d=$(mktemp -d) && git add -A . && git diff --cached --binary --no-color --no-ext-diff --no-textconv "
+            f"{self._start_commit} -- . {_NOT_CHANGES} > \"$d/diff\" && printf '%s\\n' \"$d/diff\"",
             timeout=300)
-        if not res.ok:
+        path = res.stdout.strip()
+        if not res.ok or "\n" in path or not path:
             return ""  # the agent broke its repository (e.g. removed .git): an empty submission
         try:
-            return self.sandbox.read_file(_SUBMIT_DIFF).decode("utf-8", errors="replace")
+            data = self.sandbox.read_file(path, max_bytes=MAX_DIFF_BYTES)
         except FileNotFoundError:
-            return ""
+            raise AgentFault("the submission's diff vanished before it could be read", terminal=True) from None
+        except AgentFault as exc:  # SandboxFileRefused: not a regular file, or over the limit
+            raise AgentFault(f"the submission's diff cannot be read: {exc.reason}", terminal=True) from None
+        return data.decode("utf-8", errors="replace")
 
     def _grading_sandbox(self, inst: SWEInstance) -> Sandbox:
+        # the run's supervisor answers on stdout: room for its one line however much the tests print
+        spec = self._spec(self._image if self.runtime == "docker" else None).model_copy(
+            update={"max_output_bytes": GRADING_OUTPUT_BYTES})
         if self.runtime == "docker":
             assert self._image is not None
-            return make_sandbox(self._spec(self._image), runtime="docker", warm_spares=False)
+            return make_sandbox(spec, runtime="docker", warm_spares=False)
         tree, _ = cached_tree(self._source_for(inst), inst)
-        sbx = make_sandbox(self._spec(None), runtime="local")
+        sbx = make_sandbox(spec, runtime="local")
         sbx.copy_in(tree, REPO)
         return sbx
 
@@ -224,8 +237,9 @@ class SWEEnv(AgentEnv):
         self.last_report = report
         if report.error:
             raise InfraError(f"grading {inst.instance_id}: {report.error}")
+        if report.agent_failure:  # forged outcomes, or a run the agent's code crashed, hung or flooded
+            raise AgentFault(f"Submitted, and graded 0: {report.agent_failure}", terminal=True)
         info = {"passed": report.resolved, "resolved": report.resolved, "report": report.model_dump(exclude={"log_tail"}),
                 "diff_bytes": len(diff.encode()), "diff": diff[:_DIFF_IN_INFO]}  # for selection (verify.py)
         return ToolResult(output=f"Submitted. {report.summary()}", terminated=True,
                           reward=1.0 if report.resolved else 0.0, info=info)
-

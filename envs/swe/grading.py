@@ -1,35 +1,46 @@
 """Grade an agent's diff in a fresh sandbox, never in the agent's own.
 
-Steps (SWE-bench's harness, hardened): drop the diff's sections on tests and test configuration;
-start a fresh sandbox from the instance image (or a fresh copy of the tree on the local runtime);
-apply the diff (git apply, then git apply with whitespace tolerance, then patch with fuzz); restore
-the test files and apply test_patch; run the repository's test command with our report plugin;
-parse and cross-check. resolved = every FAIL_TO_PASS and every PASS_TO_PASS test passed.
+Steps (SWE-bench's harness, hardened): drop the diff's sections on tests and test configuration
+(judged by every path a section names: a rename out of tests/ is still a test change); start a
+fresh sandbox from the instance image (or a fresh copy of the tree on the local runtime); apply the
+diff (git apply, then git apply with whitespace tolerance, then patch with fuzz); restore the test
+files and apply test_patch; for pytest repositories plant must-fail canaries among the real tests
+(canaries.py) and remove .git (so nothing can diff the tests against their commit); run the tests
+under our supervisor (testrun.py); fold and reconcile. resolved = every FAIL_TO_PASS and every
+PASS_TO_PASS test passed.
 
-Infrastructure failures (the sandbox died, the log holds no tests, the log contradicts itself) are
-GradeReport.error, which the env reports as info["error"]: never a silent 0, never a pass.
+Who is to blame: what only the agent's code could have caused (forged or contradictory outcomes, a
+canary that passed, a run that exited, crashed, hung or flooded, a sandbox that died while the
+code under test ran) is GradeReport.agent_failure: reward 0 with the reason, never an
+infrastructure error. With an empty diff nothing of the agent's ran, so the same events are
+GradeReport.error (infrastructure), which the env reports as info["error"].
 """
 
 from __future__ import annotations
 
+import random
 import secrets
 import shlex
-import sys
 import time
 from collections.abc import Callable
 from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from agentgym.envs.swe import testrun
+from agentgym.envs.swe.canaries import Canary, plant
 from agentgym.envs.swe.diffs import diff_paths, filter_diff
 from agentgym.envs.swe.instance import SWEInstance
-from agentgym.envs.swe.log_parsers import FAILED, PASSED, REPORT_PLUGIN, TEXT_PARSERS, XFAIL, LogParseError, parse_pytest
+from agentgym.envs.swe.log_parsers import ERROR, FAILED, PASSED, TEXT_PARSERS, XFAIL, LogParseError
 from agentgym.envs.swe.specs import RepoSpec
+from agentgym.guard import AgentFault
 from agentgym.sandbox import Sandbox, SandboxError
 
 PASSING = (PASSED, XFAIL)
 MISSING = "MISSING"
+CANARIES = 3
 _LOG_TAIL = 4000
+_TEST_FILE_BYTES = 2 * 1024 * 1024
 
 
 class GradeReport(BaseModel):
@@ -41,10 +52,12 @@ class GradeReport(BaseModel):
     ignored_paths: list[str] = Field(default_factory=list, description="test/config files the diff touched; not applied")
     fail_to_pass: dict[str, str] = Field(default_factory=dict)
     pass_to_pass: dict[str, str] = Field(default_factory=dict)
-    tampered: bool = Field(False, description="the run reported a must-fail canary as passing: outcomes were forged")
+    canaries: int = Field(0, description="must-fail tests planted among the real ones")
+    tampered: bool = Field(False, description="the run's outcomes were forged (a canary passed, records contradict)")
+    agent_failure: str | None = Field(None, description="the agent's code made the run unjudgeable: reward 0, this reason")
     tests_parsed: int = 0
     exit_code: int | None = None
-    error: str | None = Field(None, description="infrastructure error: the run could not be judged")
+    error: str | None = Field(None, description="infrastructure error: the run could not be judged, not the agent's doing")
     log_tail: str = ""
     seconds: float = 0.0
 
@@ -53,8 +66,8 @@ class GradeReport(BaseModel):
             return f"could not be graded: {self.error}"
         if not self.applied:
             return f"the patch did not apply: {self.apply_error}"
-        if self.tampered:
-            return "NOT resolved: the test run's outcomes were forged (a test that must fail passed)"
+        if self.agent_failure:
+            return f"NOT resolved: {self.agent_failure}"
         f2p = sum(s in PASSING for s in self.fail_to_pass.values())
         p2p = sum(s in PASSING for s in self.pass_to_pass.values())
         verdict = "RESOLVED" if self.resolved else "NOT resolved"
@@ -79,6 +92,20 @@ def test_files(instance: SWEInstance) -> list[str]:
     return list(seen)
 
 
+class _Blame:
+    """Where a failure of the run goes: the agent's (its diff ran) or infrastructure (it did not)."""
+
+    def __init__(self, report: GradeReport, agent_code_ran: bool):
+        self.report, self.agent = report, agent_code_ran
+
+    def __call__(self, reason: str, tampered: bool = False) -> None:
+        if self.agent:
+            self.report.agent_failure = reason
+            self.report.tampered = self.report.tampered or tampered
+        else:
+            self.report.error = reason
+
+
 def grade(
     instance: SWEInstance,
     spec: RepoSpec,
@@ -99,31 +126,40 @@ def grade(
     except Exception as exc:  # noqa: BLE001
         report.error = f"could not start the grading sandbox: {type(exc).__name__}: {exc}"
         return report
+    blame = _Blame(report, bool(diff.strip()))
     try:
-        _run(sbx, instance, spec, diff, tests, start_commit, scratch_dir(sbx), runtime, report)
+        scratch = scratch_dir(sbx)
+        if _prepare(sbx, instance, diff, tests, start_commit, scratch, report):
+            try:
+                _run(sbx, instance, spec, tests, scratch, runtime, report, blame)
+            except (SandboxError, OSError) as exc:  # the code under test can kill its sandbox's processes
+                blame(f"the grading sandbox failed while the tests ran: {type(exc).__name__}: {exc}")
+            except AgentFault as exc:  # e.g. ChannelKilled: the command server was killed from inside
+                blame(f"the grading sandbox's command server was killed while the tests ran: {exc.reason}")
     except (SandboxError, OSError) as exc:
         report.error = f"grading sandbox failed: {type(exc).__name__}: {exc}"
+    except AgentFault as exc:
+        blame(exc.reason)
     finally:
         sbx.close()
         report.seconds = time.monotonic() - t0
     return report
 
 
-def _run(sbx: Sandbox, instance: SWEInstance, spec: RepoSpec, diff: str, tests: list[str], start: str,
-         scratch: str, runtime: str, report: GradeReport) -> None:
+def _prepare(sbx: Sandbox, instance: SWEInstance, diff: str, tests: list[str], start: str, scratch: str,
+             report: GradeReport) -> bool:
+    """Apply the diff, then put the tests back and apply test_patch. False: nothing to run."""
     q = shlex.quote
     sbx.exec(f"mkdir -p {q(scratch)}", timeout=30)
-    # 1. the agent's diff
     if diff.strip():
         sbx.write_file(f"{scratch}/model.diff", diff)
         report.apply_method, report.apply_error = _apply(sbx, f"{scratch}/model.diff")
         report.applied = report.apply_method is not None
         if not report.applied:
-            return
+            return False
     else:
         report.applied, report.apply_method = True, "empty"
-    # 2. tests back to their start state, then the judging tests
-    restore = [t for t in dict.fromkeys(tests + diff_paths(instance.test_patch))]
+    restore = list(dict.fromkeys(tests + diff_paths(instance.test_patch)))
     if restore:
         sbx.exec(f"git checkout -q {q(start)} -- {' '.join(q(t) for t in restore)} 2>/dev/null; true", timeout=120)
     if instance.test_patch.strip():
@@ -131,60 +167,126 @@ def _run(sbx: Sandbox, instance: SWEInstance, spec: RepoSpec, diff: str, tests: 
         res = sbx.exec(f"git apply --whitespace=nowarn {q(scratch)}/test.diff", timeout=120)
         if not res.ok:
             report.error = f"test_patch does not apply to the start commit: {res.output[-500:]}"
-            return
-    # 3. the test run
+            return False
+    return True
+
+
+def _run(sbx: Sandbox, instance: SWEInstance, spec: RepoSpec, tests: list[str], scratch: str, runtime: str,
+         report: GradeReport, blame: _Blame) -> None:
+    q = shlex.quote
     env = {**spec.env, "PYTHONDONTWRITEBYTECODE": "1"}
-    cmd = spec.test_cmd
-    if runtime == "local" and cmd.startswith("python3 "):
-        cmd = q(sys.executable) + cmd[len("python3"):]
-    report_path, canary, args = "", "", [q(t) for t in tests]
-    if spec.parser == "pytest":
-        plugin = f"agentgym_report_{secrets.token_hex(6)}"
-        report_path = f"{scratch}/{secrets.token_hex(8)}.json"
-        sbx.write_file(f"{scratch}/{plugin}.py", REPORT_PLUGIN)
-        # The canary must fail. Agent code that makes every test report "passed" (monkeypatching
-        # pytest from inside the package under test) makes it pass, and so gives itself away.
-        canary = f"test_agentgym_canary_{secrets.token_hex(6)}"
-        sbx.write_file(f"{scratch}/{canary}.py", f"def {canary}():\n    assert False, 'this test must fail'\n")
-        args.append(q(f"{scratch}/{canary}.py"))
-        env.update({"PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1", "AGENTGYM_PYTEST_REPORT": report_path})
-        cmd += f" -p {plugin} --rootdir=."
-    pypath = [scratch] + [p for p in spec.pythonpath.split(":") if p]
     exports = " ".join(f"{k}={q(v)}" for k, v in env.items())
-    line = f"cd {q(_workdir(sbx))} && env {exports} PYTHONPATH={q(':'.join(pypath))}${{PYTHONPATH:+:$PYTHONPATH}} {cmd} {' '.join(args)}"
+    if spec.parser != "pytest":
+        _run_text(sbx, instance, spec, tests, report, blame, exports)
+        return
+    canaries = _plant_canaries(sbx, instance, tests, scratch)
+    report.canaries = len(canaries)
+    python, args = pytest_command(spec.test_cmd)
+    secret, key_file = testrun.write_harness(sbx, scratch)
+    cmd = testrun.command(python, scratch, key_file, [*args, "--rootdir=.", *tests],
+                          [p for p in spec.pythonpath.split(":") if p], spec.test_timeout, spec.isolate_runner)
+    res = sbx.exec(f"cd {q(_workdir(sbx))} && env {exports} PYTEST_DISABLE_PLUGIN_AUTOLOAD=1 {cmd}",
+                   timeout=spec.test_timeout + 60)
+    run = testrun.outcome(res.stdout, secret, exit_code=res.exit_code, timed_out=res.timed_out,
+                          timeout=spec.test_timeout)
+    report.exit_code, report.log_tail = run.exit_code, run.log[-_LOG_TAIL:]
+    if run.fault:
+        blame(run.fault, run.tampered)
+        return
+    results = run.results
+    stops = any(a in ("-x", "--exitfirst") or a.startswith("--maxfail") for a in args)
+    forged = _forged_canaries(canaries, results, stops)
+    if forged:
+        blame(f"the test outcomes were forged: {forged}", tampered=True)
+        report.log_tail = f"agentgym: {forged}\n" + report.log_tail
+        return
+    _judge(instance, {k: v for k, v in results.items() if not any(c.matches(k) for c in canaries)}, report)
+
+
+def _run_text(sbx: Sandbox, instance: SWEInstance, spec: RepoSpec, tests: list[str], report: GradeReport, blame: _Blame, exports: str) -> None:
+    """Django's and sympy's runners: their log, with the runners' own totals checked."""
+    q = shlex.quote
+    cmd = spec.test_cmd
+    pypath = ":".join(p for p in spec.pythonpath.split(":") if p)
+    line = (f"cd {q(_workdir(sbx))} && env {exports} PYTHONPATH={q(pypath)}${{PYTHONPATH:+:$PYTHONPATH}} "
+            f"{cmd} {' '.join(q(t) for t in tests)}")
     res = sbx.exec(line, timeout=spec.test_timeout)
-    log = res.output
-    report.exit_code, report.log_tail = res.exit_code, log[-_LOG_TAIL:]
+    report.exit_code, report.log_tail = res.exit_code, res.output[-_LOG_TAIL:]
     if res.timed_out:
-        report.error = f"the test run timed out after {spec.test_timeout:.0f} s"
+        blame(f"the test run hung: it did not finish within {spec.test_timeout:.0f} s and was killed")
         return
     try:
-        if spec.parser == "pytest":
-            try:
-                raw = sbx.read_file(report_path).decode()
-            except (FileNotFoundError, OSError, SandboxError):
-                raw = ""
-            results = parse_pytest(raw, log, res.exit_code)
-        else:
-            results = TEXT_PARSERS[spec.parser](log, res.exit_code)
+        results = TEXT_PARSERS[spec.parser](res.output, res.exit_code)
     except LogParseError as exc:
-        report.error = str(exc)
+        blame(str(exc), tampered="forged" in str(exc))
         return
-    if canary:
-        seen = [v for k, v in results.items() if k.endswith(f"::{canary}")]
-        results = {k: v for k, v in results.items() if canary not in k}
-        if not seen:
-            report.error = "the canary test did not run: the test run was cut short or its collection was altered"
-            return
-        if seen[0] != FAILED:
-            report.tampered = True  # resolved stays False: the agent's code forged test outcomes
-            report.log_tail = "agentgym: a test that must fail was reported " + seen[0] + "\n" + report.log_tail
-            return
+    _judge(instance, results, report)
+
+
+def _judge(instance: SWEInstance, results: dict[str, str], report: GradeReport) -> None:
     report.tests_parsed = len(results)
     report.fail_to_pass = {t: results.get(t, MISSING) for t in instance.FAIL_TO_PASS}
     report.pass_to_pass = {t: results.get(t, MISSING) for t in instance.PASS_TO_PASS}
     statuses = list(report.fail_to_pass.values()) + list(report.pass_to_pass.values())
     report.resolved = bool(statuses) and all(s in PASSING for s in statuses)
+
+
+def pytest_command(test_cmd: str) -> tuple[str, list[str]]:
+    """(interpreter, pytest arguments) of a spec's pytest command: `PY -m pytest ARGS` or `pytest ARGS`."""
+    words = shlex.split(test_cmd)
+    if len(words) >= 3 and "python" in words[0].rsplit("/", 1)[-1] and words[1:3] == ["-m", "pytest"]:
+        python, args = words[0], words[3:]
+    elif words and words[0].rsplit("/", 1)[-1] in ("pytest", "py.test"):
+        python, args = "python3", words[1:]
+    else:
+        raise ValueError(f"a pytest spec's test_cmd must be 'python -m pytest ...' or 'pytest ...', not {test_cmd!r}")
+    return python, args  # on the local runtime python3 is the sandbox's own venv (no agentgym in it)
+
+
+def _plant_canaries(sbx: Sandbox, instance: SWEInstance, tests: list[str], scratch: str) -> list[Canary]:
+    """Plant canaries in the run's test files (their mtimes kept), then remove .git: with it, a diff
+    against the commit would show which tests were added."""
+    q = shlex.quote
+    paths = [t for t in tests if t.endswith(".py")]
+    if not paths:
+        return []
+    listing = sbx.exec("for f in " + " ".join(q(p) for p in paths) + "; do "
+                       "if [ -f \"$f\" ] && [ ! -L \"$f\" ]; then printf '%s\\t%s\\n' \"$(stat -c %s -- \"$f\")\" \"$f\"; fi; done",
+                       timeout=60)
+    files = {}
+    for line in listing.stdout.splitlines():
+        size, _, path = line.partition("\t")
+        if path in paths and size.isdigit() and int(size) <= _TEST_FILE_BYTES:
+            files[path] = sbx.read_file(path, max_bytes=_TEST_FILE_BYTES).decode("utf-8", "replace")
+    changed, canaries = plant(files, instance.FAIL_TO_PASS, random.Random(secrets.token_bytes(32)), CANARIES)
+    if not changed:
+        return []
+    refs = {path: f"{scratch}/{secrets.token_hex(6)}" for path in changed}
+    sbx.exec(" && ".join(f"touch -r {q(p)} {q(r)}" for p, r in refs.items()), timeout=60)
+    for path, text in changed.items():
+        sbx.write_file(path, text)
+    sbx.exec(" ; ".join(f"touch -r {q(r)} {q(p)}" for p, r in refs.items()) + " ; rm -rf .git " +
+             " ".join(q(r) for r in refs.values()), timeout=120)
+    return canaries
+
+
+def _forged_canaries(canaries: list[Canary], results: dict[str, str], stopped_early: bool = False) -> str:
+    """Why the outcomes must be forged, or "". A canary can pass honestly only where its original
+    test fails (the code returns the perturbed value); one passing beside a passing original is
+    forged. A canary missing where its original ran was taken out of collection (unless the run
+    stops at a failure: -x, --maxfail)."""
+    for c in canaries:
+        runs = {k: v for k, v in results.items() if c.matches(k)}
+        if not runs:
+            original_ran = any(k == c.original or k.startswith(c.original + "[") for k in results)
+            if original_ran and not stopped_early:
+                return f"a must-fail test planted among the tests did not run ({c.path}); collection was altered"
+            continue
+        for nodeid, status in runs.items():
+            original = c.original + nodeid[len(c.base_id):]
+            if status == PASSED and results.get(original) not in (FAILED, ERROR):
+                return "a test that must fail was reported passing"
+    return ""
 
 
 def _apply(sbx: Sandbox, path: str) -> tuple[str | None, str | None]:

@@ -3,20 +3,19 @@
 Each parser turns a test run into {test id: status} with status one of PASSED, FAILED, SKIPPED,
 ERROR, XFAIL. What the agent's code can print must not count:
 
-- pytest: the authoritative source is a JSON report written by our own plugin (REPORT_PLUGIN,
-  loaded with -p from a directory outside the repository, autoload of other plugins disabled). The
-  text log is only cross-checked: its final "N passed, M failed" line must agree with the report.
+- pytest: outcomes come from our supervised run (testrun.py: records streamed out of the test
+  process as each test ends, MAC'd by the supervisor); the text log is only cross-checked there,
+  with pytest_summary_counts below reading its final "N passed, M failed" line.
 - Django's runner and sympy's bin/test: only lines in the exact shape the runner prints are read,
   and the runner's own totals ("Ran N tests", "tests finished: N passed") must match what was parsed,
   so extra forged "... ok" lines make the log inconsistent instead of passing a test.
 
-A parser raises LogParseError when the log cannot be trusted or contains no tests; the grader turns
-that into an infrastructure error (never a silent 0 and never a pass).
+A parser raises LogParseError when the log cannot be trusted or contains no tests; the grader
+blames the agent for it when its diff ran (forged lines), infrastructure when not; never a pass.
 """
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable
 
@@ -28,42 +27,6 @@ class LogParseError(ValueError):
 
 
 # -- pytest --------------------------------------------------------------------------------------
-
-#: A pytest plugin (written to a fresh directory outside the repository at grading time) that
-#: records each test's outcome by node id. Setup/teardown errors count as ERROR, a skip in any
-#: phase as SKIPPED, xfail as XFAIL, xpass (strict or not) as PASSED only when pytest says passed.
-REPORT_PLUGIN = '''
-import json, os
-
-_PATH = os.environ.pop("AGENTGYM_PYTEST_REPORT")
-_results = {}
-
-
-def pytest_runtest_logreport(report):
-    nid = report.nodeid
-    if report.when == "call":
-        if hasattr(report, "wasxfail"):
-            status = "XFAIL" if report.skipped else "PASSED"
-        else:
-            status = "PASSED" if report.passed else "SKIPPED" if report.skipped else "FAILED"
-        # a failure is sticky: a unittest subTest (pytest >= 9 reports each) that failed fails its test
-        if _results.get(nid) not in ("ERROR", "FAILED"):
-            _results[nid] = status
-    elif report.failed:
-        _results[nid] = "ERROR"
-    elif report.skipped and nid not in _results:
-        _results[nid] = "XFAIL" if hasattr(report, "wasxfail") else "SKIPPED"
-
-
-def pytest_collectreport(report):
-    if report.failed:
-        _results[report.nodeid or "<collection>"] = "ERROR"
-
-
-def pytest_sessionfinish(session, exitstatus):
-    with open(_PATH, "w") as f:
-        json.dump({"results": _results, "exitstatus": int(exitstatus)}, f)
-'''
 
 _SUMMARY = re.compile(r"^=+ (?P<body>.*?) in [\d.]+s(?: \([^)]*\))? =+$")
 _COUNT = re.compile(r"(\d+) (passed|failed|skipped|errors?|xfailed|xpassed|deselected|warnings?)")
@@ -79,32 +42,6 @@ def pytest_summary_counts(log: str) -> dict[str, int] | None:
             if counts or "no tests ran" in m.group("body"):
                 found = counts
     return found
-
-
-def parse_pytest(report_json: str, log: str, exit_code: int | None) -> dict[str, str]:
-    """Results from our plugin's report, cross-checked with the log's summary line and exit code."""
-    try:
-        data = json.loads(report_json)
-        results: dict[str, str] = dict(data["results"])
-    except (ValueError, KeyError, TypeError) as exc:
-        raise LogParseError(f"the pytest report is missing or unreadable ({exc}); the test run did not finish") from None
-    tests = {k: v for k, v in results.items() if k != "<collection>" and "::" in k}
-    if not tests and not results:
-        raise LogParseError("pytest ran no tests (nothing collected); the run cannot be judged")
-    counts = pytest_summary_counts(log)
-    if counts is not None:
-        # The report may not claim more passes (or fewer failures) than pytest's own summary line.
-        # Not equality: subtest failures are counted in the summary but fail one test in the report.
-        n_pass = sum(v == PASSED for v in tests.values())
-        n_fail = sum(v == FAILED for v in tests.values())
-        if n_pass > counts.get("passed", 0) + counts.get("xpassed", 0) or n_fail > counts.get("failed", 0) \
-                or (n_fail == 0) != (counts.get("failed", 0) == 0):
-            raise LogParseError(f"pytest's summary line {counts} disagrees with its report "
-                                f"({n_pass} passed, {n_fail} failed): the log or the report was tampered with")
-    bad = any(v in (FAILED, ERROR) for v in results.values())
-    if exit_code is not None and exit_code in (0, 1) and (exit_code == 1) != bad:
-        raise LogParseError(f"pytest exited {exit_code} but its report shows {'failures' if bad else 'no failures'}")
-    return results
 
 
 # -- Django's runtests.py (verbosity 2) ----------------------------------------------------------

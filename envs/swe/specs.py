@@ -35,6 +35,9 @@ class RepoSpec(BaseModel):
     pythonpath: str = Field("", description="PYTHONPATH entries relative to /testbed, ':'-separated")
     env: dict[str, str] = Field(default_factory=dict)
     test_timeout: float = Field(900.0, gt=0, description="seconds for the whole grading test run")
+    isolate_runner: bool = Field(True, description="import pytest and the standard library before the repository "
+                                 "is on sys.path, and refuse a run where they came from it; False only where the "
+                                 "code under test is pytest itself (pytest-dev/pytest)")
 
     def env_hash(self) -> str:
         """Content hash of the environment layer (instances of one spec share one image)."""
@@ -62,6 +65,7 @@ KNOWN: dict[str, dict[str, Any]] = {
     "django/django": {"test_cmd": "./tests/runtests.py --verbosity 2 --settings=test_sqlite --parallel 1",
                       "parser": "django"},
     "sympy/sympy": {"test_cmd": "bin/test -C --verbose", "parser": "sympy"},
+    "pytest-dev/pytest": {"isolate_runner": False},
 }
 
 
