@@ -4,6 +4,26 @@ A sandbox is a place where an agent's commands run: a container, or a temporary 
 plain processes. Environments only talk to this interface, so a domain never knows which backend
 it runs on. Graders never run inside a sandbox: they read artifacts out of it (read_file,
 copy_out) and judge them in the host process or in a fresh sandbox.
+
+Everything read out of a sandbox is hostile (the agent runs arbitrary code in it): read_file and
+copy_out are bounded and typed on both backends (SandboxFileRefused, an AgentFault, for a FIFO, a
+device, a socket, a file over the limit or a symlink out of a local sandbox), and the command
+server survives them. A server killed from inside is the agent's failure (ChannelKilled) when the
+sandbox is still up and a fresh server answers; SandboxError is kept for what the agent could not
+cause (a container gone, an engine that stopped answering).
+
+The local backend isolates as far as a process of the same user can, no further:
+- kept out: the host's environment variables (a clean environment, HOME and TMPDIR of its own,
+  so ~/.cache/agentgym and $AGENTGYM_CACHE are not the user's), agentgym itself (`python3`,
+  `python` and the venv's console scripts are a per-sandbox venv with the host's packages but
+  not agentgym; PYTHONNOUSERSITE=1, no PYTHONPATH), and, through read_file/write_file/copy_out,
+  any path that leads out of the sandbox's directory through a symlink.
+- still exposed: anything the user can reach by absolute path from a command: the repository and
+  its task files (`sys.path.insert(0, "/path/to/repo"); import agentgym` works), the user's
+  cache of task data and secrets, other sandboxes' directories, the host's processes (their
+  /proc/<pid>/environ and memory, signals: `pkill` reaches the neighbours' servers), the network,
+  and no pids, disk or total memory limit (only RLIMIT_DATA and RLIMIT_FSIZE per process). Use
+  runtime="docker" for agents you do not trust, and for any number you report.
 """
 
 from __future__ import annotations

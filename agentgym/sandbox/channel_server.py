@@ -102,7 +102,12 @@ class Server(FileOps):
         cwd = self.cwd if os.path.isdir(self.cwd) else (self.workdir if os.path.isdir(self.workdir) else "/")
         env["PWD"] = cwd
         in_r, in_w = os.pipe()
-        pid = os.fork()
+        try:
+            pid = os.fork()
+        except OSError:  # no room for a process (pids limit, memory): the caller reports it
+            os.close(in_r)
+            os.close(in_w)
+            raise
         if pid == 0:  # child: its own session, so the server's group is never signalled with it
             try:
                 os.setsid()
@@ -232,7 +237,13 @@ class Server(FileOps):
         start_ticks = boot_ticks() - 1
         if self.shell is None or self.shell_status is not None:  # SIGCHLD already reaped it
             self._drop_shell()
-            self._start_shell()
+            try:
+                self._start_shell()
+            except OSError as e:  # the agent's processes fill the pids limit or the memory: its doing
+                return {"exit_code": 126, "stdout": "", "timed_out": False, "truncated": False,
+                        "duration_s": time.monotonic() - t0,
+                        "stderr": "agentgym: no shell could be started in the sandbox (%s): processes left "
+                                  "running by earlier commands hold the process or memory limit\n" % e.strerror}
         tokens = binascii.hexlify(os.urandom(16)).decode()
         token, env_token = tokens[:16], tokens[16:]
         line = self._command_line(req["command"], env, req.get("cwd"), token, env_token)
