@@ -212,13 +212,18 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _tar_dir(root: Path, arcname: str, skip: tuple[str, ...] = ("__pycache__",), owner: int | None = None) -> bytes:
+def _tar_dir(root: Path, arcname: str, skip: tuple[str, ...] = ("__pycache__",), owner: int | None = None,
+             readable: bool = False) -> bytes:
+    """A tar of a folder for put_archive. readable: everyone may read it (a static folder the
+    container's unprivileged user serves, even when it was private on the host, e.g. mode 0700)."""
     def keep(ti: tarfile.TarInfo) -> tarfile.TarInfo | None:
         if any(p in skip for p in ti.name.split("/")):
             return None
         if owner is not None:
             ti.uid = ti.gid = owner
             ti.uname = ti.gname = ""
+        if readable and not ti.issym():
+            ti.mode |= 0o555 if ti.isdir() else 0o444
         return ti
 
     buf = io.BytesIO()
@@ -283,7 +288,7 @@ class DockerSiteHost(SiteHost):
             self.api.put_archive(self.container_id, "/opt/agentgym", _tar_dir(WEB_DIR / "sites", "sites"))
             for n in order:
                 if self.sites[n].static_dir:
-                    self.api.put_archive(self.container_id, "/opt/agentgym", _tar_dir(Path(self.sites[n].static_dir), f"static/{n}"))
+                    self.api.put_archive(self.container_id, "/opt/agentgym", _tar_dir(Path(self.sites[n].static_dir), f"static/{n}", readable=True))
                 if self.sites[n].app_dir:  # owned by the container's user: an app may write beside itself
                     self.api.put_archive(self.container_id, "/opt/agentgym",
                                          _tar_dir(Path(self.sites[n].app_dir), f"apps/{n}", owner=65534))

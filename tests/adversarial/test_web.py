@@ -384,3 +384,24 @@ async def _all_rewards(env):
         for frame in page.frames:
             out.append(await frame.evaluate("() => window.agentgymReward === undefined ? null : window.agentgymReward"))
     return out
+
+
+@pytest.mark.docker
+def test_attack_reload_and_push_state_on_docker_with_the_container_browser(tmp_path):
+    """The same binding where the sites run in a container and Chromium in another, driven over
+    CDP: a reload after a failed try and a pushState()d copy of the task URL are void there too."""
+    (tmp_path / "quiz.html").write_text(QUIZ)
+    (tmp_path / "notes.html").write_text(SCRIPTED)
+    sites = [{"name": "quiz", "static_dir": str(tmp_path)}]
+    with WebEnv(runtime="docker", browser="container", sites=sites, prewarm=False,
+                tasks=[_task("quiz-7", "quiz", QUIZ_START, {"kind": "hook"})]) as denv:
+        obs, _ = denv.reset(options={"task_id": "quiz-7"})
+        obs = answer_quiz(obs, denv, 1)
+        known = int(re.search(r"the answer was (\d+)", obs["text"]).group(1))
+        obs = act(denv, "goto", url=QUIZ_START)
+        answer_quiz(obs, denv, known)
+        assert done(denv) == 0.0 and "loaded 2 times" in denv.last_check
+        denv.reset(options={"task_id": "quiz-7"})
+        act(denv, "goto", url="/notes.html?js=" + quote(f"history.pushState({{}}, '', '{QUIZ_START}'); window.agentgymReward = 1;"))
+        assert done(denv) == 0.0 and "no longer open" in denv.last_check
+        honest(denv)
