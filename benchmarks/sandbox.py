@@ -3,6 +3,7 @@
     python benchmarks/sandbox.py                 # docker backend, rich table
     python benchmarks/sandbox.py --json          # last stdout line is one JSON object
     python benchmarks/sandbox.py --runtime local # the parts that apply to the local backend
+    python benchmarks/sandbox.py --roundtrip-only --json   # only the command round trip (p50/p95)
 
 Targets (docker): channel p50 <= 1 ms and >= 30x faster than one `docker exec` per command;
 reset p50 <= 300 ms (warm spare ready); 64 concurrent sandboxes with 0 errors and 0 left behind.
@@ -276,11 +277,16 @@ def main() -> None:
     ap.add_argument("--concurrency", default="8,32,64")
     ap.add_argument("--commands", type=int, default=100, help="commands per sandbox in the concurrency runs")
     ap.add_argument("--no-spares", action="store_true", help="concurrency runs without warm spares")
+    ap.add_argument("--roundtrip-only", action="store_true", help="only the command round trip (a quick before/after)")
     args = ap.parse_args()
     # the machine may be shared: load averages put the latencies in context
     result: dict[str, Any] = {"runtime": args.runtime, "run_id": reaper.RUN_ID, "cpus": os.cpu_count(),
                               "loadavg_before": [round(x, 2) for x in os.getloadavg()]}
     result["roundtrip"] = bench_roundtrip(args.runtime, args.iterations, args.exec_iterations)
+    if args.roundtrip_only:
+        result["loadavg_after"] = [round(x, 2) for x in os.getloadavg()]
+        print(json.dumps(result))
+        return
     result["lifecycle"] = bench_lifecycle(args.runtime, args.lifecycle)
     result["memory"] = bench_memory(args.runtime)
     result["concurrency"] = [bench_concurrency(args.runtime, int(n), args.commands, not args.no_spares)
