@@ -3,6 +3,7 @@
 
     python benchmarks/web.py            # human-readable lines, then one JSON line (last line)
     python benchmarks/web.py --json     # same; the last stdout line is the JSON object
+    python benchmarks/web.py --hook-only  # only the page-reward task: reset and the final, reading step
 
 Targets (issue 6): observation p50 <= 50 ms; per step >= 3x faster than BrowserGym at its
 defaults and >= 1.5x faster with slow_mo 0; 16 concurrent episodes with 0 errors and no
@@ -97,6 +98,38 @@ def single(runtime: str, episodes: int, prewarm: bool = True) -> dict[str, Any]:
     finally:
         env.close()
     return {"reset": timings(resets), "step": timings(steps), "observe": timings(observes), "browser_rss_mb": mem}
+
+
+HOOK_PAGE = """<!doctype html><title>Quiz</title><label for=a>2 + 2</label> <input id=a>
+<button id=b onclick="window.agentgymReward = document.getElementById('a').value === '4' ? 1 : 0">Check</button>"""
+
+
+def hook_finish(runtime: str, episodes: int) -> dict[str, Any]:
+    """A bring-your-own page-reward task: reset, and the final step, where the env finds the task
+    page's document among the tabs (by loader id), checks its load count and reads the hook."""
+    import tempfile
+
+    from agentgym.envs.web.env import WebEnv
+
+    with tempfile.TemporaryDirectory() as d:
+        Path(d, "index.html").write_text(HOOK_PAGE)
+        task = {"id": "q", "template": "q", "kind": "widget", "sites": ["quiz"], "start": ["quiz", "/"], "intent": "Answer.",
+                "checks": [{"kind": "hook"}], "min_steps": 2, "split": "train", "oracle": []}
+        resets, finishes, rewards = [], [], []
+        with WebEnv(runtime=runtime, sites=[{"name": "quiz", "static_dir": d}], tasks=[task]) as env:
+            env.reset()
+            for _ in range(episodes):
+                t = time.perf_counter()
+                env.reset()
+                resets.append(time.perf_counter() - t)
+                env.step({"name": "fill", "arguments": {"id": env.element_id("#a"), "value": "4"}})
+                env.step({"name": "click", "arguments": {"id": env.element_id("#b")}})
+                env.step({"name": "new_tab", "arguments": {}})  # the reward is read from tab 0 wherever the agent is
+                t = time.perf_counter()
+                _, r, *_ = env.step({"name": "send_msg_to_user", "arguments": {"text": "done"}})
+                finishes.append(time.perf_counter() - t)
+                rewards.append(r)
+    return {"reset": timings(resets), "finish": timings(finishes), "passed": sum(r == 1.0 for r in rewards), "episodes": episodes}
 
 
 def concurrent(n: int, runtime: str) -> dict[str, Any]:
@@ -220,8 +253,14 @@ def main() -> None:
     ap.add_argument("--episodes", type=int, default=10)
     ap.add_argument("--concurrency", type=int, default=16)
     ap.add_argument("--no-browsergym", action="store_true")
+    ap.add_argument("--hook-only", action="store_true", help="only the page-reward (hook) task timings")
     args = ap.parse_args()
     result: dict[str, Any] = {"runtime": args.runtime, "task": TASK, "cpus": os.cpu_count()}
+    result["hook"] = hook_finish(args.runtime, args.episodes)
+    print(f"page-reward task: {json.dumps(result['hook'])}", flush=True)
+    if args.hook_only:
+        print(json.dumps(result))
+        return
     # Reset with and without the next context made ahead (prewarm, the default), in the same run.
     result["single_no_prewarm"] = single(args.runtime, args.episodes, prewarm=False)
     print(f"single episode, prewarm off: {json.dumps(result['single_no_prewarm'])}", flush=True)
