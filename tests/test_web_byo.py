@@ -52,6 +52,25 @@ def test_static_site_with_reward_hook(tmp_path):
         assert term and r == 0.0
 
 
+def test_real_miniwob_pages_as_a_static_site():
+    """The miniwob package's pages served as they are, rewarded by their own globals."""
+    import importlib.util
+    import os
+
+    spec = importlib.util.find_spec("miniwob")
+    if spec is None:
+        pytest.skip("the miniwob package (the web extra) is not installed")
+    html = os.path.join(spec.submodule_search_locations[0], "html")
+    task = {"id": "mw-click-test", "template": "click-test", "kind": "widget", "sites": ["mw"],
+            "start": ["mw", "/miniwob/click-test.html"], "intent": "Click the button.", "min_steps": 2, "split": "train",
+            "checks": [{"kind": "hook", "name": "WOB_RAW_REWARD_GLOBAL", "attempts": "WOB_EPISODE_ID"}],
+            "oracle": [{"tool": "click", "ids": {"id": "#sync-task-cover"}}, {"tool": "click", "ids": {"id": "#subbtn"}}]}
+    agentgym.register("my-quiz", "agentgym.envs.web.env:WebEnv",
+                      kwargs={"sites": [{"name": "mw", "static_dir": html}], "tasks": [task]}, runtimes=["local"])
+    report = validate("my-quiz", runtime="local")
+    assert (report.tasks, report.gold_pass_rate, report.null_pass_rate, report.errors) == (1, 1.0, 0.0, 0)
+
+
 def test_user_task_with_own_state_check():
     def cart_has_three_items(before, after, n):
         total = sum(row["qty"] for row in after["cart"])
