@@ -7,7 +7,7 @@ half-made work. The rules every cache here follows:
 
 - one lock per entry, held while it is built: a thread lock (threads of one process queue on it
   instead of spinning) and an flock on a lock file in the cache (other processes);
-- the entry is built in a private temp folder/file next to it (unique per build, same file
+- the entry is built in a private temp folder next to it (unique per build, same file
   system) and published with one atomic rename, so a reader sees either nothing or all of it;
 - readers check for the published entry before taking the lock, and again after getting it.
 """
@@ -113,6 +113,7 @@ def publish_dir(dest: str | os.PathLike[str], make: Callable[[Path], T], *, read
         _drop_orphans(dest)
         tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.tmp-", dir=dest.parent))
         try:
+            tmp.chmod(0o755)  # mkdtemp's 0700 would differ from a folder made with mkdir
             value = make(tmp)
             if not (tmp / ready).exists():
                 raise RuntimeError(f"building cache entry {dest} wrote no {ready}")
@@ -121,60 +122,6 @@ def publish_dir(dest: str | os.PathLike[str], make: Callable[[Path], T], *, read
             shutil.rmtree(tmp, ignore_errors=True)
             raise
         return value
-
-
-def publish_file(dest: str | os.PathLike[str], make: Callable[[Path], T], *, timeout: float | None = None) -> T | None:
-    """Make the file dest once: make(tmp_path) writes a private temp file, which replaces dest atomically.
-
-    Returns make()'s value when this call built dest, None when it already existed.
-    """
-    dest = Path(dest)
-    if dest.exists():
-        return None
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    with entry_lock(lock_path_for(dest), timeout=timeout, what=f"building {dest.name}"):
-        if dest.exists():
-            return None
-        _drop_orphans(dest)
-        fd, name = tempfile.mkstemp(prefix=f".{dest.name}.tmp-", dir=dest.parent)
-        os.close(fd)
-        tmp = Path(name)
-        try:
-            value = make(tmp)
-            os.replace(tmp, dest)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
-        return value
-
-
-def read_or_create(path: str | os.PathLike[str], make: Callable[[], bytes], mode: int = 0o600) -> bytes:
-    """The bytes at path; when there are none, make() them, and the first writer wins everywhere.
-
-    For values that must be the same in every process of an install (a secret, an id): two
-    processes that both find no file both call make(), but only one file is linked into place
-    (os.link fails when the name exists) and both return what it holds. No lock is needed.
-    """
-    path = Path(path)
-    try:
-        return path.read_bytes()
-    except FileNotFoundError:
-        pass
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(prefix=f".{path.name}.tmp-", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(make())
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(name, mode)
-        try:
-            os.link(name, path)
-        except FileExistsError:
-            pass  # another writer was first: use theirs
-    finally:
-        os.unlink(name)
-    return path.read_bytes()
 
 
 def _discard(path: Path) -> None:
