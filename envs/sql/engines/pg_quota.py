@@ -67,21 +67,25 @@ class DiskGuard:
         self.thread.start()
 
     # ---- what episodes tell the guard ------------------------------------------------------------
-    def register(self, name: str, source: str, admin: Any) -> int:
-        """A new episode about to be copied from `source`: its quota counts from the source's start
-        size (a fork of a grown episode gets no fresh allowance). Returns the bytes the copy needs
-        (the source's size now; a template's is read once)."""
+    def copy_size(self, source: str, admin: Any) -> int:
+        """The bytes a copy of `source` takes: a template's size is read once (and is the start
+        size of its copies), an episode's (a fork's source) is read now."""
         with self._lock:
             base = self._base.get(source)
-            is_episode = source.startswith("ep_")
-        now = None
-        if base is None or is_episode:
-            now = admin.execute("SELECT pg_catalog.pg_database_size(%s)", (source,)).fetchone()[0]
+        if base is not None and not source.startswith("ep_"):
+            return base
+        with admin() as a:
+            now = a.execute("SELECT pg_catalog.pg_database_size(%s)", (source,)).fetchone()[0]
         with self._lock:
-            if base is None:
-                base = self._base.setdefault(source, now)
-            self._base[name] = base
-        return now if now is not None else base
+            self._base.setdefault(source, now)
+        return now
+
+    def register(self, name: str, source: str) -> None:
+        """A new episode copied from `source`: its quota counts from the source's start size (a
+        fork of a grown episode gets no fresh allowance)."""
+        with self._lock:
+            if source in self._base:
+                self._base[name] = self._base[source]
 
     def begin(self, name: str, pid: int) -> None:
         with self._lock:
@@ -132,17 +136,24 @@ class DiskGuard:
             avail, block = conn.execute("SELECT line FROM _agentgym_df").fetchone()[0].split(",")
             return int(avail) * int(block)
 
-    def check_room(self, needed: int) -> None:
-        """Refuse a copy that would leave less than half the reserve free."""
+    def check_room(self, needed: int, pending: Any = None, wait_s: float = 10.0) -> None:
+        """Refuse a copy that would leave less than half the reserve free. pending() says whether
+        dropped databases are still being removed: their space is waited for (up to wait_s) first."""
         from agentgym.envs.sql.engines.pg_container import PostgresUnavailable
 
-        free = self.free_bytes()
-        if free - needed < self.reserve // 2:
-            self._wake.set()
-            raise PostgresUnavailable(
-                f"the PostgreSQL data disk has {free // MB} MB free; a copy of {needed // MB} MB would leave less than "
-                f"the {self.reserve // 2 // MB} MB kept for the server. Run fewer episodes at once or raise "
-                "engine_options data_tmpfs (and memory)")
+        deadline = time.monotonic() + wait_s
+        while True:
+            free = self.free_bytes()
+            if free - needed >= self.reserve // 2:
+                return
+            if pending is None or not pending() or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        self._wake.set()
+        raise PostgresUnavailable(
+            f"the PostgreSQL data disk has {free // MB} MB free; a copy of {needed // MB} MB would leave less than "
+            f"the {self.reserve // 2 // MB} MB kept for the server. Run fewer episodes at once or raise "
+            "engine_options data_tmpfs (and memory)")
 
     # ---- the loop --------------------------------------------------------------------------------
     def _connection(self) -> Any:

@@ -1,6 +1,8 @@
 """The PostgreSQL server behind PostgresEngine: one labelled container per process, shared by every
 engine with the same settings, plus its admin connections, roles and template databases.
 
+Template databases are built by pg_templates.TemplateBuilder (a base of PgServer).
+
 Lifetime: the container (pg_container.py: labelled, limited, tracked by the reaper from birth)
 starts on the first open() of any engine (not at construction), is reference-counted by engines
 and open databases, and is removed when the last reference goes. Warm spare episode databases,
@@ -35,26 +37,18 @@ import hashlib
 import hmac
 import os
 import queue
-import re
 import secrets
 import threading
-import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
-from agentgym.envs.sql.catalog import database_files
 from agentgym.envs.sql.engines import pg_container
-from agentgym.envs.sql.engines.dialect import PostgresDump, sqlite_dump_to_postgres
 from agentgym.envs.sql.engines.pg_container import PostgresUnavailable, ServerSettings
 from agentgym.envs.sql.engines.pg_quota import DiskGuard, size_bytes
 from agentgym.envs.sql.engines.pg_spares import SparePool
-
-OWNER_ROLE = "agentgym_owner"
-
+from agentgym.envs.sql.engines.pg_templates import OWNER_ROLE, TemplateBuilder
 
 def stale(conn: Any) -> bool:
     """Whether an idle pooled connection is dead: closed, broken, or its socket already readable
@@ -90,21 +84,7 @@ def _scram_verifier(password: str, iterations: int = 16) -> str:
     return f"SCRAM-SHA-256${iterations}:{b64(salt)}${b64(stored_key)}:{b64(server_key)}"
 
 
-@lru_cache(maxsize=64)
-def _translated_dump(dump_path: str, mtime_ns: int) -> PostgresDump:
-    """The dump for PostgreSQL; cached per file version (translation costs ~25 ms per database)."""
-    db = Path(dump_path).parent
-    return sqlite_dump_to_postgres(database_files(db.name, db.parent).dump_sql())
-
-
-def _template_name(db_id: str, data_dir: Path | None) -> str:
-    base = re.sub(r"[^a-z0-9_]", "_", db_id.lower())[:40]
-    if data_dir is None:
-        return f"tpl_{base}"
-    return f"tpl_{base}_{hashlib.sha1(str(data_dir).encode()).hexdigest()[:8]}"
-
-
-class PgServer:
+class PgServer(TemplateBuilder):
     """One PostgreSQL container and what lives in it. Thread-safe; see the module docstring."""
 
     def __init__(self, settings: ServerSettings):
@@ -196,16 +176,23 @@ class PgServer:
             with contextlib.suppress(Exception):
                 conn.close()
 
-    def recover(self, generation: int) -> bool:
-        """After an operation failed on `generation`: True when the server is usable again (another
-        caller restarted it already, or it was dead and this call restarted it); False when it is
-        alive and well, so the failure was something else. Episodes of the old container are gone:
-        their next call is an InfraError (their database no longer exists)."""
+    def recover(self, generation: int, lost: bool = False) -> bool:
+        """After an operation failed on `generation`: True when it is worth retrying (another caller
+        restarted the server already; it was dead and this call restarted it; or it is alive but
+        the failure was a lost connection, so the pooled admin connections, which died with it, are
+        dropped); False when the server is alive and the failure was something else. Episodes of
+        an old container are gone: their next call is an InfraError (their database is gone)."""
         with self._lock:
             if self._generation != generation:
                 return True
             if self.container_id is not None and self.alive():
-                return False
+                if not lost:
+                    return False
+                idle, self._idle = self._idle, []
+                for conn in idle:
+                    with contextlib.suppress(Exception):
+                        conn.close()
+                return True
             if self._refs == 0:
                 return False
             self._stop()
@@ -271,84 +258,6 @@ class PgServer:
         """The agent's connection to episode database `name`, as role `name` acting as the owner role."""
         return self._connect(name, name, self._agent_password, options=f"-c role={OWNER_ROLE}")
 
-    # ---- templates --------------------------------------------------------------------------------
-    def template(self, db_id: str, data_dir: Path | None = None) -> str:
-        """The template database for db_id, built from the committed dump on first use."""
-        key = (str(data_dir), db_id)
-        with self._lock:
-            if key in self._templates:
-                return self._templates[key]
-            lock = self._template_locks.setdefault(key, threading.Lock())
-        with lock:
-            with self._lock:
-                if key in self._templates:
-                    return self._templates[key]
-            name = self._build_template(db_id, data_dir)
-            with self._lock:
-                self._templates[key] = name
-            return name
-
-    def _build_template(self, db_id: str, data_dir: Path | None) -> str:
-        from psycopg import sql
-
-        files = database_files(db_id, data_dir)  # FileNotFoundError names the known databases
-        dump = _translated_dump(str(files.dump), files.dump.stat().st_mtime_ns)
-        name = _template_name(db_id, data_dir)
-        ident = sql.Identifier(name)
-        with self.admin() as a:
-            a.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(ident))
-            a.execute(sql.SQL("CREATE DATABASE {} TEMPLATE template0").format(ident))
-        conn = self._connect(name, "postgres", self._password)
-        try:
-            with conn.transaction():
-                conn.execute(sql.SQL("ALTER SCHEMA public OWNER TO {}").format(sql.Identifier(OWNER_ROLE)))
-                conn.execute(sql.SQL("SET LOCAL ROLE {}").format(sql.Identifier(OWNER_ROLE)))
-                for stmt in dump.ddl + dump.inserts:
-                    conn.execute(stmt.encode())  # bytes: the dump text is SQL, never a format string
-                for table, column in dump.identity:
-                    conn.execute(sql.SQL(
-                        "SELECT setval(pg_get_serial_sequence({t}, {c}), COALESCE(MAX({col}), 0) + 1, false) FROM {tbl}"
-                    ).format(t=sql.Literal(sql.Identifier(table).as_string(conn)), c=sql.Literal(column),
-                             col=sql.Identifier(column), tbl=sql.Identifier(table)))
-            conn.execute("ANALYZE")  # planner statistics are copied into every episode
-            self._check_counts(conn, db_id, data_dir, dump.tables)
-        finally:
-            conn.close()
-        # ANALYZE of the system catalogs invalidated the relation cache init file; one more session
-        # writes it again, and every copy inherits it (a first connection then starts ~5 ms sooner).
-        self._connect(name, "postgres", self._password).close()
-        with self.admin() as a:
-            a.execute(sql.SQL("REVOKE ALL ON DATABASE {} FROM PUBLIC").format(ident))
-            a.execute(sql.SQL("ALTER DATABASE {} WITH IS_TEMPLATE true ALLOW_CONNECTIONS false").format(ident))
-            self._wait_no_sessions(a, name)
-        return name
-
-    @staticmethod
-    def _check_counts(conn: Any, db_id: str, data_dir: Path | None, tables: list[str]) -> None:
-        """The translated copy must hold what SQLite's copy holds (a silent drop would skew grading)."""
-        from psycopg import sql
-
-        from agentgym.envs.sql.engines.sqlite import SqliteEngine
-
-        lite = SqliteEngine(data_dir).template(db_id)
-        for table in tables:
-            pg = conn.execute(sql.SQL("SELECT COUNT(*) FROM {}").format(sql.Identifier(table))).fetchone()[0]
-            sq = lite.execute(f'SELECT COUNT(*) FROM "{table}"').fetchone()[0]
-            if pg != sq:
-                raise PostgresUnavailable(f"database {db_id!r}: table {table} has {pg} rows on PostgreSQL and {sq} on "
-                                          "SQLite; the dump translation (dialect.sqlite_dump_to_postgres) lost rows")
-
-    @staticmethod
-    def _wait_no_sessions(admin: Any, name: str, timeout_s: float = 5.0) -> None:
-        """A closed connection's backend exits asynchronously; CREATE DATABASE ... TEMPLATE refuses a
-        source with sessions (after waiting 5 s), so wait here, where it is cheap."""
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            n = admin.execute("SELECT COUNT(*) FROM pg_stat_activity WHERE datname = %s", (name,)).fetchone()[0]
-            if n == 0:
-                return
-            time.sleep(0.005)
-
     # ---- episode databases ------------------------------------------------------------------------
     def create_episode(self, source: str) -> str:
         """A new database copied from `source` (a template or an episode nobody is connected to),
@@ -359,23 +268,20 @@ class PgServer:
         name = f"ep_{uuid.uuid4().hex[:24]}"
         db, src = sql.Identifier(name), sql.Identifier(source)
         guard = self.guard
+        if guard is not None:  # the copy must leave the reserve alone (pg_quota.py)
+            guard.check_room(guard.copy_size(source, self.admin), pending=self._drops_pending)
         with self.admin() as a:
-            try:
-                if guard is not None:  # the copy must leave the reserve alone (pg_quota.py)
-                    guard.check_room(guard.register(name, source, a))
-                for attempt in range(3):
-                    try:
-                        a.execute(sql.SQL("CREATE DATABASE {} TEMPLATE {} STRATEGY {}").format(
-                            db, src, sql.SQL(self.settings.strategy)))
-                        break
-                    except psycopg.errors.ObjectInUse:
-                        if attempt == 2:
-                            raise
-                        self._wait_no_sessions(a, source)
-            except Exception:
-                if guard is not None:
-                    guard.forget(name)
-                raise
+            for attempt in range(3):
+                try:
+                    a.execute(sql.SQL("CREATE DATABASE {} TEMPLATE {} STRATEGY {}").format(
+                        db, src, sql.SQL(self.settings.strategy)))
+                    break
+                except psycopg.errors.ObjectInUse:
+                    if attempt == 2:
+                        raise
+                    self._wait_no_sessions(a, source)
+            if guard is not None:
+                guard.register(name, source)
             try:
                 a.execute(sql.SQL(
                     "CREATE ROLE {db} LOGIN NOINHERIT IN ROLE {owner} PASSWORD {pw}; "
@@ -437,6 +343,10 @@ class PgServer:
                     a.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(name)))
             finally:
                 drops.task_done()
+
+    def _drops_pending(self) -> bool:
+        drops = self._drops
+        return drops is not None and drops.unfinished_tasks > 0
 
     def drain(self) -> None:
         """Wait until spare refills and requested drops have run (benchmarks and tests count what is

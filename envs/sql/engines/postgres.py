@@ -255,8 +255,10 @@ class PostgresDatabase:
                 self._check_quota(guard)  # the guard cancelled it: over quota, not a timeout
                 raise QueryTimeout(_timeout_message(timeout_s)) from None
             except psycopg.OperationalError as exc:
-                if conn.closed or conn.broken:
+                if _connection_lost(conn, exc):
+                    conn.close()  # the next call reconnects (and finds its database gone if the server was replaced)
                     raise InfraError(f"the connection to PostgreSQL broke ({exc}); is the container alive?") from None
+                self._check_quota(guard)
                 raise SqlError(_message(exc)) from None
             except psycopg.Error as exc:
                 self._check_quota(guard)
@@ -312,6 +314,21 @@ class PostgresDatabase:
             self.close()
 
 
+#: SQLSTATEs of a session the server ended (shutdown, crash of another backend, restart) or a
+#: connection that failed: none of them can an episode's role cause for itself.
+_LOST_STATES = ("57P01", "57P02", "57P03", "08")
+
+
+def _connection_lost(conn: Any, exc: Exception) -> bool:
+    """Whether exc means the server or the connection went away (infrastructure), not the SQL."""
+    from psycopg.pq import ConnStatus
+
+    if conn.closed or conn.broken or conn.pgconn.status != ConnStatus.OK:
+        return True
+    state = getattr(exc, "sqlstate", None)
+    return state is None or state.startswith(_LOST_STATES)
+
+
 def _message(exc: Exception) -> str:
     """The server's error as psql prints it (message, LINE context, hint), minus the 'ERROR:' tag."""
     diag = getattr(exc, "diag", None)
@@ -359,7 +376,8 @@ class PostgresEngine:
                 name, conn = srv.take_episode(template)
                 break
             except (psycopg.Error, PostgresUnavailable) as exc:
-                if attempt == 2 or not srv.recover(generation):
+                lost = isinstance(exc, psycopg.OperationalError) and getattr(exc, "sqlstate", None) is None
+                if attempt == 2 or not srv.recover(generation, lost=lost):
                     if isinstance(exc, PostgresUnavailable):
                         raise
                     raise PostgresUnavailable(f"PostgreSQL failed while copying {db_id!r}: {exc}") from None
