@@ -8,6 +8,11 @@ the tool did before its client became bash builtins talking to the session over 
 
     python benchmarks/timeseries.py                   # docker when it answers, else local
     python benchmarks/timeseries.py --runtime local --concurrent 16 --json
+    python benchmarks/timeseries.py --grade-task eng-translate-ses-numpy-to-pandas --grade-only
+
+--grade-task adds the grade time of another task's reference (a translation runs the module in a
+fresh sandbox under the run-time idiom check; an artifact is read and applied on the host);
+--grade-only skips everything else.
 
 The last stdout line with --json is one JSON object. The script prints figures; it does not judge them.
 """
@@ -53,6 +58,25 @@ def _leftovers(runtime: str) -> int:
     from agentgym.sandbox.reaper import LOCAL_PREFIX
 
     return len(list(Path(tempfile.gettempdir()).glob(LOCAL_PREFIX + "*")))
+
+
+def grade_time(runtime: str, task: str, repeats: int) -> dict:
+    """Grade time of `task`'s reference solution (the grader alone: files written, then grade())."""
+    env = agentgym.make("ts-engineering" if task.startswith("eng-") else "ts-lite", runtime=runtime, tasks=[task])
+    try:
+        env.reset(options={"task_id": task, "max_turns": 10_000})
+        for path, text in env.instance.reference_files.items():
+            env.sandbox.write_file(f"{env.spec_template.workdir}/{path}", text)
+        if env.instance.submission.kind != "module":
+            env.sandbox.exec(env.instance.reference_command, timeout=300)
+        times = []
+        for _ in range(repeats):
+            t = time.perf_counter()
+            report = env.grade()
+            times.append(time.perf_counter() - t)
+        return {"task": task, **_ms(times), "reward": report.reward}
+    finally:
+        env.close()
 
 
 def bench(runtime: str, concurrent: int, repeats: int) -> dict:
@@ -122,8 +146,15 @@ def main() -> None:
     ap.add_argument("--concurrent", type=int, default=16)
     ap.add_argument("--repeats", type=int, default=10)
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--grade-task", action="append", default=[], help="also time grading this task's reference")
+    ap.add_argument("--grade-only", action="store_true", help="only the grade times (TASK's and --grade-task's)")
     args = ap.parse_args()
-    result = bench(resolve_runtime(args.runtime), args.concurrent, args.repeats)
+    runtime = resolve_runtime(args.runtime)
+    if args.grade_only:
+        result = {"runtime": runtime, "grades": [grade_time(runtime, t, args.repeats) for t in [TASK, *args.grade_task]]}
+    else:
+        result = bench(runtime, args.concurrent, args.repeats)
+        result["grades"] = [grade_time(runtime, t, args.repeats) for t in args.grade_task]
     print(json.dumps(result) if args.json else json.dumps(result, indent=2))
 
 

@@ -113,15 +113,19 @@ def test_translation_runs_in_a_fresh_sandbox_on_hidden_inputs(runtime, tmp_path)
                                                                           "    return pd.Series(y).ewm(alpha=alpha)\n")
         rep = env.grade()
         assert rep.valid and rep.reward == 0.0 and "hidden input c00: raised KeyError: 'nope'" in rep.message
-        # the reference, plus a line that records every import: one run in the fresh sandbox, none here
+        # the reference, plus a line that writes a file at import: the run-time check stops the run
+        # in the fresh sandbox (no writes during grading), and nothing was imported here
         good = env.instance.reference_files["smoothing.py"]
         evil = good + f"\ntry:\n    open({str(marker)!r}, 'a').write('imported\\n')\nexcept OSError:\n    pass\n"
         _step(env, "write_file", path="smoothing.py", content=evil)
         assert "is written in the target idiom" in _step(env, "validate_submission")[0] and not marker.exists()
+        rep = env.grade()
+        assert not rep.valid and "a file was opened for writing during grading" in rep.message, rep.message
+        assert not marker.exists() and "smoothing" not in sys.modules
+        _step(env, "write_file", path="smoothing.py", content=good)
         text, reward, term, info = _step(env, "submit")
         assert term and reward == 1.0 and info["tool_results"][-1]["grade"]["passed"], text
-        imports = marker.read_text().split() if marker.exists() else []
-        assert imports == ([] if runtime == "docker" else ["imported"]) and "smoothing" not in sys.modules
+        assert "smoothing" not in sys.modules
     finally:
         env.close()
 

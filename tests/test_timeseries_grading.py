@@ -153,11 +153,14 @@ def test_anomaly_and_classification_gaming():
 
 
 def test_builds_are_deterministic_and_answers_stay_out_of_public_files():
-    a, b = build(SPECS["imp-scattered-d-10"]), SPECS["imp-scattered-d-10"]
-    from agentgym.envs.timeseries.builders import BUILDERS
+    from agentgym.envs.timeseries import builders as B
 
-    fresh = BUILDERS["impute"](b)
+    a, b = build(SPECS["imp-scattered-d-10"]), SPECS["imp-scattered-d-10"]
+    B._CACHE.clear()
+    fresh = build(b.model_copy())  # rebuilt on this install (same salt): identical
     assert fresh.public_files == a.public_files and fresh.answers.equals(a.answers)
+    public_seed_only = B.BUILDERS["impute"](b)  # the published seed alone (issue 13): other data
+    assert public_seed_only.public_files["data.csv"] != a.public_files["data.csv"]
     public = "".join(a.public_files.values())
     hidden_values = [repr(v) for v in a.answers["value"].to_numpy()[:20]]
     assert not any(v in public for v in hidden_values)

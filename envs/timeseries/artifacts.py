@@ -23,6 +23,7 @@ from agentgym.envs.timeseries import solutions as S
 from agentgym.envs.timeseries.builders import SOLUTION_SOURCE, _csv, _finish
 from agentgym.envs.timeseries.grading import SubmissionError, report_for, score_frame
 from agentgym.envs.timeseries.models import GradeReport, SubmissionSpec, TaskInstance, TaskSpec
+from agentgym.guard import AgentFault, check_zip, load_npz, parse_json
 
 MAX_ARTIFACT_BYTES = 1024 * 1024
 MAX_LAG = 200
@@ -184,23 +185,25 @@ def _npz_coef(inst: TaskInstance, data: bytes) -> np.ndarray:
         raise SubmissionError(f"{path} is a bare .npy array; save an .npz archive: np.savez({path!r}, coef=coef)")
     if data[:1] == b"\x80" or data[:2] in (b"(d", b"(l", b"}q", b"]q"):
         raise SubmissionError(f"{path} is a pickle; pickles are never loaded. Save with np.savez({path!r}, coef=coef)")
-    try:
-        zf = zipfile.ZipFile(io.BytesIO(data))
-        infos = zf.infolist()
-    except (zipfile.BadZipFile, ValueError, OSError):
-        raise SubmissionError(f"{path} is not an .npz archive (numpy.savez writes one)") from None
+    try:  # members, encryption flag, compression method, declared sizes and every CRC, before numpy
+        infos = check_zip(data, max_members=8, max_bytes=4 * MAX_ARTIFACT_BYTES, what=path)
+    except AgentFault as exc:
+        if "not a valid zip archive" in exc.reason:
+            raise SubmissionError(f"{path} is not an .npz archive (numpy.savez writes one)") from None
+        raise SubmissionError(f"{exc.reason} (numpy.savez writes a valid .npz archive)") from None
+    zf = zipfile.ZipFile(io.BytesIO(data))
     names = [i.filename for i in infos]
     if names != ["coef.npy"]:
         raise SubmissionError(f"{path} must hold exactly one array named 'coef'; it holds {[n.removesuffix('.npy') for n in names]}")
     if infos[0].file_size > MAX_ARTIFACT_BYTES:
         raise SubmissionError(f"{path}: 'coef' is {infos[0].file_size} bytes uncompressed; the limit is {MAX_ARTIFACT_BYTES}")
-    raw = zf.read("coef.npy")
+    raw = zf.read("coef.npy")  # CRC and sizes checked above
     try:
         fh = io.BytesIO(raw)
         version = np.lib.format.read_magic(fh)
         shape, fortran, dtype = (np.lib.format.read_array_header_1_0(fh) if version == (1, 0)
                                  else np.lib.format.read_array_header_2_0(fh))
-    except ValueError as exc:
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError) as exc:
         raise SubmissionError(f"{path}: 'coef' is not a valid .npy array: {exc}") from None
     if dtype.hasobject:
         raise SubmissionError(f"{path}: 'coef' holds Python objects (dtype object); only float64 arrays are accepted")
@@ -209,25 +212,36 @@ def _npz_coef(inst: TaskInstance, data: bytes) -> np.ndarray:
     want = (len(inst.context["series"]), len(inst.context["lags"]) + 2 + 2 * inst.context["harmonics"])
     if tuple(shape) != want:
         raise SubmissionError(f"{path}: 'coef' has shape {tuple(shape)}; expected {want}")
-    coef = np.load(io.BytesIO(data), allow_pickle=False)["coef"]
+    try:
+        coef = load_npz(data, max_members=8, max_bytes=4 * MAX_ARTIFACT_BYTES, what=path)["coef"]
+    except AgentFault as exc:
+        raise SubmissionError(exc.reason) from None
+    if coef.shape != want or coef.dtype != np.float64:
+        raise SubmissionError(f"{path}: 'coef' does not hold a float64 array of shape {want}")
     bad = np.argwhere(~np.isfinite(coef))
     if bad.size:
         raise SubmissionError(f"{path}: 'coef' holds NaN or inf at {bad[0].tolist()}; every value must be finite")
     return coef
 
 
-def _no_constants(token: str):
-    raise ValueError(f"{token} is not allowed")
+def _constant_in(obj) -> str | None:
+    """The first NaN or +-Infinity in a parsed JSON value (depth already bounded by parse_json)."""
+    if isinstance(obj, float) and not np.isfinite(obj):
+        return "NaN" if obj != obj else "Infinity" if obj > 0 else "-Infinity"
+    for v in obj.values() if isinstance(obj, dict) else obj if isinstance(obj, list) else ():
+        if (token := _constant_in(v)) is not None:
+            return token
+    return None
 
 
 def _json_model(inst: TaskInstance, data: bytes) -> ARModel:
     path = inst.submission.path
-    try:
-        obj = json.loads(data.decode("utf-8"), parse_constant=_no_constants)
-    except UnicodeDecodeError:
-        raise SubmissionError(f"{path} is not UTF-8 text") from None
-    except ValueError as exc:
-        raise SubmissionError(f"{path} is not valid JSON: {exc}") from None
+    try:  # size, nesting depth and digits bounded before json sees it
+        obj = parse_json(data, max_bytes=MAX_ARTIFACT_BYTES, max_depth=8, max_digits=40, what=path)
+    except AgentFault as exc:
+        raise SubmissionError(exc.reason) from None
+    if (token := _constant_in(obj)) is not None:
+        raise SubmissionError(f"{path} is not valid JSON: {token} is not allowed")
     try:
         model = ARModel.model_validate(obj)
     except ValidationError as exc:

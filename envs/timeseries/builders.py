@@ -21,6 +21,10 @@ SOLUTION_SOURCE = inspect.getsource(S)
 QUANTILES = [0.1, 0.5, 0.9]
 
 
+class UnlearnableDraw(RuntimeError):
+    """The drawn data make a task whose reference does not beat its trivial floor."""
+
+
 def _csv(df: pd.DataFrame) -> str:
     return df.to_csv(index=False)
 
@@ -57,7 +61,7 @@ def _finish(spec: TaskSpec, inst: dict, trivial: dict[str, pd.DataFrame], baseli
     floor = triv[best]
     base = {k: round(sc(v), 6) for k, v in baselines.items()}
     if not better(ref, floor):
-        raise RuntimeError(f"task {spec.id}: the reference ({ref:.4f}) does not beat the trivial floor ({floor:.4f}, "
+        raise UnlearnableDraw(f"task {spec.id}: the reference ({ref:.4f}) does not beat the trivial floor ({floor:.4f}, "
                            f"set by {best})")
     pr = spec.pass_reward or pass_reward_from(floor, ref, base, lower)
     draft.context["trivial"] = {k: round(v, 6) for k, v in triv.items()}
@@ -316,20 +320,40 @@ BUILDERS = {"forecast": build_forecast, "classify": build_classify, "anomaly": b
 
 
 _CACHE: dict[str, TaskInstance] = {}
+#: salted draws tried per task before giving up (each install draws its own data; a draw whose
+#: reference does not beat the trivial floor is skipped, deterministically per install)
+BUILD_ATTEMPTS = 6
 _LOCK = threading.Lock()
 
 
-def build(spec: TaskSpec) -> TaskInstance:
-    """Build (once per process and spec) the instance of a spec. Deterministic from the seed."""
-    key = spec.model_dump_json()
+def build(spec: TaskSpec, salt: bytes | None = None) -> TaskInstance:
+    """Build (once per process, spec and salt) the instance of a spec.
+
+    The generators see the public seed mixed with this install's secret salt (secret.py), never
+    the public seed alone: pasting the public generator with catalog.py's seed does not give the
+    data. Deterministic per install; the returned instance carries the public spec."""
+    from agentgym.envs.timeseries.secret import salt as install_salt, salted_seed
+
+    key_bytes = install_salt() if salt is None else salt
+    key = spec.model_dump_json() + key_bytes.hex()
     with _LOCK:
         if key in _CACHE:
             return _CACHE[key]
-    if spec.family == "engineering":
-        from agentgym.envs.timeseries.engineering import build_engineering
+    inst = None
+    for attempt in range(BUILD_ATTEMPTS):  # a draw where the reference cannot beat the floor: the next draw
+        private = spec.model_copy(update={"seed": salted_seed(spec.seed, attempt, key_bytes)})
+        try:
+            if spec.family == "engineering":
+                from agentgym.envs.timeseries.engineering import build_engineering
 
-        inst = build_engineering(spec)
-    else:
-        inst = BUILDERS[spec.family](spec)
+                inst = build_engineering(private)
+            else:
+                inst = BUILDERS[spec.family](private)
+            break
+        except UnlearnableDraw:
+            if attempt == BUILD_ATTEMPTS - 1:
+                raise
+    assert inst is not None
+    inst = inst.model_copy(update={"spec": spec})
     with _LOCK:
         return _CACHE.setdefault(key, inst)

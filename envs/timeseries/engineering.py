@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import ast
 import inspect
-import json
 
 import numpy as np
 import pandas as pd
@@ -19,12 +18,17 @@ from agentgym.envs.timeseries import generators as G
 from agentgym.envs.timeseries import metrics as M
 from agentgym.envs.timeseries import solutions as S
 from agentgym.envs.timeseries.builders import _csv, _ets, _finish, _split, _trivial_forecasts
-from agentgym.envs.timeseries.grading import SubmissionError, parse_csv, report_for, score_frame
+from agentgym.envs.timeseries.idiom_runner import EXIT_VIOLATION, VIOLATION
+from agentgym.guard import AgentFault, parse_json, parse_python
+from agentgym.envs.timeseries.grading import SubmissionError, parse_csv, read_bounded, report_for, score_frame
 from agentgym.envs.timeseries.models import GradeReport, SubmissionSpec, TaskInstance, TaskSpec
 from agentgym.sandbox import SandboxSpec
 from agentgym.sandbox.factory import make_sandbox
 
 RUN_TIMEOUT_S = 120
+MAX_OUTPUT_BYTES = 20 * 1024 * 1024
+MAX_MODULE_BYTES = 1024 * 1024
+MAX_CONFIG_BYTES = 64 * 1024
 _MODEL_SRC = inspect.getsource(S._design) + "\n\n" + inspect.getsource(S.fit_predict)
 
 _FORECASTER = '''"""Forecast every series of `history` (series_id, timestamp, value) `horizon` steps ahead."""
@@ -172,9 +176,13 @@ def _module_check(inst: TaskInstance, data: bytes | None) -> str:
     if data is None:
         raise SubmissionError(f"{inst.submission.path} does not exist")
     try:
-        tree = ast.parse(data.decode("utf-8"), inst.submission.path)  # parsed, never imported here
-    except (SyntaxError, UnicodeDecodeError, ValueError) as exc:
-        raise SubmissionError(f"{inst.submission.path} is not valid Python: {exc}") from None
+        text = data.decode("utf-8")
+        # parsed (size, depth, RecursionError/MemoryError guarded), never imported here
+        tree = parse_python(text, max_bytes=MAX_MODULE_BYTES, filename=inst.submission.path, what=inst.submission.path)
+    except UnicodeDecodeError as exc:
+        raise SubmissionError(f"{inst.submission.path} is not UTF-8 text (byte {exc.start})") from None
+    except AgentFault as exc:
+        raise SubmissionError(f"{inst.submission.path} is not valid Python: {exc.reason}") from None
     fn = inst.submission.function
     if not any(isinstance(n, ast.FunctionDef) and n.name == fn for n in tree.body):
         raise SubmissionError(f"{inst.submission.path} defines no top-level function {fn}()")
@@ -182,16 +190,17 @@ def _module_check(inst: TaskInstance, data: bytes | None) -> str:
         from agentgym.envs.timeseries.translate import check_translation
 
         check_translation(inst, tree)
-    return data.decode("utf-8")
+    return text
 
 
 def _config(inst: TaskInstance, data: bytes | None) -> TuneConfig:
     if data is None:
         raise SubmissionError(f"{inst.submission.path} does not exist")
     try:
-        return TuneConfig.model_validate(json.loads(data.decode("utf-8")))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise SubmissionError(f"{inst.submission.path} is not valid JSON: {exc}") from None
+        obj = parse_json(data, max_bytes=MAX_CONFIG_BYTES, max_depth=8, max_digits=20, what=inst.submission.path)
+        return TuneConfig.model_validate(obj)
+    except AgentFault as exc:  # deep nesting, huge numbers, not JSON: the agent's failure, said exactly
+        raise SubmissionError(exc.reason) from None
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or '(root)'}: {e['msg']}" for e in exc.errors())
         raise SubmissionError(f"{inst.submission.path}: {problems}") from None
@@ -224,12 +233,19 @@ def run_fresh(files: dict[str, str], command: str, output: str, runtime: str, sp
         res = sb.exec(command, timeout=RUN_TIMEOUT_S)
         if res.timed_out:
             raise SubmissionError(f"{what} ran past {RUN_TIMEOUT_S}s on the hidden inputs")
+        marker = res.output.rfind(VIOLATION)
+        if res.exit_code == EXIT_VIOLATION and marker >= 0:
+            reason = res.output[marker + len(VIOLATION):].strip(": \n").splitlines()[0][:600]
+            raise SubmissionError(f"the run-time idiom check stopped {what}: {reason}")
         if not res.ok:
             raise SubmissionError(f"{what} failed on the hidden inputs: {res.output.strip()[-800:]}")
         try:
-            return sb.read_file(output)
+            return read_bounded(sb, output, MAX_OUTPUT_BYTES)
         except (FileNotFoundError, IsADirectoryError, PermissionError):
             raise SubmissionError(f"{what} wrote no {output}") from None
+        except AgentFault as exc:  # a FIFO, a device or an oversized file where the output should be
+            raise SubmissionError(f"{what}: {exc.reason}") from None
+
 
 
 def grade_engineering(inst: TaskInstance, data: bytes | None, runtime: str, spec: SandboxSpec) -> GradeReport:
@@ -245,9 +261,10 @@ def grade_engineering(inst: TaskInstance, data: bytes | None, runtime: str, spec
     source = _module_check(inst, data)
     what = f"{inst.submission.function}()"
     if inst.spec.variant == "translate":
-        from agentgym.envs.timeseries.translate import runner_source, score_outputs
+        from agentgym.envs.timeseries.translate import runner_files, score_outputs
 
-        out = run_fresh({inst.submission.path: source, "runner.py": runner_source(inst), **inst.hidden_inputs},
+        # the module runs in the fresh sandbox under the run-time idiom check (idiom_runner.py)
+        out = run_fresh({inst.submission.path: source, **runner_files(inst), **inst.hidden_inputs},
                         "python3 runner.py", "outputs.json", runtime, spec, what)
         return score_outputs(inst, out)
     runner = _RUNNER.format(function=inst.submission.function, horizon=inst.context["horizon"])

@@ -14,12 +14,14 @@ from pydantic import BaseModel, ConfigDict, Field
 from agentgym.actions import NoArgs, Tool, ToolCall, ToolResult
 from agentgym.env import AgentEnv
 from agentgym.policy import Policy, ScriptedPolicy
-from agentgym.sandbox import Runtime, Sandbox, SandboxError, SandboxSpec
+from agentgym.sandbox import Runtime, Sandbox, SandboxSpec
 from agentgym.sandbox.factory import make_sandbox, resolve_runtime
 from agentgym.envs.shell.env import BashArgs, WorkdirFiles, WriteArgs, format_command_result
 from agentgym.envs.timeseries import repl
 from agentgym.envs.timeseries.catalog import QUICK, all_specs
-from agentgym.envs.timeseries.grading import SubmissionError, grade_csv_bytes, invalid_report, parse_csv
+from agentgym.envs.timeseries.grading import (MAX_SUBMISSION_BYTES, SubmissionError, grade_csv_bytes, invalid_report,
+                                              parse_csv, read_bounded)
+from agentgym.guard import AgentFault
 from agentgym.envs.timeseries.models import GradeReport, TaskInstance, TaskSpec
 
 VIEW_CAP = 32 * 1024
@@ -144,6 +146,14 @@ class TimeSeriesEnv(WorkdirFiles, AgentEnv):
             calls.append(ToolCall(name="python", arguments={"code": "import reference_solution as ref\nref.main('task.json')"}))
         return ScriptedPolicy(calls + [ToolCall(name="submit")])
 
+    def step(self, action: Any):
+        obs, reward, terminated, truncated, info = super().step(action)
+        if "agent_failure" not in info:  # an invalid submission (the grader's own path) is an agent failure too
+            failures = [r["agent_failure"] for r in info.get("tool_results", []) if r.get("agent_failure")]
+            if failures:
+                info["agent_failure"] = failures[-1]
+        return obs, reward, terminated, truncated, info
+
     def passed(self, reward: float, info: dict[str, Any]) -> bool:
         grades = [r.get("grade") for r in info.get("tool_results", []) if r.get("grade")]
         return bool(grades) and bool(grades[-1].get("passed"))
@@ -174,7 +184,7 @@ class TimeSeriesEnv(WorkdirFiles, AgentEnv):
         return ToolResult(output=out or "[no output]", is_error=not res.ok)
 
     def _view(self, args: ViewArgs) -> ToolResult:
-        data = self._read(args.path)
+        data = self._read(args.path, limit=MAX_SUBMISSION_BYTES)
         if data is None:
             return ToolResult(output=f"Error: {args.path} does not exist or is not a readable file", is_error=True)
         text = data[:VIEW_CAP].decode("utf-8", errors="replace")
@@ -185,11 +195,14 @@ class TimeSeriesEnv(WorkdirFiles, AgentEnv):
         return ToolResult(output=shown)
 
 
-    def _read(self, path: str) -> bytes | None:
+    def _read(self, path: str, limit: int = MAX_SUBMISSION_BYTES) -> bytes | None:
+        """The bytes of an agent file, or None when it does not exist. Bounded: the sandbox checks
+        the type (regular files only: no FIFO, device or symlink out) and the size before reading;
+        anything else is an AgentFault (SandboxFileRefused) naming the reason."""
         assert self.sandbox is not None
         try:
-            return self.sandbox.read_file(self._path(path))
-        except (FileNotFoundError, IsADirectoryError, PermissionError, SandboxError):
+            return read_bounded(self.sandbox, self._path(path), limit)
+        except (FileNotFoundError, IsADirectoryError, PermissionError):
             return None
 
     def _validate(self, args: NoArgs) -> ToolResult:
@@ -225,11 +238,17 @@ class TimeSeriesEnv(WorkdirFiles, AgentEnv):
             return invalid_report(inst, f"invalid submission: {exc}")
 
     def _submit(self, args: NoArgs) -> ToolResult:
-        report = self.grade()
+        try:
+            report = self.grade()
+        except AgentFault as exc:  # what the agent left at the submission path cannot be read: its zero
+            raise AgentFault(f"submission refused: {exc.reason}", terminal=True) from None
         if report.valid:
             text = (f"Submitted. {report.metric} = {report.score} (reward {report.reward:.3f}; pass needs "
                     f"{report.pass_reward:.3f}): {'PASSED' if report.passed else 'not passed'}. "
                     f"Medals: {', '.join(report.medals) or 'none'}.")
         else:
             text = f"Submitted. {report.message}. Reward 0."
-        return ToolResult(output=text, terminated=True, reward=report.reward, info={"grade": report.model_dump()})
+        info: dict[str, Any] = {"grade": report.model_dump()}
+        if not report.valid:  # the grader's own agent-failure path: reward 0 with the reason
+            info["agent_failure"] = report.message
+        return ToolResult(output=text, terminated=True, reward=report.reward, info=info)

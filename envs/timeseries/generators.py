@@ -1,7 +1,8 @@
 """Seeded data generators: synthetic panels (trend, seasonality, ARMA noise, regime shifts,
 exogenous drivers, anomalies, missingness, classes) and real series shipped inside statsmodels,
-transformed per task (seeded rescaling, shifted dates, renamed series) so memorised values do
-not help. Everything here is a pure function of its seed."""
+transformed per task beyond an affine map (warp_real) so neither memorised values nor the copy
+that ships in the sandbox image's statsmodels give the hidden horizon. Everything here is a pure
+function of its seed, which builders.build derives from the public seed and a secret salt."""
 
 from __future__ import annotations
 
@@ -98,14 +99,35 @@ REAL_PERIOD = {"co2": 12, "sunspots": 11, "nile": 1, "elnino": 12, "macro-realgd
                "macro-realcons": 4, "macro-unemp": 4}
 
 
+def warp_real(rng: np.random.Generator, y: np.ndarray, period: int) -> np.ndarray:
+    """The task's version of a real series: a keyed nonlinear monotone warp of the standardised
+    values plus a keyed AR(1) component, then a keyed affine map.
+
+    The sandbox image ships the original (statsmodels datasets), so an affine (or any pointwise)
+    fit of the training part against it would give the hidden horizon almost exactly. The AR(1)
+    part is drawn from the secret-salted seed and is new at every step of the horizon: knowing the
+    original helps no more than forecasting does. Its size is set from the series' own seasonal
+    differences, so trend and seasonality still dominate and the task stays learnable."""
+    z = (y - y.mean()) / (y.std() or 1.0)
+    a, b, c = rng.uniform(0.15, 0.3), rng.uniform(0.9, 1.6), rng.uniform(-0.8, 0.8)
+    w = z + a * np.tanh(b * z + c)  # derivative 1 + a*b*sech^2 > 0: monotone, not affine
+    m = max(1, period)
+    step = float(np.mean(np.abs(w[m:] - w[:-m]))) if len(w) > m else float(np.std(w))
+    phi, size = rng.uniform(0.3, 0.6), rng.uniform(0.2, 0.35) * (step or 1.0)
+    e = np.zeros(len(w))
+    shocks = rng.normal(0.0, size * np.sqrt(1 - phi ** 2), len(w))
+    for t in range(len(w)):  # a few hundred points
+        e[t] = (phi * e[t - 1] if t else 0.0) + shocks[t]
+    return (w + e) * rng.uniform(5, 50) + rng.uniform(100, 500)
+
+
 def real_panel(seed: int, names: list[str]) -> pd.DataFrame:
-    """Real series, each rescaled (seeded affine map), re-dated and renamed for this task."""
+    """Real series, each transformed (warp_real), re-dated and renamed for this task."""
     rng = np.random.default_rng(seed)
     frames = []
     for i, name in enumerate(names):
         y, freq = _real_raw(name)
-        y = np.asarray(y, dtype=float)
-        y = (y - y.mean()) / (y.std() or 1.0) * rng.uniform(5, 50) + rng.uniform(100, 500)
+        y = warp_real(rng, np.asarray(y, dtype=float), REAL_PERIOD.get(name, 1))
         start = pd.Timestamp("1990-01-01") + pd.DateOffset(years=int(rng.integers(0, 30)))
         ts = pd.date_range(start, periods=len(y), freq=freq if freq != "YS" else "YS")
         frames.append(pd.DataFrame({"series_id": f"r{i:02d}", "timestamp": ts, "value": np.round(y, 4)}))

@@ -22,6 +22,16 @@ class SubmissionError(ValueError):
     """A malformed submission; the message says exactly what is wrong and is shown to the agent."""
 
 
+def read_bounded(sandbox, path: str, limit: int = MAX_SUBMISSION_BYTES) -> bytes:
+    """sandbox.read_file(path) with a size limit the sandbox checks before reading, with the type
+    (regular files only): a FIFO, a device, a symlink out or an oversized (even sparse) file is
+    refused at once as an AgentFault (SandboxFileRefused), never read whole into this process."""
+    try:
+        return sandbox.read_file(path, max_bytes=limit)
+    except TypeError:  # a backend without the keyword: its own default limit applies
+        return sandbox.read_file(path)
+
+
 def _ids(values: list[str]) -> str:
     return ", ".join(repr(v) for v in values[:_SHOWN]) + (", ..." if len(values) > _SHOWN else "")
 

@@ -18,19 +18,26 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict
 
+from agentgym.envs.timeseries import idiom_runner
 from agentgym.envs.timeseries import translate_src as T
 from agentgym.envs.timeseries.grading import SubmissionError
 from agentgym.envs.timeseries.models import GradeReport, SubmissionSpec, TaskInstance, TaskSpec
 
+RUNNER_SOURCE = inspect.getsource(idiom_runner)
 RUN_TIMEOUT_S = 120
 RTOL = 1e-6
 N_CASES = 8
 MAX_OUTPUT_BYTES = 20 * 1024 * 1024
 #: calls that would let a module dodge the idiom check by building code at run time
-_DYNAMIC = {"exec", "eval", "compile", "__import__", "breakpoint", "globals", "vars"}
+_DYNAMIC = {"exec", "eval", "compile", "__import__", "breakpoint", "globals", "vars", "locals", "getattr", "setattr",
+            "delattr", "__builtins__", "__loader__", "__spec__"}
+#: attributes that reach another module's builtins, code objects or frames (np.__builtins__['exec'])
+_REFLECTIVE_ATTRS = {"__builtins__", "__globals__", "__code__", "__import__", "__subclasses__", "__closure__",
+                     "__dict__", "__loader__", "__spec__", "f_globals", "f_builtins", "f_locals", "f_back", "gi_frame",
+                     "tb_frame", "__defaults__", "__self__", "__func__", "__getattribute__", "__bases__", "__mro__"}
 #: loops in disguise, banned with the loops themselves where the target idiom is loop-free
-_LOOPISH = {"map", "filter", "vectorize", "frompyfunc", "apply_along_axis", "apply", "applymap", "iterrows",
-            "itertuples", "items", "iteritems"}
+_LOOPISH = {"map", "filter", "vectorize", "frompyfunc", "apply_along_axis", "apply_over_axes", "apply", "applymap",
+            "iterrows", "itertuples", "items", "iteritems", "fromiter", "reduce", "accumulate", "starmap", "iter", "next"}
 _LOOP_NODES = {ast.For: "a for loop", ast.AsyncFor: "a for loop", ast.While: "a while loop",
                ast.ListComp: "a list comprehension", ast.SetComp: "a set comprehension",
                ast.DictComp: "a dict comprehension", ast.GeneratorExp: "a generator expression"}
@@ -53,6 +60,8 @@ class Routine(BaseModel):
     loops_allowed: bool
     required_call: tuple[str, ...] = ()  # at least one of these names must be called
     required_import: str | None = None  # a module (dotted prefix) the target must import from
+    preload: tuple[str, ...] = ()  # loaded by the grading runner before the run-time check starts
+    warmup: str = ""  # run by the grading runner before the check: library paths the idiom uses
 
 
 ROUTINES = {r.name: r for r in [
@@ -60,23 +69,35 @@ ROUTINES = {r.name: r for r in [
             module="smoothing", function="smooth", what="simple exponential smoothing written as a numpy loop",
             idiom_rule="pandas: Series.ewm, no Python loops or comprehensions",
             allowed_imports=frozenset({"numpy", "pandas", "math"}), loops_allowed=False, required_call=("ewm",),
-            required_import="pandas"),
+            required_import="pandas", preload=("pandas",),
+            warmup="import pandas as pd\ns = pd.Series(np.arange(6.0))\ns.ewm(alpha=0.5, adjust=False).mean().to_numpy()\n"
+                   "s.ewm(alpha=0.5).mean(); s.shift(1); s.to_numpy()\n"),
     Routine(name="holt", source=T.holt_loop, source_idiom="numpy", target=T.holt_statsmodels,
             target_idiom="statsmodels", module="holt", function="holt_forecast",
             what="Holt's linear-trend smoothing written as a numpy loop",
             idiom_rule="statsmodels: statsmodels.tsa.holtwinters (ExponentialSmoothing or Holt) with fixed "
                        "parameters, no Python loops or comprehensions",
             allowed_imports=frozenset({"numpy", "statsmodels", "warnings", "math"}), loops_allowed=False,
-            required_call=("ExponentialSmoothing", "Holt"), required_import="statsmodels.tsa.holtwinters"),
+            required_call=("ExponentialSmoothing", "Holt"), required_import="statsmodels.tsa.holtwinters",
+            preload=("warnings", "statsmodels.tsa.holtwinters", "statsmodels.tsa.api"),
+            warmup="import warnings\nfrom statsmodels.tsa.holtwinters import ExponentialSmoothing, Holt\n"
+                   "with warnings.catch_warnings():\n    warnings.simplefilter('ignore')\n"
+                   "    for m in (ExponentialSmoothing(np.arange(1.0, 12.0), trend='add', initialization_method='known',"
+                   " initial_level=1.0, initial_trend=1.0), Holt(np.arange(1.0, 12.0), initialization_method='known',"
+                   " initial_level=1.0, initial_trend=1.0)):\n"
+                   "        m.fit(smoothing_level=0.5, smoothing_trend=0.2, optimized=False).forecast(3)\n"),
     Routine(name="rolling", source=T.rolling_pandas, source_idiom="pandas", target=T.rolling_numpy,
             target_idiom="numpy", module="features", function="rolling_features",
             what="a pandas rolling-window feature pipeline",
             idiom_rule="numpy only (no pandas), vectorised: no Python loops or comprehensions",
-            allowed_imports=frozenset({"numpy", "math"}), loops_allowed=False, required_import="numpy"),
+            allowed_imports=frozenset({"numpy", "math"}), loops_allowed=False, required_import="numpy",
+            warmup="w = np.lib.stride_tricks.sliding_window_view(np.arange(6.0), 3)\n"
+                   "w.mean(axis=1); w.std(axis=1, ddof=1); w.min(axis=1); np.nanmean(w); np.convolve(w[0], w[1])\n"),
     Routine(name="ar", source=T.ar_autoreg, source_idiom="autoreg", target=T.ar_numpy, target_idiom="numpy",
             module="autoregress", function="ar_forecast", what="an AR(p) fit and forecast with statsmodels' AutoReg",
             idiom_rule="numpy only (no statsmodels, scikit-learn or pandas): least squares with numpy.linalg",
-            allowed_imports=frozenset({"numpy", "math"}), loops_allowed=True, required_import="numpy"),
+            allowed_imports=frozenset({"numpy", "math"}), loops_allowed=True, required_import="numpy",
+            warmup="np.linalg.lstsq(np.ones((3, 2)), np.ones(3), rcond=None)\n"),
 ]}
 
 
@@ -153,6 +174,9 @@ def idiom_check(routine: Routine, tree: ast.Module, path: str) -> None:
                                   f"{routine.idiom_rule}")
         elif isinstance(node, ast.Name) and (node.id in _DYNAMIC or node.id == "__builtins__"):
             raise SubmissionError(f"{path}: line {line}: {node.id} is not allowed in a translation")
+        elif isinstance(node, ast.Attribute) and (node.attr in _REFLECTIVE_ATTRS or node.attr in _DYNAMIC):
+            raise SubmissionError(f"{path}: line {line}: .{node.attr} is not allowed in a translation (reflection "
+                                  "reaches code the idiom check cannot see)")
         elif isinstance(node, ast.Call):
             fn = node.func
             name = fn.id if isinstance(fn, ast.Name) else fn.attr if isinstance(fn, ast.Attribute) else ""
@@ -176,23 +200,10 @@ def idiom_check(routine: Routine, tree: ast.Module, path: str) -> None:
 
 # ---- build --------------------------------------------------------------------------------------------
 
-_RUNNER = '''import json, sys, traceback
-import numpy as np
-sys.path.insert(0, ".")
-try:
-    from {module} import {function} as fn
-except BaseException:
-    traceback.print_exc(limit=-4)
-    sys.exit(1)
-out = []
-for case in json.load(open("cases.json")):
-    try:
-        res = np.asarray(fn(np.asarray(case["y"], dtype=float), **case["params"]), dtype=float)
-        out.append({{"id": case["id"], "values": res.tolist(), "error": None}})
-    except BaseException as exc:
-        out.append({{"id": case["id"], "values": None, "error": (type(exc).__name__ + ": " + str(exc))[:300]}})
-json.dump(out, open("outputs.json", "w"))
-'''
+#: the run-time check's limits per hidden input: Python calls into, and lines run in, the module's
+#: own code (a loop-free translation runs a few dozen; a loop in disguise runs them per element)
+MAX_CALLS = 60
+MAX_LINES = 600
 
 
 def build_translate(spec: TaskSpec) -> TaskInstance:
@@ -249,8 +260,14 @@ def check_translation(inst: TaskInstance, tree: ast.Module) -> None:
     idiom_check(ROUTINES[inst.context["routine"]], tree, inst.submission.path)
 
 
-def runner_source(inst: TaskInstance) -> str:
-    return _RUNNER.format(module=inst.submission.path[:-3], function=inst.submission.function)
+def runner_files(inst: TaskInstance) -> dict[str, str]:
+    """What the fresh grading sandbox gets besides the module and the hidden cases: the runner
+    (idiom_runner.py, which applies the run-time idiom check there) and its configuration."""
+    r = ROUTINES[inst.context["routine"]]
+    cfg = {"path": inst.submission.path, "module": inst.submission.path[:-3], "function": inst.submission.function,
+           "allowed": sorted(r.allowed_imports), "loops_allowed": r.loops_allowed, "preload": list(r.preload),
+           "warmup": r.warmup, "max_calls": MAX_CALLS, "max_lines": MAX_LINES}
+    return {"runner.py": RUNNER_SOURCE, "runner_config.json": json.dumps(cfg)}
 
 
 def _compare(got: object, exp: np.ndarray) -> str | None:
@@ -273,13 +290,19 @@ def score_outputs(inst: TaskInstance, data: bytes) -> GradeReport:
     """Score the runner's outputs.json (read as data: JSON, size-capped)."""
     from agentgym.envs.timeseries.grading import report_for
 
-    if len(data) > MAX_OUTPUT_BYTES:
-        raise SubmissionError(f"{inst.submission.function}() output is {len(data)} bytes; the limit is {MAX_OUTPUT_BYTES}")
+    from agentgym.guard import AgentFault, parse_json
+
+    what = f"{inst.submission.function}() output"
     try:
-        rows = json.loads(data.decode("utf-8"))
-        by_id = {str(r["id"]): r for r in rows}
-    except (ValueError, TypeError, KeyError, UnicodeDecodeError):
-        raise SubmissionError(f"{inst.submission.function}() output could not be read") from None
+        rows = parse_json(data, max_bytes=MAX_OUTPUT_BYTES, max_depth=8, max_digits=40, what=what)
+    except AgentFault as exc:
+        raise SubmissionError(exc.reason) from None
+    if isinstance(rows, dict) and "import_error" in rows:
+        raise SubmissionError(f"{inst.submission.path} failed to import in the grading sandbox: "
+                              f"{str(rows['import_error'])[:300]}")
+    if not isinstance(rows, list) or not all(isinstance(r, dict) and "id" in r for r in rows):
+        raise SubmissionError(f"{what} could not be read")
+    by_id = {str(r["id"]): r for r in rows}
     per: dict[str, float] = {}
     first_problem = ""
     for cid, exp in zip(inst.answers.index, inst.context["expected"]):
