@@ -16,6 +16,7 @@ import asyncio
 from typing import Any
 
 NAV_TIMEOUT_MS = 15000
+PAGE_TIMEOUT_S = 10.0  # the longest one script call into a page may take (a busy page is the agent's problem)
 NAV_QUIET_S = 3.0  # a navigation a page began but that sent no request for this long went nowhere (cancelled, 204)
 
 # Marks a document whose own script began a navigation to another document (the Navigation API's
@@ -68,8 +69,8 @@ class NavWatch:
         js = NAV_BEGAN_JS
         while loop.time() - t0 < NAV_TIMEOUT_MS / 1000:
             try:
-                going = await asyncio.wait_for(page.evaluate(js), NAV_TIMEOUT_MS / 1000)
-            except Exception:  # noqa: BLE001 - the document is being replaced (settle() waits for the new one), or gone
+                going = await asyncio.wait_for(page.evaluate(js), PAGE_TIMEOUT_S)
+            except Exception:  # noqa: BLE001 - the document is being replaced (settle() waits for the new one), gone or busy
                 return
             if not going:  # no navigation began, or this is the new document already
                 return

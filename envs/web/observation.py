@@ -14,6 +14,20 @@ from pydantic import BaseModel
 ID_ATTR = "data-agid"
 MAX_TEXT = 120  # characters of one name shown
 
+# Decode a PNG to RGBA bytes inside the browser (no image library needed on the host).
+DECODE_PNG_JS = """
+async (b64) => {
+  const bin = atob(b64), buf = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) buf[i] = bin.charCodeAt(i);
+  const bmp = await createImageBitmap(new Blob([buf], {type: 'image/png'}));
+  const c = new OffscreenCanvas(bmp.width, bmp.height), g = c.getContext('2d');
+  g.drawImage(bmp, 0, 0);
+  const d = g.getImageData(0, 0, bmp.width, bmp.height).data;
+  let s = ''; for (let i = 0; i < d.length; i += 32768) s += String.fromCharCode.apply(null, d.subarray(i, i + 32768));
+  return {w: bmp.width, h: bmp.height, data: btoa(s)};
+}
+"""
+
 # The walk: visible elements only; interactive ones and named landmarks get a line, generic
 # containers only show their own text. Everything emitted carries an id.
 WALK_JS = r"""

@@ -15,8 +15,8 @@ from urllib.parse import unquote, urljoin, urlsplit
 
 from pydantic import BaseModel
 
-from agentgym.envs.web.navwait import NAV_TIMEOUT_MS, NavWatch
-from agentgym.envs.web.observation import PROBE_JS, WALK_JS, PageSnapshot, parse_walk
+from agentgym.envs.web.navwait import NAV_TIMEOUT_MS, PAGE_TIMEOUT_S, NavWatch
+from agentgym.envs.web.observation import DECODE_PNG_JS, PROBE_JS, WALK_JS, PageSnapshot, parse_walk
 from agentgym.envs.web.proxy import FilterProxy
 from agentgym.envs.web.tasks.checks import HookReading
 from agentgym.envs.web.taskpage import TaskPage
@@ -26,23 +26,21 @@ from agentgym.envs.web.taskpage import TaskPage
 ACTION_TIMEOUT_MS = 10000
 VIEWPORT = {"width": 1280, "height": 800}
 
-# Decode a PNG to RGBA bytes inside the browser (no image library needed on the host).
-DECODE_PNG_JS = """
-async (b64) => {
-  const bin = atob(b64), buf = new Uint8Array(bin.length);
-  for (let i = 0; i < bin.length; i++) buf[i] = bin.charCodeAt(i);
-  const bmp = await createImageBitmap(new Blob([buf], {type: 'image/png'}));
-  const c = new OffscreenCanvas(bmp.width, bmp.height), g = c.getContext('2d');
-  g.drawImage(bmp, 0, 0);
-  const d = g.getImageData(0, 0, bmp.width, bmp.height).data;
-  let s = ''; for (let i = 0; i < d.length; i += 32768) s += String.fromCharCode.apply(null, d.subarray(i, i + 32768));
-  return {w: bmp.width, h: bmp.height, data: btoa(s)};
-}
-"""
 
 
 class BrowserActionError(Exception):
     """The agent's action could not be done; the message says why and what to do instead."""
+
+
+async def page_call(coro: Any) -> Any:
+    """A script call into a page, bounded: a page whose scripts keep it busy (a loop the agent
+    set going, or the page's own) is the agent's problem to get out of, never an infrastructure
+    error; the browser call around it would otherwise end the episode as one after 60 s."""
+    try:
+        return await asyncio.wait_for(coro, PAGE_TIMEOUT_S)
+    except asyncio.TimeoutError:
+        raise BrowserActionError(f"the page did not answer within {PAGE_TIMEOUT_S:.0f} s (its scripts keep it busy); "
+                                 "close this tab or go to another page") from None
 
 
 class Tab(BaseModel):
@@ -202,23 +200,27 @@ class Session:
             page = self.page
             for attempt in range(5):
                 try:
-                    snap = parse_walk(await page.evaluate(WALK_JS))
+                    snap = parse_walk(await page_call(page.evaluate(WALK_JS)))
+                    break
+                except BrowserActionError as exc:
+                    snap = PageSnapshot(text=f"({exc})")
                     break
                 except Exception as exc:  # noqa: BLE001 - a navigation replaced the document mid-walk
                     if attempt == 4 or not _navigating(exc):
                         raise
                     await self.settle(page)
             url = page.url
+        titles = await asyncio.gather(*(_title(p) for i, p in enumerate(self.pages) if i != self.active))
         tabs = []
         for i, p in enumerate(self.pages):
-            title = snap.title if i == self.active else await _title(p)
+            title = snap.title if i == self.active else titles[i - (i > self.active)]
             tabs.append(Tab(index=i, title=title, url=p.url, active=i == self.active))
         return Observation(snapshot=snap, url=url, tabs=tabs)
 
     async def screenshot(self) -> tuple[bytes, int, int, bytes]:
         """(PNG bytes, width, height, RGB bytes) of the active tab's viewport."""
         png = await self.page.screenshot(type="png")
-        decoded = await self.page.evaluate(DECODE_PNG_JS, base64.b64encode(png).decode())
+        decoded = await page_call(self.page.evaluate(DECODE_PNG_JS, base64.b64encode(png).decode()))
         rgba = base64.b64decode(decoded["data"])
         return png, decoded["w"], decoded["h"], rgba
 
@@ -233,7 +235,7 @@ class Session:
         """Evaluate on the active page, again after a navigation that replaced the document mid-call."""
         for attempt in range(5):
             try:
-                return await self.page.evaluate(js, arg)
+                return await page_call(self.page.evaluate(js, arg))
             except Exception as exc:  # noqa: BLE001
                 if attempt == 4 or not _navigating(exc):
                     raise
@@ -307,7 +309,7 @@ class Session:
         loc, info = await self._element(ident)
         if info["tag"] != "select":
             raise BrowserActionError(f"element [{ident}] is not a dropdown (<select>); click it instead")
-        have = await loc.evaluate("(s) => [...s.options].map(o => [o.value, o.text.trim()])")
+        have = await page_call(loc.evaluate("(s) => [...s.options].map(o => [o.value, o.text.trim()])"))
         values = []
         for want in options:
             match = next((v for v, t in have if want in (v, t)), None) or next((v for v, t in have if t.lower() == want.lower()), None)
@@ -385,8 +387,8 @@ class Session:
 
 async def _title(page: Any) -> str:
     try:
-        return await page.title()
-    except Exception:  # noqa: BLE001 - a tab mid-navigation has no title yet
+        return await asyncio.wait_for(page.title(), 2.0)
+    except Exception:  # noqa: BLE001 - a tab mid-navigation has no title yet; a busy one gives none
         return ""
 
 

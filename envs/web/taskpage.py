@@ -27,6 +27,7 @@ from collections import Counter
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from agentgym.env import InfraError
 from agentgym.envs.web.tasks.checks import HookReading
 
 JS_NAME = re.compile(r"^[A-Za-z_$][A-Za-z0-9_$]*$")
@@ -89,7 +90,10 @@ class TaskPage:
 
     async def pin(self, context: Any, page: Any) -> None:
         """Remember the document the env just loaded as the task page."""
-        self.loader, self.url = await loader_id(context, page)
+        try:
+            self.loader, self.url = await asyncio.wait_for(loader_id(context, page), READ_TIMEOUT_S)
+        except asyncio.TimeoutError:  # before the agent's first move: the site's page, not the agent
+            raise InfraError(f"the task page did not answer within {READ_TIMEOUT_S:.0f} s of loading") from None
 
     def task_loads(self) -> int:
         return self.loads[page_key(self.url)] + self.overflow
@@ -106,8 +110,8 @@ class TaskPage:
                                     "second tab or frame, or another query): only the first attempt counts")
         for page in list(pages):
             try:
-                doc, _ = await loader_id(context, page)
-            except Exception:  # noqa: BLE001 - a tab closing as we look: not the task page any more
+                doc, _ = await asyncio.wait_for(loader_id(context, page), READ_TIMEOUT_S / 2)
+            except Exception:  # noqa: BLE001 - a tab closing as we look, or busy: not one we can read
                 continue
             if doc != self.loader:
                 continue

@@ -377,6 +377,36 @@ def test_a_page_that_says_done_does_not_end_the_episode(env):
     honest(env)
 
 
+def test_attack_busy_page_is_not_an_infrastructure_error(env, tmp_path):
+    """Get a page of the site to loop forever (script from its query), then keep acting: every
+    script call into a page is bounded (10 s), so the agent reads that the page does not answer
+    and can close the tab, where the browser call around it used to end the episode after 60 s as
+    "Infrastructure error (not your fault)" (a way to dodge a zero). An episode beside it, in
+    another env on the same Chromium, is solved meanwhile."""
+    obs, _ = env.reset(options={"task_id": "quiz-7"})
+    act(env, "new_tab", url="/notes.html?js=" + quote("setTimeout(() => { while (true) {} }, 200)"))
+    beside = _quiz_env(tmp_path)
+    try:
+        o, _ = beside.reset(options={"task_id": "quiz-7"})
+        answer_quiz(o, beside, quiz_sum(o))
+        assert done(beside) == 1.0
+    finally:
+        beside.close()
+    obs, _, term, trunc, info = env.step({"name": "noop", "arguments": {"wait_ms": 300}})
+    assert "error" not in info and not term and not trunc
+    assert "did not answer" in obs["text"]
+    obs = act(env, "tab_close")
+    assert obs["last_action_error"] == "" and "Sum quiz" in obs["text"]
+    assert done(env) == 0.0
+    honest(env)
+
+
+def _quiz_env(root):
+    (root / "quiz.html").write_text(QUIZ)
+    return WebEnv(runtime="local", sites=[{"name": "quiz", "static_dir": str(root)}], prewarm=False,
+                  tasks=[_task("quiz-7", "quiz", QUIZ_START, {"kind": "hook"})])
+
+
 async def _all_rewards(env):
     """What every document (tab and frame) of the episode holds in window.agentgymReward."""
     out = []
