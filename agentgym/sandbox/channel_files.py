@@ -1,7 +1,8 @@
 """File ops of the channel server (read, write, tar_out, tar_in), bounded and typed.
 
-Runs INSIDE the sandbox as part of the channel server (channel.py sends channel_procs.py, this
-file and channel_server.py as one program), so: standard library only, Python >= 3.6 syntax.
+Runs INSIDE the sandbox as part of the channel server (channel_transport.py sends
+channel_procs.py, this file and channel_server.py as one program): standard library only,
+Python >= 3.6 syntax.
 
 Every file these ops touch may have been planted by the agent, so none of them may hang or
 exhaust the server (one server answers every call of a sandbox; a stuck one would make every

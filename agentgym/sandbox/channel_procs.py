@@ -1,7 +1,7 @@
 """Helpers of the channel server: /proc process hunting, output capping, framing.
 
-Runs INSIDE the sandbox as part of the channel server (channel.py sends this file's source and
-channel_server.py's as one program), so: standard library only, Python >= 3.6 syntax.
+Runs INSIDE the sandbox as part of the channel server (channel_transport.py sends this file,
+channel_files.py and channel_server.py as one program), so: standard library only, Python >= 3.6.
 """
 
 import json

@@ -1,8 +1,9 @@
 """The agentgym channel server: runs INSIDE a sandbox (a container, or a local temp dir).
 
 Standard library only, Python >= 3.6 syntax: the docker backend runs it with whatever
-interpreter the image has. channel.py sends channel_procs.py, channel_files.py and this file
-as one source over stdin to a tiny bootstrap (``python3 -c <bootstrap>``), so nothing is copied into the sandbox.
+interpreter the image has. channel_transport.py sends channel_procs.py, channel_files.py and this
+file as one source over stdin to a tiny bootstrap (``python3 -c <bootstrap>``), so nothing is
+copied into the sandbox.
 
 It keeps ONE persistent shell and answers framed requests on stdin/stdout: a 4-byte big-endian
 length, then a JSON object with an ``op`` (exec, read, write, tar_in, tar_out, ping, killall,
