@@ -84,19 +84,23 @@ def _set_heap_limit() -> None:
         _heap_set = True
 
 
-def _wall(conn: sqlite3.Connection, growth_mb: int, main_pages: int | None = None) -> None:
-    """Limits on an episode's connection (the module docstring); set before the authorizer."""
+_PAGE_BYTES = 4096  # SQLite's default page size; the caps below read the real one when they can
+
+
+def _grow_pages(growth_mb: int, page_size: int = _PAGE_BYTES) -> int:
+    return max(1, growth_mb * 1024 * 1024 // page_size)
+
+
+def _wall(conn: sqlite3.Connection, main_pages: int) -> None:
+    """Limits on an episode's connection (the module docstring); set before the authorizer.
+    main_pages: the main database's page cap (its template's pages + the growth; a fork keeps its
+    source's). The temp schema's cap is set when a statement first names it (SqliteDatabase)."""
     conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, MAX_VALUE_BYTES)
     conn.setlimit(sqlite3.SQLITE_LIMIT_SQL_LENGTH, MAX_SQL_BYTES)
     conn.setlimit(sqlite3.SQLITE_LIMIT_ATTACHED, 0)
     conn.setlimit(sqlite3.SQLITE_LIMIT_WORKER_THREADS, 0)
     conn.execute("PRAGMA temp_store = FILE")
-    page = conn.execute("PRAGMA page_size").fetchone()[0]
-    grow = max(1, growth_mb * 1024 * 1024 // page)
-    for schema in ("main", "temp"):
-        pages = conn.execute(f"PRAGMA {schema}.page_count").fetchone()[0]
-        cap = main_pages if schema == "main" and main_pages else pages + grow
-        conn.execute(f"PRAGMA {schema}.max_page_count = {max(cap, pages)}")
+    conn.execute(f"PRAGMA main.max_page_count = {int(main_pages)}")
 
 
 def _connect() -> sqlite3.Connection:
@@ -117,8 +121,26 @@ class SqliteDatabase:
         self._conn: sqlite3.Connection | None = conn
         self._lock = threading.Lock()
         self._growth_mb = growth_mb
-        _wall(conn, growth_mb, main_pages)
+        if main_pages is None:
+            main_pages = conn.execute("PRAGMA page_count").fetchone()[0] + _grow_pages(growth_mb)
+        self._main_pages = main_pages
+        self._temp_capped = False
+        _wall(conn, main_pages)
         conn.set_authorizer(_authorizer)
+
+    def _cap_temp(self, sql: str) -> None:
+        """The temp schema's page cap, set before the first statement that can name it (every way
+        to reach it spells 'temp': TEMP, TEMPORARY, temp.x); opening it costs a temp file, so
+        episodes that never use it do not pay."""
+        if self._temp_capped or "temp" not in sql.lower():
+            return
+        conn = self.conn
+        conn.set_authorizer(None)  # our own PRAGMA; the agent's are refused
+        try:
+            conn.execute(f"PRAGMA temp.max_page_count = {_grow_pages(self._growth_mb)}")
+        finally:
+            conn.set_authorizer(_authorizer)
+        self._temp_capped = True
 
     @property
     def conn(self) -> sqlite3.Connection:
@@ -136,6 +158,7 @@ class SqliteDatabase:
         started = time.perf_counter()
         conn = self.conn
         with self._lock:
+            self._cap_temp(sql)
             conn.set_progress_handler(lambda: 1 if time.monotonic() > deadline else 0, _PROGRESS_STEPS)
             try:
                 result = QueryResult(statements=len(statements), row_cap=max_rows)
@@ -170,8 +193,7 @@ class SqliteDatabase:
         dest = _connect()
         with self._lock:
             self.conn.backup(dest)
-            cap = self.conn.execute("PRAGMA main.max_page_count").fetchone()[0]
-        return SqliteDatabase(self.db_id, dest, self._growth_mb, main_pages=cap)  # a fork grows no further
+        return SqliteDatabase(self.db_id, dest, self._growth_mb, main_pages=self._main_pages)  # no fresh allowance
 
     def close(self) -> None:
         if self._conn is not None:
@@ -199,6 +221,8 @@ class SqliteEngine:
         self.growth_mb = growth_mb
         _set_heap_limit()
 
+    _sizes: dict[tuple[str, str], tuple[int, int]] = {}  # template -> (page size, page count)
+
     def template(self, db_id: str) -> sqlite3.Connection:
         key = (str(self.data_dir), db_id)
         with self._templates_lock:
@@ -207,15 +231,18 @@ class SqliteEngine:
                 files = database_files(db_id, self.data_dir)
                 conn = _connect()
                 conn.executescript(files.dump_sql())
+                self._sizes[key] = (conn.execute("PRAGMA page_size").fetchone()[0],
+                                    conn.execute("PRAGMA page_count").fetchone()[0])
                 self._templates[key] = conn
             return conn
 
     def open(self, db_id: str) -> SqliteDatabase:
         template = self.template(db_id)
+        page_size, pages = self._sizes[(str(self.data_dir), db_id)]
         dest = _connect()
         with self._templates_lock:
             template.backup(dest)
-        return SqliteDatabase(db_id, dest, self.growth_mb)
+        return SqliteDatabase(db_id, dest, self.growth_mb, main_pages=pages + _grow_pages(self.growth_mb, page_size))
 
     def close(self) -> None:
         """Templates stay cached for the process (other envs share them); nothing per-engine to free."""
