@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from agentgym.sandbox import ISOLATION_KINDS, ChannelKilled, SandboxSpec, reaper
+from agentgym.sandbox import ISOLATION_KINDS, ChannelKilled, SandboxFileRefused, SandboxSpec, reaper
 from agentgym.sandbox.local import LocalSandbox, parse_memory
 
 
@@ -157,3 +157,32 @@ def test_gc_removes_stale_dirs_of_dead_owners_only() -> None:
         assert str(stale) in report.local_dirs and str(live.root) not in report.local_dirs and stale.exists()
         report = reaper.gc()
         assert str(stale) in report.local_dirs and not stale.exists() and live.root.exists()
+
+
+def test_snapshot_fork_and_restore_leave_out_fifos_and_devices(tmp_path: Path) -> None:
+    # copying a FIFO blocks or fails and copying a device never ends: an agent's mkfifo must not
+    # turn the env's fork() or reset into an infrastructure error (or a hang)
+    with LocalSandbox() as s:
+        mk = "mkfifo p && echo kept > a.txt" + (" && mknod z c 1 5" if os.geteuid() == 0 else "")
+        assert s.exec(mk).exit_code == 0
+        snap = s.snapshot()
+        child = s.fork()
+        try:
+            assert child.exec("ls").stdout.split() == ["a.txt"]
+        finally:
+            child.close()
+        s.restore(snap)
+        assert s.exec("ls").stdout.split() == ["a.txt"]
+
+
+def test_copy_in_through_a_folder_linked_out_is_refused(tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (tmp_path / "f.txt").write_text("x")
+    with LocalSandbox() as s:
+        s.exec(f"ln -s {outside} out")
+        with pytest.raises(SandboxFileRefused, match="out of the sandbox"):
+            s.copy_in(tmp_path / "f.txt", "out/f.txt")
+        assert not (outside / "f.txt").exists()
+        s.copy_in(tmp_path / "f.txt", "in/f.txt")
+        assert s.read_file("in/f.txt") == b"x"

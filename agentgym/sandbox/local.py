@@ -13,6 +13,7 @@ import os
 import posixpath
 import re
 import shutil
+import stat
 import sys
 import tempfile
 import uuid
@@ -22,7 +23,15 @@ from typing import ClassVar
 
 from agentgym.sandbox import reaper
 from agentgym.sandbox.archive import safe_extract
-from agentgym.sandbox.base import ARCHIVE_LIMIT, READ_LIMIT, CommandResult, Sandbox, SandboxError, SandboxSpec
+from agentgym.sandbox.base import (
+    ARCHIVE_LIMIT,
+    READ_LIMIT,
+    CommandResult,
+    Sandbox,
+    SandboxError,
+    SandboxFileRefused,
+    SandboxSpec,
+)
 from agentgym.sandbox.channel import Channel, LocalTransport, server_argv
 from agentgym.sandbox.local_python import make_python
 
@@ -97,9 +106,9 @@ class LocalSandbox(Sandbox):
         self._snapshots: dict[str, Path] = {}
         self._init: Path | None = None
         if _template is not None:
-            shutil.copytree(_template, self.work, symlinks=True)
+            _copy_tree(_template, self.work)
             self._init = self.root / "snapshots" / "_init"  # a fork's creation state is the fork point
-            shutil.copytree(self.work, self._init, symlinks=True)
+            _copy_tree(self.work, self._init)
         else:
             self.work.mkdir()
         self._env = self._shell_env()
@@ -166,7 +175,10 @@ class LocalSandbox(Sandbox):
         self._channel.write_file(str(self._host_path(path)), data, mode)
 
     def copy_in(self, host_path: str | Path, sandbox_path: str) -> None:
-        _copy(Path(host_path), self._host_path(sandbox_path))
+        dest = self._host_path(sandbox_path)
+        if _inside(dest, self.root) and not _inside(Path(os.path.realpath(dest.parent)), self.root.resolve()):
+            raise SandboxFileRefused(f"copy_in {sandbox_path}: its folder leads out of the sandbox through a symlink")
+        _copy(Path(host_path), dest)
 
     def copy_out(self, sandbox_path: str, host_path: str | Path, *, max_bytes: int = ARCHIVE_LIMIT) -> None:
         """Through the channel server's bounded, typed tar (as docker's read-only sandboxes do), so
@@ -189,7 +201,7 @@ class LocalSandbox(Sandbox):
         self._check_open()
         snap_id = uuid.uuid4().hex[:12]
         dest = self.root / "snapshots" / snap_id
-        shutil.copytree(self.work, dest, symlinks=True)
+        _copy_tree(self.work, dest)
         self._snapshots[snap_id] = dest
         return snap_id
 
@@ -204,7 +216,7 @@ class LocalSandbox(Sandbox):
         shutil.rmtree(self.work)
         source = self._snapshots[snapshot_id] if snapshot_id else self._init
         if source is not None:
-            shutil.copytree(source, self.work, symlinks=True)
+            _copy_tree(source, self.work)
         else:
             self.work.mkdir()
             self._write_spec_files()
@@ -226,6 +238,30 @@ class LocalSandbox(Sandbox):
 
     def __repr__(self) -> str:
         return f"LocalSandbox(id={self.id!r}, root={str(self.root)!r})"
+
+
+def _inside(path: Path, root: Path) -> bool:
+    p, r = os.path.normpath(path), os.path.normpath(root)
+    return p == r or p.startswith(r.rstrip("/") + "/")
+
+
+def _special(folder: str, names: list[str]) -> set[str]:
+    """What a snapshot, fork or restore leaves out of the agent's tree: FIFOs, devices and sockets
+    (copying a FIFO blocks or fails, copying a device like /dev/zero never ends)."""
+    out = set()
+    for name in names:
+        try:
+            mode = os.lstat(os.path.join(folder, name)).st_mode
+        except OSError:
+            out.add(name)
+            continue
+        if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode) or stat.S_ISLNK(mode)):
+            out.add(name)
+    return out
+
+
+def _copy_tree(src: Path, dst: Path) -> None:
+    shutil.copytree(src, dst, symlinks=True, ignore=_special)
 
 
 def _copy(src: Path, dst: Path) -> None:
