@@ -46,6 +46,9 @@ def parse_csv(data: bytes, spec: SubmissionSpec, expected_ids: list[str]) -> pd.
         raise SubmissionError(f"{spec.path} is not UTF-8 text") from None
     if not text.strip():
         raise SubmissionError(f"{spec.path} is empty; expected a header line: {','.join(spec.columns)}")
+    header = text.lstrip()[:4096].split("\n", 1)[0]
+    if header.count(",") > 4 * len(spec.columns) + 8:  # a header of a million columns is refused unparsed
+        raise SubmissionError(f"wrong columns: expected {spec.columns}, got a header of {header.count(',') + 1}+ fields")
     try:
         df = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, skipinitialspace=True)
     except (pd.errors.ParserError, ValueError) as exc:

@@ -9,9 +9,9 @@ module runs with:
 - an audit hook (sys.addaudithook: it cannot be removed) that kills the process with
   EXIT_VIOLATION and a marker line on stderr when, after set-up, anything compiles new code
   (compile/exec/eval of source, marshal, code objects built by hand) other than the import
-  system loading an installed module; when a module outside the allowed set (or the standard
-  library, for imports the libraries make themselves) is loaded; when the module's own code
-  imports a module outside the allowed set through any builtins (__import__ is wrapped); and when
+  system loading an installed module; when the module's own code loads a module outside the
+  allowed set by any import path (__import__ is wrapped too), or a helper loads a library that is
+  an idiom of its own (pandas, statsmodels, scipy, ...) the task does not allow; and when
   anything touches the checker (sys.settrace/setprofile, its functions' code, gc referrers,
   ctypes, threads, processes, writes to files);
 - a trace function counting, per hidden input, the Python calls into and lines run in code
@@ -57,6 +57,8 @@ _KILL = ("sys.settrace", "sys.setprofile", "sys.addaudithook", "code.__new__", "
          "os.rmdir", "os.mkdir", "os.symlink", "os.link", "os.truncate", "os.chmod", "os.chown", "os.putenv",
          "os.unsetenv", "mmap.__new__", "resource.setrlimit", "signal.pthread_kill", "sys.set_asyncgen_hooks",
          "sqlite3.connect", "shutil.rmtree", "shutil.copyfile", "shutil.move")
+#: libraries that are an idiom of their own: loading one the task does not allow is a violation
+_IDIOM_LIBS = frozenset({"pandas", "statsmodels", "scipy", "sklearn", "polars", "numba", "patsy"})
 _KILL_PREFIX = ("ctypes.", "socket.", "_posixsubprocess", "winreg.")
 
 
@@ -74,7 +76,6 @@ def _install(cfg, agent_path, write_code):
 
     allowed = frozenset(cfg["allowed"])
     allowed_text = ", ".join(sorted(allowed))
-    stdlib = frozenset(sys.stdlib_module_names)
     loader_types = (ext.SourceFileLoader, ext.SourcelessFileLoader, ext.ExtensionFileLoader)
     protected = [ext.FileLoader, ext.SourceLoader, ModuleSpec, *loader_types]
     boot_g, ext_g = vars(boot), vars(ext)
@@ -157,7 +158,9 @@ def _install(cfg, agent_path, write_code):
             root = name.split(".")[0]
             if root not in allowed and name not in sys.modules:
                 req = importer(getframe(2))
-                if root not in stdlib or req is None or is_agent(req):
+                # the module asking, through any path; or a helper loading a library the idiom
+                # forbids (a library's own lazy or optional imports are left alone)
+                if req is None or is_agent(req) or (root in _IDIOM_LIBS and root not in sys.modules):
                     die("imported " + name + " at run time; allowed imports: " + allowed_text)
         elif event == "object.__setattr__":
             target = args[0]

@@ -397,3 +397,14 @@ def test_outputs_json_parse_is_bounded():
     for data in (b"[" * 50_000 + b"]" * 50_000, json.dumps([{"id": "c00", "values": [int("9" * 200)]}]).encode()):
         with pytest.raises(SubmissionError):
             score_outputs(inst, data)
+
+
+def test_attack_million_column_header():
+    """Own: a 2 MB submission whose header has a million columns (pandas would build a frame of a
+    million columns before the column check). Stopped: the header is counted before parsing."""
+    with _open(IMPUTE) as env:
+        _call(env, "bash", command="python3 -c \"print('id,value' + ',x' * 1000000); print('a,1' + ',0' * 1000000)\" "
+                                   "> submission.csv")
+        t = time.monotonic()
+        _zero(_call(env, "submit"), "wrong columns")
+        assert time.monotonic() - t < 10
