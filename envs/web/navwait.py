@@ -15,8 +15,9 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from agentgym.envs.web.pagecalls import PAGE_TIMEOUT_S
+
 NAV_TIMEOUT_MS = 15000
-PAGE_TIMEOUT_S = 10.0  # the longest one script call into a page may take (a busy page is the agent's problem)
 NAV_QUIET_S = 3.0  # a navigation a page began but that sent no request for this long went nowhere (cancelled, 204)
 
 # Marks a document whose own script began a navigation to another document (the Navigation API's

@@ -15,7 +15,8 @@ from urllib.parse import unquote, urljoin, urlsplit
 
 from pydantic import BaseModel
 
-from agentgym.envs.web.navwait import NAV_TIMEOUT_MS, PAGE_TIMEOUT_S, NavWatch
+from agentgym.envs.web.navwait import NAV_TIMEOUT_MS, NavWatch
+from agentgym.envs.web.pagecalls import CRASHED, BrowserActionError, navigating as _navigating, page_call, title as _title
 from agentgym.envs.web.observation import DECODE_PNG_JS, PROBE_JS, WALK_JS, PageSnapshot, parse_walk
 from agentgym.envs.web.proxy import FilterProxy
 from agentgym.envs.web.tasks.checks import HookReading
@@ -25,22 +26,10 @@ from agentgym.envs.web.taskpage import TaskPage
 # with 16 episodes on 2 busy cores, 3 s made clicks and fills that did complete report a timeout.
 ACTION_TIMEOUT_MS = 10000
 VIEWPORT = {"width": 1280, "height": 800}
+MAX_TABS = 16  # a page opening popups in a loop gets no more (the browser is shared with other episodes)
 
 
 
-class BrowserActionError(Exception):
-    """The agent's action could not be done; the message says why and what to do instead."""
-
-
-async def page_call(coro: Any) -> Any:
-    """A script call into a page, bounded: a page whose scripts keep it busy (a loop the agent
-    set going, or the page's own) is the agent's problem to get out of, never an infrastructure
-    error; the browser call around it would otherwise end the episode as one after 60 s."""
-    try:
-        return await asyncio.wait_for(coro, PAGE_TIMEOUT_S)
-    except asyncio.TimeoutError:
-        raise BrowserActionError(f"the page did not answer within {PAGE_TIMEOUT_S:.0f} s (its scripts keep it busy); "
-                                 "close this tab or go to another page") from None
 
 
 class Tab(BaseModel):
@@ -83,6 +72,7 @@ class Session:
         self.blocked: list[str] = []
         self.proxy = FilterProxy(self.allowed, self.blocked.append, lambda o: origin_of(o) in self.origins)
         self.task_page: TaskPage | None = None  # for page-reward tasks: the document the reward is read from
+        self.crashed: set[Any] = set()  # tabs whose renderer died: observed as such, until closed
         self.navs = NavWatch()  # navigations the pages' own scripts begin, for the wait after an action
 
     # -- lifecycle ----------------------------------------------------------------------------------
@@ -142,11 +132,17 @@ class Session:
 
     def _on_page(self, page: Any) -> None:
         if page not in self.pages:
+            if len(self.pages) >= MAX_TABS:
+                self.blocked.append(f"a tab past the limit of {MAX_TABS}")
+                asyncio.ensure_future(page.close())
+                return
             self.pages.append(page)
             self.active = len(self.pages) - 1  # a popup (target=_blank) takes the focus, as in a browser
             page.on("close", self._on_close)
+            page.on("crash", lambda p: self.crashed.add(p))
 
     def _on_close(self, page: Any) -> None:
+        self.crashed.discard(page)
         if page in self.pages:
             i = self.pages.index(page)
             self.pages.remove(page)
@@ -200,12 +196,17 @@ class Session:
             page = self.page
             for attempt in range(5):
                 try:
+                    if page in self.crashed:
+                        raise BrowserActionError(CRASHED)
                     snap = parse_walk(await page_call(page.evaluate(WALK_JS)))
                     break
                 except BrowserActionError as exc:
                     snap = PageSnapshot(text=f"({exc})")
                     break
                 except Exception as exc:  # noqa: BLE001 - a navigation replaced the document mid-walk
+                    if "crash" in str(exc).lower():
+                        snap = PageSnapshot(text=f"({CRASHED})")
+                        break
                     if attempt == 4 or not _navigating(exc):
                         raise
                     await self.settle(page)
@@ -233,6 +234,8 @@ class Session:
 
     async def _evaluate(self, js: str, arg: Any = None) -> Any:
         """Evaluate on the active page, again after a navigation that replaced the document mid-call."""
+        if self.page in self.crashed:
+            raise BrowserActionError(CRASHED)
         for attempt in range(5):
             try:
                 return await page_call(self.page.evaluate(js, arg))
@@ -356,6 +359,8 @@ class Session:
 
     async def new_tab(self, url: str | None) -> str:
         full = self.check_url(url) if url else None
+        if len(self.pages) >= MAX_TABS:
+            raise BrowserActionError(f"{MAX_TABS} tabs are open, the most there may be; close one with tab_close")
         page = await self.context.new_page()
         self._on_page(page)
         self.active = self.pages.index(page)
@@ -383,15 +388,3 @@ class Session:
         if ms:
             await asyncio.sleep(ms / 1000)
         return f"waited {ms} ms" if ms else "did nothing"
-
-
-async def _title(page: Any) -> str:
-    try:
-        return await asyncio.wait_for(page.title(), 2.0)
-    except Exception:  # noqa: BLE001 - a tab mid-navigation has no title yet; a busy one gives none
-        return ""
-
-
-def _navigating(exc: Exception) -> bool:
-    msg = str(exc)
-    return any(s in msg for s in ("Execution context was destroyed", "navigation", "Target closed", "frame was detached"))

@@ -11,6 +11,7 @@ Each attack ends with reward 0 or a clear refusal, and an honest solve still sco
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 import os
 import re
@@ -398,6 +399,45 @@ def test_attack_busy_page_is_not_an_infrastructure_error(env, tmp_path):
     obs = act(env, "tab_close")
     assert obs["last_action_error"] == "" and "Sum quiz" in obs["text"]
     assert done(env) == 0.0
+    honest(env)
+
+
+def test_attack_popup_flood(env):
+    """A scripted page opens 60 popups of itself, to fill the Chromium all episodes share: a
+    context holds at most 16 tabs (the rest are closed as they open), new_tab past it is refused."""
+    env.reset(options={"task_id": "quiz-7"})
+    obs = act(env, "goto", url="/bonus.html")
+    obs = act(env, "new_tab", url="/notes.html?js=" + quote("for (let i = 0; i < 60; i++) window.open('/bonus.html');"))
+    obs = act(env, "noop", wait_ms=1500)
+    assert 2 <= len(env.session.pages) <= 16 and len(obs["tabs"].splitlines()) == len(env.session.pages)
+    while len(env.session.pages) < 16:
+        act(env, "new_tab")
+    obs = act(env, "new_tab", url="/bonus.html")
+    assert "16 tabs are open" in obs["last_action_error"]
+    assert done(env) == 0.0
+    honest(env)
+
+
+def test_a_crashed_tab_is_an_observation_not_an_infrastructure_error(env):
+    """A renderer that dies (a page allocating without end; crashed here through CDP, as a memory
+    bomb would, without filling this machine) is read as such by the agent, who closes the tab."""
+    env.reset(options={"task_id": "quiz-7"})
+    act(env, "new_tab", url="/bonus.html")
+
+    async def crash():
+        cdp = await env.session.context.new_cdp_session(env.session.page)
+        try:
+            await asyncio.wait_for(cdp.send("Page.crash"), 3)
+        except Exception:  # noqa: BLE001 - no answer comes: the session dies with the page
+            pass
+
+    env.browser.call(crash())
+    obs, _, term, _, info = env.step({"name": "click", "arguments": {"id": "1"}})
+    assert "error" not in info and not term and "crashed" in obs["text"]
+    obs, _, term, _, info = env.step({"name": "noop", "arguments": {}})
+    assert "error" not in info and "crashed" in obs["text"]
+    obs = act(env, "tab_close")
+    assert "Sum quiz" in obs["text"]
     honest(env)
 
 
