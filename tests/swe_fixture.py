@@ -1,6 +1,6 @@
 """A small real git repository and two instances in SWE-bench's own file format.
 
-History of acme/calc: c1 the library and its tests; c2 (base_commit) adds clamp() and
+History of acme/calc: c1 the library, its tests and tests/conftest.py; c2 (base_commit) adds clamp() and
 mean() with bugs; c3 fixes them and adds tests (the future: must never reach the agent).
 The instances store FAIL_TO_PASS/PASS_TO_PASS as JSON strings, exactly as SWE-bench files do.
 """
@@ -65,6 +65,15 @@ def test_mean():
     assert mean([]) == 0.0
 '''
 
+#: the test folder's own conftest: a fixture the tests may use (and a file an agent may try to move away)
+CONFTEST = '''import pytest
+
+
+@pytest.fixture
+def bounds():
+    return (0, 10)
+'''
+
 
 def _git(repo: Path, *args: str) -> str:
     env = {**os.environ, "GIT_AUTHOR_NAME": "dev", "GIT_AUTHOR_EMAIL": "dev@example.com",
@@ -88,7 +97,8 @@ def build(root: Path) -> dict[str, object]:
     repo.mkdir(parents=True)
     _git(repo, "init", "-q", "-b", "main")
     c1 = _commit(repo, {"calc/__init__.py": "", "calc/ops.py": OPS_C1, "tests/__init__.py": "",
-                        "tests/test_ops.py": TESTS_C1, "setup.cfg": "[metadata]\nname = calc\n"}, "calc: add and sub")
+                        "tests/conftest.py": CONFTEST, "tests/test_ops.py": TESTS_C1,
+                        "setup.cfg": "[metadata]\nname = calc\n"}, "calc: add and sub")
     c2 = _commit(repo, {"calc/ops.py": OPS_C2}, "calc: clamp and mean")
     fixed = OPS_C2.replace("    if x >= hi:\n        return hi - 1\n", "    if x > hi:\n        return hi\n")
     fixed = fixed.replace("(len(values) + 1)", "len(values)")
