@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import re
 import struct
 import threading
@@ -33,6 +34,17 @@ from agentgym.sandbox.channel_transport import (  # noqa: F401 - re-exported: ca
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 EXEC_GRACE_S = 20.0  # beyond a command's own timeout: the server needs time to kill and report
 OP_TIMEOUT_S = 120.0
+
+
+def _reply_limit(msg: dict[str, Any]) -> int:
+    """The most bytes a reply to msg can hold: base64 of a read or archive, or a command's capped
+    output as JSON (a byte can take 6 characters: \\ufffd), plus room for the rest."""
+    op = msg.get("op")
+    if op in ("read", "tar_out"):
+        return int(msg.get("max_bytes") or ARCHIVE_LIMIT) * 4 // 3 + (1 << 20)
+    if op == "exec":
+        return 2 * 6 * int(msg.get("max_output") or 0) + (1 << 20)
+    return 16 << 20
 
 
 class ChannelDied(SandboxError):
@@ -90,14 +102,20 @@ class Channel:
         return ChannelDied(msg + ". The next call reopens it if the sandbox is still running.")
 
     def _roundtrip(self, t: Transport, msg: dict[str, Any], timeout: float) -> dict[str, Any]:
+        seq = os.urandom(8).hex()
         try:
-            t.write(_frame(msg))
+            t.write(_frame({**msg, "seq": seq}))
         except OSError as e:
             raise self._fail(t, f"write failed: {e}") from None
         deadline = time.monotonic() + timeout
         buf = self._buf
+        limit = _reply_limit(msg)
         try:
             while len(buf) < 4 or len(buf) < 4 + struct.unpack(">I", buf[:4])[0]:
+                if len(buf) >= 4 and struct.unpack(">I", buf[:4])[0] > limit:
+                    # the server never sends that much: something in the sandbox wrote into its output
+                    raise self._fail(t, f"a reply announced {struct.unpack('>I', buf[:4])[0]} bytes, past the "
+                                        f"{limit} this request allows")
                 data = t.read(deadline)
                 if not data:
                     raise self._fail(t, "end of stream: the server exited or the sandbox stopped")
@@ -107,26 +125,33 @@ class Channel:
         except OSError as e:
             raise self._fail(t, f"read failed: {e}") from None
         n = struct.unpack(">I", buf[:4])[0]
-        reply = json.loads(bytes(buf[4 : 4 + n]))
+        try:
+            reply = json.loads(bytes(buf[4 : 4 + n]))
+        except ValueError:
+            reply = None
         del buf[: 4 + n]
+        if not isinstance(reply, dict) or reply.get("seq") != seq:
+            raise self._fail(t, "an unreadable or unasked-for reply (something in the sandbox wrote into the "
+                                "server's output)")
         return reply
 
     def request(self, msg: dict[str, Any], timeout: float = OP_TIMEOUT_S) -> dict[str, Any]:
         with self._lock:
             t = self._t or self._open()
-            try:
-                reply = self._roundtrip(t, msg, timeout)
-            except ChannelDied as died:
-                try:  # does a fresh server answer? Then the sandbox is up and its processes killed ours
-                    t = self._open()
-                except SandboxError:
-                    raise died from None
-                if msg.get("op") == "exec":
-                    raise ChannelKilled(
-                        "the command ended the sandbox's command server (killed it, or used up the memory it "
-                        "needed); a fresh one is running: files are kept, shell state (cwd, variables, "
-                        f"background jobs) is not. ({died})") from None
-                reply = self._roundtrip(t, msg, timeout)
+            for attempt in (1, 2):
+                try:
+                    reply = self._roundtrip(t, msg, timeout)
+                    break
+                except ChannelDied as died:
+                    try:  # does a fresh server answer? Then the sandbox is up and its processes did it
+                        t = self._open()
+                    except SandboxError:
+                        raise died from None
+                    if msg.get("op") == "exec" or attempt == 2:  # an exec's outcome is unknown: not resent
+                        raise ChannelKilled(
+                            "what ran in the sandbox ended or tampered with its command server (killed it, wrote "
+                            "into its output, or used up the memory it needed); a fresh one is running: files are "
+                            f"kept, shell state (cwd, variables, background jobs) is not. ({died})") from None
         if not reply.get("ok"):
             kind, err = reply.get("type", ""), reply.get("error", "unknown error")
             if kind == "Refused":

@@ -369,13 +369,15 @@ class Server(FileOps):
         write_frame(conn.fileno(), {"ok": True})
 
     def _handle(self, body, fout):
-        """Answer one request; False once the server should exit."""
+        """Answer one request; False once the server should exit. Replies echo the request's seq
+        (a random token): the host can tell them from frames something else wrote into our output."""
+        req = {}
         try:
             req = json.loads(body.decode("utf-8"))
             op = req.get("op")
             if op == "close":
                 self.shutdown()
-                write_frame(fout, {"ok": True})
+                write_frame(fout, {"ok": True, "seq": req.get("seq")})
                 return False
             handler = getattr(self, "op_" + str(op), None)
             if handler is None:
@@ -384,6 +386,7 @@ class Server(FileOps):
             reply["ok"] = True
         except Exception as e:
             reply = {"ok": False, "type": type(e).__name__, "error": str(e)}
+        reply["seq"] = req.get("seq") if isinstance(req, dict) else None
         write_frame(fout, reply)
         return True
 

@@ -97,3 +97,31 @@ def test_attack_kill_the_command_server(pair: tuple[Any, Any]) -> None:  # noqa:
             assert "command server" in info.get("agent_failure", "") and "error" not in info and not terminated, info
             assert "back" in bash(a, "echo back")
         refused_submit(a)
+
+
+FORGE = r"""python3 - "$PPID" <<'EOF'
+import json, os, struct, sys
+fd = os.open("/proc/%s/fd/1" % sys.argv[1], os.O_WRONLY)
+body = json.dumps({"ok": True, "exit_code": 0, "stdout": "forged", "stderr": "", "timed_out": False,
+                   "truncated": False, "duration_s": 0, "data": "aGVsbG8sIHdvcmxkCg=="}).encode()
+os.write(fd, struct.pack(">I", len(body)) + body + (b"\xff\xff\xff\xff" if sys.argv[1:] else b""))
+EOF"""
+
+
+def test_attack_forge_the_channels_replies(pair: tuple[Any, Any]) -> None:  # noqa: F811
+    """The agent writes into its command server's output (/proc/$PPID/fd/1): a forged reply
+    (read_file data saying "hello, world"), then a header announcing a 4 GiB reply. Before, the
+    host took the forged frame as the answer to its request, read the next reply out of step (a
+    KeyError: an infrastructure error), or waited for the 4 GiB. Stopped by each request's random
+    seq that a reply must echo and a size bound per request: a reply that fails either is the
+    agent's doing (a fresh server, info["agent_failure"]). In docker the host reads replies from
+    a unix socket the agent cannot open, so the writes go nowhere."""
+    a, b = pair
+    with beside(b):
+        a.reset(options={"task_id": "hello"})
+        text, _, terminated, info = call(a, "bash", command=FORGE)
+        assert "error" not in info and not terminated, (text, info)
+        if a.unwrapped.runtime == "local":
+            assert "command server" in info.get("agent_failure", ""), info
+        assert "back" in bash(a, "echo back")
+        refused_submit(a)
