@@ -142,6 +142,34 @@ def test_attack_many_fillers_at_once_exhaust_the_reserve():
 
 
 @docker
+@pytest.mark.parametrize("attack", [
+    "SELECT length(string_agg(repeat(md5(g::text), 3000000), '')) FROM generate_series(1, 9) g",
+    "DO $$DECLARE a text[] := '{}'; BEGIN FOR i IN 1..40 LOOP a := a || repeat(md5(i::text), 2000000); END LOOP; END$$",
+])
+def test_attack_memory_bomb_in_a_backend(attack):
+    """One query that holds gigabytes (a huge string_agg, a plpgsql array of big strings). The kernel's
+    OOM killer used to end that backend, and PostgreSQL then ends every session: all episodes
+    failed. Each server process now has its own memory limit (RLIMIT_DATA, backend_memory_mb):
+    the attacker gets an 'out of memory' SQL error, the neighbour and the server are untouched."""
+    options = {**SMALL, "backend_memory_mb": 256}
+    env, other = make("docker", engine_options=options), make("docker", engine_options=options)
+    try:
+        env.reset(options={"task_id": TASK})
+        other.reset(options={"task_id": TASK})
+        srv = env.engine.server
+        cid, generation = srv.container_id, srv.generation
+        text, reward, term, info = sql(env, attack)
+        assert "SQL error" in text and "error" not in info and not term
+        assert "out of memory" in text or "time limit" in text  # never the OOM killer
+        assert "(1 row)" in sql(other, "SELECT COUNT(*) FROM orders")[0]
+        assert "(1 row)" in sql(env, "SELECT COUNT(*) FROM orders")[0]
+        assert srv.container_id == cid and srv.generation == generation
+    finally:
+        env.close()
+        other.close()
+
+
+@docker
 def test_attack_sleep_past_the_limit_after_resetting_statement_timeout():
     """SET statement_timeout = 0 (or RESET ALL), then pg_sleep for a minute. We SET the timeout again
     before every statement and cancel from the client at the deadline: the call ends after ~5 s

@@ -66,6 +66,9 @@ class ServerSettings(BaseModel):
         "free space kept on the data disk: under it the largest writer is stopped, and copies never take its last "
         "half; None: a tenth of data_tmpfs, at least 64 MB (512 MB without a tmpfs)"))
     disk_poll_s: float = Field(0.05, gt=0, le=5, description="how often running episodes' database sizes are read")
+    backend_memory_mb: int = Field(int(os.environ.get("AGENTGYM_PG_BACKEND_MEMORY_MB", "512")), ge=128, description=(
+        "private memory (RLIMIT_DATA) of each server process: a query that needs more gets an 'out of memory' "
+        "ERROR instead of the kernel's OOM killer ending one backend, which makes PostgreSQL end every session"))
 
     def reserve_bytes(self) -> int:
         if self.disk_reserve_mb is not None:
@@ -122,6 +125,9 @@ def start(settings: ServerSettings, name: str) -> Started:
         tmpfs={DATA_MOUNT: f"rw,nosuid,nodev,size={settings.data_tmpfs},uid={PG_UID},gid={PG_UID}"}
         if settings.data_tmpfs else None,
         init=True,
+        # Per process, so one episode's huge string_agg or plpgsql array is its own ERROR, not an OOM kill
+        # that restarts every backend (shared_buffers and the tmpfs are shared memory, not counted).
+        ulimits=[_ulimit("data", settings.backend_memory_mb * 1024 * 1024)],
         cap_drop=["ALL"],  # the server runs as the postgres user and needs no capability
         security_opt=["no-new-privileges"],
     )
@@ -154,6 +160,12 @@ def start(settings: ServerSettings, name: str) -> Started:
         f"could not start PostgreSQL from {settings.image} after {START_ATTEMPTS} attempts: {last}. "
         "Check `docker info` and free memory, or use runtime='local' (SQLite)."
     )
+
+
+def _ulimit(name: str, value: int) -> Any:
+    from docker.types import Ulimit
+
+    return Ulimit(name=name, soft=value, hard=value)
 
 
 def _ensure_image(image: str) -> None:

@@ -95,7 +95,8 @@ class DiskGuard:
 
     def end(self, name: str) -> None:
         with self._lock:
-            self._active.pop(name, None)
+            if self._active.pop(name, None) is not None:
+                self._dirty.add(name)  # one more look after the statement: its last writes count too
         self._wake.set()
 
     def fault(self, name: str) -> str | None:
