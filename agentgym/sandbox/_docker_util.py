@@ -77,12 +77,23 @@ def ensure_image(image: str) -> None:
         _checked.add(image)
 
 
+def tmpfs_sizes(spec: SandboxSpec) -> list[tuple[str, str, int]]:
+    """(path, extra options, bytes) of a read-only spec's tmpfs mounts. tmpfs pages count against
+    the container's memory limit, so together they hold at most 3/4 of it (at least 64 MiB stays
+    for processes): an agent that fills them gets ENOSPC, and the channel server still has the
+    memory to run (full tmpfs used to starve it: every call an infrastructure error)."""
+    from agentgym.sandbox.local import parse_memory
+
+    total = parse_memory(spec.memory)
+    budget = max(16 << 20, total - max(64 << 20, total // 4))
+    return [(spec.workdir, "", budget // 2), ("/tmp", ",nosuid", budget * 3 // 8), ("/var/tmp", ",nosuid", budget // 8)]
+
+
 def container_config(spec: SandboxSpec, image: str, labels: dict[str, str], name: str) -> dict[str, Any]:
     api = reaper.docker_client().api
     tmpfs = None
     if spec.read_only:
-        tmpfs = {"/tmp": "rw,exec,nosuid,size=1g", "/var/tmp": "rw,exec,nosuid,size=256m",
-                 spec.workdir: "rw,exec,size=4g"}
+        tmpfs = {path: f"rw,exec{opts},size={size}" for path, opts, size in tmpfs_sizes(spec)}
     if spec.network is False:
         network_mode = "none"
     elif spec.network is True:

@@ -69,10 +69,12 @@ def test_attack_fork_bomb(pair: tuple[Any, Any]) -> None:  # noqa: F811
 
 
 def test_attack_disk_fill(pair: tuple[Any, Any]) -> None:  # noqa: F811
-    """The agent writes a 200 MB file, then tries the container's root filesystem. Stopped by the
-    fixture's limits: no file past 64 MiB (RLIMIT_FSIZE, both runtimes) and, in docker, a
-    read-only root with the workdir and /tmp on size-capped tmpfs under the memory limit, so
-    nothing reaches the host's disk."""
+    """The agent writes a 200 MB file, then (docker) tries the root filesystem and fills every
+    writable mount with 60 MB files. Stopped by the fixture's limits: no file past 64 MiB
+    (RLIMIT_FSIZE, both runtimes) and, in docker, a read-only root with the workdir, /tmp and
+    /var/tmp on tmpfs sized to 3/4 of the memory limit in all: the filler gets ENOSPC, nothing
+    reaches the host's disk, and the command server keeps the memory it needs (full tmpfs used to
+    starve it: an infrastructure error)."""
     a, b = pair
     with beside(b):
         a.reset(options={"task_id": "hello"})
@@ -80,6 +82,11 @@ def test_attack_disk_fill(pair: tuple[Any, Any]) -> None:  # noqa: F811
         assert "rc=0" not in text and str(64 << 20) in text, text
         if a.unwrapped.runtime == "docker":
             assert "Read-only file system" in bash(a, "echo x > /big.txt")
+            text, _, terminated, info = call(a, "bash", timeout=120, command=(
+                "for d in . /tmp /var/tmp; do for i in 1 2 3 4 5 6 7 8; do "
+                "head -c 60000000 /dev/zero > $d/fill$i 2>/dev/null || break; done; done; df -m . /tmp /var/tmp"))
+            assert "error" not in info and not terminated and "100%" in text, (text, info)
+            assert "alive" in bash(a, "echo alive")
         refused_submit(a)
 
 
