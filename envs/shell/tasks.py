@@ -166,7 +166,10 @@ def _reverse_script(rng: random.Random, runtime: str) -> ShellTask:
         script = _read_text(sb, f"{workdir}/reverse.sh")
         if script is None:
             return False, "reverse.sh does not exist"
-        with make_sandbox(runtime=runtime, warm_spares=False, files={"reverse.sh": script}) as grader:
+        # the agent's script runs here: the fixture's own walls (docker: read-only root, tmpfs under
+        # a small memory limit; both: small files only), so grading cannot fill the host's disk
+        with make_sandbox(runtime=runtime, warm_spares=False, files={"reverse.sh": script}, memory="256m", pids=64,
+                          read_only=runtime == "docker", max_file_size="16m") as grader:
             for word in hidden:
                 res = grader.exec(f"bash reverse.sh {word}", timeout=10)
                 if res.stdout.strip() != word[::-1]:
