@@ -79,7 +79,7 @@ ROUTINES = {r.name: r for r in [
                        "parameters, no Python loops or comprehensions",
             allowed_imports=frozenset({"numpy", "statsmodels", "warnings", "math"}), loops_allowed=False,
             required_call=("ExponentialSmoothing", "Holt"), required_import="statsmodels.tsa.holtwinters",
-            preload=("warnings", "statsmodels.tsa.holtwinters", "statsmodels.tsa.api"),
+            preload=("warnings", "statsmodels.tsa.holtwinters"),
             warmup="import warnings\nfrom statsmodels.tsa.holtwinters import ExponentialSmoothing, Holt\n"
                    "with warnings.catch_warnings():\n    warnings.simplefilter('ignore')\n"
                    "    for m in (ExponentialSmoothing(np.arange(1.0, 12.0), trend='add', initialization_method='known',"
