@@ -13,6 +13,8 @@ from pydantic import BaseModel
 
 ID_ATTR = "data-agid"
 MAX_TEXT = 120  # characters of one name shown
+MAX_LINES = 3000  # lines of one observation (the built-in sites' pages have a few hundred)
+MAX_LEVEL = 150  # elements deep: a page nested deeper (a script can make one) is cut, not a stack overflow
 
 # Decode a PNG to RGBA bytes inside the browser (no image library needed on the host).
 DECODE_PNG_JS = """
@@ -32,7 +34,8 @@ async (b64) => {
 # containers only show their own text. Everything emitted carries an id.
 WALK_JS = r"""
 () => {
-  const ATTR = 'data-agid', MAX = %d;
+  const ATTR = 'data-agid', MAX = %d, MAX_LINES = %d, MAX_LEVEL = %d;
+  let cutShort = false;
   if (window.__agNext === undefined) window.__agNext = 1;
   const SKIP = new Set(['SCRIPT','STYLE','TEMPLATE','NOSCRIPT','HEAD','META','LINK','svg','SVG','OPTION']);
   const ROLE = {A:'link',BUTTON:'button',SELECT:'combobox',TEXTAREA:'textbox',H1:'heading',H2:'heading',
@@ -103,7 +106,8 @@ WALK_JS = r"""
     if (role === 'heading') p.push('level=' + el.tagName.slice(1));
     return p.length ? ' ' + p.join(' ') : '';
   }
-  function walk(el, depth) {
+  function walk(el, depth, level) {
+    if (lines.length >= MAX_LINES || level > MAX_LEVEL) { cutShort = true; return; }
     if (SKIP.has(el.tagName)) return;
     const st = getComputedStyle(el);
     if (!visible(el, st)) return;
@@ -113,24 +117,25 @@ WALK_JS = r"""
       const leaf = FROM_CONTENT.has(role) && !hasInteractive(el);
       const name = nameOf(el, role);
       if (['row','list','table','form','group','navigation','main','banner'].includes(role) && !name) {
-        for (const c of el.children) walk(c, depth); return;  // structure without a name: no line of its own
+        for (const c of el.children) walk(c, depth, level + 1); return;  // structure without a name: no line of its own
       }
       lines.push(pad + '[' + idOf(el) + '] ' + role + (name && (leaf || !FROM_CONTENT.has(role)) ? ' ' + q(name) : '') + props(el, role));
       if (leaf || ['textbox','combobox','spinbutton','checkbox','radio','slider','img'].includes(role)) return;
-      for (const c of el.children) walk(c, depth + 1);
+      for (const c of el.children) walk(c, depth + 1, level + 1);
       return;
     }
     const t = ownText(el);
     if (t) lines.push(pad + '[' + idOf(el) + '] text ' + q(t));
-    for (const c of el.children) walk(c, depth + (t ? 1 : 0));
+    for (const c of el.children) walk(c, depth + (t ? 1 : 0), level + 1);
   }
-  if (document.body) walk(document.body, 0);
+  if (document.body) walk(document.body, 0, 0);
+  if (cutShort) lines.push('(the page goes on: more than ' + MAX_LINES + ' lines or ' + MAX_LEVEL + ' elements deep; only this much is shown)');
   const a = document.activeElement;
   let focused = '';
   if (a && a !== document.body && a.getAttribute(ATTR)) focused = '[' + a.getAttribute(ATTR) + '] ' + (roleOf(a) || a.tagName.toLowerCase());
-  return {text: lines.join('\n'), title: document.title, focused: focused};
+  return {text: lines.join('\n'), title: cut(clean(document.title)), focused: focused};
 }
-""" % MAX_TEXT
+""" % (MAX_TEXT, MAX_LINES, MAX_LEVEL)
 
 # Element info an action needs before it acts: does the id exist, is it visible, what is it.
 PROBE_JS = r"""

@@ -11,6 +11,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from agentgym.envs.web.observation import MAX_TEXT
+
 PAGE_TIMEOUT_S = 10.0  # the longest one script call into a page may take
 CRASHED = "this tab's page crashed (out of memory?); close it with tab_close"
 
@@ -32,7 +34,7 @@ async def page_call(coro: Any) -> Any:
 
 async def title(page: Any) -> str:
     try:
-        return await asyncio.wait_for(page.title(), 2.0)
+        return (await asyncio.wait_for(page.title(), 2.0))[:MAX_TEXT]
     except Exception:  # noqa: BLE001 - a tab mid-navigation has no title yet; a busy one gives none
         return ""
 

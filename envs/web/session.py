@@ -203,13 +203,19 @@ class Session:
                 except BrowserActionError as exc:
                     snap = PageSnapshot(text=f"({exc})")
                     break
-                except Exception as exc:  # noqa: BLE001 - a navigation replaced the document mid-walk
+                except Exception as exc:  # noqa: BLE001 - a navigation replaced the document mid-walk, or the page broke the walk
                     if "crash" in str(exc).lower():
                         snap = PageSnapshot(text=f"({CRASHED})")
                         break
-                    if attempt == 4 or not _navigating(exc):
-                        raise
-                    await self.settle(page)
+                    if _navigating(exc) and attempt < 4:
+                        await self.settle(page)
+                        continue
+                    browser = self.context.browser
+                    if page.is_closed() or (browser is not None and not browser.is_connected()):
+                        raise  # the browser is gone: not the page's doing
+                    first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+                    snap = PageSnapshot(text=f"(this page could not be read: {first})")
+                    break
             url = page.url
         titles = await asyncio.gather(*(_title(p) for i, p in enumerate(self.pages) if i != self.active))
         tabs = []
