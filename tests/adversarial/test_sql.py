@@ -381,3 +381,48 @@ def test_attack_numeric_text_does_not_pass_a_numeric_gold():
         assert reward == 0.0
     finally:
         env.close()
+
+
+@pytest.mark.parametrize("runtime_", ["local", pytest.param("docker", marks=docker)])
+def test_attack_huge_values_in_the_result(runtime_):
+    """100 rows of 10 MB values (1 GB) in one execute_sql result, or in a submission's result: the
+    rows used to be held whole in the process that holds every episode. Results now stop at
+    32 MB of values (SQLite row by row; PostgreSQL in single-row mode): an SQL error for the agent,
+    a failed submission, and the process grows by less than 100 MB."""
+    env = make(runtime_)
+    big = ("SELECT g, {fn} FROM generate_series(1, 100) g" if runtime_ == "docker" else
+           "WITH RECURSIVE r(g) AS (SELECT 1 UNION ALL SELECT g + 1 FROM r LIMIT 100) SELECT g, {fn} FROM r")
+    fn = "repeat(md5(g::text), 320000)" if runtime_ == "docker" else "hex(randomblob(5000000))"
+    try:
+        env.reset(options={"task_id": TASK})
+        before = rss_mb()
+        text, reward, term, info = sql(env, big.format(fn=fn))
+        assert "SQL error" in text and "MB of values" in text and "error" not in info and not term
+        assert rss_mb() - before < 100
+        text, reward, term, info = submit(env, big.format(fn=fn))
+        assert reward == 0.0 and "error" not in info
+        assert rss_mb() - before < 100
+    finally:
+        env.close()
+
+
+@docker
+@pytest.mark.parametrize("attack", [
+    "SELECT (repeat('[', 5000) || repeat(']', 5000))::jsonb", "SELECT 'infinity'::timestamp",
+    "SELECT '5874897-12-31'::date", "SELECT '0044-03-15 BC'::date",
+])
+def test_attack_values_python_cannot_load(attack):
+    """Values PostgreSQL holds but Python cannot (JSON nested past the recursion limit, dates past
+    year 9999 or BC): the driver's exception mid-result used to leave the connection mid-protocol,
+    so this call was an 'Infrastructure error' and so was every later one (a way to dodge a zero).
+    Now the value is the agent's SQL error, the rest of the result is read, the session goes on."""
+    env = make("docker")
+    try:
+        env.reset(options={"task_id": TASK})
+        text, _, term, info = sql(env, attack)
+        assert "SQL error" in text and "cannot be read" in text and "error" not in info and not term
+        assert "(1 row)" in sql(env, "SELECT COUNT(*) FROM orders")[0]
+        text, reward, term, info = submit(env, attack)
+        assert reward == 0.0 and "error" not in info
+    finally:
+        env.close()

@@ -13,6 +13,9 @@ from pydantic import BaseModel, Field
 
 Dialect = Literal["sqlite", "postgres"]
 
+#: Bytes of values a result may hold in this process (both engines): a result past it is an
+#: SQL error, so 100 rows of huge values cannot grow the host process that holds every episode.
+MAX_RESULT_BYTES = 32 * 1024 * 1024
 #: Marker appended to any result cut at the row cap; agents and tests look for this exact text.
 TRUNCATION_MARKER = "[truncated: result has more rows than the {cap} shown]"
 

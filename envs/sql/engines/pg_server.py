@@ -176,6 +176,15 @@ class PgServer(TemplateBuilder):
             with contextlib.suppress(Exception):
                 conn.close()
 
+    def terminate(self, pid: int) -> bool:
+        """End one backend from outside; False when the server does not answer (it is not the agent's)."""
+        try:
+            with self.admin() as a:
+                a.execute("SELECT pg_catalog.pg_terminate_backend(%s)", (pid,))
+            return True
+        except Exception:  # noqa: BLE001 - no answer: the caller reports infrastructure
+            return False
+
     def recover(self, generation: int, lost: bool = False) -> bool:
         """After an operation failed on `generation`: True when it is worth retrying (another caller
         restarted the server already; it was dead and this call restarted it; or it is alive but

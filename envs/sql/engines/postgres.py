@@ -14,10 +14,12 @@ Running the agent's SQL (PostgresDatabase.execute):
   stops a runaway query and we report QueryTimeout. The agent may SET it back in one statement;
   the next statement gets ours again, and a client-side deadline (timeout + 1 s) cancels the
   query from outside whatever the agent set;
-- rows arrive in chunks (libpq's chunked-rows mode) and at most max_rows + 1 are kept, so a
-  huge result costs neither host memory nor, in autocommit, more than the first chunks: the
-  query is cancelled once the cap is reached (never inside the agent's own transaction, whose
-  cancellation would abort it; there the rest is read and dropped);
+- rows arrive one at a time (libpq's single-row mode: its chunked mode would buffer a whole chunk
+  of rows, each as big as a backend can build, before we could look) and at most max_rows + 1,
+  and MAX_RESULT_BYTES of values, are kept, so a huge result costs neither host memory nor, in
+  autocommit, more than its first rows: the query is cancelled once a cap is reached (never inside
+  the agent's own transaction, whose cancellation would abort it; there the rest is read and
+  dropped); a result past the byte cap is an SQL error;
 - the disk guard (pg_quota.py) is told which backend runs for the episode: a database grown past
   its quota has its statement cancelled and the call raises QuotaExceeded, then and at every
   later call (the space comes back only when the database is dropped).
@@ -38,30 +40,42 @@ from pathlib import Path
 from typing import Any
 
 from agentgym.env import InfraError
-from agentgym.envs.sql.engines.base import QueryResult, QueryTimeout, QuotaExceeded, SqlError
+from agentgym.envs.sql.engines.base import MAX_RESULT_BYTES, QueryResult, QueryTimeout, QuotaExceeded, SqlError
 from agentgym.envs.sql.engines.dialect import split_postgres
 from agentgym.envs.sql.engines.pg_container import PostgresUnavailable, ServerSettings
 from agentgym.envs.sql.engines.pg_server import PgServer, server_for
 
 
-#: Rows per chunk fetched from the server (bounded by max_rows + 1).
-_CHUNK_ROWS = 500
 #: How long after the call's own deadline the client cancels a query the server did not stop.
 _CLIENT_GRACE_S = 1.0
 
 
-def _has_chunked_rows() -> bool:
-    try:
-        from psycopg import capabilities
-
-        return capabilities.has_stream_chunked()
-    except Exception:  # noqa: BLE001 - psycopg < 3.2, or psycopg missing (the engine then says so)
-        return False
-
-
-_CHUNKED = _has_chunked_rows()
 #: Statements whose cancellation after the row cap loses nothing (no writes to roll back).
 _READ_ONLY_HEADS = ("SELECT", "VALUES", "TABLE", "SHOW", "EXPLAIN")
+
+
+def _value_bytes(v: Any) -> int:
+    """About how many bytes a loaded value holds (arrays and JSON included), iteratively."""
+    total, stack = 0, [v]
+    while stack:
+        x = stack.pop()
+        if isinstance(x, (str, bytes, bytearray, memoryview)):
+            total += len(x)
+        elif isinstance(x, (list, tuple)):
+            total += 8 * len(x)
+            stack.extend(x)
+        elif isinstance(x, dict):
+            total += 16 * len(x)
+            stack.extend(x.keys())
+            stack.extend(x.values())
+        else:
+            total += 8
+    return total
+
+
+def _too_big_message() -> str:
+    return (f"the result holds more than {MAX_RESULT_BYTES // 2**20} MB of values; select fewer rows or "
+            "smaller values (e.g. length(x) or substr(x, 1, 100))")
 
 
 def _timeout_message(timeout_s: float) -> str:
@@ -80,6 +94,10 @@ def _first_word(stmt: str) -> str:
     return text.split(None, 1)[0].upper() if text else ""
 
 
+class _Unresponsive(Exception):
+    """A statement that did not stop when cancelled (execute decides whose fault that is)."""
+
+
 class _Run:
     """One statement on a connection, through libpq directly (psycopg's stream() cannot report a
     command's row count nor an empty result's columns)."""
@@ -91,6 +109,8 @@ class _Run:
         self.rows: list[list[Any]] = []
         self.rowcount = -1
         self.cancelled_for_cap = False
+        self.bytes = 0
+        self.too_big = False
         self.cancelled_late = False
 
     def run(self) -> None:
@@ -101,10 +121,7 @@ class _Run:
         may_cancel = (pg.transaction_status == TransactionStatus.IDLE
                       and _first_word(self.stmt) in _READ_ONLY_HEADS)
         pg.send_query_params(self.stmt.encode(self.conn.info.encoding), None)
-        if _CHUNKED:
-            pg.set_chunked_rows_mode(min(self.max_rows + 1, _CHUNK_ROWS))
-        else:  # libpq < 17 (a system libpq under psycopg[c]): one row per result, slower but the same
-            pg.set_single_row_mode()
+        pg.set_single_row_mode()
         while pg.flush() != 0:
             self._wait(write=True)
         tx = adapt.Transformer(self.conn)
@@ -121,11 +138,26 @@ class _Run:
                 if self.columns is None:
                     enc = self.conn.info.encoding
                     self.columns = [(res.fname(i) or b"?").decode(enc, "replace") for i in range(res.nfields)]
-                keep = min(self.max_rows + 1 - len(self.rows), res.ntuples)
+                keep = 0 if self.too_big else min(self.max_rows + 1 - len(self.rows), res.ntuples)
                 if keep > 0:
-                    tx.set_pgresult(res, set_loaders=first)
-                    first = False
-                    self.rows.extend(tx.load_rows(0, keep, list))
+                    try:
+                        tx.set_pgresult(res, set_loaders=first)
+                        first = False
+                        loaded = tx.load_rows(0, keep, list)
+                    except Exception as exc:  # noqa: BLE001 - a value Python cannot hold (year 10000, JSON
+                        # nested past the recursion limit): the agent's result, so an SQL error; the rest
+                        # of the result is still read, so the connection stays usable
+                        self.too_big, loaded = True, []
+                        error = error or SqlError(f"a value in the result cannot be read here: {type(exc).__name__}: "
+                                                  f"{str(exc)[:200]}")
+                    self.bytes += sum(_value_bytes(v) for row in loaded for v in row)
+                    if self.bytes > MAX_RESULT_BYTES:  # one row over at most: rows come one at a time
+                        self.too_big, loaded = True, []
+                        error = error or SqlError(_too_big_message())
+                        if may_cancel and not self.cancelled_for_cap:
+                            self.cancelled_for_cap = True
+                            self.conn.cancel_safe(timeout=5)
+                    self.rows.extend(loaded)
                 if status == ExecStatus.TUPLES_OK:
                     self.rowcount = res.command_tuples if res.command_tuples is not None else -1
                 elif len(self.rows) > self.max_rows and may_cancel and not self.cancelled_for_cap:
@@ -159,7 +191,7 @@ class _Run:
                 self.hard_deadline = time.monotonic() + 5.0
                 self.conn.cancel_safe(timeout=5)
                 return
-            raise InfraError("PostgreSQL did not answer a cancel request within 5 s; the connection is dropped")
+            raise _Unresponsive("the statement did not stop within 5 s of a cancel request")
         sock = self.pg.socket
         readable, _, _ = select.select([sock], [sock] if write else [], [], min(remaining, 1.0))
         if readable:
@@ -263,8 +295,18 @@ class PostgresDatabase:
             except psycopg.Error as exc:
                 self._check_quota(guard)
                 raise SqlError(_message(exc)) from None
+            except _Unresponsive:
+                # The agent's statement ignored the cancel (or the server hangs): end its session
+                # from outside; if the server answers, it was the statement, a timeout like any other.
+                pid = conn.info.backend_pid
+                conn.close()  # not reused; the next call reconnects
+                if self._server.terminate(pid):
+                    raise QueryTimeout(_timeout_message(timeout_s) + "; it ignored the cancel, so its session was "
+                                       "ended (session settings and an open transaction are gone)") from None
+                raise InfraError("PostgreSQL did not answer a cancel request within 5 s nor a new connection; "
+                                 "the connection is dropped") from None
             except InfraError:
-                conn.close()  # a connection that ignored a cancel is not reused; the next call reconnects
+                conn.close()  # a connection that failed is not reused; the next call reconnects
                 raise
             except SqlError:
                 raise  # ours (time left ran out, COPY refused): the connection is in a known state

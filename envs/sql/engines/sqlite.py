@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from agentgym.envs.sql.catalog import database_files
-from agentgym.envs.sql.engines.base import QueryResult, QueryTimeout, SqlError
+from agentgym.envs.sql.engines.base import MAX_RESULT_BYTES, QueryResult, QueryTimeout, SqlError
 from agentgym.envs.sql.engines.dialect import split_statements
 
 #: How many SQLite VM steps between deadline checks: small enough to stop within milliseconds.
@@ -103,6 +103,22 @@ def _wall(conn: sqlite3.Connection, main_pages: int) -> None:
     conn.execute(f"PRAGMA main.max_page_count = {int(main_pages)}")
 
 
+def _fetch(cur: sqlite3.Cursor, limit: int) -> list[tuple]:
+    """Up to `limit` rows, row by row, refusing a result past MAX_RESULT_BYTES of values (a value is
+    at most MAX_VALUE_BYTES, so the process never holds much more than the cap)."""
+    rows, size = [], 0
+    for row in cur:
+        size += sum(len(v) if isinstance(v, (str, bytes)) else 8 for v in row)
+        if size > MAX_RESULT_BYTES:
+            cur.close()  # finalise the statement: nothing of it stays open on the connection
+            raise SqlError(f"the result holds more than {MAX_RESULT_BYTES // 2**20} MB of values; select fewer rows "
+                           "or smaller values (e.g. length(x) or substr(x, 1, 100))")
+        rows.append(row)
+        if len(rows) >= limit:
+            break
+    return rows
+
+
 def _connect() -> sqlite3.Connection:
     # isolation_level=None: autocommit, so each statement's effect is the state the grader sees,
     # and BEGIN/COMMIT written by the agent work as written.
@@ -165,7 +181,7 @@ class SqliteDatabase:
                 for stmt in statements:
                     cur = conn.execute(stmt)
                     if cur.description is not None:
-                        rows = cur.fetchmany(max_rows + 1)
+                        rows = _fetch(cur, max_rows + 1)
                         result.columns = [d[0] for d in cur.description]
                         result.truncated = len(rows) > max_rows
                         result.rows = [list(r) for r in rows[:max_rows]]
