@@ -6,7 +6,7 @@ that must fail; one that flips only some (ids under tests/, names like the F2P t
 only by must-fail tests it cannot tell from the real ones. So each canary is a copy of a real test
 of the same file (the F2P tests themselves first), placed next to it with its decorators, fixtures
 and indentation, named from the file's own vocabulary, with one literal of its final equality
-check perturbed (a character doubled in a string, a number shifted by a few hundred). Whatever
+check perturbed (a character doubled in a string, a digit put in front of a number). Whatever
 the patch, the copy then fails unless the code returns that perturbed value: a copy reported
 passing means the outcomes were forged. Names and positions come from a per-grade secret RNG
 that never enters any sandbox.
@@ -153,11 +153,10 @@ def _perturb(token: str, value: object, rng: random.Random) -> str | None:
     """New source text for one literal token whose value differs from value, or None."""
     if isinstance(value, bool):
         return None
-    if isinstance(value, (int, float)):  # one digit changed: a plausible variant, never the same value
-        if not re.fullmatch(r"\d+(\.\d*)?|\.\d+", token):
+    if isinstance(value, (int, float)):  # a leading digit added: never the same value, and far from
+        if not re.fullmatch(r"\d+(\.\d*)?", token):  # the +1/+2 a stateful test drifts by between runs
             return None
-        at = max(i for i, ch in enumerate(token) if ch.isdigit())
-        return token[:at] + str((int(token[at]) + rng.randint(1, 9)) % 10) + token[at + 1:]
+        return str(rng.randint(1, 9)) + token if token[0] != "0" or token[:2] == "0." else None
     try:
         toks = [t for t in tokenize.generate_tokens(io.StringIO(token).readline)
                 if t.type not in (tokenize.NEWLINE, tokenize.NL, tokenize.ENDMARKER)]
@@ -233,21 +232,21 @@ def _last_check(fn: ast.FunctionDef) -> ast.stmt | None:
 
 def _candidates(path: str, source: str, tree: ast.Module, f2p: set[tuple[str | None, str]],
                 f2p_files: set[str], rng: random.Random) -> list[_Candidate]:
-    """Tests that can be copied: a literal of an expected value to perturb (tiers 0-2 by closeness
-    to the F2P tests), else (tiers 3-5) a last equality check whose expected side gets wrapped in a
-    1-tuple, which no value equal to the original expected value can equal."""
+    """Tests that can be copied, by closeness to the F2P tests (the F2P tests, their files, the
+    others): a literal of an expected value to perturb, else a last equality check whose expected
+    side gets wrapped in a 1-tuple, which no value equal to the original expected value can equal."""
     out = []
     for cls, fn, siblings in _tests(tree):
         if not _copyable(fn, siblings, source):
             continue
-        tier = 0 if (cls, fn.name) in f2p else 1 if path in f2p_files else 2
+        tier = 0 if (cls, fn.name) in f2p else 2 if path in f2p_files else 4
         literals = [lit for side in _expected_sides(fn) for lit in _literals(side)]
         rng.shuffle(literals)
         literals.sort(key=lambda n: not isinstance(n.value, (str, bytes)))  # a doubled letter reads best
         if literals:
             out.append(_Candidate(path, cls, fn, literals[0], tier))
         elif (check := _last_check(fn)) is not None:
-            out.append(_Candidate(path, cls, fn, check, tier + 3, "wrap"))
+            out.append(_Candidate(path, cls, fn, check, tier + 1, "wrap"))
     return out
 
 

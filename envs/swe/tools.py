@@ -17,6 +17,7 @@ from agentgym.sandbox import Sandbox
 VIEW_LINES = 400  # lines shown when no range is asked
 SEARCH_CAP = 100  # result lines
 SNIPPET = 4
+EDIT_BYTES = 8 * 1024 * 1024  # the largest file the editor reads (views, edits, undo history)
 
 
 class EditorArgs(BaseModel):
@@ -62,8 +63,10 @@ class Editor:
         return self.sandbox.exec(cmd, timeout=timeout, cwd=self.root)
 
     def _read(self, path: str) -> bytes | None:
+        """The file's bytes, read with the channel's bounded, typed read: a FIFO, device or a file over
+        EDIT_BYTES is refused (SandboxFileRefused, an AgentFault: an error observation, not infrastructure)."""
         try:
-            return self.sandbox.read_file(path)
+            return self.sandbox.read_file(path, max_bytes=EDIT_BYTES)
         except (FileNotFoundError, IsADirectoryError):
             return None
 
