@@ -24,9 +24,12 @@ Running the agent's SQL (PostgresDatabase.execute):
   its quota has its statement cancelled and the call raises QuotaExceeded, then and at every
   later call (the space comes back only when the database is dropped).
 
-A broken connection is an InfraError (the agent cannot end its own backend: its login role does
-not own the session it acts in), and open() on a server that died restarts it (PgServer.recover)
-and retries once; every driver error on that path is PostgresUnavailable, never raw psycopg.
+Whose failure is it: a broken connection is an InfraError (the agent cannot end its own backend:
+its login role does not own the session it acts in; its memory bombs are ERRORs, see
+ServerSettings.backend_memory_mb); a value Python cannot load, a result past the byte cap and a
+statement that ignores a cancel (its backend is terminated from outside, when the server answers)
+are the agent's SQL errors or timeouts. open() on a server that died restarts it
+(PgServer.recover) and retries once; every driver error there is PostgresUnavailable, never raw psycopg.
 """
 
 from __future__ import annotations
