@@ -7,6 +7,13 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
+# Bounds on what one call may carry into the browser: a field of megabytes (typed key by key by
+# Playwright) or a URL of megabytes would hold the shared browser for everyone, then time out as
+# an infrastructure error; past these, the call is a malformed action the agent reads.
+MAX_VALUE = 100_000
+MAX_URL = 8192
+
+
 class _Args(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -16,7 +23,7 @@ def _as_id(v: object) -> object:
 
 
 class ElementArgs(_Args):
-    id: str = Field(description="element id: the number in brackets in the page text, e.g. 12")
+    id: str = Field(max_length=32, description="element id: the number in brackets in the page text, e.g. 12")
     _norm = field_validator("id", mode="before")(_as_id)
 
 
@@ -26,38 +33,46 @@ class ClickArgs(ElementArgs):
 
 
 class FillArgs(ElementArgs):
-    value: str = Field(description="text that replaces the field's content")
+    value: str = Field(max_length=MAX_VALUE, description="text that replaces the field's content")
 
 
 class SelectArgs(ElementArgs):
     options: str | list[str] = Field(description="option label or value (a list for multi-selects)")
 
+    @field_validator("options")
+    @classmethod
+    def _bounded(cls, v: str | list[str]) -> str | list[str]:
+        items = [v] if isinstance(v, str) else v
+        if len(items) > 500 or sum(len(x) for x in items) > MAX_VALUE:
+            raise ValueError(f"at most 500 options of {MAX_VALUE} characters in all")
+        return v
+
 
 class PressArgs(_Args):
-    key: str = Field(description="a key or chord in Playwright notation: Enter, Tab, ArrowDown, Control+a")
-    id: str | None = Field(None, description="element to focus first (default: the focused element)")
+    key: str = Field(max_length=64, description="a key or chord in Playwright notation: Enter, Tab, ArrowDown, Control+a")
+    id: str | None = Field(None, max_length=32, description="element to focus first (default: the focused element)")
     _norm = field_validator("id", mode="before")(_as_id)
 
 
 class ScrollArgs(_Args):
     dx: int = Field(0, description="pixels right")
     dy: int = Field(0, description="pixels down (negative: up)")
-    id: str | None = Field(None, description="scroll this element into view instead")
+    id: str | None = Field(None, max_length=32, description="scroll this element into view instead")
     _norm = field_validator("id", mode="before")(_as_id)
 
 
 class DragArgs(_Args):
-    source: str = Field(description="id of the element to drag")
-    target: str = Field(description="id of the element to drop it on")
+    source: str = Field(max_length=32, description="id of the element to drag")
+    target: str = Field(max_length=32, description="id of the element to drop it on")
     _norm = field_validator("source", "target", mode="before")(_as_id)
 
 
 class GotoArgs(_Args):
-    url: str = Field(description="absolute URL, or a path on the current site like /cart")
+    url: str = Field(max_length=MAX_URL, description="absolute URL, or a path on the current site like /cart")
 
 
 class NewTabArgs(_Args):
-    url: str | None = Field(None, description="URL to open in the new tab (default: blank)")
+    url: str | None = Field(None, max_length=MAX_URL, description="URL to open in the new tab (default: blank)")
 
 
 class TabArgs(_Args):
@@ -69,11 +84,11 @@ class TabCloseArgs(_Args):
 
 
 class MessageArgs(_Args):
-    text: str = Field(description="your message to the user: the answer for questions; ends the task")
+    text: str = Field(max_length=MAX_VALUE, description="your message to the user: the answer for questions; ends the task")
 
 
 class InfeasibleArgs(_Args):
-    reason: str = Field(description="why the task cannot be done on these sites; ends the task")
+    reason: str = Field(max_length=MAX_VALUE, description="why the task cannot be done on these sites; ends the task")
 
 
 class NoopArgs(_Args):

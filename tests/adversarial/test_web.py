@@ -492,3 +492,19 @@ def test_attack_page_too_deep_or_too_long_to_read(env):
     assert len(obs["tabs"]) < 1000
     assert done(env) == 0.0
     honest(env)
+
+
+def test_attack_oversized_arguments(env):
+    """A megabyte typed into a field, a megabyte URL, 100,000 options, a kilobyte element id: each
+    is a malformed action the agent reads (bounded in the tool schemas), not a browser held busy
+    for every episode on it until a timeout reports infrastructure."""
+    obs, _ = env.reset(options={"task_id": "quiz-7"})
+    field = ident(obs, "textbox")
+    for name, args in (("fill", {"id": field, "value": "9" * 1_000_000}), ("goto", {"url": "/" + "a" * 1_000_000}),
+                       ("new_tab", {"url": "/" + "a" * 1_000_000}), ("click", {"id": "1" * 1000}),
+                       ("select_option", {"id": field, "options": ["x"] * 100_000}),
+                       ("send_msg_to_user", {"text": "d" * 1_000_000})):
+        obs, _, term, _, info = env.step({"name": name, "arguments": args})
+        assert "action_error" in info and "error" not in info and not term, name
+        assert len(obs["text"]) < 20_000
+    honest(env)
