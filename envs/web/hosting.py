@@ -28,12 +28,14 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from agentgym.env import InfraError
+from agentgym.guard import AgentFault, parse_json
 
 WEB_DIR = Path(__file__).resolve().parent
 TOKEN_HEADER = "X-Agentgym-Token"
 SITES_IMAGE = "agentgym/web-sites:latest"
 CONTAINER_PORT_BASE = 8000
 START_TIMEOUT_S = 30.0
+MAX_STATE_BYTES = 64 << 20  # a site's /__state answer, read at most this far
 
 
 class SiteSpec(BaseModel):
@@ -73,14 +75,19 @@ def _admin_call(origin: str, method: str, path: str, token: str, timeout: float 
     try:
         conn.request(method, path, headers={TOKEN_HEADER: token, "Content-Length": "0"})
         resp = conn.getresponse()
-        body = resp.read()
+        body = resp.read(MAX_STATE_BYTES + 1)
     except OSError as exc:
         raise InfraError(f"site server at {origin} did not answer {method} {path}: {exc}") from exc
     finally:
         conn.close()
     if resp.status != 200:
         raise InfraError(f"{method} {origin}{path} answered {resp.status}: {body[:200]!r}")
-    return json.loads(body)
+    if len(body) > MAX_STATE_BYTES:  # the sites start each episode small: only the episode grew it
+        raise AgentFault(f"the site's state grew past {MAX_STATE_BYTES >> 20} MB during the episode", terminal=True)
+    try:
+        return parse_json(body, max_bytes=MAX_STATE_BYTES, what=f"{origin}{path}")
+    except AgentFault as exc:  # depth or digits: a site's own answer, not the agent's
+        raise InfraError(f"{method} {origin}{path}: {exc.reason}") from None
 
 
 def wait_answering(probe: Callable[[], None], deadline: float, gone: Callable[[], str | None], what: str) -> None:
