@@ -74,3 +74,29 @@ def test_fork_that_cannot_be_reproduced_is_refused():
         assert len(env.browser.browser.contexts) == contexts  # the failed fork's context is closed
         psutil.wait_procs([p for p in children_named("python") if p.pid not in servers], timeout=10)
         assert _servers() - servers == set()
+
+
+def test_fork_of_a_page_reward_episode(tmp_path):
+    """A page-reward (hook) episode forks with its task page: the fork pins its own first document
+    and counts its own loads by replay, so each side is graded on its own task page."""
+    from agentgym.envs.web.env import WebEnv
+
+    (tmp_path / "index.html").write_text(
+        "<!doctype html><title>Q</title><label for=a>2 + 2</label> <input id=a>"
+        "<button id=b onclick=\"window.agentgymReward = document.getElementById('a').value === '4' ? 1 : 0\">Check</button>")
+    task = {"id": "q", "template": "q", "kind": "widget", "sites": ["q"], "start": ["q", "/"], "intent": "Answer.",
+            "checks": [{"kind": "hook"}], "min_steps": 2, "split": "train", "oracle": []}
+    with WebEnv(runtime="local", sites=[{"name": "q", "static_dir": str(tmp_path)}], tasks=[task]) as env:
+        env.reset()
+        env.step({"name": "fill", "arguments": {"id": env.element_id("#a"), "value": "4"}})
+        fork = env.fork()
+        try:
+            fork.step({"name": "click", "arguments": {"id": fork.element_id("#b")}})
+            assert fork.step({"name": "send_msg_to_user", "arguments": {"text": "done"}})[1] == 1.0, fork.last_check
+            env.step({"name": "goto", "arguments": {"url": "/"}})  # the original reloads: void for it alone
+            env.step({"name": "fill", "arguments": {"id": env.element_id("#a"), "value": "4"}})
+            env.step({"name": "click", "arguments": {"id": env.element_id("#b")}})
+            assert env.step({"name": "send_msg_to_user", "arguments": {"text": "done"}})[1] == 0.0
+            assert "loaded 2 times" in env.last_check
+        finally:
+            fork.close()
