@@ -200,3 +200,23 @@ def test_a_canary_passing_beside_its_passing_original_is_forgery():
     assert _forged_canaries(canaries, honest) == ""
     assert "did not run" in _forged_canaries(canaries, {c.original: "PASSED"})
     assert _forged_canaries(canaries, {c.original: "FAILED", c.base_id: "FAILED"}) == ""
+
+
+ROUND_TRIP = '''import unittest
+
+
+class RoundTrip(unittest.TestCase):
+    def test_list(self):
+        obj = {"a": {"b": ["1", "2", "3"]}}
+        self.assertEqual(obj, parse(unparse(obj)))
+        self.assertEqual(unparse(obj), unparse(parse(unparse(obj))))
+'''
+
+
+def test_a_value_that_is_also_an_input_is_never_the_perturbed_expectation():
+    """obj == parse(unparse(obj)): perturbing obj changes both sides and the copy passes honestly
+    (found on xmltodict); such a test gets its last check wrapped instead."""
+    for seed in range(10):
+        changed, canaries = plant({"t.py": ROUND_TRIP}, [], random.Random(seed), count=1)
+        copy = changed["t.py"].split("def " + canaries[0].name)[1]
+        assert '"1", "2", "3"' in copy and "parse(unparse(obj))),)" in copy, copy

@@ -97,8 +97,9 @@ def _compared(stmt: ast.stmt) -> list[ast.expr]:
 
 
 def _expected_sides(fn: ast.FunctionDef) -> list[ast.expr]:
-    """Literal-only sides of the function's last top-level equality check; a name assigned once
-    (at top level, before the check) from a literal-only expression counts as its value."""
+    """Literal-only sides of the function's last top-level equality check that has one; a name
+    assigned once (at top level, before the check) from a literal-only expression and read only
+    there counts as its value."""
     assigned: dict[str, list[ast.Assign]] = {}
     for node in ast.walk(fn):
         if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load):
@@ -112,6 +113,10 @@ def _expected_sides(fn: ast.FunctionDef) -> list[ast.expr]:
             assigned.setdefault(node.target.id, []).append(node)  # type: ignore[arg-type]
         elif isinstance(node, ast.withitem) and isinstance(node.optional_vars, ast.Name):
             assigned.setdefault(node.optional_vars.id, []).append(node)  # type: ignore[arg-type]
+    loads: dict[str, int] = {}  # a value read anywhere else (a round trip: obj == parse(unparse(obj))) is no expectation
+    for node in ast.walk(fn):
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
+            loads[node.id] = loads.get(node.id, 0) + 1
     for stmt in reversed(fn.body):
         sides = _compared(stmt)
         if not sides:
@@ -120,7 +125,7 @@ def _expected_sides(fn: ast.FunctionDef) -> list[ast.expr]:
         for side in sides:
             if _pure(side):
                 out.append(side)
-            elif isinstance(side, ast.Name) and len(assigned.get(side.id, [])) == 1:
+            elif isinstance(side, ast.Name) and len(assigned.get(side.id, [])) == 1 and loads[side.id] == 1:
                 a = assigned[side.id][0]
                 if isinstance(a, ast.Assign) and a in fn.body and a.lineno < stmt.lineno and _pure(a.value):
                     out.append(a.value)

@@ -49,11 +49,7 @@ def run_candidate(env, diff: str, tests: Sequence[str], *, visible_cmd: str | No
             sbx.write_file(f"{scratch}/candidate.diff", diff)
             if not sbx.exec(f"git apply --whitespace=nowarn {shlex.quote(scratch)}/candidate.diff", timeout=60).ok:
                 return CandidateResult(applied=False)
-        python = "python3"
-        if env.runtime == "local":
-            import sys
-
-            python = shlex.quote(sys.executable)
+        python = "python3"  # on the local runtime too: the sandbox's own venv, without agentgym
         passed = []
         for n, test in enumerate(tests):
             path = f"{scratch}/gen_test_{n}.py"
