@@ -239,7 +239,8 @@ def _candidates(path: str, source: str, tree: ast.Module, f2p: set[tuple[str | N
                 f2p_files: set[str], rng: random.Random) -> list[_Candidate]:
     """Tests that can be copied, by closeness to the F2P tests (the F2P tests, their files, the
     others): a literal of an expected value to perturb, else a last equality check whose expected
-    side gets wrapped in a 1-tuple, which no value equal to the original expected value can equal."""
+    side gets wrapped in a set literal {B}: what equals B cannot equal {B} (and a set, unlike a
+    tuple, is not broadcast by numpy nor converted by a lax __eq__)."""
     out = []
     for cls, fn, siblings in _tests(tree):
         if not _copyable(fn, siblings, source):
@@ -269,11 +270,11 @@ def _edit(text: str, lines: list[str], cand: _Candidate, rng: random.Random) -> 
         a, b = _offset(lines, left.lineno, left.col_offset), _offset(lines, right.end_lineno, right.end_col_offset)
         r = _offset(lines, right.lineno, right.col_offset)
         l_end = _offset(lines, left.end_lineno, left.end_col_offset)
-        return a, b, f"{text[a:l_end]} == ({text[r:b]},)"
+        return a, b, f"{text[a:l_end]} == {{{text[r:b]}}}"
     assert isinstance(node, ast.Expr) and isinstance(node.value, ast.Call)
     second = node.value.args[1]
     a, b = _offset(lines, second.lineno, second.col_offset), _offset(lines, second.end_lineno, second.end_col_offset)
-    return a, b, f"({text[a:b]},)"
+    return a, b, f"{{{text[a:b]}}}"
 
 
 def _block(lines: list[str], fn: ast.FunctionDef) -> tuple[int, int]:
