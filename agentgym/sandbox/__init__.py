@@ -13,6 +13,7 @@ from agentgym.sandbox.base import (
     Sandbox,
     SandboxError,
     SandboxFileRefused,
+    SandboxOutOfMemory,
     SandboxSpec,
 )
 
@@ -36,6 +37,7 @@ __all__ = [
     "Sandbox",
     "SandboxError",
     "SandboxFileRefused",
+    "SandboxOutOfMemory",
     "SandboxSpec",
     "docker_available",
     "make_sandbox",

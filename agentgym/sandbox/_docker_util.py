@@ -10,13 +10,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from agentgym.sandbox import reaper
-from agentgym.sandbox.base import SandboxError, SandboxSpec
+from agentgym.sandbox.base import SandboxError, SandboxOutOfMemory, SandboxSpec
 from agentgym.sandbox.channel import FAST_PATH, Channel, DockerTransport, server_argv
 
 #: Concurrent container creations per process: dockerd and containerd slow down (and time out)
 #: under a burst of parallel creates, so bursts queue here instead.
 CREATE_SEM = threading.BoundedSemaphore(int(os.environ.get("AGENTGYM_DOCKER_CREATE_CONCURRENCY", "4")))
 CREATE_ATTEMPTS = 3
+#: How long a channel that cannot reopen waits for Docker to record a container's OOM kill.
+OOM_WAIT_S = 3.0
 #: Background work: warm spares and asynchronous removal of replaced containers.
 POOL = ThreadPoolExecutor(max_workers=int(os.environ.get("AGENTGYM_DOCKER_WORKERS", "8")), thread_name_prefix="agentgym-docker")
 
@@ -170,8 +172,33 @@ def open_channel(spec: SandboxSpec, container_id: str, sbx_id: str, *, fast_path
         return DockerTransport(api, container_id, argv, workdir=spec.workdir,
                                host_pid=state.get("Pid"), fast=fast_path)
 
+    def why_gone() -> None:
+        oom_check(api, container_id, sbx_id, spec.memory)
+
     return Channel(opener, name=f"docker sandbox {sbx_id}", max_output_bytes=spec.max_output_bytes,
-                   default_timeout=spec.default_timeout)
+                   default_timeout=spec.default_timeout, why_gone=why_gone)
+
+
+def oom_check(api: Any, container_id: str, sbx_id: str, memory: str, wait_s: float = OOM_WAIT_S) -> None:
+    """Raise SandboxOutOfMemory when the container stopped out of memory (the agent used up its
+    limit and the kernel took pid 1); return when it runs on or stopped otherwise. Docker may need
+    a moment to record a pid 1 the kernel just killed, hence a short wait while it still runs."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            state = api.inspect_container(container_id)["State"]
+        except Exception:  # noqa: BLE001 - gone or no answer: infrastructure, as it was
+            return
+        if not state.get("Running"):
+            if state.get("OOMKilled"):
+                raise SandboxOutOfMemory(
+                    f"the sandbox ran out of memory and stopped: what ran in it used up its {memory} limit and "
+                    f"the kernel killed the container's first process (docker sandbox {sbx_id}); the episode "
+                    "ends, reset() starts a fresh sandbox")
+            return
+        if time.monotonic() > deadline:
+            return
+        time.sleep(0.1)
 
 
 def start_live(spec: SandboxSpec, target: Target, sbx_id: str, seq: int) -> Live:

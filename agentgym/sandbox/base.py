@@ -58,6 +58,17 @@ class SandboxFileRefused(AgentFault):
     """
 
 
+class SandboxOutOfMemory(AgentFault):
+    """The container stopped because what ran in it used up its memory limit: the kernel's OOM
+    killer took the container's pid 1 (root in the container can raise any process's
+    oom_score_adj, pid 1's included, and then a few mid-sized allocations make the kernel pick it;
+    no container setting stops that). The sandbox is gone until restore() (reset), so this ends
+    the episode with reward 0: the agent's failure, never an infrastructure error."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason, terminal=True)
+
+
 class ChannelKilled(AgentFault):
     """The sandbox's command server died while the sandbox itself stayed up, and a fresh server
     answers: what ran in the sandbox killed it (kill -9, exhausted memory). Shell state (cwd,

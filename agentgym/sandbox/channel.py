@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from agentgym.guard import AgentFault
 from agentgym.sandbox.base import ARCHIVE_LIMIT, READ_LIMIT, ChannelKilled, CommandResult, SandboxError, SandboxFileRefused
 from agentgym.sandbox.channel_transport import (  # noqa: F401 - re-exported: callers import them from here
     BOOTSTRAP,
@@ -60,8 +61,12 @@ class Channel:
     starts (the container is gone), the SandboxError stands: infrastructure.
     """
 
-    def __init__(self, opener: Callable[[], Transport], *, name: str, max_output_bytes: int, default_timeout: float) -> None:
+    def __init__(self, opener: Callable[[], Transport], *, name: str, max_output_bytes: int, default_timeout: float,
+                 why_gone: Callable[[], None] | None = None) -> None:
         self._opener = opener
+        # called when no fresh server opens; it raises an AgentFault when the sandbox's end was the
+        # agent's doing (docker: the container OOM-killed), else returns and the SandboxError stands
+        self._why_gone = why_gone
         self._name = name
         self._lock = threading.Lock()
         self._t: Transport | None = None
@@ -76,8 +81,16 @@ class Channel:
         if self._closed:
             raise SandboxError(f"{self._name}: the sandbox is closed; create a new one")
         try:
-            t = self._opener()
+            return self._open_once()
         except SandboxError:
+            if self._why_gone is not None:
+                self._why_gone()
+            raise
+
+    def _open_once(self) -> Transport:
+        try:
+            t = self._opener()
+        except (SandboxError, AgentFault):
             raise
         except Exception as e:  # noqa: BLE001 - Docker API errors, OSError: one kind for callers
             raise SandboxError(f"{self._name}: could not open the sandbox channel: {e}") from e
