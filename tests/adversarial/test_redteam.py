@@ -52,3 +52,26 @@ def test_attack_oom_kill_the_containers_pid1(docker_pair: tuple[Any, Any]) -> No
         assert terminated and reward == 0.0 and "out of memory" in info.get("agent_failure", ""), (text, info)
     a.reset(options={"task_id": "hello"})
     assert "alive" in bash(a, "echo alive")
+
+
+@docker
+@pytest.mark.xfail(strict=True, reason="no disk quota on a docker sandbox's writable root (time series and SWE "
+                   "specs are read_only=False; overlay2 on ext4 has no size option): one call takes ~6 GB of the "
+                   "host's docker disk, ~40 calls fill it for every episode; owner: timeseries, swe (spec), sandbox")
+def test_attack_fill_the_host_disk_through_the_writable_root() -> None:
+    """Three 1.9 GB fallocate calls in /var/tmp of a time-series sandbox (RLIMIT_FSIZE caps one
+    file at 2 GB, not their number): the blocks are taken on the host disk that holds every
+    container, PostgreSQL data and image at once. Safe behaviour: the sandbox's writable space is
+    bounded (a read-only root with tmpfs sized from the memory limit, as the shell fixture has, or
+    a quota), so the third allocation fails inside the sandbox."""
+    import agentgym
+
+    env = agentgym.make("ts-impute", runtime="docker", tasks=["imp-scattered-d-10"])
+    try:
+        env.reset(options={"task_id": "imp-scattered-d-10"})
+        obs, _, _, _, info = env.step({"name": "bash", "arguments": {
+            "command": "for i in 1 2 3; do fallocate -l 1900M /var/tmp/f$i || echo REFUSED; done; rm -f /var/tmp/f*"}})
+        assert "error" not in info, info
+        assert "REFUSED" in obs["text"], obs["text"][:500]
+    finally:
+        env.close()
