@@ -135,7 +135,7 @@ def grade(
             except (SandboxError, OSError) as exc:  # the code under test can kill its sandbox's processes
                 blame(f"the grading sandbox failed while the tests ran: {type(exc).__name__}: {exc}")
             except AgentFault as exc:  # e.g. ChannelKilled: the command server was killed from inside
-                blame(f"the grading sandbox's command server was killed while the tests ran: {exc.reason}")
+                blame(f"the grading sandbox gave up on the run: {exc.reason}")
     except (SandboxError, OSError) as exc:
         report.error = f"grading sandbox failed: {type(exc).__name__}: {exc}"
     except AgentFault as exc:
