@@ -220,3 +220,17 @@ def test_a_value_that_is_also_an_input_is_never_the_perturbed_expectation():
         changed, canaries = plant({"t.py": ROUND_TRIP}, [], random.Random(seed), count=1)
         copy = changed["t.py"].split("def " + canaries[0].name)[1]
         assert '"1", "2", "3"' in copy and "{unparse(parse(unparse(obj)))}" in copy, copy
+
+
+def test_fold_statuses_and_a_rerun_outcome():
+    rec = lambda tid, when, outcome, n=0, xfail=False: {"k": "test", "id": tid, "when": when, "n": n,  # noqa: E731
+                                                         "outcome": outcome, "xfail": xfail}
+    results, end = testrun.fold([
+        rec("t::a", "call", "passed"), rec("t::b", "call", "rerun"), rec("t::b", "call", "passed", n=1),
+        rec("t::c", "call", "failed"), rec("t::c", "call", "passed", n=1),  # a failed subTest fails its test
+        rec("t::d", "setup", "failed"), rec("t::e", "setup", "skipped"), rec("t::f", "call", "skipped", xfail=True),
+        rec("t::g", "call", "passed"), rec("t::g", "teardown", "failed"), {"k": "collect", "id": "t2.py"},
+        {"k": "end", "exit": 1}])
+    assert results == {"t::a": "PASSED", "t::b": "PASSED", "t::c": "FAILED", "t::d": "ERROR", "t::e": "SKIPPED",
+                       "t::f": "XFAIL", "t::g": "ERROR", "t2.py": "ERROR"}
+    assert end == {"k": "end", "exit": 1}
