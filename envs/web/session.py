@@ -236,7 +236,7 @@ class Session:
         the task page, wherever the active tab is; void if that page was loaded again or left."""
         if self.task_page is None:
             return HookReading(void="this episode did not track a task page")
-        return await self.task_page.read(self.context, self.pages, name, attempts)
+        return await self.task_page.read(name, attempts)
 
     async def _evaluate(self, js: str, arg: Any = None) -> Any:
         """Evaluate on the active page, again after a navigation that replaced the document mid-call."""

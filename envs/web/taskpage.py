@@ -15,7 +15,8 @@ So the env keeps two facts on the Python side, where no page can write:
   (after decoding, dot segments and a trailing index.html), whatever the query: the env's own load
   is the first, so a reload, a second tab, a frame or a crafted query makes it more than one.
 The hook counts only when that path was loaded exactly once and that very document is still open
-in some tab; it is read from that document, whichever tab is active, at the moment the episode ends.
+in its tab (a document never moves to another tab); it is read from there, whichever tab is
+active, at the moment the episode ends.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from agentgym.env import InfraError
 from agentgym.envs.web.tasks.checks import HookReading
 
 JS_NAME = re.compile(r"^[A-Za-z_$][A-Za-z0-9_$]*$")
-READ_TIMEOUT_S = 10.0
+READ_TIMEOUT_S = 20.0  # generous: a busy machine must not void an honest episode (the browser call allows 60 s)
 MAX_KEYS = 10000  # distinct paths counted per episode; past it, every load counts as one of the task page's
 
 READ_JS = """([name, attempts]) => {
@@ -53,16 +54,10 @@ def page_key(url: str) -> tuple[str, str]:
     return f"{p.scheme}://{p.netloc}".lower(), path.rstrip("/") or "/"
 
 
-async def loader_id(context: Any, page: Any) -> tuple[str, str]:
-    """(loader id, URL) of the document now in this tab's main frame, from Chromium itself."""
-    cdp = await context.new_cdp_session(page)
-    try:
-        frame = (await cdp.send("Page.getFrameTree"))["frameTree"]["frame"]
-    finally:
-        try:
-            await cdp.detach()
-        except Exception:  # noqa: BLE001 - the tab closed meanwhile: nothing to detach
-            pass
+async def loader_id(cdp: Any) -> tuple[str, str]:
+    """(loader id, URL) of the document now in the main frame of the tab this CDP session is on,
+    from Chromium itself."""
+    frame = (await cdp.send("Page.getFrameTree"))["frameTree"]["frame"]
     return str(frame.get("loaderId", "")), str(frame.get("url", ""))
 
 
@@ -74,6 +69,8 @@ class TaskPage:
         self.overflow = 0  # loads past MAX_KEYS distinct paths
         self.loader = ""  # the document the env opened
         self.url = ""
+        self.page: Any = None  # its tab (a document never moves to another tab)
+        self.cdp: Any = None  # a CDP session on that tab, kept for the reading
 
     def count(self, request: Any) -> None:
         """A context 'request' listener: counts navigation requests (documents of tabs and frames)."""
@@ -91,14 +88,16 @@ class TaskPage:
     async def pin(self, context: Any, page: Any) -> None:
         """Remember the document the env just loaded as the task page."""
         try:
-            self.loader, self.url = await asyncio.wait_for(loader_id(context, page), READ_TIMEOUT_S)
+            self.page = page
+            self.cdp = await asyncio.wait_for(context.new_cdp_session(page), READ_TIMEOUT_S)
+            self.loader, self.url = await asyncio.wait_for(loader_id(self.cdp), READ_TIMEOUT_S)
         except asyncio.TimeoutError:  # before the agent's first move: the site's page, not the agent
             raise InfraError(f"the task page did not answer within {READ_TIMEOUT_S:.0f} s of loading") from None
 
     def task_loads(self) -> int:
         return self.loads[page_key(self.url)] + self.overflow
 
-    async def read(self, context: Any, pages: list[Any], name: str, attempts: str | None) -> HookReading:
+    async def read(self, name: str, attempts: str | None) -> HookReading:
         """The hook (and the page's attempt counter) from the pinned document, or why it is void."""
         if not JS_NAME.match(name) or (attempts is not None and not JS_NAME.match(attempts)):
             raise ValueError(f"hook names must be JavaScript identifiers: {name!r}, {attempts!r}")
@@ -108,16 +107,16 @@ class TaskPage:
         if n != 1:
             return HookReading(void=f"the task page ({self.url}) was loaded {n} times in this episode (a reload, a "
                                     "second tab or frame, or another query): only the first attempt counts")
-        for page in list(pages):
-            try:
-                doc, _ = await asyncio.wait_for(loader_id(context, page), READ_TIMEOUT_S / 2)
-            except Exception:  # noqa: BLE001 - a tab closing as we look, or busy: not one we can read
-                continue
+        gone = HookReading(void=f"the task page ({self.url}) is no longer open: it was left, reloaded or closed")
+        if self.page.is_closed():
+            return gone
+        try:
+            doc, _ = await asyncio.wait_for(loader_id(self.cdp), READ_TIMEOUT_S)
             if doc != self.loader:
-                continue
-            try:
-                value, count = await asyncio.wait_for(page.evaluate(READ_JS, [name, attempts]), READ_TIMEOUT_S)
-            except Exception as exc:  # noqa: BLE001 - the page hung or is navigating away at this moment
-                return HookReading(void=f"the task page did not answer when the episode ended ({type(exc).__name__})")
-            return HookReading(value=value, attempts=count)
-        return HookReading(void=f"the task page ({self.url}) is no longer open: it was left, reloaded or closed")
+                return gone
+            value, count = await asyncio.wait_for(self.page.evaluate(READ_JS, [name, attempts]), READ_TIMEOUT_S)
+        except Exception as exc:  # noqa: BLE001 - the page hung (a loop), crashed, or is navigating away right now
+            if self.page.is_closed():
+                return gone
+            return HookReading(void=f"the task page did not answer when the episode ended ({type(exc).__name__})")
+        return HookReading(value=value, attempts=count)
