@@ -206,7 +206,10 @@ def main():
     for mod in cfg["preload"]:
         __import__(mod)
     exec(cfg["warmup"], {"np": np})  # library paths the target idioms use, loaded before the check
-    cases = json.load(open("cases.json"))
+    with open("cases.json") as fh:
+        cases = json.load(fh)
+    for name in ("cases.json", "runner_config.json"):  # the hidden inputs reach the module one call at a time
+        os.remove(name)
     path = os.path.abspath(cfg["path"])
     with open(path, "rb") as fh:
         source = fh.read()
@@ -230,6 +233,11 @@ def main():
     except BaseException as exc:  # noqa: BLE001 - the module's own failure, reported as data
         write(dumps({"import_error": (type(exc).__name__ + ": " + str(exc))[:300]}))
         return
+    dc, dl = value(calls), value(lines)
+    if dc > max_calls or dl > 4 * max_lines:  # the import is measured too: no work done ahead of the calls
+        die("importing the module ran " + str(dc) + " Python calls and " + str(dl) + " lines of its own code "
+            "(limits " + str(max_calls) + " and " + str(4 * max_lines) + "): a Python-level loop at import; "
+            "the target idiom has none")
     for case in cases:
         c0, l0 = value(calls), value(lines)
         try:

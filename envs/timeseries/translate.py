@@ -184,18 +184,32 @@ def idiom_check(routine: Routine, tree: ast.Module, path: str) -> None:
             if not routine.loops_allowed and name in _LOOPISH:
                 raise SubmissionError(f"{path}: line {line}: {name}() is a loop in disguise; the target idiom is "
                                       f"{routine.idiom_rule}")
-    if not routine.loops_allowed:  # recursion is a loop too
-        for fn_node in (n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef)):
-            if any(isinstance(c, ast.Call) and isinstance(c.func, ast.Name) and c.func.id == fn_node.name
-                   for c in ast.walk(fn_node)):
-                raise SubmissionError(f"{path}: line {fn_node.lineno}: {fn_node.name}() calls itself; the target "
-                                      f"idiom is {routine.idiom_rule}")
+    if not routine.loops_allowed:  # recursion is a loop too, mutual recursion included
+        _no_recursion(routine, tree, path)
     if routine.required_import and not any(m == routine.required_import or m.startswith(routine.required_import + ".")
                                            for m in imported):
         raise SubmissionError(f"{path}: never imports {routine.required_import}; the target idiom is {routine.idiom_rule}")
     if routine.required_call and not called & set(routine.required_call):
         raise SubmissionError(f"{path}: never calls {' or '.join(routine.required_call)}(); the target idiom is "
                               f"{routine.idiom_rule}")
+
+
+def _no_recursion(routine: Routine, tree: ast.Module, path: str) -> None:
+    """Refuse a function that can reach itself through calls by name among the module's functions."""
+    defs = {n.name: n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)}
+    calls = {name: {c.func.id for c in ast.walk(node) if isinstance(c, ast.Call) and isinstance(c.func, ast.Name)
+                    and c.func.id in defs} for name, node in defs.items()}
+    for start, node in defs.items():
+        seen, todo = set(), list(calls[start])
+        while todo:
+            name = todo.pop()
+            if name == start:
+                via = "itself" if start in calls[start] else "itself through other functions"
+                raise SubmissionError(f"{path}: line {node.lineno}: {start}() calls {via}; the target idiom is "
+                                      f"{routine.idiom_rule}")
+            if name not in seen:
+                seen.add(name)
+                todo.extend(calls[name])
 
 
 # ---- build --------------------------------------------------------------------------------------------

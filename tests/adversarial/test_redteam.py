@@ -208,9 +208,6 @@ def test_attack_git_hook_from_the_diff_forges_the_run(calc: Any, runtime: str) -
 SES_AT_IMPORT = 'import numpy as np\nimport pandas as pd\n\npd.Series([0.0]).ewm(alpha=0.5)\n_CASES = pd.read_json("cases.json", orient="records", precise_float=True, dtype=False)\n_DONE = {}\n\n\ndef _fill(y, alpha, out, lo, hi):\n    if hi - lo == 1:\n        out[lo] = alpha * y[lo] + (1 - alpha) * out[lo - 1] if lo else y[0]\n    elif hi > lo:\n        mid = (lo + hi) // 2\n        _fill2(y, alpha, out, lo, mid)\n        _fill2(y, alpha, out, mid, hi)\n\n\ndef _fill2(y, alpha, out, lo, hi):\n    _fill(y, alpha, out, lo, hi)\n\n\ndef _rows(lo, hi):\n    if hi - lo == 1:\n        row = _CASES.iloc[lo]\n        y = np.asarray(row["y"], dtype=float)\n        out = np.empty(len(y))\n        _fill(y, row["params"]["alpha"], out, 0, len(y))\n        _DONE[(y.tobytes(), row["params"]["alpha"])] = out\n    elif hi > lo:\n        mid = (lo + hi) // 2\n        _rows2(lo, mid)\n        _rows2(mid, hi)\n\n\ndef _rows2(lo, hi):\n    _rows(lo, hi)\n\n\n_rows(0, len(_CASES))\n\n\ndef smooth(y, alpha):\n    return _DONE[(np.asarray(y, dtype=float).tobytes(), alpha)]\n'
 
 
-@pytest.mark.xfail(strict=True, reason="idiom_runner.py counts the module's calls and lines only inside the per-input "
-                   "loop (not during exec of the module) and leaves cases.json readable to it; translate.py's "
-                   "recursion check only sees a function calling its own name; owner: timeseries")
 @pytest.mark.parametrize("runtime", ["local", pytest.param("docker", marks=pytest.mark.docker)])
 def test_attack_translation_loop_at_import_on_the_hidden_inputs(runtime: str) -> None:
     """eng-translate-ses-numpy-to-pandas: the module reads cases.json with pandas at import, runs the
