@@ -59,8 +59,9 @@ def stale(conn: Any) -> bool:
     if conn is None or conn.closed or conn.broken:
         return True
     try:
-        readable, _, _ = select.select([conn.pgconn.socket], [], [], 0)
-        if not readable:
+        poller = select.poll()  # not select(): no fd-number limit, no fd_set to build
+        poller.register(conn.pgconn.socket, select.POLLIN)
+        if not poller.poll(0):
             return False
         conn.pgconn.consume_input()
         from psycopg.pq import ConnStatus
@@ -308,14 +309,18 @@ class PgServer(TemplateBuilder):
         """A connected episode copied from `template`: a warm spare when one is ready, else made now.
         Either way a refill is requested, so the next reset finds one."""
         pool = self._spares
-        spare = pool.take(template) if pool is not None else None
+        # The spare is checked before its refill is asked for: the check's syscall would otherwise
+        # hand the GIL to the refill worker in the middle of a reset.
+        spare = pool.take(template, refill=False) if pool is not None else None
+        if pool is not None:
+            fresh = spare is not None and not stale(spare[1])
+            pool.request(template)
+            if fresh:
+                return spare  # type: ignore[return-value]
         if spare is not None:
-            name, conn = spare
-            if not stale(conn):
-                return name, conn
             with contextlib.suppress(Exception):
-                conn.close()
-            self.drop_episode(name)
+                spare[1].close()
+            self.drop_episode(spare[0])
         name = self.create_episode(template)
         try:
             return name, self.connect_episode(name)

@@ -35,13 +35,15 @@ class SparePool:
         for t in self.threads:
             t.start()
 
-    def take(self, template: str) -> tuple[str, Any] | None:
-        """A ready spare of `template`, or None; either way a refill is requested, so the next
-        reset finds one. The caller checks the connection is still alive."""
+    def take(self, template: str, refill: bool = True) -> tuple[str, Any] | None:
+        """A ready spare of `template`, or None; with refill a refill is requested, so the next
+        reset finds one (refill=False: the caller requests it once it is done with the hot path).
+        The caller checks the connection is still alive."""
         with self._lock:
             ready = self._ready.get(template)
             spare = ready.pop() if ready else None
-        self.request(template)
+        if refill:
+            self.request(template)
         return spare
 
     def request(self, template: str) -> None:
