@@ -408,3 +408,29 @@ def test_attack_million_column_header():
         t = time.monotonic()
         _zero(_call(env, "submit"), "wrong columns")
         assert time.monotonic() - t < 10
+
+
+def test_attack_loop_at_import_reading_the_hidden_inputs():
+    """Own (after the red team's mutual recursion at import): the module tries to read cases.json at
+    import and runs a callback loop there (no recursion, no loop syntax), to answer later calls
+    from a table. Stopped twice: the runner removed cases.json before importing the module, and the
+    import is measured like a call (the callback loop at import is a violation)."""
+    src = '''import numpy as np
+import pandas as pd
+
+pd.Series([0.0]).ewm(alpha=0.5)
+_op = np.ma.core.operator
+_HAVE = np.ma.core.builtins.open("cases.json").read()  # gone: the runner read it and removed it
+_TABLE = _op.call(np.ma.core.builtins.list, _op.call(_op.attrgetter("ma" + "p")(np.ma.core.builtins),
+                                                    lambda i: i * i, range(5000)))
+
+
+def smooth(y, alpha):
+    return np.asarray(y, dtype=float)
+'''
+    with _open(SES) as env:
+        _submit_module(env, "smoothing.py", src, "No such file")
+    with _open(SES) as env:
+        _submit_module(env, "smoothing.py", src.replace('_HAVE = np.ma.core.builtins.open("cases.json").read()  # gone: '
+                                                        'the runner read it and removed it\n', ""),
+                       "importing the module ran")
