@@ -14,6 +14,7 @@ from agentgym.sandbox.base import (
     SandboxError,
     SandboxFileRefused,
     SandboxOutOfMemory,
+    SandboxServerBroken,
     SandboxSpec,
 )
 
@@ -38,6 +39,7 @@ __all__ = [
     "SandboxError",
     "SandboxFileRefused",
     "SandboxOutOfMemory",
+    "SandboxServerBroken",
     "SandboxSpec",
     "docker_available",
     "make_sandbox",

@@ -172,32 +172,33 @@ def open_channel(spec: SandboxSpec, container_id: str, sbx_id: str, *, fast_path
         return DockerTransport(api, container_id, argv, workdir=spec.workdir,
                                host_pid=state.get("Pid"), fast=fast_path)
 
-    def why_gone() -> None:
-        oom_check(api, container_id, sbx_id, spec.memory)
+    def why_gone() -> bool:
+        return oom_check(api, container_id, sbx_id, spec.memory)
 
     return Channel(opener, name=f"docker sandbox {sbx_id}", max_output_bytes=spec.max_output_bytes,
                    default_timeout=spec.default_timeout, why_gone=why_gone)
 
 
-def oom_check(api: Any, container_id: str, sbx_id: str, memory: str, wait_s: float = OOM_WAIT_S) -> None:
+def oom_check(api: Any, container_id: str, sbx_id: str, memory: str, wait_s: float = OOM_WAIT_S) -> bool:
     """Raise SandboxOutOfMemory when the container stopped out of memory (the agent used up its
-    limit and the kernel took pid 1); return when it runs on or stopped otherwise. Docker may need
-    a moment to record a pid 1 the kernel just killed, hence a short wait while it still runs."""
+    limit and the kernel took pid 1); else whether it still runs (False: stopped otherwise, or
+    Docker did not answer). Docker may need a moment to record a pid 1 the kernel just killed,
+    hence a short wait while it still runs."""
     deadline = time.monotonic() + wait_s
     while True:
         try:
             state = api.inspect_container(container_id)["State"]
         except Exception:  # noqa: BLE001 - gone or no answer: infrastructure, as it was
-            return
+            return False
         if not state.get("Running"):
             if state.get("OOMKilled"):
                 raise SandboxOutOfMemory(
                     f"the sandbox ran out of memory and stopped: what ran in it used up its {memory} limit and "
                     f"the kernel killed the container's first process (docker sandbox {sbx_id}); the episode "
                     "ends, reset() starts a fresh sandbox")
-            return
+            return False
         if time.monotonic() > deadline:
-            return
+            return True
         time.sleep(0.1)
 
 

@@ -69,6 +69,15 @@ class SandboxOutOfMemory(AgentFault):
         super().__init__(reason, terminal=True)
 
 
+class SandboxServerBroken(AgentFault):
+    """The sandbox is up but no fresh command server starts in it: what ran there broke what the
+    server needs (root in a writable container replaced or removed its Python, or planted code its
+    interpreter runs at start-up). Ends the episode with reward 0; reset() starts a fresh sandbox."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason, terminal=True)
+
+
 class ChannelKilled(AgentFault):
     """The sandbox's command server died while the sandbox itself stayed up, and a fresh server
     answers: what ran in the sandbox killed it (kill -9, exhausted memory). Shell state (cwd,

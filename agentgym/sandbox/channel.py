@@ -19,7 +19,15 @@ from collections.abc import Callable
 from typing import Any
 
 from agentgym.guard import AgentFault
-from agentgym.sandbox.base import ARCHIVE_LIMIT, READ_LIMIT, ChannelKilled, CommandResult, SandboxError, SandboxFileRefused
+from agentgym.sandbox.base import (
+    ARCHIVE_LIMIT,
+    READ_LIMIT,
+    ChannelKilled,
+    CommandResult,
+    SandboxError,
+    SandboxFileRefused,
+    SandboxServerBroken,
+)
 from agentgym.sandbox.channel_transport import (  # noqa: F401 - re-exported: callers import them from here
     BOOTSTRAP,
     FAST_PATH,
@@ -27,6 +35,7 @@ from agentgym.sandbox.channel_transport import (  # noqa: F401 - re-exported: ca
     SERVER_SOURCE,
     DockerTransport,
     LocalTransport,
+    ServerWontStart,
     Transport,
     _frame,
     server_argv,
@@ -62,11 +71,13 @@ class Channel:
     """
 
     def __init__(self, opener: Callable[[], Transport], *, name: str, max_output_bytes: int, default_timeout: float,
-                 why_gone: Callable[[], None] | None = None) -> None:
+                 why_gone: Callable[[], bool] | None = None) -> None:
         self._opener = opener
-        # called when no fresh server opens; it raises an AgentFault when the sandbox's end was the
-        # agent's doing (docker: the container OOM-killed), else returns and the SandboxError stands
+        # called when no fresh server opens: it raises an AgentFault when the sandbox's end was the
+        # agent's doing (docker: the container OOM-killed), else returns whether the sandbox is still
+        # up; up, with a server that started and died, is the agent's doing too (SandboxServerBroken)
         self._why_gone = why_gone
+        self._answered = False  # a server answered here once: the image and the transport work
         self._name = name
         self._lock = threading.Lock()
         self._t: Transport | None = None
@@ -82,9 +93,13 @@ class Channel:
             raise SandboxError(f"{self._name}: the sandbox is closed; create a new one")
         try:
             return self._open_once()
-        except SandboxError:
-            if self._why_gone is not None:
-                self._why_gone()
+        except SandboxError as exc:
+            # before any server answered here, nothing of the agent's has run: the SandboxError stands
+            if self._answered and self._why_gone is not None and self._why_gone() and isinstance(exc, ServerWontStart):
+                raise SandboxServerBroken(
+                    f"{self._name} is running but its command server no longer starts: what ran in the sandbox "
+                    f"broke what the server needs (its Python replaced or removed, code planted for its start-up); "
+                    f"the episode ends, reset() starts a fresh sandbox ({exc})") from None
             raise
 
     def _open_once(self) -> Transport:
@@ -97,9 +112,10 @@ class Channel:
         self._t, self._buf = t, bytearray()
         try:
             self._roundtrip(t, {"op": "ping"}, 60.0)
-        except SandboxError:
+        except SandboxError as exc:
             self._t = None
-            raise
+            raise ServerWontStart(str(exc)) from None
+        self._answered = True
         return t
 
     def _fail(self, t: Transport, why: str) -> ChannelDied:

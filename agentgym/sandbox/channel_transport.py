@@ -32,10 +32,12 @@ BOOTSTRAP = "import os,sys\nn=int(sys.argv.pop(1));b=b''\nwhile len(b)<n:b+=os.r
 #: Interpreters tried in order inside a container; names other than python3 are version-checked.
 PYTHON_CANDIDATES = ("python3", "python", "/opt/miniconda3/bin/python", "/usr/local/bin/python3")
 
+#: -I -S: the server (standard library only) runs no site-packages .pth, sitecustomize or PYTHON*
+#: variable, so code the agent plants for Python's start-up never runs inside a fresh server.
 _FIND_PYTHON = (
     'for p in {cands}; do command -v "$p" >/dev/null 2>&1 || continue; '
     'case "$p" in python3) ;; *) "$p" -c "import sys; sys.exit(sys.version_info < (3, 6))" 2>/dev/null || continue;; esac; '
-    'exec "$p" -c "$0" "$@"; done; '
+    'exec "$p" -I -S -c "$0" "$@"; done; '
     'echo "agentgym: no Python >= 3.6 in this image (tried {cands}); the sandbox channel needs one" >&2; exit 127'
 ).format(cands=" ".join(PYTHON_CANDIDATES))
 
@@ -121,6 +123,10 @@ def _frame(obj: dict[str, Any]) -> bytes:
     return struct.pack(">I", len(body)) + body
 
 
+class ServerWontStart(SandboxError):
+    """A fresh server was started (the transport opened) but died or never answered at start-up."""
+
+
 class DockerTransport:
     """A channel server as one long-lived ``docker exec`` attached over the Docker API socket.
 
@@ -150,7 +156,7 @@ class DockerTransport:
         except (OSError, TimeoutError, ValueError) as e:
             diag = self.diagnostics()
             self.close()
-            raise SandboxError(f"the channel server did not start in container {container_id[:12]}: {e or type(e).__name__}"
+            raise ServerWontStart(f"the channel server did not start in container {container_id[:12]}: {e or type(e).__name__}"
                                + (f"; it said: {diag[-1500:]}" if diag else "")) from None
 
     def _try_fast_path(self, host_pid: int) -> None:

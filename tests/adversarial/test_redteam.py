@@ -54,6 +54,41 @@ def test_attack_oom_kill_the_containers_pid1(docker_pair: tuple[Any, Any]) -> No
     assert "alive" in bash(a, "echo alive")
 
 
+
+#: Root in a writable container (time series, SWE) replaces the python3 the channel server starts
+#: with, then kills the running server: no fresh server can start.
+BREAK_SERVER = ("p=$(command -v python3); cp $(readlink -f $p) /usr/bin/py-real; rm -f $p; "
+                "printf '#!/bin/sh\\nexit 1\\n' > $p; chmod +x $p; "
+                "s=$(for d in /proc/[0-9]*; do [ \"$(cat $d/comm 2>/dev/null)\" = agentgym-chan ] && basename $d; done); "
+                "(sleep 1; kill -9 $s) >/dev/null 2>&1 &")
+
+
+@docker
+def test_attack_break_the_command_servers_python() -> None:
+    """In a time-series sandbox (writable root), replace python3 with a script that exits, then
+    kill the command server. The next call could not reopen the channel: 'Infrastructure error
+    (not your fault)' for every call after. Stopped: a server that starts and dies in a container
+    that still runs is SandboxServerBroken, an agent failure ending the episode with reward 0; the
+    server also starts as python -I -S, so a planted .pth or sitecustomize never runs in it."""
+    import time
+
+    import agentgym
+
+    env = agentgym.make("ts-impute", runtime="docker", tasks=["imp-scattered-d-10"])
+    try:
+        env.reset(options={"task_id": "imp-scattered-d-10"})
+        env.step({"name": "bash", "arguments": {"command": BREAK_SERVER}})
+        time.sleep(2)
+        obs, reward, term, _, info = env.step({"name": "bash", "arguments": {"command": "echo hi"}})
+        assert "error" not in info, info
+        assert term and reward == 0.0 and "no longer starts" in info.get("agent_failure", ""), (obs["text"], info)
+        env.reset(options={"task_id": "imp-scattered-d-10"})
+        obs, *_ = env.step({"name": "bash", "arguments": {"command": "python3 -c 'print(40 + 2)'"}})
+        assert "42" in obs["text"]
+    finally:
+        env.close()
+
+
 @docker
 @pytest.mark.xfail(strict=True, reason="no disk quota on a docker sandbox's writable root (time series and SWE "
                    "specs are read_only=False; overlay2 on ext4 has no size option): one call takes ~6 GB of the "
