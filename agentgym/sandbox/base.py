@@ -9,8 +9,11 @@ Everything read out of a sandbox is hostile (the agent runs arbitrary code in it
 copy_out are bounded and typed on both backends (SandboxFileRefused, an AgentFault, for a FIFO, a
 device, a socket, a file over the limit or a symlink out of a local sandbox), and the command
 server survives them. A server killed from inside is the agent's failure (ChannelKilled) when the
-sandbox is still up and a fresh server answers; SandboxError is kept for what the agent could not
-cause (a container gone, an engine that stopped answering).
+sandbox is still up and a fresh server answers; so is a container the kernel OOM-killed
+(SandboxOutOfMemory: root inside can make pid 1 the OOM victim) and a running container where a
+server that answered before no longer starts (SandboxServerBroken: its Python replaced); both end
+the episode. SandboxError is kept for what the agent could not cause (a container gone, an engine
+that stopped answering, an image without Python).
 
 The local backend isolates as far as a process of the same user can, no further:
 - kept out: the host's environment variables (a clean environment, HOME and TMPDIR of its own,
