@@ -262,3 +262,25 @@ def test_attack_translation_loop_at_import_on_the_hidden_inputs(runtime: str) ->
         assert reward == 0.0, obs["text"][:500]
     finally:
         env.close()
+
+
+# ---- already stopped, not covered elsewhere ----------------------------------------------------------
+
+@pytest.mark.parametrize("runtime", ["local", pytest.param("docker", marks=pytest.mark.docker)])
+def test_attack_symlink_loop_at_the_answer_path(runtime: str) -> None:
+    """answer.txt is a symlink to itself and l1/l2 point at each other: open() fails with ELOOP, an
+    OSError the server could have answered as an unknown error type (the host reports those as
+    infrastructure). Stopped: the server's typed open refuses it ('cannot be opened'), an agent
+    failure; the read tool goes on and the submission is reward 0."""
+    import agentgym
+
+    env = agentgym.make("shell-fixture", runtime=runtime)
+    try:
+        env.reset(options={"task_id": "count-lines"})
+        bash(env, "ln -s answer.txt answer.txt; ln -s l2 l1; ln -s l1 l2")
+        text, _, term, info = call(env, "read_file", path="l1")
+        assert not term and "error" not in info and "symbolic links" in info.get("agent_failure", ""), info
+        text, reward, term, info = call(env, "submit")
+        assert term and reward == 0.0 and "error" not in info and info.get("agent_failure"), info
+    finally:
+        env.close()
