@@ -217,11 +217,11 @@ class Session:
                     snap = PageSnapshot(text=f"(this page could not be read: {first})")
                     break
             url = page.url
-        titles = await asyncio.gather(*(_title(p) for i, p in enumerate(self.pages) if i != self.active))
-        tabs = []
-        for i, p in enumerate(self.pages):
-            title = snap.title if i == self.active else titles[i - (i > self.active)]
-            tabs.append(Tab(index=i, title=title, url=p.url, active=i == self.active))
+        pages, active = list(self.pages), self.active  # a popup may open while the titles are read
+        titles = await asyncio.gather(*(_title(p) for i, p in enumerate(pages) if i != active))
+        titles.insert(active, snap.title)
+        tabs = [Tab(index=i, title=titles[i], url=p.url, active=i == active)
+                for i, p in enumerate(pages)]
         return Observation(snapshot=snap, url=url, tabs=tabs)
 
     async def screenshot(self) -> tuple[bytes, int, int, bytes]:

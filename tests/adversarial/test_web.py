@@ -80,12 +80,13 @@ def env(tmp_path_factory):
 # ---- an agent's moves: tool calls, and reading the observation text --------------------------------
 def act(env, name, **args):
     obs, reward, term, trunc, info = env.step({"name": name, "arguments": args})
+    assert "error" not in info and not term, info
     return obs
 
 
 def done(env, text="done"):
     _, reward, term, _, info = env.step({"name": "send_msg_to_user", "arguments": {"text": text}})
-    assert term
+    assert term and "error" not in info and "agent_failure" not in info, info
     return reward
 
 
