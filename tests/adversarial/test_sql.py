@@ -25,6 +25,16 @@ TASK = "retail_lite.top_entities.2022-top5"
 SMALL = {"data_tmpfs": "320m", "memory": "1g", "episode_disk_mb": 24, "disk_reserve_mb": 64, "spares": 0}
 
 
+@pytest.fixture(scope="module")
+def small_server():
+    """Holds the SMALL server for the module's PostgreSQL attacks, so each does not start its own
+    container (a server lives while any env on it is open)."""
+    env = make("docker")
+    env.reset(options={"task_id": TASK})
+    yield env.engine.server
+    env.close()
+
+
 def make(runtime: str = "local", env_id: str = "sql-a-lite", **kw):
     if runtime == "docker":
         kw.setdefault("engine_options", SMALL)
@@ -73,7 +83,7 @@ def bird_env(gold: str, decimal: int = -1, order: bool = False):
 # ---- PostgreSQL: disk, time, limits, other episodes, the host ----------------------------------------
 
 @docker
-def test_attack_fill_the_postgres_disk():
+def test_attack_fill_the_postgres_disk(small_server):
     """Committed INSERTs until the data disk is full, beside an honest episode. Filling the disk used to
     PANIC the server at the next template copy's checkpoint and kill every episode. Now the disk
     guard cancels the filler past its 24 MB quota: reward 0, info['agent_failure'], the episode
@@ -170,7 +180,7 @@ def test_attack_memory_bomb_in_a_backend(attack):
 
 
 @docker
-def test_attack_sleep_past_the_limit_after_resetting_statement_timeout():
+def test_attack_sleep_past_the_limit_after_resetting_statement_timeout(small_server):
     """SET statement_timeout = 0 (or RESET ALL), then pg_sleep for a minute. We SET the timeout again
     before every statement and cancel from the client at the deadline: the call ends after ~5 s
     with a time-limit message, and a neighbour's queries answer meanwhile."""
@@ -197,7 +207,7 @@ def test_attack_sleep_past_the_limit_after_resetting_statement_timeout():
     "ALTER ROLE CURRENT_USER SET temp_file_limit = -1", "ALTER SYSTEM SET temp_file_limit = -1",
     "CREATE EXTENSION dblink", "ALTER DATABASE CURRENT SET temp_file_limit = -1",
 ])
-def test_attack_lift_the_postgres_limits(attack):
+def test_attack_lift_the_postgres_limits(attack, small_server):
     """Session, role, database and system settings that would lift temp_file_limit or reach other
     databases: temp_file_limit is a superuser setting and the episode's role is no superuser, so
     each is refused with an SQL error; after RESET ALL a big sort still hits the quota."""
@@ -217,7 +227,7 @@ def test_attack_lift_the_postgres_limits(attack):
     "SELECT pg_read_file('/etc/passwd')", "COPY (SELECT 1) TO PROGRAM 'touch /tmp/pwned'",
     "SELECT lo_import('/etc/passwd')", "COPY orders TO '/tmp/orders.csv'", "SELECT pg_ls_dir('/')",
 ])
-def test_attack_reach_the_server_host(attack):
+def test_attack_reach_the_server_host(attack, small_server):
     """Server-side files and programs (pg_read_file, COPY TO PROGRAM, lo_import, COPY TO a file,
     pg_ls_dir): superuser or pg_*_server_files privileges only, which no episode role holds."""
     env = make("docker")
@@ -231,7 +241,7 @@ def test_attack_reach_the_server_host(attack):
 
 
 @docker
-def test_attack_other_episodes_and_shared_objects():
+def test_attack_other_episodes_and_shared_objects(small_server):
     """Find a neighbour's database in pg_database, then DROP it, cancel or terminate its backend,
     drop the template and the owner role. Databases belong to the superuser and each episode has
     its own login role: all refused, and the neighbour's data is intact."""
@@ -258,7 +268,7 @@ def test_attack_other_episodes_and_shared_objects():
 
 
 @docker
-def test_attack_fill_the_disk_from_a_submission():
+def test_attack_fill_the_disk_from_a_submission(small_server):
     """The filler hidden in a submission, so it runs in the grader's fresh copy. The copy has the
     same quota: the submission fails (reward 0), the episode is told so, nothing is infrastructure."""
     env = make("docker", env_id="sql-c-lite")
@@ -411,7 +421,7 @@ def test_attack_huge_values_in_the_result(runtime_):
     "SELECT (repeat('[', 5000) || repeat(']', 5000))::jsonb", "SELECT 'infinity'::timestamp",
     "SELECT '5874897-12-31'::date", "SELECT '0044-03-15 BC'::date",
 ])
-def test_attack_values_python_cannot_load(attack):
+def test_attack_values_python_cannot_load(attack, small_server):
     """Values PostgreSQL holds but Python cannot (JSON nested past the recursion limit, dates past
     year 9999 or BC): the driver's exception mid-result used to leave the connection mid-protocol,
     so this call was an 'Infrastructure error' and so was every later one (a way to dodge a zero).
