@@ -226,8 +226,8 @@ def test_attack_affine_fit_against_shipped_statsmodels(runtime):
         code = ("import numpy as np, pandas as pd\n"
                 "tr, fu = pd.read_csv('train.csv'), pd.read_csv('future.csv')\n"
                 "try:\n"
-                "    import statsmodels.api as sm\n"
-                "    y = sm.datasets.co2.load_pandas().data['co2'].resample('MS').mean().interpolate().to_numpy()\n"
+                "    from statsmodels.datasets import co2\n"
+                "    y = co2.load_pandas().data['co2'].resample('MS').mean().interpolate().to_numpy()\n"
                 "except Exception as exc:\n"
                 "    print('no original:', type(exc).__name__)\n"
                 "    y = None\n"
@@ -239,7 +239,7 @@ def test_attack_affine_fit_against_shipped_statsmodels(runtime):
                 "else:\n"
                 "    pred = np.full(h, tr['value'].iloc[-1])\n"
                 "pd.DataFrame({'id': fu['id'], 'yhat': pred}).to_csv('submission.csv', index=False)\n")
-        obs, *_ = _call(env, "python", code=code)
+        obs, *_ = _call(env, "python", code=code, timeout=300)  # statsmodels imports slowly on a loaded machine
         if runtime == "docker":
             assert "no original:" in obs["text"], obs["text"]
         _obs, _reward, terminated, _t, info = _call(env, "submit")
