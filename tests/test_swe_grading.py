@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from agentgym.envs.swe.diffs import diff_paths, filter_diff, is_protected
+from agentgym.envs.swe.diffs import diff_paths, filter_diff, is_protected, patch_refusal
 from agentgym.envs.swe.images import official_image_name
 from agentgym.envs.swe.log_parsers import LogParseError, parse_django, parse_sympy, pytest_summary_counts
 
@@ -124,3 +124,107 @@ def test_renames_and_quoted_paths_are_judged_by_every_path():
     assert diff_paths(kept) == ["pkg/moved.py", "a b/c.py"]
     assert dropped == ["tests/conftest.py", "elsewhere.py", "pkg/util.py", "tests/util.py", "tests/t\u00e9st_x.py"]
     assert diff_paths(RENAMES)[0] == "elsewhere.py"  # the path a section leaves behind
+
+
+def _new(path: str, body: str = "x", mode: str = "100644") -> str:
+    return f"diff --git a/{path} b/{path}\nnew file mode {mode}\n--- /dev/null\n+++ b/{path}\n@@ -0,0 +1 @@\n+{body}\n"
+
+
+EDIT = "diff --git a/pkg/a.py b/pkg/a.py\nindex 1..2 100644\n--- a/pkg/a.py\n+++ b/pkg/a.py\n@@ -1,2 +1,2 @@\n a\n-b\n+c\n"
+
+
+def test_sections_on_git_folders_are_dropped_and_reported():
+    """A hook or config under .git (git apply refuses it, patch wrote it) runs when the grader
+    calls git: every section naming .git in any component, any case, either side, is dropped."""
+    git_paths = [".git/hooks/post-checkout", "sub/.git/config", ".GIT/hooks/pre-commit", ".git"]
+    diff = EDIT + "".join(_new(p) for p in git_paths) + _new(".gitignore") + _new(".github/x.yml") + _new("a.git/b.py")
+    diff += ("diff --git a/pkg/b.py b/.git/hooks/post-merge\nsimilarity index 100%\n"
+             "rename from pkg/b.py\nrename to .git/hooks/post-merge\n")
+    diff += '''diff --git "a/.git/hooks/p\\303\\251" "b/.git/hooks/p\\303\\251"\nnew file mode 100755\n--- /dev/null\n+++ "b/.git/hooks/p\\303\\251"\n@@ -0,0 +1 @@\n+x\n'''
+    kept, dropped = filter_diff(diff)
+    assert diff_paths(kept) == ["pkg/a.py", ".gitignore", ".github/x.yml", "a.git/b.py"]
+    assert dropped == [*git_paths, "pkg/b.py", ".git/hooks/post-merge", ".git/hooks/p\u00e9"]
+
+
+def test_a_file_patch_hidden_after_a_hunk_is_judged():
+    """git apply and patch both start a new file patch at a '--- '/'+++ ' pair after a hunk's
+    counted lines (checked: git apply wrote the conftest.py below), so such a pair names a path
+    of its section; a '--- ' line inside the counts is content."""
+    hidden = EDIT + "--- /dev/null\n+++ b/conftest.py\n@@ -0,0 +1 @@\n+HIDDEN = 1\n"
+    kept, dropped = filter_diff(hidden)
+    assert kept == "" and dropped == ["pkg/a.py", "conftest.py"]
+    content = EDIT.replace("-b\n+c\n", "--- a/conftest.py\n+c\n")
+    assert filter_diff(content)[1] == []
+
+
+def test_site_customisation_in_any_importable_form_is_protected():
+    """With an editable install's .pth the repository is on sys.path before site imports
+    sitecustomize, even under python -I (checked: a sitecustomize/ package at the root ran)."""
+    for path in ("sitecustomize/__init__.py", "src/sitecustomize.pyc", "usercustomize/x.py",
+                 "sitecustomize.cpython-311-x86_64-linux-gnu.so", "src/sitecustomize.py"):
+        assert is_protected(path), path
+    assert not is_protected("pkg/mysitecustomize.py") and not is_protected("pkg/site_customize.py")
+
+
+def test_patch_is_only_given_a_diff_in_the_tracked_tree():
+    assert patch_refusal(EDIT + _new("pkg/new.py")) is None
+    assert patch_refusal(EDIT.replace(" a\n-b", "\n-b")) is None  # a context line whose space was lost
+    refused = {
+        "absolute": _new("/etc/x"), "dotdot": _new("../py/bin/git"), "dotdot inside": _new("pkg/../../x"),
+        "git": _new("pkg/.git/hooks/x"), "symlink": _new("pkg/link", "../..", "120000"),
+        "index line": EDIT.replace("index 1..2", "Index: ../py/bin/git\nindex 1..2"),
+        "hidden after a hunk": EDIT + "--- a/pkg/a.py\n+++ ../x\n@@ -1 +1 @@\n-a\n+b\n",
+        "text between hunks": EDIT + "garbage\n", "short hunk": EDIT[:-3],
+        "preamble": "--- a/x\n+++ b/x\n" + EDIT, "binary": EDIT.replace("@@ -1,2 +1,2 @@", "GIT binary patch"),
+    }
+    for what, diff in refused.items():
+        assert patch_refusal(diff), what
+
+
+class _Recorder:
+    """A stand-in sandbox that records the commands the grader's apply step runs; every try fails."""
+
+    def __init__(self, root: str | None = None):
+        self.root, self.commands = root, []
+
+    def exec(self, command: str, timeout: float | None = None):  # noqa: ANN201
+        from types import SimpleNamespace
+
+        self.commands.append(command)
+        ok = command.startswith("command -v")
+        return SimpleNamespace(ok=ok, stdout="/usr/bin/" + command.split()[-1] + "\n" if ok else "",
+                               output="error: refused")
+
+
+def test_the_graders_git_is_absolute_with_hooks_off_and_patch_gets_no_git_path():
+    """Every git the apply step runs is an absolute path with core.hooksPath=/dev/null, and a diff
+    naming .git never reaches patch (it would write a hook git runs on the next checkout)."""
+    from agentgym.envs.swe.grading import GIT_SAFE, _apply, tool_path
+
+    sbx = _Recorder()
+    git = f"{tool_path(sbx, 'git')} {GIT_SAFE}"
+    method, error = _apply(sbx, "/g/model.diff", _new(".git/hooks/post-checkout"), git)
+    assert method is None and "not tried with patch: a path outside the tracked tree" in error
+    runs = [c for c in sbx.commands if not c.startswith("command -v")]
+    assert runs and not any("patch " in c for c in runs)
+    for c in runs:
+        for part in c.split("&&"):
+            assert part.strip().startswith("/usr/bin/git -c core.hooksPath=/dev/null"), c
+    sbx = _Recorder()
+    _apply(sbx, "/g/model.diff", EDIT, git)
+    assert sbx.commands[-2].startswith("/usr/bin/patch --batch"), sbx.commands
+
+
+def test_the_local_graders_git_is_never_one_in_the_sandbox(tmp_path, monkeypatch):
+    """Locally the sandbox's venv bin comes first on its PATH: the grader looks git up on the
+    host's PATH without the sandbox's folders."""
+    import shutil
+
+    from agentgym.envs.swe.grading import tool_path
+
+    bin_dir = tmp_path / "py" / "bin"
+    bin_dir.mkdir(parents=True)
+    (bin_dir / "git").write_text("#!/bin/sh\nexit 0\n")
+    (bin_dir / "git").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:/usr/bin:/bin")
+    assert tool_path(_Recorder(str(tmp_path)), "git") == shutil.which("git", path="/usr/bin:/bin")

@@ -5,6 +5,14 @@ conftest.py, pytest/tox/setup.cfg/pyproject configuration, site customisation (.
 sitecustomize.py, usercustomize.py) and pytest plugins are removed before grading and listed in the
 report. Editing tests is the oldest reward hack (SWE-bench, R2E-Gym): a test the agent rewrote
 judges nothing. Every path a section names counts (old and new of a rename or copy, quoted or not).
+
+Sections on .git (any component, any case) are dropped too: git apply refuses them but patch does
+not, and a hook or config written there runs as soon as the grader calls git. A module named
+sitecustomize/usercustomize in any form (package folder, .pyc, extension) is site customisation:
+with an editable install's .pth the repository is on sys.path before site imports it, even under
+`python -I`. Before the `patch` fallback, patch_refusal() checks the whole diff against a strict
+grammar, so patch reads no file name we did not judge (no Index: lines, no file patch hidden after
+a hunk's counted lines, no absolute or `..` path, no symbolic link).
 """
 
 from __future__ import annotations
@@ -19,8 +27,9 @@ PROTECTED_NAMES = frozenset({
 })
 
 _HEADER = re.compile(r"^diff --git (?P<rest>.+)$")
+_HUNK = re.compile(r"^@@ -\d+(?:,(?P<old>\d+))? \+\d+(?:,(?P<new>\d+))? @@")
 #: extended header lines that name a path: a section is judged by every path it names
-_PATH_LINES = re.compile(r"^(?:--- |\+\+\+ |rename from |rename to |copy from |copy to )(?P<path>.+)$")
+_PATH_LINES = re.compile(r"^(?:--- |\+\+\+ |rename from |rename to |copy from |copy to |Index: )(?P<path>.+)$")
 _ESCAPES = {"a": "\a", "b": "\b", "t": "\t", "n": "\n", "v": "\v", "f": "\f", "r": "\r", '"': '"', "\\": "\\"}
 
 
@@ -100,17 +109,31 @@ class Section:
 
 
 def sections(diff: str) -> list[Section]:
+    """The 'diff --git' sections. A path line counts both in the header and between hunks (after a
+    hunk's counted lines): git apply and patch both start a new file patch at a '--- '/'+++ ' pair
+    they meet there, so a file patch hidden after a hunk is judged as part of its section."""
     out: list[Section] = []
-    in_header = False
+    in_header, old, new = False, 0, 0
     for line in diff.splitlines(keepends=True):
         m = _HEADER.match(line.rstrip("\n"))
         if m:
             out.append(Section(line, m.group("rest")))
-            in_header = True
+            in_header, old, new = True, 0, 0
         elif out:
+            if old > 0 or new > 0:  # a counted line of a hunk: content, never a path
+                tag = line[:1] if line.strip("\n") else " "
+                old -= tag in " -"
+                new -= tag in " +"
+                out[-1].add(line, False)
+                continue
             if line.startswith("@@") or line.startswith("GIT binary patch"):
                 in_header = False
-            out[-1].add(line, in_header)
+                h = _HUNK.match(line)
+                if h:
+                    old, new = int(h.group("old") or 1), int(h.group("new") or 1)
+                out[-1].add(line, False)
+                continue
+            out[-1].add(line, True)  # the header, or between hunks: a path line names a path
     return out
 
 
@@ -132,11 +155,21 @@ def is_test_path(path: str) -> bool:
     )
 
 
+#: module names site imports at start (sitecustomize.py, sitecustomize/, sitecustomize.pyc, .so ...)
+_SITE_MODULES = frozenset({"sitecustomize", "usercustomize"})
+
+
+def is_git_path(path: str) -> bool:
+    """A path in or of a .git folder (any component; case-insensitive, as git itself refuses)."""
+    return any(part.lower() == ".git" for part in path.split("/"))
+
+
 def is_protected(path: str, extra: set[str] | frozenset[str] = frozenset()) -> bool:
     name = posixpath.basename(path)
     return (
         path in extra or is_test_path(path) or name in PROTECTED_NAMES or name.endswith(".pth")
-        or name.startswith("pytest_") and name.endswith(".py")
+        or name.startswith("pytest_") and name.endswith(".py") or is_git_path(path)
+        or any(part.split(".", 1)[0] in _SITE_MODULES for part in path.split("/"))
     )
 
 
@@ -154,3 +187,56 @@ def filter_diff(diff: str, extra_protected: set[str] | frozenset[str] = frozense
         else:
             kept.append(text if text.endswith("\n") else text + "\n")
     return "".join(kept), dropped
+
+
+#: header lines a git section may carry before its first hunk (anything else: no patch fallback)
+_GIT_HEADERS = ("old mode ", "new mode ", "deleted file mode ", "new file mode ", "similarity index ",
+                "dissimilarity index ", "rename from ", "rename to ", "copy from ", "copy to ", "index ",
+                "--- ", "+++ ")
+
+
+def unsafe_path(path: str) -> bool:
+    """Absolute, with a `..` component, or in .git: outside the tracked tree."""
+    return path.startswith("/") or ".." in path.split("/") or is_git_path(path)
+
+
+def patch_refusal(diff: str) -> str | None:
+    """Why `patch` may not be given this diff, or None. Every line must be what git writes: a
+    'diff --git' header, known extended headers, then hunks of exactly their counted lines; every
+    path it names inside the tree; no symbolic link or binary patch (patch would write through a
+    link, and it takes a file name from any '--- '/'Index:' line it meets between hunks)."""
+    secs = sections(diff)
+    preamble = diff[:diff.find("diff --git ")] if secs else diff
+    if preamble.strip():
+        return "text before the first 'diff --git' header"
+    for sec in secs:
+        if not sec.paths:
+            return f"a section names no path: {sec.lines[0].strip()[:200]}"
+        bad = [p for p in sec.paths if unsafe_path(p)]
+        if bad:
+            return f"a path outside the tracked tree: {bad[0][:200]}"
+        old = new = 0
+        in_header = True
+        for line in sec.lines[1:]:
+            text = line.rstrip("\n")
+            if old > 0 or new > 0:
+                tag = text[:1] or " "  # a blank line: a context line whose space was stripped
+                if tag not in " -+\\":
+                    return f"a hunk ends early in {sec.path[:200]}"
+                old -= tag in " -"
+                new -= tag in " +"
+                continue
+            m = _HUNK.match(text)
+            if m:
+                in_header = False
+                old, new = int(m.group("old") or 1), int(m.group("new") or 1)
+                continue
+            if text.startswith("\\") and not in_header:
+                continue  # "\ No newline at end of file" after a hunk's last line
+            if not in_header or not text.startswith(_GIT_HEADERS):
+                return f"a line patch would read but git does not write, in {sec.path[:200]}: {text[:120]!r}"
+            if "120000" in text and "mode " in text:
+                return f"a symbolic link: {sec.path[:200]}"
+        if old > 0 or new > 0:
+            return f"a hunk is cut short in {sec.path[:200]}"
+    return None

@@ -3,11 +3,12 @@
 Steps (SWE-bench's harness, hardened): drop the diff's sections on tests and test configuration
 (judged by every path a section names: a rename out of tests/ is still a test change); start a
 fresh sandbox from the instance image (or a fresh copy of the tree on the local runtime); apply the
-diff (git apply, then git apply with whitespace tolerance, then patch with fuzz); restore the test
-files and apply test_patch; for pytest repositories plant must-fail canaries among the real tests
-(canaries.py) and remove .git (so nothing can diff the tests against their commit); run the tests
-under our supervisor (testrun.py); fold and reconcile. resolved = every FAIL_TO_PASS and every
-PASS_TO_PASS test passed.
+diff (git apply, then git apply with whitespace tolerance, then patch with fuzz for a diff that
+names only paths in the tracked tree, none under .git); restore the test files and apply
+test_patch (every git the grader runs is the image's or host's by absolute path, hooks off); for
+pytest repositories plant must-fail canaries among the real tests (canaries.py) and remove .git
+(so nothing can diff the tests against their commit); run the tests under our supervisor
+(testrun.py); fold and reconcile. resolved = every FAIL_TO_PASS and every PASS_TO_PASS test passed.
 
 Who is to blame: what only the agent's code could have caused (forged or contradictory outcomes, a
 canary that passed, a run that exited, crashed, hung or flooded, a sandbox that died while the
@@ -18,9 +19,11 @@ GradeReport.error (infrastructure), which the env reports as info["error"].
 
 from __future__ import annotations
 
+import os
 import random
 import secrets
 import shlex
+import shutil
 import time
 from collections.abc import Callable
 from typing import Literal
@@ -29,7 +32,7 @@ from pydantic import BaseModel, Field
 
 from agentgym.envs.swe import testrun
 from agentgym.envs.swe.canaries import Canary, plant
-from agentgym.envs.swe.diffs import diff_paths, filter_diff
+from agentgym.envs.swe.diffs import diff_paths, filter_diff, patch_refusal
 from agentgym.envs.swe.instance import SWEInstance
 from agentgym.envs.swe.log_parsers import ERROR, FAILED, PASSED, TEXT_PARSERS, XFAIL, LogParseError
 from agentgym.envs.swe.specs import RepoSpec
@@ -150,10 +153,11 @@ def _prepare(sbx: Sandbox, instance: SWEInstance, diff: str, tests: list[str], s
              report: GradeReport) -> bool:
     """Apply the diff, then put the tests back and apply test_patch. False: nothing to run."""
     q = shlex.quote
+    git = f"{tool_path(sbx, 'git')} {GIT_SAFE}"  # resolved before any diff is in the sandbox
     sbx.exec(f"mkdir -p {q(scratch)}", timeout=30)
     if diff.strip():
         sbx.write_file(f"{scratch}/model.diff", diff)
-        report.apply_method, report.apply_error = _apply(sbx, f"{scratch}/model.diff")
+        report.apply_method, report.apply_error = _apply(sbx, f"{scratch}/model.diff", diff, git)
         report.applied = report.apply_method is not None
         if not report.applied:
             return False
@@ -161,10 +165,10 @@ def _prepare(sbx: Sandbox, instance: SWEInstance, diff: str, tests: list[str], s
         report.applied, report.apply_method = True, "empty"
     restore = list(dict.fromkeys(tests + diff_paths(instance.test_patch)))
     if restore:
-        sbx.exec(f"git checkout -q {q(start)} -- {' '.join(q(t) for t in restore)} 2>/dev/null; true", timeout=120)
+        sbx.exec(f"{git} checkout -q {q(start)} -- {' '.join(q(t) for t in restore)} 2>/dev/null; true", timeout=120)
     if instance.test_patch.strip():
         sbx.write_file(f"{scratch}/test.diff", instance.test_patch)
-        res = sbx.exec(f"git apply --whitespace=nowarn {q(scratch)}/test.diff", timeout=120)
+        res = sbx.exec(f"{git} apply --whitespace=nowarn {q(scratch)}/test.diff", timeout=120)
         if not res.ok:
             report.error = f"test_patch does not apply to the start commit: {res.output[-500:]}"
             return False
@@ -289,21 +293,56 @@ def _forged_canaries(canaries: list[Canary], results: dict[str, str], stopped_ea
     return ""
 
 
-def _apply(sbx: Sandbox, path: str) -> tuple[str | None, str | None]:
+def _apply(sbx: Sandbox, path: str, diff: str, git: str) -> tuple[str | None, str | None]:
+    """git apply, then with whitespace tolerance, then patch with fuzz, but only for a diff that
+    patch_refusal() passes (patch would write .git, absolute or `..` paths, through links)."""
     q = shlex.quote(path)
     attempts = [
-        ("git apply", f"git apply --whitespace=nowarn {q}"),
-        ("git apply --ignore-whitespace", f"git apply --whitespace=nowarn --ignore-whitespace --recount {q}"),
-        ("patch --fuzz", f"patch --batch --forward --fuzz=5 -p1 -i {q}"),
+        ("git apply", f"{git} apply --whitespace=nowarn {q}"),
+        ("git apply --ignore-whitespace", f"{git} apply --whitespace=nowarn --ignore-whitespace --recount {q}"),
+        ("patch --fuzz", f"--batch --forward --fuzz=5 -p1 -i {q}"),
     ]
     last = ""
     for name, cmd in attempts:
+        if name.startswith("patch"):
+            refusal = patch_refusal(diff)
+            if refusal:
+                return None, f"{last}\nnot tried with patch: {refusal}"
+            try:  # resolved before it runs: the tries above wrote only inside the tracked tree
+                cmd = f"{tool_path(sbx, 'patch')} {cmd}"
+            except SandboxError as exc:
+                return None, f"{last}\n{exc}"
         res = sbx.exec(cmd, timeout=120)
         if res.ok:
             return name, None
         last = res.output[-800:]
-        sbx.exec("git checkout -q -- . && git clean -fdq", timeout=120)  # a half-applied try must not stack up
+        sbx.exec(f"{git} checkout -q -- . && {git} clean -fdq", timeout=120)  # a half-applied try must not stack up
     return None, last
+
+
+#: what every git the grader runs is told: no hooks, no fsmonitor command (both would run programs;
+#: an empty core.fsmonitor is "off" both for old git, where it names a hook, and new, a bool)
+GIT_SAFE = "-c core.hooksPath=/dev/null -c core.fsmonitor="
+
+
+def tool_path(sbx: Sandbox, name: str) -> str:
+    """The absolute path of a program the grader runs (git, patch), quoted for the shell. Locally
+    the host's, found on the host's PATH without the sandbox's own folders (its venv's bin comes
+    first on the sandbox's PATH); in a container the image's, looked up in the fresh sandbox
+    before any diff is applied (the agent's own container, where it may have replaced git, is
+    never the grading sandbox)."""
+    root = getattr(sbx, "root", None)
+    if root is not None:
+        inside = os.path.realpath(str(root)) + os.sep
+        path = os.pathsep.join(p for p in os.environ.get("PATH", "").split(os.pathsep)
+                               if p and not (os.path.realpath(p) + os.sep).startswith(inside))
+        found = shutil.which(name, path=path) if path else None
+    else:
+        res = sbx.exec(f"command -v {shlex.quote(name)}", timeout=30)
+        found = res.stdout.strip() if res.ok else None
+    if not found or not found.startswith("/") or "\n" in found:
+        raise SandboxError(f"no {name} in the grading sandbox (found {found!r})")
+    return shlex.quote(found)
 
 
 def scratch_dir(sbx: Sandbox, name: str = "agentgym-grade") -> str:

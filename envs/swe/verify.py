@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from pydantic import BaseModel, Field
 
 from agentgym.envs.swe.diffs import filter_diff
-from agentgym.envs.swe.grading import scratch_dir
+from agentgym.envs.swe.grading import GIT_SAFE, scratch_dir, tool_path
 
 
 class CandidateResult(BaseModel):
@@ -47,7 +47,8 @@ def run_candidate(env, diff: str, tests: Sequence[str], *, visible_cmd: str | No
         sbx.exec(f"mkdir -p {shlex.quote(scratch)}", timeout=30)
         if diff.strip():
             sbx.write_file(f"{scratch}/candidate.diff", diff)
-            if not sbx.exec(f"git apply --whitespace=nowarn {shlex.quote(scratch)}/candidate.diff", timeout=60).ok:
+            git = f"{tool_path(sbx, 'git')} {GIT_SAFE}"
+            if not sbx.exec(f"{git} apply --whitespace=nowarn {shlex.quote(scratch)}/candidate.diff", timeout=60).ok:
                 return CandidateResult(applied=False)
         python = "python3"  # on the local runtime too: the sandbox's own venv, without agentgym
         passed = []

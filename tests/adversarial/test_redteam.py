@@ -197,19 +197,16 @@ def calc(tmp_path_factory: pytest.TempPathFactory) -> Any:
     return swe_fixture.build(tmp_path_factory.mktemp("swe-redteam"))
 
 
-@pytest.mark.xfail(strict=True, reason="a diff section under .git/ is refused by git apply but written by the "
-                   "`patch --fuzz` fallback (envs/swe/grading.py _apply; diffs.is_protected ignores .git), and the "
-                   "grader's `git checkout` of the tests then runs .git/hooks/post-checkout in the grading sandbox "
-                   "before the canaries and the harness; owner: swe")
 @pytest.mark.parametrize("runtime", ["local", pytest.param("docker", marks=pytest.mark.docker)])
 def test_attack_git_hook_from_the_diff_forges_the_run(calc: Any, runtime: str) -> None:
     """The submitted diff creates .git/hooks/post-checkout (git-style header, mode 100755) and its
     payload; git apply refuses a .git path, patch writes it. When the grader restores the test files
     with git checkout, the hook runs: it copies the pristine tests and plants a .pth in
     site-packages. In the test process the payload tells canaries apart (new names that the
-    grader's test.diff did not add) and flips every other failure to a pass. The bug is not fixed;
-    this scored 1.0 on both runtimes, canaries failing as they must, nothing flagged. Safe
-    behaviour: reward 0 (the .git section dropped, hooks off for the grader's git, no .pth run)."""
+    grader's test.diff did not add) and flips every other failure to a pass. This scored 1.0 on
+    both runtimes, canaries failing as they must, nothing flagged. Stopped: the filter drops every
+    section on .git (reported in ignored_paths), patch is never given a path outside the tracked
+    tree, and the grader's git runs by absolute path with core.hooksPath=/dev/null."""
     import base64
 
     import agentgym
@@ -231,6 +228,7 @@ def test_attack_git_hook_from_the_diff_forges_the_run(calc: Any, runtime: str) -
         obs, reward, term, _, info = env.step({"name": "submit"})
         assert term and "error" not in info, info
         assert reward == 0.0, (obs["text"], env.last_report)
+        assert ".git/hooks/post-checkout" in env.last_report.ignored_paths, env.last_report
     finally:
         env.close()
 
