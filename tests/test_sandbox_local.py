@@ -133,6 +133,20 @@ def test_restore_of_a_small_dir_is_fast_and_kills_running_processes() -> None:
         assert len(s.exec("ls").stdout.split()) == 20 and wait_gone("sleep 2003.5") == []
 
 
+def test_restore_leaves_nothing_the_agent_planted_outside_the_workdir() -> None:
+    """A tool planted first on PATH (the sandbox's python bin), files in HOME and TMPDIR: the next
+    episode must not inherit them (an SWE test's fake git survived reset and forged the next diff)."""
+    with LocalSandbox() as s:
+        s.restore()
+        planted = s.exec('b=$(dirname "$(command -v python3)"); printf "#!/bin/sh\\necho forged\\n" > "$b/git" && '
+                         'chmod +x "$b/git" && touch "$HOME/.bashrc_x" "$TMPDIR/left" && git status')
+        assert planted.stdout.strip() == "forged", planted
+        s.restore()
+        after = s.exec('git --version; ls -A "$HOME" "$TMPDIR"; python3 -c "import sys; print(sys.prefix)"')
+        assert "forged" not in after.stdout and "git version" in after.stdout, after
+        assert ".bashrc_x" not in after.stdout and "left" not in after.stdout, after
+
+
 def test_a_killed_server_is_reported_then_replaced() -> None:
     # the sandbox is still there and a fresh server answers: what ran in it killed the server
     with LocalSandbox() as s:

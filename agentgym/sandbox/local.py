@@ -214,6 +214,13 @@ class LocalSandbox(Sandbox):
         self._channel.killall(cwd=str(self.work))
         reaper.kill_marked(self.id)
         shutil.rmtree(self.work)
+        # What lies outside the workdir is the agent's too: a tool planted first on PATH (the
+        # sandbox's python bin), files in HOME or TMPDIR. They go, so no episode inherits them.
+        for sub in ("home", "tmp"):
+            shutil.rmtree(self.root / sub)
+            (self.root / sub).mkdir()
+        shutil.rmtree(self.root / "py")
+        self._py_bin = make_python(self.root)
         source = self._snapshots[snapshot_id] if snapshot_id else self._init
         if source is not None:
             _copy_tree(source, self.work)
