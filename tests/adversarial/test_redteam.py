@@ -89,21 +89,28 @@ def test_attack_break_the_command_servers_python() -> None:
         env.close()
 
 
+_SWE_DISK_HOLE = pytest.mark.xfail(strict=True, reason=(
+    "no disk quota on the SWE docker sandbox's writable root (/testbed is the image's repository; overlay2 "
+    "on ext4 has no size option): one call takes ~6 GB of the host's docker disk; owner: swe (spec), sandbox"))
+
+
 @docker
-@pytest.mark.xfail(strict=True, reason="no disk quota on a docker sandbox's writable root (time series and SWE "
-                   "specs are read_only=False; overlay2 on ext4 has no size option): one call takes ~6 GB of the "
-                   "host's docker disk, ~40 calls fill it for every episode; owner: timeseries, swe (spec), sandbox")
-def test_attack_fill_the_host_disk_through_the_writable_root() -> None:
-    """Three 1.9 GB fallocate calls in /var/tmp of a time-series sandbox (RLIMIT_FSIZE caps one
-    file at 2 GB, not their number): the blocks are taken on the host disk that holds every
-    container, PostgreSQL data and image at once. Safe behaviour: the sandbox's writable space is
-    bounded (a read-only root with tmpfs sized from the memory limit, as the shell fixture has, or
-    a quota), so the third allocation fails inside the sandbox."""
+@pytest.mark.parametrize("env_id, task_id", [
+    ("ts-impute", "imp-scattered-d-10"),
+    pytest.param("swe-synth-lite", "semver-3.0.2__synth-0002", marks=_SWE_DISK_HOLE),
+])
+def test_attack_fill_the_host_disk_through_the_writable_root(env_id: str, task_id: str) -> None:
+    """Three 1.9 GB fallocate calls in /var/tmp (RLIMIT_FSIZE caps one file at 2 GB, not their
+    number): on a writable root the blocks are taken on the host disk that holds every container,
+    PostgreSQL data and image at once. Safe behaviour: the sandbox's writable space is bounded (a
+    read-only root with tmpfs sized from the memory limit, as the shell fixture and the time-series
+    envs have), so the allocations fail inside the sandbox."""
     import agentgym
 
-    env = agentgym.make("ts-impute", runtime="docker", tasks=["imp-scattered-d-10"])
+    kwargs = {"tasks": [task_id]} if env_id.startswith("ts-") else {}
+    env = agentgym.make(env_id, runtime="docker", **kwargs)
     try:
-        env.reset(options={"task_id": "imp-scattered-d-10"})
+        env.reset(options={"task_id": task_id})
         obs, _, _, _, info = env.step({"name": "bash", "arguments": {
             "command": "for i in 1 2 3; do fallocate -l 1900M /var/tmp/f$i || echo REFUSED; done; rm -f /var/tmp/f*"}})
         assert "error" not in info, info
