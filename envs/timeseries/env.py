@@ -73,12 +73,14 @@ class TimeSeriesEnv(WorkdirFiles, AgentEnv):
                  extra_specs: list[TaskSpec | dict[str, Any]] | None = None, python_timeout: float = 60.0,
                  **kwargs: Any):
         self.runtime = resolve_runtime(runtime)
-        # A read-only root: the agent's writable space is tmpfs under the memory limit (workdir,
-        # /tmp, /var/tmp), never the host's Docker disk, which overlay2 on ext4 cannot bound.
+        # A read-only root on docker: the agent's writable space is tmpfs under the memory limit
+        # (workdir, /tmp, /var/tmp), never the host's Docker disk, which overlay2 on ext4 cannot
+        # bound; HOME moves to /tmp there (a local sandbox has a HOME of its own).
+        env = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
+        if self.runtime == "docker":
+            env.update(HOME="/tmp", MPLCONFIGDIR="/tmp")
         self.spec_template = SandboxSpec(image=image, memory="2g", pids=256, read_only=True,
-                                         cpus=1.0, default_timeout=120, env={"OMP_NUM_THREADS": "1",
-                                                                             "OPENBLAS_NUM_THREADS": "1",
-                                                                             "HOME": "/tmp", "MPLCONFIGDIR": "/tmp"})
+                                         cpus=1.0, default_timeout=120, env=env)
         extra = [TaskSpec.model_validate(s) for s in extra_specs or []]
         self._specs = {s.id: s for s in select_specs(tasks, extra)}
         self.python_timeout = python_timeout

@@ -64,25 +64,36 @@ BREAK_SERVER = ("p=$(command -v python3); cp $(readlink -f $p) /usr/bin/py-real;
 
 
 @docker
-def test_attack_break_the_command_servers_python() -> None:
-    """In a time-series sandbox (writable root), replace python3 with a script that exits, then
-    kill the command server. The next call could not reopen the channel: 'Infrastructure error
-    (not your fault)' for every call after. Stopped: a server that starts and dies in a container
-    that still runs is SandboxServerBroken, an agent failure ending the episode with reward 0; the
-    server also starts as python -I -S, so a planted .pth or sitecustomize never runs in it."""
+@pytest.mark.parametrize("env_id, task_id", [("swe-synth-lite", "semver-3.0.2__synth-0002"),
+                                             ("ts-impute", "imp-scattered-d-10")])
+def test_attack_break_the_command_servers_python(env_id: str, task_id: str) -> None:
+    """Replace python3 with a script that exits, then kill the command server. The next call could
+    not reopen the channel: 'Infrastructure error (not your fault)' for every call after. Stopped:
+    on a writable root (SWE) a server that starts and dies in a container that still runs is
+    SandboxServerBroken, an agent failure ending the episode with reward 0; on a read-only root
+    (time series) python3 cannot be replaced, so the kill alone is the agent's failure (the server
+    killed from inside) and a fresh server answers. The server also starts as python -I -S, so a
+    planted .pth or sitecustomize never runs in it."""
     import time
 
     import agentgym
 
-    env = agentgym.make("ts-impute", runtime="docker", tasks=["imp-scattered-d-10"])
+    kwargs = {"tasks": [task_id]} if env_id.startswith("ts-") else {}
+    env = agentgym.make(env_id, runtime="docker", **kwargs)
     try:
-        env.reset(options={"task_id": "imp-scattered-d-10"})
+        env.reset(options={"task_id": task_id})
         env.step({"name": "bash", "arguments": {"command": BREAK_SERVER}})
         time.sleep(2)
         obs, reward, term, _, info = env.step({"name": "bash", "arguments": {"command": "echo hi"}})
         assert "error" not in info, info
-        assert term and reward == 0.0 and "no longer starts" in info.get("agent_failure", ""), (obs["text"], info)
-        env.reset(options={"task_id": "imp-scattered-d-10"})
+        if env_id.startswith("swe-"):
+            assert term and reward == 0.0 and "no longer starts" in info.get("agent_failure", ""), (obs["text"], info)
+        else:
+            assert "command server" in info.get("agent_failure", ""), (obs["text"], info)
+            if not term:
+                obs, *_ = env.step({"name": "bash", "arguments": {"command": "python3 -c 'print(40 + 2)'"}})
+                assert "42" in obs["text"], obs["text"]
+        env.reset(options={"task_id": task_id})
         obs, *_ = env.step({"name": "bash", "arguments": {"command": "python3 -c 'print(40 + 2)'"}})
         assert "42" in obs["text"]
     finally:
