@@ -27,4 +27,12 @@ def register_web_envs() -> list[str]:
     register("web-lite", "agentgym.envs.web.env:WebEnv", kwargs={"per_template": 1},
              description="One web task per template across the five sites (a quick spread of every kind).",
              tags=["web", "lite", "heavy"], runtimes=["local", "docker"])
-    return [*ids, "web", "web-lite"]
+    register("web-miniwob", "agentgym.envs.web.miniwob:make_env", kwargs={},
+             description="MiniWoB++ (the miniwob package's pages, unedited): every task with a scripted solver, seeded "
+                         "per episode, rewarded by the page's own raw reward read as BrowserGym reads it.",
+             tags=["web", "miniwob", "heavy"], runtimes=["local", "docker"])
+    register("web-miniwob-lite", "agentgym.envs.web.miniwob:make_lite", kwargs={},
+             description="Ten MiniWoB++ tasks, one of each common widget (buttons, links, checkboxes, text, login, "
+                         "list, tabs, focus, autocomplete).",
+             tags=["web", "miniwob", "lite", "heavy"], runtimes=["local", "docker"])
+    return [*ids, "web", "web-lite", "web-miniwob", "web-miniwob-lite"]

@@ -30,8 +30,10 @@ from agentgym.policy import Policy, ScriptedPolicy
 from agentgym.sandbox.factory import resolve_runtime
 from agentgym.spaces import TextSpace
 from agentgym.envs.web import actions as A
+from agentgym.envs.web import byo
 from agentgym.envs.web.browser import BrowserHost
 from agentgym.envs.web.hosting import SiteHost, SiteSpec, make_host
+from agentgym.envs.web.pagecalls import page_call
 from agentgym.envs.web.session import BrowserActionError, Observation, Session, VIEWPORT
 from agentgym.envs.web.tasks.checks import EpisodeEnd, hook_key, run_checks
 from agentgym.envs.web.tasks.models import HookCheck, OracleStep, WebTask
@@ -159,6 +161,9 @@ class WebEnv(AgentEnv):
         self._chat: list[tuple[str, str]] = []
         self.last_png: bytes | None = None
         self.last_check: str = ""
+        self._reset_seed: int | None = None
+        self.page_seed = 0  # the episode's seed, as the sites' init scripts see it
+        self.intent = ""  # the episode's instruction (the task's intent, then what the page says)
         super().__init__(**kwargs)
         obs_spaces: dict[str, spaces.Space] = {"text": TextSpace(), **{k: TextSpace() for k in EXTRA_KEYS}}
         if screenshot:
@@ -175,12 +180,17 @@ class WebEnv(AgentEnv):
     def _start_episode(self, task_id: str) -> str:
         task = self._tasks[task_id]
         self._calls = []
+        self.page_seed = byo.episode_seed(self._reset_seed, self.np_random)
         self._start_browser(task)
+        self.intent = task.intent
+        if task.intent_from_page:
+            said = byo.read_instruction(lambda js: self.browser.call(page_call(self.session.page.evaluate(js))), task.intent_from_page)
+            self.intent = f"{task.intent} {said}".strip()
         self._error = ""
-        self._chat = [("user", task.intent)]
+        self._chat = [("user", self.intent)]
         self.last_check = ""
         page = self._observe()
-        return (f"Task ({task_id}): {task.intent}\nWork in the browser with the tools. When you are done, call "
+        return (f"Task ({task_id}): {self.intent}\nWork in the browser with the tools. When you are done, call "
                 "send_msg_to_user (with the answer, if the task asks a question); if the task cannot be done on these "
                 f"sites, call report_infeasible. Both end the task.\n\n{page}")
 
@@ -202,12 +212,18 @@ class WebEnv(AgentEnv):
         origins = [self.host.origins[s] for s in task.sites]
         start = self.host.origins[task.start[0]] + task.start[1]
         hooked = any(isinstance(c, HookCheck) for c in task.checks)  # the start page is the task page
-        session = self._held.take_spare()
-        if session is None:
-            self.session = self.browser.call(Session.open(self.browser.browser, origins, start, self.host.proxy_host, hooked))
-        else:
-            self.browser.call(session.begin(origins, start, hooked))
-            self.session = session
+        session = self._held.take_spare() or self.browser.call(Session.prepare(self.browser.browser, self.host.proxy_host))
+        try:  # the sites' init scripts, with the episode's seed, before the start page loads
+            for site in task.sites:
+                spec = next(s for s in self.site_specs if s.name == site)
+                if spec.init_script:
+                    js = byo.wrap_init_script(spec.init_script, self.host.origins[site], self.page_seed)
+                    self.browser.call(session.context.add_init_script(js))
+        except BaseException:
+            self.browser.call(session.close())
+            raise
+        self.browser.call(session.begin(origins, start, hooked))  # it closes the session if it fails
+        self.session = session
         self._resets += 1
         # An env reset twice is likely to be reset again; but when the shared browser already holds
         # more contexts than there are cores (many envs in parallel), making spares only slows
@@ -267,6 +283,7 @@ class WebEnv(AgentEnv):
         return np.frombuffer(rgba, np.uint8).reshape(h, w, 4)[:, :, :3].copy()
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+        self._reset_seed = seed
         obs, info = super().reset(seed=seed, options=options)
         return {**obs, **self._extra()}, info
 
@@ -355,8 +372,18 @@ class WebEnv(AgentEnv):
         self._calls.append(("element_id", selector))  # it may number elements: a fork replays it
         return ident
 
+    def read_page(self, js: str, arg: Any = None) -> Any:
+        """Evaluate a script on the active page and return its value (for reference policies that
+        read a random problem off the page; never a tool of the agent's). It must not change the
+        page: fork() replays only the tools and element_id lookups."""
+        assert self.session is not None and self.browser is not None
+        return self.browser.call(page_call(self.session.page.evaluate(js, arg)))
+
     def reference_policy(self) -> Policy:
-        return OraclePolicy(self, self.task())
+        task = self.task()
+        if task.oracle_policy:
+            return byo.load_policy(task.oracle_policy, self, task)
+        return OraclePolicy(self, task)
 
     def null_policy(self) -> Policy:
         """Ends at once with an empty message: no answer, no state change, no infeasibility report."""

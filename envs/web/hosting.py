@@ -49,6 +49,9 @@ class SiteSpec(BaseModel):
                                       "GET /__health and implement POST /__reset and GET /__state checking $AGENTGYM_WEB_TOKEN")
     app_dir: str | None = Field(None, description="the app's folder: the command's working directory; on runtime='docker' "
                                 "it is copied into the sites container and the command runs there (python3, stdlib only)")
+    init_script: str | None = Field(None, description="JavaScript run in every document of this site before the page's "
+                                    "own scripts (pages you do not own); it sees `seed`, the episode's seed (reset's seed, "
+                                    "else one drawn from the env's generator), an integer")
 
     @model_validator(mode="after")
     def _one_kind(self) -> SiteSpec:

@@ -48,8 +48,9 @@ def check_hook(c: HookCheck, r: HookReading | None) -> tuple[bool, str]:
         return False, f"page reward void: {r.void}"
     if c.attempts is not None and not (_number_at_least(r.attempts, 0) and r.attempts <= 1):
         return False, f"page reward void: {c.attempts} = {r.attempts!r} attempts on the task page (only the first counts)"
-    ok = _number_at_least(r.value, c.min)
-    return ok, f"page reward hook {c.name} = {r.value!r} ({'>=' if ok else 'not >='} {c.min:g})"
+    ok = _number_at_least(r.value, c.min) and not (c.above and r.value == c.min)
+    op = ">" if c.above else ">="
+    return ok, f"page reward hook {c.name} = {r.value!r} ({op if ok else 'not ' + op} {c.min:g})"
 
 
 def normalize(s: str) -> str:

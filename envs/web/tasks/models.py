@@ -60,6 +60,8 @@ class HookCheck(_M):
     kind: Literal["hook"] = "hook"
     name: str = Field("agentgymReward", pattern=r"^[A-Za-z_$][A-Za-z0-9_$]*$")
     min: float = 1.0
+    above: bool = Field(False, description="the value must be > min rather than >= min (BrowserGym counts a MiniWoB "
+                        "episode solved when its raw reward is > 0)")
     attempts: str | None = Field(None, pattern=r"^[A-Za-z_$][A-Za-z0-9_$]*$")
 
 
@@ -87,3 +89,9 @@ class WebTask(_M):
     oracle: list[OracleStep]
     min_steps: int = Field(ge=1)
     split: Literal["train", "test"]
+    intent_from_page: str | None = Field(None, description="a JavaScript expression evaluated in the start page once it "
+                                         "has loaded: its text (or the 'utterance' of an object) is the instruction, "
+                                         "after `intent`; e.g. \"document.querySelector('#query').textContent\"")
+    oracle_policy: str | None = Field(None, description="'module:function'; function(env, task) returns the reference "
+                                      "policy (reset(obs, info), act(obs, info) -> ToolCall) instead of the fixed `oracle` "
+                                      "steps: for pages whose problem is random, a policy that reads the page")
