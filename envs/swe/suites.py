@@ -60,7 +60,7 @@ def make_verified(
         return sources[inst.repo]
 
     def spec_of(inst: SWEInstance) -> RepoSpec:
-        return specs.get(inst.repo) or spec_for(inst.repo)
+        return spec_for(inst.repo, specs.get(inst.repo), version=inst.version)  # built-in < user, per version
 
     return SWEEnv(instances, source_for, spec_of, **kwargs)
 

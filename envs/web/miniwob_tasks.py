@@ -19,6 +19,14 @@ LITE = {"click-test", "click-button", "click-link", "click-checkboxes", "enter-t
         "click-tab", "focus-text", "use-autocomplete"}
 
 
+def wait_until(p: Page, expr: str, *args: object, tries: int = 30) -> T:
+    """noop (100 ms) until a page expression holds: for widgets that open after a delay."""
+    for _ in range(tries):
+        if p.read(expr, *args):
+            return
+        yield ToolCall(name="noop", arguments={"wait_ms": 100})
+
+
 def by_text(sel: str) -> str:
     """An expression: the first element matching sel whose text is a[0]."""
     return f"$$({sel!r}).find((e) => txt(e) === a[0])"
@@ -291,3 +299,85 @@ def use_spinner(p: Page) -> T:
     for _ in range(abs(n)):
         yield p.click("'.ui-spinner-up'" if n > 0 else "'.ui-spinner-down'")
     yield p.click("'#subbtn'")
+
+
+@solves("click-collapsible-2", "click-collapsible-2-nodelay", family_name="click-collapsible-2")
+def click_collapsible_2(p: Page) -> T:
+    want = p.quoted()[0]
+    # the section (h3) right before the block that holds the link
+    header = p.read("(() => { const l = $$('#area span.alink').find((e) => txt(e) === a[0]); return path(l.closest('div').previousElementSibling); })()", want)
+    yield p.click("a[0]", header)
+    yield p.click(by_text("#area span.alink"), want)
+
+
+@solves("click-menu")
+def click_menu(p: Page) -> T:
+    names = re.match(r"Select (.*)", p.query()).group(1).split(">")
+    scope = "#menu"
+    for i, name in enumerate(names):
+        item = p.read("path($$(a[0] + ' > li').find((li) => txt(li.querySelector(':scope > div')) === a[1]))", scope, name)
+        if i < len(names) - 1:
+            yield ToolCall(name="hover", arguments={"id": p.id("a[0] + ' > div'", item)})
+            scope = item + " > ul"
+            yield from wait_until(p, "vis(document.querySelector(a[0]))", scope)
+        else:
+            yield p.click("a[0] + ' > div'", item)
+
+
+@solves("click-menu-2")
+def click_menu_2(p: Page) -> T:
+    icons = {"ui-icon-disk": "Save", "ui-icon-seek-start": "Prev", "ui-icon-stop": "Stop", "ui-icon-play": "Play",
+             "ui-icon-seek-end": "Next", "ui-icon-zoomin": "Zoom In", "ui-icon-zoomout": "Zoom Out"}
+    quoted = [q for q in p.quoted() if q != "Menu"]
+    label = quoted[0] if quoted else icons[p.read("document.querySelector('#query .ui-icon').classList[1]")]
+    yield p.click("'#open-menu'")
+    if label in ("Prev", "Stop", "Play", "Next"):
+        yield ToolCall(name="hover", arguments={"id": p.id(by_text("#menu > li > div"), "Playback")})
+        yield from wait_until(p, "vis(document.querySelector('#menu > li > ul'))")
+    yield p.click(by_text("#menu li > div"), label)
+
+
+@solves("click-shades")
+def click_shades(p: Page) -> T:
+    color = re.search(r"shades of (\w+)", p.query()).group(1)
+    count = p.read("$$('#area span').length")
+    for i in range(count):
+        if p.read("$$('#area span')[a[0]].getAttribute('data-color')", i) == color:
+            yield p.click("$$('#area span')[a[0]]", i)
+    yield p.click("'#submit'")
+
+
+@solves("click-color")
+def click_color(p: Page) -> T:
+    color = re.search(r"Click on the (.*) colored box", p.read("core.getUtterance()")).group(1).strip()
+    yield p.click("$$('#area .color').find((e) => e.getAttribute('data-color') === a[0])", color)
+
+
+@solves("copy-paste")
+def copy_paste(p: Page) -> T:
+    yield p.fill("'#answer-input'", p.read("document.getElementById('to-copy').value"))
+    yield p.click("'#subbtn'")
+
+
+@solves("copy-paste-2")
+def copy_paste_2(p: Page) -> T:
+    n = int(re.search(r"(\d)(st|nd|rd) text area", p.query()).group(1))
+    yield p.fill("'#answer-input'", p.read("document.getElementById('text-' + a[0]).value", n))
+    yield p.click("'#subbtn'")
+
+
+@solves("button-delay")
+def button_delay(p: Page) -> T:
+    seconds = int(re.search(r"wait (\d+) second", p.query()).group(1))
+    yield p.click("'#subbtn'")
+    yield ToolCall(name="noop", arguments={"wait_ms": seconds * 1000 - 100})  # a step takes about 100 ms
+    yield p.click("'#subbtn2'")
+
+
+@solves("ascending-numbers")
+def ascending_numbers(p: Page) -> T:
+    yield p.click("$$('svg text').find((e) => txt(e) === '1')")  # the numbers hide behind boxes, in place
+    while p.read("$$('svg rect').length"):
+        yield p.click("$$('svg rect').sort((x, y) => x.getAttribute('data-index') - y.getAttribute('data-index'))[0]")
+        if p.read("WOB_DONE_GLOBAL"):
+            return
