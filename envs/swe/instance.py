@@ -27,10 +27,17 @@ class SWEInstance(BaseModel):
     problem_statement: str
     hints_text: str = ""
     created_at: str = ""
-    version: str = ""
+    version: str = Field("", description="the repository version the instance belongs to (SWE-bench's, e.g. '3.0'); "
+                         "it picks the spec's `versions` entry (see specs.py)")
     FAIL_TO_PASS: list[str] = Field(default_factory=list, description="tests that must go from failing to passing")
     PASS_TO_PASS: list[str] = Field(default_factory=list, description="tests that must keep passing")
     environment_setup_commit: str = ""
+
+    @field_validator("version", mode="before")
+    @classmethod
+    def _version_text(cls, v: Any) -> Any:
+        # a JSON/Parquet writer may store 3.0 as a number; None where a row has no version
+        return "" if v is None else str(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else v
 
     @field_validator("FAIL_TO_PASS", "PASS_TO_PASS", mode="before")
     @classmethod
