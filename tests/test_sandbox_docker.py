@@ -113,6 +113,35 @@ def test_read_only_root_keeps_workdir_and_tmp_writable_and_snapshots_them() -> N
         s.close()
 
 
+def test_workdir_from_image_starts_with_the_images_files_bounded_and_leaves_no_volume(api) -> None:  # noqa: ANN001
+    """The SWE sandbox's bound (issue 13): a read-only root whose workdir is a tmpfs volume that
+    starts with what the image has at that path; writes past its size are ENOSPC inside; restore()
+    gives the image's files again; close() removes the volume with the container."""
+    from agentgym.sandbox._docker_util import tmpfs_sizes
+
+    with pytest.raises(ValueError, match="raise memory"):
+        tmpfs_sizes(SandboxSpec(read_only=True, memory="256m", workdir_size="190m"))
+    s = make(read_only=True, workdir_from_image=True, workdir="/usr/share/base-files", memory="256m",
+             workdir_size="32m", warm_spares=True)
+    try:
+        out = s.exec("ls | grep -c . ; echo mine > motd && cat motd; fallocate -l 64M big || echo REFUSED").stdout
+        lines = out.splitlines()
+        assert int(lines[0]) >= 5 and lines[1] == "mine" and "REFUSED" in out, out
+        df = s.exec("df -k . | tail -1").stdout
+        assert 30_000 < int(df.split()[1]) <= 32 * 1024, df  # the tmpfs is the 32m asked for
+        assert s.exec("touch /usr/share/nope").exit_code != 0  # the rest of the root stays read-only
+        vols = [m["Name"] for m in api.inspect_container(s.container_id)["Mounts"] if m["Type"] == "volume"]
+        assert len(vols) == 1
+        s.restore()
+        assert s.exec("! test -e big && ! grep -q mine motd && echo pristine").stdout == "pristine\n"
+    finally:
+        s.close()
+    assert not any(v["Name"] in vols for v in api.volumes()["Volumes"] or [])
+    assert api.containers(all=True, filters={"label": f"agentgym.sandbox={s.id}"}) == []
+    sources = api.containers(all=True, filters={"label": ["agentgym.kind=workdir-source", f"agentgym.pid={os.getpid()}"]})
+    assert sources == []
+
+
 def test_restore_from_a_warm_spare_is_fast_and_close_leaves_nothing(api) -> None:  # noqa: ANN001
     s = make(warm_spares=True, files={"seed.txt": "seed"})
     try:

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from agentgym.sandbox import reaper
+from agentgym.sandbox._docker_workdir import seed_workdir, workdir_mount
 from agentgym.sandbox.base import SandboxError, SandboxOutOfMemory, SandboxSpec
 from agentgym.sandbox.channel import FAST_PATH, Channel, DockerTransport, server_argv
 
@@ -80,22 +81,32 @@ def ensure_image(image: str) -> None:
 
 
 def tmpfs_sizes(spec: SandboxSpec) -> list[tuple[str, str, int]]:
-    """(path, extra options, bytes) of a read-only spec's tmpfs mounts. tmpfs pages count against
-    the container's memory limit, so together they hold at most 3/4 of it (at least 64 MiB stays
-    for processes): an agent that fills them gets ENOSPC, and the channel server still has the
-    memory to run (full tmpfs used to starve it: every call an infrastructure error)."""
+    """(path, extra options, bytes) of a read-only spec's tmpfs mounts (the workdir first). tmpfs
+    pages count against the container's memory limit, so together they hold at most 3/4 of it (at
+    least 64 MiB stays for processes): an agent that fills them gets ENOSPC, and the channel server
+    still has the memory to run (full tmpfs used to starve it: every call an infrastructure error).
+    The workdir takes half, or spec.workdir_size; /tmp and /var/tmp share the rest 3:1."""
     from agentgym.sandbox.local import parse_memory
 
     total = parse_memory(spec.memory)
     budget = max(16 << 20, total - max(64 << 20, total // 4))
-    return [(spec.workdir, "", budget // 2), ("/tmp", ",nosuid", budget * 3 // 8), ("/var/tmp", ",nosuid", budget // 8)]
+    work = parse_memory(spec.workdir_size) if spec.workdir_size else budget // 2
+    rest = budget - work
+    if rest < 32 << 20:
+        raise ValueError(f"workdir_size {spec.workdir_size} leaves no room for /tmp under the memory limit "
+                         f"{spec.memory} (tmpfs may take {budget >> 20} MiB of it): raise memory or lower workdir_size")
+    return [(spec.workdir, "", work), ("/tmp", ",nosuid", rest * 3 // 4), ("/var/tmp", ",nosuid", rest // 4)]
 
 
 def container_config(spec: SandboxSpec, image: str, labels: dict[str, str], name: str) -> dict[str, Any]:
     api = reaper.docker_client().api
-    tmpfs = None
+    tmpfs, mounts = None, None
     if spec.read_only:
-        tmpfs = {path: f"rw,exec{opts},size={size}" for path, opts, size in tmpfs_sizes(spec)}
+        sizes = tmpfs_sizes(spec)
+        if spec.workdir_from_image:  # a tmpfs volume the image's files are copied into (_docker_workdir.py)
+            mounts = [workdir_mount(spec, sizes[0][2], labels)]
+            sizes = sizes[1:]
+        tmpfs = {path: f"rw,exec{opts},size={size}" for path, opts, size in sizes}
     if spec.network is False:
         network_mode = "none"
     elif spec.network is True:
@@ -111,6 +122,7 @@ def container_config(spec: SandboxSpec, image: str, labels: dict[str, str], name
         network_mode=network_mode,
         read_only=spec.read_only,
         tmpfs=tmpfs,
+        mounts=mounts,
         cap_drop=CAP_DROP,
         security_opt=["no-new-privileges"],
     )
@@ -206,6 +218,8 @@ def start_live(spec: SandboxSpec, target: Target, sbx_id: str, seq: int) -> Live
     """A container for target with its channel open and its files in place."""
     cid = create_container(spec, target.image, sbx_id, seq)
     try:
+        if spec.read_only and spec.workdir_from_image and target.workdir_tar is None:
+            seed_workdir(spec, target.image, cid, tmpfs_sizes(spec)[0][2])
         channel = open_channel(spec, cid, sbx_id)
         channel.ping()
         if target.workdir_tar is not None:

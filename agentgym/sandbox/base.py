@@ -129,6 +129,10 @@ class SandboxSpec(BaseModel):
     cpus: float = Field(1.0, description="CPU quota in cores")
     network: bool | str = Field(False, description="False: no network; True: default bridge; str: a named network")
     read_only: bool = Field(False, description="read-only root filesystem (workdir and /tmp stay writable)")
+    workdir_from_image: bool = Field(False, description="read_only only: the workdir's tmpfs starts with the "
+                                     "image's own content at that path (docker copies it in at start), not empty")
+    workdir_size: str | None = Field(None, description="read_only only: size of the workdir's tmpfs (docker "
+                                     "syntax); default half of what the memory limit leaves for tmpfs")
     labels: dict[str, str] = Field(default_factory=dict)
     max_output_bytes: int = Field(64 * 1024, description="per-command output cap (stdout and stderr each)")
     default_timeout: float = Field(60.0, description="seconds before a command is killed")

@@ -6,6 +6,12 @@ shell), editor (view/create/str_replace/insert/undo_edit), search, submit. submi
 against the start commit and grades it in a FRESH sandbox (grading.py); the gold patch, the test
 patch and the test lists never enter the agent's sandbox.
 
+On docker the sandbox (the agent's and the grader's) has a read-only root: /testbed is a tmpfs
+volume that starts with the image's repository (testbed_size, default half of what the memory
+limit leaves for tmpfs), /tmp and /var/tmp are tmpfs too, so an agent that writes gigabytes gets
+ENOSPC inside its sandbox instead of filling the host's Docker disk. HOME and pip's user site
+(PIP_USER) are on /tmp; the image's site-packages stay read-only.
+
 Reset is cheap: the same instance restores its sandbox (a warm spare container, or a snapshot
 copy of the tree), never a rebuild; another instance starts a container from its (cached) image.
 """
@@ -34,6 +40,8 @@ from agentgym.sandbox.factory import make_sandbox, resolve_runtime
 REPO = "/testbed"
 MAX_DIFF_BYTES = 20 * 1024 * 1024
 _DIFF_IN_INFO = 256 * 1024
+#: Docker: a read-only root, so HOME and pip's user site live on the /tmp tmpfs.
+DOCKER_ENV = {"HOME": "/tmp", "PYTHONUSERBASE": "/tmp/.local", "PIP_USER": "1"}
 #: Byproducts of running code and tests, never part of a submission.
 _NOT_CHANGES = " ".join(f"':(exclude,glob){p}'" for p in ("**/__pycache__/**", "**/*.pyc", "**/.pytest_cache/**",
                                                           "**/.hypothesis/**", "**/*.egg-info/**"))
@@ -59,6 +67,7 @@ class SWEEnv(AgentEnv):
         disk_budget_gb: float | None = None,
         memory: str = "2g",
         cpus: float = 1.0,
+        testbed_size: str | None = None,
         **kwargs: Any,
     ):
         self.runtime = resolve_runtime(runtime)
@@ -68,6 +77,7 @@ class SWEEnv(AgentEnv):
         self.image_source = image_source
         self.disk_budget = disk_budget_gb * 2**30 if disk_budget_gb else None
         self.limits = {"memory": memory, "cpus": cpus, "pids": 512}
+        self.testbed_size = testbed_size
         self.sandbox: Sandbox | None = None
         self._sandbox_key: str | None = None
         self._snapshot: str | None = None
@@ -137,9 +147,13 @@ class SWEEnv(AgentEnv):
         self._sandbox_key = inst.instance_id
 
     def _spec(self, image: str | None) -> SandboxSpec:
-        return SandboxSpec(image=image or "agentgym/swe-base:latest", workdir=REPO, default_timeout=120,
-                           env={"PYTHONDONTWRITEBYTECODE": "1", "HYPOTHESIS_STORAGE_DIRECTORY": "/tmp/.hypothesis"},
-                           labels={"agentgym.swe.instance": self.task_id or ""}, **self.limits)
+        env = {"PYTHONDONTWRITEBYTECODE": "1", "HYPOTHESIS_STORAGE_DIRECTORY": "/tmp/.hypothesis"}
+        bounded: dict[str, Any] = {}
+        if self.runtime == "docker":  # writes bounded: no disk of the host's reachable (see the module docstring)
+            env.update(DOCKER_ENV)
+            bounded = {"read_only": True, "workdir_from_image": True, "workdir_size": self.testbed_size}
+        return SandboxSpec(image=image or "agentgym/swe-base:latest", workdir=REPO, default_timeout=120, env=env,
+                           labels={"agentgym.swe.instance": self.task_id or ""}, **bounded, **self.limits)
 
     def _drop_sandbox(self) -> None:
         if self.sandbox is not None:

@@ -348,7 +348,7 @@ def tool_path(sbx: Sandbox, name: str) -> str:
 def scratch_dir(sbx: Sandbox, name: str = "agentgym-grade") -> str:
     """A directory of the sandbox outside the repository, for files the grader puts in."""
     root = getattr(sbx, "root", None)  # LocalSandbox: absolute paths outside its workdir are the host's
-    return f"{root}/tmp/{name}" if root is not None else f"/{name}"
+    return f"{root}/tmp/{name}" if root is not None else f"/tmp/{name}"  # /tmp: a tmpfs on a read-only root
 
 
 def _workdir(sbx: Sandbox) -> str:

@@ -100,22 +100,16 @@ def test_attack_break_the_command_servers_python(env_id: str, task_id: str) -> N
         env.close()
 
 
-_SWE_DISK_HOLE = pytest.mark.xfail(strict=True, reason=(
-    "no disk quota on the SWE docker sandbox's writable root (/testbed is the image's repository; overlay2 "
-    "on ext4 has no size option): one call takes ~6 GB of the host's docker disk; owner: swe (spec), sandbox"))
-
-
 @docker
-@pytest.mark.parametrize("env_id, task_id", [
-    ("ts-impute", "imp-scattered-d-10"),
-    pytest.param("swe-synth-lite", "semver-3.0.2__synth-0002", marks=_SWE_DISK_HOLE),
-])
+@pytest.mark.parametrize("env_id, task_id", [("ts-impute", "imp-scattered-d-10"),
+                                             ("swe-synth-lite", "semver-3.0.2__synth-0002")])
 def test_attack_fill_the_host_disk_through_the_writable_root(env_id: str, task_id: str) -> None:
     """Three 1.9 GB fallocate calls in /var/tmp (RLIMIT_FSIZE caps one file at 2 GB, not their
     number): on a writable root the blocks are taken on the host disk that holds every container,
     PostgreSQL data and image at once. Safe behaviour: the sandbox's writable space is bounded (a
     read-only root with tmpfs sized from the memory limit, as the shell fixture and the time-series
-    envs have), so the allocations fail inside the sandbox."""
+    envs have; SWE's /testbed is a tmpfs volume that starts with the image's repository), so the
+    allocations fail inside the sandbox."""
     import agentgym
 
     kwargs = {"tasks": [task_id]} if env_id.startswith("ts-") else {}
@@ -128,6 +122,40 @@ def test_attack_fill_the_host_disk_through_the_writable_root(env_id: str, task_i
         assert "REFUSED" in obs["text"], obs["text"][:500]
     finally:
         env.close()
+
+
+@docker
+def test_attack_fill_the_testbed_to_the_last_byte_beside_a_neighbour() -> None:
+    """Fill /testbed, the SWE sandbox's largest writable place, to its last byte (fallocate past its
+    size, then dd until ENOSPC) and keep going: the writes fail inside the sandbox, the command
+    server still answers (the tmpfs stays under the memory limit), and the submission of a full
+    repository is a 0 with no info["error"]. A neighbour's episode of the same instance, open with
+    the gold patch applied all along, still grades 1.0."""
+    import agentgym
+
+    tid = "semver-3.0.2__synth-0002"
+    a, b = (agentgym.make("swe-synth-lite", runtime="docker") for _ in range(2))
+    try:
+        a.reset(options={"task_id": tid})
+        b.reset(options={"task_id": tid})
+        b.step({"name": "editor", "arguments": {"command": "create", "path": "/tmp/gold.diff",
+                                                "file_text": b.unwrapped.instance(tid).patch}})
+        obs, *_ = b.step({"name": "bash", "arguments": {"command": "git apply /tmp/gold.diff && echo APPLIED"}})
+        assert "APPLIED" in obs["text"], obs["text"]
+        obs, _, _, _, info = a.step({"name": "bash", "arguments": {"command":
+            "fallocate -l 8G /testbed/fill || echo REFUSED; dd if=/dev/zero of=/testbed/fill2 bs=1M; "
+            "df -k /testbed | tail -1"}})
+        assert "error" not in info and "REFUSED" in obs["text"] and "No space left" in obs["text"], obs["text"]
+        assert " 100% " in obs["text"], obs["text"]
+        obs, _, _, _, info = a.step({"name": "bash", "arguments": {"command": "echo still-$((6 * 7))"}})
+        assert "still-42" in obs["text"] and "error" not in info, (obs["text"], info)
+        _, reward, term, _, info = a.step({"name": "submit", "arguments": {}})
+        assert term and reward == 0.0 and "error" not in info, info
+        _, reward, term, _, info = b.step({"name": "submit", "arguments": {}})
+        assert term and reward == 1.0 and "error" not in info, info
+    finally:
+        a.close()
+        b.close()
 
 
 # ---- SWE: a git hook from the diff runs before the supervised run ----------------------------------
