@@ -11,10 +11,24 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from agentgym.envs.web.accname import AX_LIB_JS
+
 ID_ATTR = "data-agid"
 MAX_TEXT = 120  # characters of one name shown
 MAX_LINES = 3000  # lines of one observation (the built-in sites' pages have a few hundred)
 MAX_LEVEL = 150  # elements deep: a page nested deeper (a script can make one) is cut, not a stack overflow
+
+# An init script: marks elements that get a click-like listener, so the walk can give such a control
+# (an icon with a handler and no role) a line and an id, and an <a> without href the role link, as
+# Chromium does. The mark is a registered symbol on the element; nothing else of the page changes.
+LISTEN_JS = """(() => {
+  const add = EventTarget.prototype.addEventListener, mark = Symbol.for('agentgym.clicks');
+  const TYPES = new Set(['click', 'dblclick', 'mousedown', 'mouseup', 'pointerdown', 'pointerup']);
+  EventTarget.prototype.addEventListener = function (type, ...rest) {
+    try { if (TYPES.has(type) && this instanceof Element) this[mark] = true; } catch (e) {}
+    return add.call(this, type, ...rest);
+  };
+})();"""
 
 # Decode a PNG to RGBA bytes inside the browser (no image library needed on the host).
 DECODE_PNG_JS = """
@@ -30,112 +44,137 @@ async (b64) => {
 }
 """
 
-# The walk: visible elements only; interactive ones and named landmarks get a line, generic
-# containers only show their own text. Everything emitted carries an id.
+# The walk: roles and names as Chromium computes them (accname.py); every element with a role, a
+# click handler, a tabindex or a pointer cursor gets a line and an id; text is gathered in runs, so
+# inline elements (<span>, <b>, <a role=presentation>) stay in their sentence, and a run breaks only
+# at a block or at an element with a line of its own. Everything emitted carries an id.
 WALK_JS = r"""
 () => {
   const ATTR = 'data-agid', MAX = %d, MAX_LINES = %d, MAX_LEVEL = %d;
-  let cutShort = false;
+  %s
+  let cutShort = false, made = 0;
   if (window.__agNext === undefined) window.__agNext = 1;
-  const SKIP = new Set(['SCRIPT','STYLE','TEMPLATE','NOSCRIPT','HEAD','META','LINK','svg','SVG','OPTION']);
-  const ROLE = {A:'link',BUTTON:'button',SELECT:'combobox',TEXTAREA:'textbox',H1:'heading',H2:'heading',
-    H3:'heading',H4:'heading',H5:'heading',H6:'heading',IMG:'img',TABLE:'table',TR:'row',TH:'columnheader',
-    TD:'cell',UL:'list',OL:'list',LI:'listitem',NAV:'navigation',FORM:'form',LABEL:'label',FIELDSET:'group',
-    LEGEND:'legend',MAIN:'main',HEADER:'banner',DIALOG:'dialog',SUMMARY:'button'};
-  const INPUT = {checkbox:'checkbox',radio:'radio',submit:'button',button:'button',reset:'button',range:'slider',
-    number:'spinbutton',hidden:null,file:'button',image:'button'};
-  const FROM_CONTENT = new Set(['link','button','heading','columnheader','cell','listitem','label','legend','tab',
-    'menuitem','option','clickable','draggable','text']);
-  const clean = s => (s || '').replace(/\s+/g, ' ').trim();
-  const cut = s => s.length > MAX ? s.slice(0, MAX - 3) + '...' : s;
-  const q = s => '"' + cut(s).replace(/"/g, '\\"') + '"';
-  function roleOf(el) {
-    const r = el.getAttribute('role'); if (r) return r;
-    if (el.tagName === 'A') return el.hasAttribute('href') ? 'link' : null;
-    if (el.tagName === 'INPUT') { const t = (el.type || 'text').toLowerCase(); return t in INPUT ? INPUT[t] : 'textbox'; }
-    if (el.isContentEditable && !(el.parentElement && el.parentElement.isContentEditable)) return 'textbox';
-    if (ROLE[el.tagName]) return ROLE[el.tagName];
-    if (el.getAttribute('draggable') === 'true') return 'draggable';
-    if (el.hasAttribute('onclick') || el.getAttribute('tabindex') === '0') return 'clickable';
-    if (el.hasAttribute('aria-label')) return 'group';
-    return null;
-  }
-  function visible(el, st) {
-    if (st.display === 'none' || st.visibility === 'hidden' || el.getAttribute('aria-hidden') === 'true') return false;
-    if (el.tagName === 'INPUT' && el.type === 'hidden') return false;
-    return true;
-  }
-  function nameOf(el, role) {
-    let n = el.getAttribute('aria-label');
-    if (n) return clean(n);
-    const lb = el.getAttribute('aria-labelledby');
-    if (lb) { const t = lb.split(/\s+/).map(i => document.getElementById(i)).filter(Boolean).map(e => e.innerText).join(' '); if (clean(t)) return clean(t); }
-    if (el.labels && el.labels.length) { const t = clean(el.labels[0].innerText); if (t) return t; }
-    if (el.tagName === 'IMG') return clean(el.getAttribute('alt') || el.getAttribute('title'));
-    if (el.tagName === 'INPUT' && ['submit','button','reset'].includes(el.type)) return clean(el.value);
-    if (['textbox','combobox','spinbutton','checkbox','radio','slider'].includes(role)) return clean(el.getAttribute('placeholder') || el.getAttribute('title') || el.getAttribute('name'));
-    if (FROM_CONTENT.has(role)) return clean(el.innerText);
-    return clean(el.getAttribute('title'));
-  }
-  function hasInteractive(el) {
-    return !!el.querySelector('a[href],button,input:not([type=hidden]),select,textarea,[role],[onclick],[draggable=true],[tabindex="0"]');
-  }
-  function ownText(el) {
-    let t = ''; for (const c of el.childNodes) if (c.nodeType === 3) t += c.textContent; return clean(t);
-  }
+  const CLICKS = Symbol.for('agentgym.clicks');
+  const cut = (s) => s.length > MAX ? s.slice(0, MAX - 3) + '...' : s;
+  const q = (s) => '"' + cut(s).replace(/"/g, '\\"') + '"';
+  const BR = 0;  // a block boundary inside a list of walk results
+  // Structure that gets no line without a name of its own (its children are shown in its place).
+  const STRUCT = new Set(['row','rowgroup','list','table','form','group','navigation','main','banner','contentinfo',
+    'complementary','region','article','figure','tablist','menu','menubar','tree','toolbar','radiogroup','paragraph']);
+  // Controls whose inside is not shown (a select's options are listed as its options=[...]).
+  const LEAF = new Set(['INPUT','SELECT','TEXTAREA','IMG','PROGRESS','METER','svg','IFRAME','VIDEO','AUDIO','CANVAS']);
   function idOf(el) {
     let id = el.getAttribute(ATTR);
     if (!id) { id = String(window.__agNext++); el.setAttribute(ATTR, id); }
     return id;
   }
-  const lines = [];
+  function clickable(el, st) {
+    if (el === document.body || el === document.documentElement) return false;
+    if (el.hasAttribute('onclick') || el.hasAttribute('onmousedown') || el.hasAttribute('onmouseup')) return true;
+    if (typeof el.onclick === 'function' || el[CLICKS]) return true;
+    if (el.hasAttribute('tabindex') && el.tabIndex >= 0) return true;
+    const p = el.parentElement;
+    return st.cursor === 'pointer' && !!p && style(p).cursor !== 'pointer';
+  }
   function props(el, role) {
     const p = [];
-    if (['textbox','spinbutton','slider'].includes(role)) p.push('value=' + q(el.isContentEditable ? el.innerText : (el.value || '')));
-    if (role === 'combobox' && el.tagName === 'SELECT') {
-      const sel = [...el.selectedOptions].map(o => clean(o.text));
+    if (['textbox','searchbox','spinbutton','slider'].includes(role) && (el.tagName === 'INPUT' || el.tagName === 'TEXTAREA' || el.isContentEditable))
+      p.push('value=' + q(clean(el.isContentEditable ? el.innerText : (el.value || ''))));
+    else if (role === 'slider' || role === 'spinbutton') { const v = el.getAttribute('aria-valuetext') || el.getAttribute('aria-valuenow'); if (v) p.push('value=' + q(v)); }
+    if (el.tagName === 'SELECT') {
+      const sel = [...el.selectedOptions].map((o) => clean(o.text));
       p.push('value=' + q(sel.join(', ')));
-      p.push('options=[' + [...el.options].slice(0, 40).map(o => q(clean(o.text))).join(', ') + (el.options.length > 40 ? ', ...' : '') + ']');
-    }
-    if (role === 'checkbox' || role === 'radio') p.push(el.checked ? 'checked' : 'unchecked');
-    if (el.disabled) p.push('disabled');
+      p.push('options=[' + [...el.options].slice(0, 40).map((o) => q(clean(o.text))).join(', ') + (el.options.length > 40 ? ', ...' : '') + ']');
+    } else if (role === 'combobox' && el.tagName === 'INPUT') p.push('value=' + q(clean(el.value || '')));
+    if (el.tagName === 'INPUT' && (el.type === 'checkbox' || el.type === 'radio')) p.push(el.checked ? 'checked' : 'unchecked');
+    else { const c = el.getAttribute('aria-checked'); if (c) p.push(c === 'true' ? 'checked' : c === 'mixed' ? 'mixed' : 'unchecked'); }
+    if (el.disabled || el.getAttribute('aria-disabled') === 'true') p.push('disabled');
     if (el.readOnly && (el.tagName === 'INPUT' || el.tagName === 'TEXTAREA')) p.push('readonly');
     const ex = el.getAttribute('aria-expanded'); if (ex) p.push('expanded=' + ex);
-    const se = el.getAttribute('aria-selected'); if (se === 'true') p.push('selected');
+    if (el.getAttribute('aria-selected') === 'true') p.push('selected');
+    if (el.getAttribute('aria-pressed') === 'true') p.push('pressed');
     if (role === 'link') { const h = el.getAttribute('href'); if (h && !h.startsWith('javascript:')) p.push('url=' + q(h)); }
-    if (role === 'heading') p.push('level=' + el.tagName.slice(1));
+    if (role === 'heading') p.push('level=' + (/^H[1-6]$/.test(el.tagName) ? el.tagName.slice(1) : (el.getAttribute('aria-level') || '2')));
     return p.length ? ' ' + p.join(' ') : '';
   }
-  function walk(el, depth, level) {
-    if (lines.length >= MAX_LINES || level > MAX_LEVEL) { cutShort = true; return; }
-    if (SKIP.has(el.tagName)) return;
-    const st = getComputedStyle(el);
-    if (!visible(el, st)) return;
-    const role = roleOf(el);
-    const pad = '  '.repeat(depth);
-    if (role) {
-      const leaf = FROM_CONTENT.has(role) && !hasInteractive(el);
-      const name = nameOf(el, role);
-      if (['row','list','table','form','group','navigation','main','banner'].includes(role) && !name) {
-        for (const c of el.children) walk(c, depth, level + 1); return;  // structure without a name: no line of its own
-      }
-      lines.push(pad + '[' + idOf(el) + '] ' + role + (name && (leaf || !FROM_CONTENT.has(role)) ? ' ' + q(name) : '') + props(el, role));
-      if (leaf || ['textbox','combobox','spinbutton','checkbox','radio','slider','img'].includes(role)) return;
-      for (const c of el.children) walk(c, depth + 1, level + 1);
-      return;
+  // Text pieces (strings), BR and nodes ({el, head, kids} or {el, text}) -> nodes, the pieces joined into runs owned by el.
+  function runs(items, owner) {
+    const out = []; let buf = '';
+    const flush = () => { const t = clean(buf); if (t) out.push({el: owner, text: t}); buf = ''; };
+    for (const it of items) {
+      if (typeof it === 'string') buf += it;
+      else { flush(); if (it !== BR) out.push(it); }
     }
-    const t = ownText(el);
-    if (t) lines.push(pad + '[' + idOf(el) + '] text ' + q(t));
-    for (const c of el.children) walk(c, depth + (t ? 1 : 0), level + 1);
+    flush();
+    return out;
   }
-  if (document.body) walk(document.body, 0, 0);
+  function children(el, level) {
+    const out = [];
+    const kids = el.tagName === 'SLOT' ? el.assignedNodes({flatten: true}) : (el.shadowRoot || el).childNodes;
+    const shows = style(el).visibility === 'visible';
+    for (const c of kids) {
+      if (c.nodeType === 3) { if (shows) out.push(transform(c.data, el)); }
+      else if (c.nodeType === 1) { if (c.tagName === 'BR') out.push(' '); else for (const x of walk(c, level + 1)) out.push(x); }
+    }
+    if (el.tagName === 'SLOT' && !out.length) for (const c of el.children) for (const x of walk(c, level + 1)) out.push(x);
+    return out;
+  }
+  function walk(el, level) {
+    if (made >= MAX_LINES || level > MAX_LEVEL) { cutShort = true; return []; }
+    if (SKIP.has(el.tagName)) return [];
+    const st = style(el);
+    if (st.display === 'none' || el.getAttribute('aria-hidden') === 'true' || (el.tagName === 'INPUT' && el.type === 'hidden')) return [];
+    if (st.visibility !== 'visible') return LEAF.has(el.tagName) ? [] : children(el, level);
+    let role = el.tagName === 'svg' ? (el.getAttribute('aria-label') || el.querySelector(':scope > title') ? 'img' : null) : roleOf(el);
+    if (!role && clickable(el, st)) role = 'clickable';
+    if (!role && el.getAttribute('draggable') === 'true') role = 'draggable';
+    if (!role) {
+      if (el.tagName === 'svg' || LEAF.has(el.tagName)) return [];
+      const kids = children(el, level);
+      if (st.display === 'inline' || st.display === 'contents') return kids;
+      if (st.display.startsWith('inline')) return [' ', ...kids, ' '];
+      return [BR, ...runs(kids, el), BR];
+    }
+    made++;
+    const generic = role === 'clickable' || role === 'draggable';
+    let name = generic ? '' : (STRUCT.has(role) ? explicitName(el, role) : nameOf(el, role));
+    if (LEAF.has(el.tagName)) return [{el, head: role + (name ? ' ' + q(name) : '') + props(el, role), kids: []}];
+    const kids = children(el, level);
+    if (STRUCT.has(role) && !name && !(el.hasAttribute('tabindex') && el.tabIndex >= 0)) { made--; return [BR, ...runs(kids, el), BR]; }
+    const nodes = runs(kids, el);
+    const lined = nodes.some((n) => n.text === undefined);
+    if (!lined && !STRUCT.has(role)) {  // nothing inside has a line: one line, its text as the name
+      if (!name) name = nodes.map((n) => n.text).join(' ') || (generic ? shownText(el) || clean(el.getAttribute('title')) : '');
+      return [{el, head: role + (name ? ' ' + q(name) : '') + props(el, role), kids: []}];
+    }
+    // A name from this content already says what its own runs say; otherwise the first run names the line.
+    const own = FROM_CONTENT.has(role) && name && !el.hasAttribute('aria-label') && !el.hasAttribute('aria-labelledby');
+    const shown = own ? nodes.filter((n) => n.text === undefined || n.el !== el) : nodes;
+    if (!name && shown.length && shown[0].text !== undefined) name = shown.shift().text;
+    return [{el, head: role + (name ? ' ' + q(name) : '') + props(el, role), kids: shown}];
+  }
+  // The name of a container without its content (a row, a list): only what names it explicitly.
+  function explicitName(el, role) {
+    if (el.hasAttribute('aria-label') || el.hasAttribute('aria-labelledby') || ['FIELDSET','TABLE','FIGURE'].includes(el.tagName)) return nameOf(el, role);
+    return clean(el.getAttribute('title'));
+  }
+  const lines = [];
+  function render(nodes, depth) {
+    const pad = '  '.repeat(depth);
+    for (const n of nodes) {
+      if (lines.length >= MAX_LINES) { cutShort = true; return; }
+      if (n.text !== undefined) lines.push(pad + '[' + idOf(n.el) + '] text ' + q(n.text));
+      else { lines.push(pad + '[' + idOf(n.el) + '] ' + n.head); render(n.kids, depth + 1); }
+    }
+  }
+  if (document.body) render(runs(walk(document.body, 0), document.body), 0);
   if (cutShort) lines.push('(the page goes on: more than ' + MAX_LINES + ' lines or ' + MAX_LEVEL + ' elements deep; only this much is shown)');
   const a = document.activeElement;
   let focused = '';
   if (a && a !== document.body && a.getAttribute(ATTR)) focused = '[' + a.getAttribute(ATTR) + '] ' + (roleOf(a) || a.tagName.toLowerCase());
   return {text: lines.join('\n'), title: cut(clean(document.title)), focused: focused};
 }
-""" % (MAX_TEXT, MAX_LINES, MAX_LEVEL)
+""" % (MAX_TEXT, MAX_LINES, MAX_LEVEL, AX_LIB_JS)
 
 # Element info an action needs before it acts: does the id exist, is it visible, what is it.
 PROBE_JS = r"""
@@ -143,8 +182,15 @@ PROBE_JS = r"""
   const el = document.querySelector('[data-agid="' + id + '"]');
   if (!el) return null;
   const r = el.getBoundingClientRect(), st = getComputedStyle(el);
-  const shown = r.width > 0 && r.height > 0 && st.visibility !== 'hidden' && st.display !== 'none';
-  return {visible: shown, tag: el.tagName.toLowerCase(), type: (el.type || '').toLowerCase(),
+  let why = '';
+  if (st.display === 'none') why = 'it has display: none';
+  else if (st.visibility !== 'visible') why = 'it has visibility: ' + st.visibility;
+  else if (!(r.width > 0 && r.height > 0)) {
+    let p = el.parentElement;
+    while (p && getComputedStyle(p).display !== 'none') p = p.parentElement;
+    why = p ? 'it is inside a hidden element' + (p.getAttribute('data-agid') ? ' [' + p.getAttribute('data-agid') + ']' : '') : 'its size is 0x0';
+  }
+  return {visible: !why, why: why, tag: el.tagName.toLowerCase(), type: (el.type || '').toLowerCase(),
           editable: el.isContentEditable, disabled: !!el.disabled};
 }
 """

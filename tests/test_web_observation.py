@@ -1,0 +1,112 @@
+"""The web observation on third-party markup (the minimal cases of pages nobody here wrote) and
+what actions say when they cannot be done: a label behind role="presentation", inline text kept
+in its sentence, nested list items and icon-only controls with ids, a blocked click that fails
+fast naming the element on top, hidden and removed elements. One browser context per module."""
+
+from __future__ import annotations
+
+import re
+import time
+
+import pytest
+
+from agentgym.envs.web.actionerrors import explain
+from agentgym.envs.web.browser import BrowserHost
+from agentgym.envs.web.pagecalls import BrowserActionError
+from agentgym.envs.web.session import Session
+
+pytestmark = pytest.mark.slow
+
+PAGE = """<!doctype html><title>t</title>
+<ul role=tablist><li role=tab><a role=presentation href="#t1">Tab #1</a></li><li role=tab><a role=presentation>Tab #2</a></li></ul>
+<div id=task>Enter "<span class=bold>Bob</span>" into the text field</div><input id=field>
+<ul><li>Fruit<ul><li>Apple</li><li><span>Pear</span></li></ul></li></ul>
+<span id=close class=icon style="cursor:pointer"></span><i id=star class=star></i>
+<style>.icon::before { content: "\\2716"; } .star { display: inline-block; width: 16px; height: 16px; } .star::before { content: url(star.png); }</style>
+<script>document.getElementById('star').addEventListener('click', () => { document.title = 'starred'; });</script>
+<p role=presentation>Shown text</p><p><b>Total</b>: 3 items</p>
+<button id=go onclick="document.title = 'went'">Go</button>
+<div id=cover style="position:fixed; left:0; top:0; width:100%; height:100%; display:none">Accept cookies</div>
+"""
+
+
+@pytest.fixture(scope="module")
+def session():
+    host = BrowserHost.acquire()
+    s = host.call(Session.prepare(host.browser))
+    try:
+        yield host, s
+    finally:
+        host.call(s.close())
+        BrowserHost.release(host)
+
+
+def _load(session, html=PAGE):
+    host, s = session
+    host.call(s.page.set_content(html))
+    return host.call(s.observe()).snapshot.text
+
+
+def _id(text, pattern):
+    m = re.search(r"\[(\d+)\] " + pattern, text)
+    assert m, f"{pattern!r} not in:\n{text}"
+    return m.group(1)
+
+
+def test_third_party_markup_is_read_as_chromium_names_it(session):
+    text = _load(session)
+    assert re.search(r'\[\d+\] tab "Tab #1"\n\s+\[\d+\] link "Tab #1"', text), text  # presentation ignored on a link
+    assert re.search(r'\[\d+\] tab "Tab #2"\n', text), text  # presentation: the text stays the tab's
+    assert 'text "Enter \\"Bob\\" into the text field"' in text  # one sentence
+    assert re.search(r'\[\d+\] listitem "Fruit"\n\s+\[\d+\] listitem "Apple"\n\s+\[\d+\] listitem "Pear"', text), text
+    assert _id(text, 'clickable "\u2716"') and _id(text, "clickable")  # icon-only: CSS content, a listener
+    assert 'text "Shown text"' in text and 'text "Total: 3 items"' in text
+
+
+def test_inner_list_item_and_icon_controls_are_clickable_by_id(session):
+    host, s = session
+    text = _load(session)
+    host.call(s.page.evaluate("() => document.querySelector('ul ul li').addEventListener('click', () => document.title = 'apple')"))
+    host.call(s.click(_id(text, 'listitem "Apple"')))
+    assert host.call(s.page.title()) == "apple"
+    star = host.call(s.page.get_attribute("#star", "data-agid"))
+    assert star and f"[{star}] clickable" in text
+    host.call(s.click(star))
+    assert host.call(s.page.title()) == "starred"
+
+
+def test_a_blocked_click_fails_fast_naming_what_is_on_top(session):
+    host, s = session
+    text = _load(session)
+    host.call(s.page.evaluate("() => document.getElementById('cover').style.display = 'block'"))
+    t = time.monotonic()
+    with pytest.raises(BrowserActionError) as err:
+        host.call(s.click(_id(text, 'button "Go"')))
+    assert time.monotonic() - t < 5, "a blocked click waited for Playwright's timeout"
+    assert re.search(r'\[(\d+)\] div "Accept cookies" is on top of it', str(err.value)), err.value
+    assert host.call(s.page.title()) == "t"  # nothing was clicked
+    cover = re.search(r"\[(\d+)\] div", str(err.value)).group(1)  # the id it gave the cover works
+    host.call(s.click(cover))
+
+
+def test_hidden_and_removed_elements_say_so(session):
+    host, s = session
+    text = _load(session)
+    go = _id(text, 'button "Go"')
+    host.call(s.page.evaluate("() => document.getElementById('go').style.display = 'none'"))
+    with pytest.raises(BrowserActionError, match=r"not visible \(it has display: none\)"):
+        host.call(s.click(go))
+    host.call(s.page.evaluate("() => document.getElementById('go').remove()"))
+    with pytest.raises(BrowserActionError, match=r"no element with id"):
+        host.call(s.click(go))
+
+
+def test_playwright_call_logs_become_one_reason():
+    log = ("Locator.click: Timeout 10000ms exceeded.\nCall log:\n  - waiting for locator('[data-agid=\"5\"]').first\n"
+           "    - locator resolved to <button>Go</button>\n  - attempting click action\n"
+           "      - <div class=\"overlay\">…</div> intercepts pointer events\n    - retrying click action\n")
+    assert explain(log).startswith('<div class="overlay">…</div> is on top of it')
+    assert "removed from the page" in explain("Locator.click: Element is not attached to the DOM\nCall log:\n  - x")
+    assert "not visible" in explain("Locator.hover: Timeout 10000ms exceeded.\nCall log:\n  - element is not visible\n")
+    assert explain("Locator.fill: Timeout 10000ms exceeded.\nCall log:\n  - waiting for locator('x')\n  - fill(\"a\")\n") == \
+        'Timeout 10000ms exceeded. (last step: fill("a"))'
