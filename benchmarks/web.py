@@ -205,30 +205,32 @@ print(json.dumps({"step_p50_ms": round(steps[len(steps)//2]*1e3, 2), "step_p95_m
 '''
 
 
-def bgym_python() -> tuple[str | None, str]:
-    """(interpreter with browsergym-core, how it was found) or (None, why not)."""
+def bgym_python(packages: list[str] | None = None) -> tuple[str | None, str]:
+    """(interpreter with browsergym-core, and the other packages named, how it was found) or (None, why not)."""
+    packages = packages or [BGYM_PACKAGE]
     given = os.environ.get("AGENTGYM_BGYM_PYTHON")
     if given:
         return (given, "AGENTGYM_BGYM_PYTHON") if Path(given).exists() else (None, f"AGENTGYM_BGYM_PYTHON={given} does not exist")
     python = BGYM_VENV / "bin" / "python"
-    probe = [str(python), "-c", "import browsergym.core, playwright"]
+    probe = [str(python), "-c", "import playwright; " + "; ".join(f"import {p.replace('-', '.')}" for p in packages)]
     if python.exists() and subprocess.run(probe, capture_output=True).returncode == 0:
         return str(python), str(BGYM_VENV.relative_to(ROOT))
-    print(f"creating {BGYM_VENV.relative_to(ROOT)} with {BGYM_PACKAGE} (once; no browser is downloaded) ...", file=sys.stderr, flush=True)
-    steps = [[sys.executable, "-m", "venv", "--clear", str(BGYM_VENV)],
-             [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", BGYM_PACKAGE]]
+    print(f"installing {', '.join(packages)} into {BGYM_VENV.relative_to(ROOT)} (once; no browser is downloaded) ...",
+          file=sys.stderr, flush=True)
+    steps = [] if python.exists() else [[sys.executable, "-m", "venv", str(BGYM_VENV)]]
+    steps.append([str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", *packages])
     for argv in steps:
         proc = subprocess.run(argv, capture_output=True, text=True, timeout=900)
         if proc.returncode != 0:
             return None, f"{' '.join(argv[:4])} failed: {(proc.stderr or proc.stdout).strip()[-600:]}"
     if subprocess.run(probe, capture_output=True).returncode != 0:
-        return None, f"{BGYM_PACKAGE} installed but does not import"
+        return None, f"{', '.join(packages)} installed but do not import"
     return str(python), f"{BGYM_VENV.relative_to(ROOT)} (created)"
 
 
 def bgym_versions(python: str) -> dict[str, str]:
-    code = ("import importlib.metadata as m, json; print(json.dumps({p: m.version(p) for p in "
-            "('browsergym-core', 'playwright')}))")
+    code = ("import importlib.metadata as m, json\nv = {}\nfor p in ('browsergym-core', 'browsergym-miniwob', 'playwright'):\n"
+            "    try: v[p] = m.version(p)\n    except m.PackageNotFoundError: pass\nprint(json.dumps(v))")
     proc = subprocess.run([python, "-c", code], capture_output=True, text=True)
     return json.loads(proc.stdout) if proc.returncode == 0 else {}
 

@@ -5,9 +5,10 @@ published ones only if the pages, the seeding and the reward are read the same w
 below uses the public bring-your-own API alone (envs/web/byo.py, README's worked example):
 * the package's `html` folder is a static site (`miniwob`), served as it ships;
 * an init script (SiteSpec.init_script) seeds the page's Math.random with the episode's seed
-  (reset's seed) through the page's own Math.seedrandom, gives the episode MiniWoB's long time
-  limit as BrowserGym does (no 10 s timeout), starts it at once (no START cover to click), hides
-  the score display, and keeps the START cover from coming back: one attempt per episode;
+  (reset's seed) through the page's own Math.seedrandom, as BrowserGym does (so BrowserGym's
+  reset(seed=s) poses the problem of our reset(seed=numpy.random.RandomState(s).randint(0, 10**6))),
+  gives the episode BrowserGym's long time limit (not MiniWoB's 10 s), starts it at once (no
+  START cover to click), hides the score display, and keeps the START cover from coming back: one attempt per episode;
 * the instruction is the page's own (core.getUtterance(), as BrowserGym reads it);
 * the reward is the page's raw reward, counted solved when > 0, as BrowserGym counts it, read
   only from the task's own page and first attempt (HookCheck with `attempts`, envs/web/taskpage.py).
@@ -40,7 +41,7 @@ window.addEventListener('load', () => {
     if (core.cover_div) core.cover_div.style.display = 'none';  // one attempt: no START again
     if (started) return;
     started = true;
-    Math.seedrandom(String(seed));
+    Math.seedrandom(seed);  // as BrowserGym seeds it: its reset(seed=s) is ours with RandomState(s).randint(10**6)
     core.EPISODE_MAX_TIME = %d;
     core.startEpisodeReal();
   };
