@@ -22,7 +22,8 @@ FAILED (failures=1, skipped=1)
 
 def test_django_parser_reads_one_and_two_line_results():
     assert parse_django(DJANGO_OK, 1) == {"test_a (app.tests.T)": "PASSED", "test_b (app.tests.T)": "FAILED",
-                                          "test_c (app.tests.T)": "SKIPPED"}
+                                          "test_c (app.tests.T)": "SKIPPED",
+                                          "Docstring of b.": "FAILED"}  # SWE-bench's name for test_b
 
 
 def test_django_forged_ok_lines_make_the_log_inconsistent():

@@ -7,10 +7,14 @@ hand; user specs vary by version; the README's spec-field table is the model's.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from agentgym.envs.swe import swebench_specs
+from agentgym.envs.swe.log_parsers import TEXT_PARSERS, LogParseError
 from agentgym.envs.swe.specs import RepoSpec, load_specs, spec_for
+from agentgym.envs.swe.swebench_parsers import name_tests, parse_log
 
 REPOS = swebench_specs.SWE_BENCH_REPOS
 
@@ -105,3 +109,111 @@ def test_instances_carry_their_version():
     assert SWEInstance.model_validate({**row, "version": 3.0}).version == "3.0"
     assert SWEInstance.model_validate({**row, "version": "0.13"}).version == "0.13"
     assert SWEInstance.model_validate({**row, "version": None}).version == ""
+
+
+# -- log parsers: one recorded excerpt per repository -------------------------------------------
+
+LOGS = Path(__file__).parent / "data" / "swe_logs"
+P, F, E, S, X = "PASSED", "FAILED", "ERROR", "SKIPPED", "XFAIL"
+#: repo -> (the statuses SWE-bench's parser must read from the excerpt, by the names it gives them;
+#:          {that name: the node id our supervised pytest run reports} where the two differ)
+EXPECTED: dict[str, tuple[dict[str, str], dict[str, str]]] = {
+    "astropy/astropy": ({"astropy/io/fits/tests/test_header.py::test_shallow_copy": P,
+                         "astropy/io/fits/tests/test_header.py::TestHeaderFunctions::test_rename_keyword": F,
+                         "astropy/io/fits/tests/test_header.py::TestHeaderFunctions::test_card_from_bytes": P}, {}),
+    "django/django": ({"test_check (model_fields.tests.ChoicesTests)": P,
+                       "A translated display value is coerced to str.": P,  # a docstring names the test
+                       "test_overriding_FIELD_display (model_fields.tests.GetFieldDisplayTests)": F,
+                       "test_iterator_choices (model_fields.tests.GetFieldDisplayTests)": S,
+                       "test_empty_iterator_choices (model_fields.tests.GetFieldDisplayTests)": P,
+                       "test_invalid_value (model_fields.tests.ValidationTests)": E}, {}),
+    "matplotlib/matplotlib": ({"lib/matplotlib/tests/test_widgets.py::test_span_selector_direction[1]": P,
+                               "lib/matplotlib/tests/test_widgets.py::test_rectangle_drag[True-new_center0]": P,
+                               "lib/matplotlib/tests/test_widgets.py::test_span_selector_onselect[True]": F,
+                               "lib/matplotlib/tests/test_axes.py::test_formatter_ticker[png]": P},
+                              {"lib/matplotlib/tests/test_widgets.py::test_span_selector_direction[1]":
+                               "lib/matplotlib/tests/test_widgets.py::test_span_selector_direction[MouseButton.LEFT]"}),
+    "mwaskom/seaborn": ({"tests/_core/test_plot.py::TestInit::test_empty": P,
+                         "tests/_core/test_plot.py::TestScaling::test_inference[x-y]": P,
+                         "tests/_core/test_plot.py::TestScaling::test_inference_joins": F}, {}),
+    "pallets/flask": ({"tests/test_blueprints.py::test_blueprint_url_defaults": P,
+                       "tests/test_blueprints.py::test_empty_name_not_allowed": X,
+                       "tests/test_blueprints.py::test_dotted_name_not_allowed": F}, {}),
+    "psf/requests": ({"test_requests.py::TestRequests::test_invalid_url[InvalidURL-http://]": P,
+                      "test_requests.py::TestRequests::test_certificate[/ca.pem]": P,  # a path option: its last part
+                      "test_requests.py::TestRequests::test_proxy_url[//proxy.example.com]": P,
+                      "test_requests.py::TestRequests::test_header_remove_is_case_insensitive": F},
+                     {"test_requests.py::TestRequests::test_certificate[/ca.pem]":
+                      "test_requests.py::TestRequests::test_certificate[/tmp/pytest-of-root/pytest-0/test_certificate0/ca.pem]"}),
+    "pydata/xarray": ({"xarray/tests/test_coding_times.py::test_cf_datetime[10": P,  # cut at the first space
+                       "xarray/tests/test_coding_times.py::test_decode_cf[gregorian]": P,
+                       "xarray/tests/test_coding_times.py::test_decode_cf_datetime_overflow": F},
+                      {"xarray/tests/test_coding_times.py::test_cf_datetime[10":
+                       "xarray/tests/test_coding_times.py::test_cf_datetime[10 days since 2000-01-01-standard]"}),
+    "pylint-dev/pylint": ({"tests/test_functional.py::test_functional[recursion_error_3152]": P,
+                           "tests/lint/unittest_lint.py::test_expand_modules[/mymodule.py]": P,
+                           "tests/test_functional.py::test_functional[unused_variable]": F},
+                          {"tests/lint/unittest_lint.py::test_expand_modules[/mymodule.py]":
+                           "tests/lint/unittest_lint.py::test_expand_modules[/tmp/pytest-of-root/pytest-3/"
+                           "test_expand_modules0/mymodule.py]"}),
+    "pytest-dev/pytest": ({"testing/test_skipping.py::TestEvaluator::test_no_marker": P,
+                           "testing/test_skipping.py::test_skip_not_report_default": P,
+                           "testing/test_skipping.py::TestXFail::test_xfail_run_anyway": F}, {}),
+    "scikit-learn/scikit-learn": ({"sklearn/linear_model/tests/test_ridge.py::test_ridge": P,  # behind a colour code
+                                   "sklearn/linear_model/tests/test_ridge.py::test_ridge_cv_normalize[True-auto]": P,
+                                   "sklearn/linear_model/tests/test_ridge.py::test_ridge_classifier_cv_store_cv_values": F},
+                                  {}),
+    "sphinx-doc/sphinx": ({"tests/test_ext_autodoc_configs.py::test_autoclass_content_class": P,
+                           "tests/test_ext_autodoc_configs.py::test_autodoc_typehints_description": F}, {}),
+    "sympy/sympy": ({"test_add_eval": P, "test_symbol_name": P, "test_broken_equality": F, "test_raises_error": E}, {}),
+}
+#: what only our hardened text parsers read: the last test of a sympy file, its XFAILs and skips
+OURS_ONLY = {"sympy/sympy": {"test_function": P, "test_last_in_file": P, "test_known_bug": X, "test_skipped": S,
+                             "test_slow_one": S},
+             "django/django": {"test_get_FIELD_display_translated (model_fields.tests.GetFieldDisplayTests)": P}}
+
+
+def _log(repo: str) -> str:
+    return (LOGS / f"{repo.replace('/', '__')}.log").read_text()
+
+
+def test_every_repository_has_an_excerpt():
+    assert sorted(EXPECTED) == sorted(REPOS)
+    assert sorted(p.stem for p in LOGS.glob("*.log")) == sorted(r.replace("/", "__") for r in REPOS)
+
+
+@pytest.mark.parametrize("repo", REPOS)
+def test_swebench_s_parser_reads_the_excerpt(repo):
+    spec = spec_for(repo, version=swebench_specs.versions(repo)[-1])
+    got = parse_log(spec.log_parser, _log(repo))
+    expected = EXPECTED[repo][0]
+    assert {t: got.get(t) for t in expected} == expected
+
+
+@pytest.mark.parametrize("repo", [r for r in REPOS if spec_for(r).parser == "pytest"])
+def test_our_run_s_node_ids_get_swebench_s_names(repo):
+    """The grader's pytest outcomes (node ids from trusted records) named as the dataset names them."""
+    expected, renamed = EXPECTED[repo]
+    records = {renamed.get(t, t): s for t, s in expected.items()}
+    assert set(renamed) <= set(expected)
+    named = name_tests(spec_for(repo).log_parser, records)
+    assert {t: named.get(t) for t in expected} == expected
+
+
+@pytest.mark.parametrize("repo", ["django/django", "sympy/sympy"])
+def test_our_text_parsers_read_the_excerpt_as_swebench_names_it(repo):
+    spec = spec_for(repo)
+    ours = TEXT_PARSERS[spec.parser](_log(repo), 1)
+    want = {**EXPECTED[repo][0], **OURS_ONLY[repo]}
+    assert {t: ours.get(t) for t in want} == want
+
+
+def test_our_text_parsers_still_refuse_forged_lines():
+    forged = _log("sympy/sympy").replace("test_broken_equality F", "test_broken_equality ok\ntest_forged ok")
+    with pytest.raises(LogParseError, match="forged"):
+        TEXT_PARSERS["sympy"](forged, 1)
+    extra = _log("django/django").replace("test_check (model_fields.tests.ChoicesTests) ... ok",
+                                           "test_check (model_fields.tests.ChoicesTests) ... ok\n"
+                                           "test_new (model_fields.tests.ChoicesTests) ... ok")
+    with pytest.raises(LogParseError, match="forged"):
+        TEXT_PARSERS["django"](extra, 1)
