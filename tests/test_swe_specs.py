@@ -37,7 +37,7 @@ def test_every_version_swebench_lists_resolves(repo):
         assert spec.log_parser == swebench_specs.parser_name(repo) != ""
         assert spec.conda_env == "testbed"
         if theirs.get("install"):
-            assert spec.install[-1] == theirs["install"] and spec.install_before_tests
+            assert spec.install[-1] == spec.reinstall[0] == theirs["install"]
         assert set(theirs.get("pip_packages") or []) <= set(spec.pip)
         assert spec.eval_commands == list(theirs.get("eval_commands") or [])
         # the command runs the way swebench's does: its own words, or the pytest run behind tox
@@ -99,7 +99,19 @@ def test_load_specs_keeps_what_the_user_wrote_and_rejects_bad_fields(tmp_path):
 def test_official_image_conventions():
     spec = spec_for("astropy/astropy", version="5.0")
     assert spec.activation() == "if [ -f /opt/miniconda3/bin/activate ]; then . /opt/miniconda3/bin/activate testbed; fi; "
-    assert RepoSpec().activation() == ""
+    assert RepoSpec().activation() == RepoSpec().prelude() == ""
+
+
+def test_the_prelude_runs_in_the_test_shell_and_never_stops_the_tests(tmp_path):
+    import subprocess
+
+    log = tmp_path / "prelude.log"
+    spec = RepoSpec(conda_env="testbed", eval_commands=["export AGY_LANG=en_US.UTF-8", "echo step; false"],
+                    reinstall=["echo reinstalled"])
+    out = subprocess.run(["bash", "-c", spec.prelude(str(log)) + 'echo "tests see $AGY_LANG"'],
+                         capture_output=True, text=True, timeout=30)
+    assert out.stdout == "tests see en_US.UTF-8\n"  # no conda here: activation skipped; exports kept
+    assert log.read_text() == "step\nreinstalled\n"
 
 
 def test_instances_carry_their_version():

@@ -39,8 +39,9 @@ class RepoSpec(BaseModel):
     setup: list[str] = Field(default_factory=list, description="extra shell commands run while building the environment image")
     install: list[str] = Field(default_factory=list, description="commands run in /testbed when the instance image is built "
                                "(one shell, joined with &&)")
-    install_before_tests: bool = Field(False, description="run `install` again in /testbed after the patch is applied, "
-                                       "before the tests (SWE-bench's eval script does: compiled extensions are rebuilt)")
+    reinstall: list[str] = Field(default_factory=list, description="commands run again in /testbed at grading, after "
+                                 "the patch, before the tests (SWE-bench's eval script reruns its install command: "
+                                 "compiled extensions are rebuilt)")
     test_cmd: str = Field("python3 -m pytest -rA -p no:cacheprovider",
                           description="run from /testbed; test files (or ids) are appended")
     parser: Parser = Field("pytest", description="how results are read: 'pytest' (the grader's supervised run), "
@@ -102,6 +103,13 @@ class RepoSpec(BaseModel):
             return ""
         act = f"{CONDA_ROOT}/bin/activate"
         return f"if [ -f {act} ]; then . {act} {shlex.quote(self.conda_env)}; fi; "
+
+    def prelude(self, log: str = "/dev/null") -> str:
+        """Shell for the test command's own shell, run in /testbed after the patch: conda activation (where the
+        image has conda), eval_commands, then reinstall; their output is appended to `log`, and a failing
+        step does not stop the tests (as in SWE-bench's eval script, which has no `set -e`)."""
+        steps = "".join(f"{{ {cmd}\n}} >>{shlex.quote(log)} 2>&1; " for cmd in [*self.eval_commands, *self.reinstall])
+        return self.activation() + steps
 
     def env_hash(self) -> str:
         """Content hash of the environment layer (instances of one spec share one image)."""

@@ -10,8 +10,8 @@ The mapping (one SWE-bench spec -> RepoSpec fields):
   python                       -> python (the conda env's Python in the official images)
   pip_packages, packages       -> pip ("requirements.txt" -> install `pip install -r` of the repository's
                                   requirements file; "environment.yml" is conda's and is left out)
-  pre_install, install         -> install (run in /testbed, one shell), install_before_tests=True (the
-                                  eval script reinstalls after the patch)
+  pre_install, install         -> install (run in /testbed, one shell, when the instance image is
+                                  built); install also -> reinstall (the eval script reruns it after the patch)
   eval_commands                -> eval_commands
   test_cmd                     -> test_cmd (leading VAR=value words -> env; sphinx's `tox --current-env
                                   -epy39 -v --` -> `python -m pytest -rA`, the command its tox.ini runs)
@@ -117,7 +117,7 @@ def map_spec(repo: str, spec: dict[str, Any]) -> dict[str, Any]:
     if spec.get("install"):
         install.append(str(spec["install"]))
     out["install"] = install
-    out["install_before_tests"] = bool(spec.get("install"))
+    out["reinstall"] = [str(spec["install"])] if spec.get("install") else []
     return out
 
 
