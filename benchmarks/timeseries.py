@@ -44,6 +44,16 @@ def _ms(xs: list[float]) -> dict[str, float]:
     return {"p50_ms": round(1000 * statistics.median(xs), 1), "max_ms": round(1000 * xs[-1], 1), "n": len(xs)}
 
 
+def _timed(fn, repeats: int) -> tuple[list[float], object]:
+    """Call fn `repeats` times: (the seconds each call took, the last call's result)."""
+    times, result = [], None
+    for _ in range(repeats):
+        t = time.perf_counter()
+        result = fn()
+        times.append(time.perf_counter() - t)
+    return times, result
+
+
 def _leftovers(runtime: str) -> int:
     if runtime == "docker":
         import docker
@@ -69,11 +79,7 @@ def grade_time(runtime: str, task: str, repeats: int) -> dict:
             env.sandbox.write_file(f"{env.spec_template.workdir}/{path}", text)
         if env.instance.submission.kind != "module":
             env.sandbox.exec(env.instance.reference_command, timeout=300)
-        times = []
-        for _ in range(repeats):
-            t = time.perf_counter()
-            report = env.grade()
-            times.append(time.perf_counter() - t)
+        times, report = _timed(env.grade, repeats)
         return {"task": task, **_ms(times), "reward": report.reward}
     finally:
         env.close()
@@ -87,40 +93,24 @@ def bench(runtime: str, concurrent: int, repeats: int) -> dict:
         t = time.perf_counter()
         env.reset(options={"task_id": TASK, "max_turns": 10_000})
         out["first_reset_ms"] = round(1000 * (time.perf_counter() - t), 1)
-        resets, back_to_back = [], []
+        reset = lambda: env.reset(options={"task_id": TASK, "max_turns": 10_000})  # noqa: E731
+        resets = []
         for _ in range(repeats):
-            time.sleep(EPISODE_S)
-            t = time.perf_counter()
-            env.reset(options={"task_id": TASK, "max_turns": 10_000})
-            resets.append(time.perf_counter() - t)
-        for _ in range(repeats):
-            t = time.perf_counter()
-            env.reset(options={"task_id": TASK, "max_turns": 10_000})
-            back_to_back.append(time.perf_counter() - t)
+            time.sleep(EPISODE_S)  # an episode's length of idle time: what a pooled reset has to refill
+            resets += _timed(reset, 1)[0]
+        back_to_back, _ = _timed(reset, repeats)
         out["reset"] = _ms(resets)
         out["reset_back_to_back"] = _ms(back_to_back)
         env.step({"name": "python", "arguments": {"code": "import pandas as pd\ndf = pd.read_csv('data.csv')"}})
-        trips = []
-        for _ in range(repeats):
-            t = time.perf_counter()
-            obs, *_ = env.step({"name": "python", "arguments": {"code": "df['value'].mean()"}})
-            trips.append(time.perf_counter() - t)
+        trips, _ = _timed(lambda: env.step({"name": "python", "arguments": {"code": "df['value'].mean()"}}), repeats)
         out["python_roundtrip_loaded_df"] = _ms(trips)
-        base = []
-        for _ in range(repeats):
-            t = time.perf_counter()
-            env.sandbox.exec("python3 -c 'import json, socket, subprocess; print(1)'", timeout=60)
-            base.append(time.perf_counter() - t)
+        base, _ = _timed(lambda: env.sandbox.exec("python3 -c 'import json, socket, subprocess; print(1)'", timeout=60), repeats)
         out["baseline_python_process_per_call"] = _ms(base)
         out["speedup_vs_process_per_call_p50"] = round(statistics.median(base) / statistics.median(trips), 1)
         for path, text in env.instance.reference_files.items():
             env.sandbox.write_file(f"{env.spec_template.workdir}/{path}", text)
         env.sandbox.exec(env.instance.reference_command, timeout=120)
-        grades = []
-        for _ in range(repeats):
-            t = time.perf_counter()
-            report = env.grade()
-            grades.append(time.perf_counter() - t)
+        grades, report = _timed(env.grade, repeats)
         out["grade"] = {**_ms(grades), "reward": report.reward}
     finally:
         env.close()

@@ -75,30 +75,26 @@ def test_an_exit_at_import_is_a_run_cut_short(repo):
     assert run.fault and "before pytest finished" in run.fault and not run.tampered
 
 
+#: Code under test that finds the grading plugin and writes a pass for a failing test into its pipe.
+_WRITE_A_PASS = '''
+for obj in gc.get_objects():
+    if type(obj).__name__ == "RecordPlugin":
+        os.write(obj.fd, (json.dumps({"k": "test", "id": "tests/test_ops.py::test_clamp_upper", "when": "call",
+                                      "n": 0, "outcome": "passed", "xfail": False}) + "\\n").encode())
+'''
+
+
 def test_records_rewritten_after_the_end_are_tampering(repo):
     """An exit handler writing passes into the record pipe (found through the plugin object)."""
-    (repo / "calc" / "__init__.py").write_text('''
-import atexit, gc, json, os
-def _forge():
-    for obj in gc.get_objects():
-        if type(obj).__name__ == "RecordPlugin":
-            os.write(obj.fd, (json.dumps({"k": "test", "id": "tests/test_ops.py::test_clamp_upper", "when": "call",
-                                          "n": 0, "outcome": "passed", "xfail": False}) + "\\n").encode())
-    print("==== 5 passed in 0.01s ====")
-atexit.register(_forge)
-''')
+    forge = "\n".join("    " + line for line in _WRITE_A_PASS.strip().splitlines())
+    (repo / "calc" / "__init__.py").write_text(
+        f"import atexit, gc, json, os\ndef _forge():\n{forge}\n    print('==== 5 passed in 0.01s ====')\natexit.register(_forge)\n")
     run = _run(repo, ["tests/test_ops.py"])
     assert run.tampered and "after pytest had finished" in run.fault
 
 
 def test_a_forged_record_ahead_of_the_real_one_is_tampering(repo):
-    (repo / "calc" / "__init__.py").write_text('''
-import gc, json, os
-for obj in gc.get_objects():
-    if type(obj).__name__ == "RecordPlugin":
-        os.write(obj.fd, (json.dumps({"k": "test", "id": "tests/test_ops.py::test_clamp_upper", "when": "call",
-                                      "n": 0, "outcome": "passed", "xfail": False}) + "\\n").encode())
-''')
+    (repo / "calc" / "__init__.py").write_text("import gc, json, os\n" + _WRITE_A_PASS)
     run = _run(repo, ["tests/test_ops.py"])
     assert run.tampered and "two different outcomes" in run.fault
 

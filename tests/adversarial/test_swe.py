@@ -342,13 +342,19 @@ def test_attack_conftest_hidden_after_a_hunk_of_another_file(calc):
     assert "conftest.py" in report.ignored_paths and "calc/extra.py" in report.ignored_paths, report
 
 
-def test_gold_patch_still_resolves(env):
+def _play_gold(env):
+    """The reference policy's calls on TASK until the episode ends: (reward, info)."""
     env.reset(options={"task_id": TASK})
     policy = env.reference_policy()
     for call in policy.actions + [policy.then]:
         _, reward, term, _, info = env.step(call)
         if term:
             break
+    return reward, info
+
+
+def test_gold_patch_still_resolves(env):
+    reward, info = _play_gold(env)
     assert reward == 1.0 and env.last_report.canaries >= 1, info
 
 
@@ -362,10 +368,4 @@ def test_attack_docker_forgery_exit_and_supervisor_kill(calc):
         _agent_failure(info, "before pytest finished")
         info, _ = _attack(e, [_edit("calc/__init__.py", KILL_SUPERVISOR)])
         _agent_failure(info, "did not report")
-        e.reset(options={"task_id": TASK})
-        policy = e.reference_policy()
-        for call in policy.actions + [policy.then]:
-            _, reward, term, _, _ = e.step(call)
-            if term:
-                break
-        assert reward == 1.0
+        assert _play_gold(e)[0] == 1.0
