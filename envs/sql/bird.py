@@ -3,25 +3,34 @@
 Layout it reads (a user who holds the real data points it at their copy):
 
     <root>/<tasks>.jsonl                     one task per line (instance_id, selected_database,
-                                             amb_user_query, query, sol_sql, user_query_ambiguity,
+                                             amb_user_query, query, sol_sql, preprocess_sql,
+                                             clean_up_sqls, test_cases, user_query_ambiguity,
                                              knowledge_ambiguity, follow_up, category, conditions)
-    <root>/<db>/schema.txt                   also accepted: <db>/<db>_schema.txt
-    <root>/<db>/column_meaning_base.json     also accepted: <db>/<db>_column_meaning_base.json
-    <root>/<db>/kb.jsonl                     also accepted: <db>/<db>_kb.jsonl
+    <root>/<db>/<db>_schema.txt              also accepted: <db>/schema.txt (else made from the dump)
+    <root>/<db>/<db>_column_meaning_base.json  also accepted: <db>/column_meaning_base.json
+    <root>/<db>/<db>_kb.jsonl                also accepted: <db>/kb.jsonl
+    the PostgreSQL dump                      see bird_files.py (e.g. postgre_table_dumps/<db>_template/)
 
-What maps and what does not:
-- 'Query' tasks become read tasks whose check compares the submission's result with the gold's,
-  computed at grading time (expected_from_gold): the public files ship gold SQL, not results.
-  conditions.order -> ordered (rows tied under the gold's ORDER BY may come in any order),
-  conditions.distinct -> distinct, conditions.decimal=d -> Tolerance(decimal=d) on every column:
-  both sides rounded to d decimals and then compared exactly, as BIRD's evaluation does.
-- 'Management' tasks (writes) are judged upstream by Python test functions, which we never
-  execute; without a declarative state check they would be free reward, so they are SKIPPED and
-  listed in BirdDataset.skipped with the reason.
-- Tasks without gold SQL (the public release withholds it) are skipped the same way.
+The env takes such a folder through public options: make("sql-c-lite", bird=ROOT) (and
+bird_tasks=FILE when ROOT holds several .jsonl); see SqlEnvBase.
+
+What maps and how:
+- Gold SQL, preprocess_sql and clean_up_sqls are PostgreSQL (dialect="postgres"); on SQLite they
+  are transpiled with sqlglot, and tasks that then do not pass with their own gold are listed in
+  `skipped` (sqlite_runnable).
+- preprocess_sql runs on every fresh copy of the phase (the agent's, the gold's, the grader's);
+  clean_up_sqls after grading.
+- Tasks with test_cases are judged by them (bird_tests.py: run on the host, on a fresh copy, never
+  in the agent's reach). 'Query' tasks without test_cases get the declarative check that compares
+  the submission's result with the gold's (expected_from_gold): conditions.order -> ordered,
+  conditions.distinct -> distinct, conditions.decimal=d -> Tolerance(decimal=d).
+- 'Management' (write) tasks without test_cases have nothing to judge them and are skipped, as are
+  tasks without gold SQL (the public release withholds it); both listed in `skipped`.
+- Sentinels of the release: children_knowledge -1 (or "-1", null), conditions.decimal -1,
+  deleted_knowledge -1/null, sol_sql as a string or a list, follow_up absent, null lists.
 - BIRD ships no clarification texts (its simulator asks an LLM to paraphrase the SQL snippet).
-  Offline we answer a knowledge ambiguity with its withheld KB entry's definition, and any
-  other with the snippet's wording, which is what that LLM would have paraphrased.
+  Offline (bird_clarify.py) we paraphrase from the KB, the column meanings and the snippet's
+  shape, never its text; the simulators' leak filter checks the result.
 """
 
 from __future__ import annotations
@@ -32,6 +41,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from agentgym.envs.sql.bird_clarify import clarify
+from agentgym.envs.sql.bird_files import bird_folder, read_kb
 from agentgym.envs.sql.grading import Check, Tolerance
 from agentgym.envs.sql.models import Ambiguity, FollowUp, KBEntry, Phase, SqlTask
 
@@ -70,20 +81,14 @@ def _first(folder: Path, *names: str) -> Path:
 
 def load_database(root: Path, db_id: str) -> BirdDatabase:
     folder = root / db_id
-    schema = _first(folder, "schema.txt", f"{db_id}_schema.txt").read_text(encoding="utf-8")
+    dump = bird_folder(db_id, root)
+    schema_file = next((folder / n for n in ("schema.txt", f"{db_id}_schema.txt") if (folder / n).is_file()), None)
+    if schema_file is None and dump is None:
+        _first(folder, "schema.txt", f"{db_id}_schema.txt")  # raises, naming what is missing
+    schema = schema_file.read_text(encoding="utf-8") if schema_file else dump.schema_text()  # type: ignore[union-attr]
     meanings = json.loads(_first(folder, "column_meaning_base.json", f"{db_id}_column_meaning_base.json").read_text(encoding="utf-8"))
-    kb = []
-    for line in _first(folder, "kb.jsonl", f"{db_id}_kb.jsonl").read_text(encoding="utf-8").splitlines():
-        if line.strip():
-            raw = json.loads(line)
-            children = raw.get("children_knowledge")
-            raw["children_knowledge"] = [c for c in children if c != -1] if isinstance(children, list) else []
-            kb.append(KBEntry.model_validate(raw))
-    by_id = {e.id: e for e in kb}
-    for e in kb:  # BIRD stores one direction only; fill in the reverse edge
-        for c in e.children_knowledge:
-            if c in by_id and e.id not in by_id[c].parent_knowledge:
-                by_id[c].parent_knowledge.append(e.id)
+    meanings = {str(k): v if isinstance(v, str) else json.dumps(v, ensure_ascii=False) for k, v in meanings.items()}
+    kb = read_kb(_first(folder, "kb.jsonl", f"{db_id}_kb.jsonl"))
     return BirdDatabase(db_id=db_id, schema_text=schema, column_meanings=meanings, kb=kb)
 
 
@@ -101,62 +106,71 @@ def _check(conditions: dict[str, Any]) -> Check:
                  default_tolerance=tol)
 
 
-def _ambiguities(raw: dict[str, Any], kb: dict[int, KBEntry]) -> list[Ambiguity]:
+def _ambiguities(raw: dict[str, Any], db: BirdDatabase) -> list[Ambiguity]:
     out: list[Ambiguity] = []
     uqa = raw.get("user_query_ambiguity") or {}
     groups = [(a, True) for a in uqa.get("critical_ambiguity") or []]
     groups += [(a, False) for a in uqa.get("non_critical_ambiguity") or []]
     groups += [(a, True) for a in raw.get("knowledge_ambiguity") or []]
+    kb = {e.id: e for e in db.kb}
     for i, (a, critical) in enumerate(groups, 1):
+        if not isinstance(a, dict):
+            continue
         deleted = a.get("deleted_knowledge")
-        term = str(a.get("term") or "").strip()
-        if isinstance(deleted, int) and deleted in kb:
-            entry = kb[deleted]
-            answer = f"'{term}' refers to {entry.knowledge}: {entry.description} Definition: {entry.definition}"
-        else:
-            snippet = " ".join(str(a.get("sql_snippet") or "").split())
-            answer = f"By '{term}' I mean: {snippet}" if snippet else f"'{term}' is meant in its usual sense."
+        deleted = deleted if isinstance(deleted, int) and not isinstance(deleted, bool) and deleted in kb else None
+        term = str(a.get("term") or "").strip() or f"part {i}"
+        snippet = str(a.get("sql_snippet") or "")
+        text, grounding, keywords = clarify(term, snippet, str(a.get("type") or ""), deleted, db.kb, db.column_meanings)
         out.append(Ambiguity(
-            id=f"a{i}", kind=_KINDS.get(str(a.get("type")), "semantic"), critical=critical, term=term or f"part {i}",
-            clarification=answer, sql_snippet=str(a.get("sql_snippet") or ""),
-            deleted_knowledge=deleted if isinstance(deleted, int) else None,
+            id=f"a{i}", kind=_KINDS.get(str(a.get("type")), "semantic"), critical=critical, term=term,
+            keywords=keywords, clarification=text, grounding=grounding, sql_snippet=snippet, deleted_knowledge=deleted,
         ))
     return out
 
 
-def task_from_bird(raw: dict[str, Any], kb: dict[int, KBEntry]) -> SqlTask:
-    """One BIRD task line as an SqlTask; raises ValueError with the reason it cannot be."""
-    iid = raw.get("instance_id", "?")
-    if str(raw.get("category", "Query")).lower() != "query":
-        raise ValueError("Management (write) task: judged upstream by Python tests we do not run")
-    gold = _sql_list(raw.get("sol_sql"))
-    fu = raw.get("follow_up") or {}
-    fu_gold = _sql_list(fu.get("sol_sql"))
-    if not gold or not fu_gold:
-        raise ValueError("no gold SQL for phase one or the follow-up (the public release withholds it)")
-    if str(fu.get("category", "Query")).lower() != "query":
-        raise ValueError("the follow-up is a Management task")
-    cond = raw.get("conditions") or {}
-    return SqlTask(
-        id=str(iid), db_id=str(raw["selected_database"]), suite="bird", template="bird",
-        amb_query=str(raw.get("amb_user_query") or raw["query"]), clear_query=str(raw["query"]),
-        ambiguities=_ambiguities(raw, kb),
-        phase1=Phase(query=str(raw["query"]), gold_sql=gold, checks=[_check(cond)], category="read",
-                     knowledge_used=[k for k in raw.get("external_knowledge") or [] if isinstance(k, int)]),
-        follow_up=FollowUp(query=str(fu.get("query", "")), gold_sql=fu_gold, checks=[_check(fu.get("conditions") or cond)],
-                           category="read", type=str(fu.get("type", "attribute_change")),
-                           knowledge_used=[k for k in fu.get("external_knowledge") or [] if isinstance(k, int)]),
+def _phase(raw: dict[str, Any], gold: list[str], cond: dict[str, Any], *, follow: bool = False) -> dict[str, Any]:
+    write = str(raw.get("category", "Query")).lower() != "query"
+    tests = _sql_list(raw.get("test_cases"))
+    return dict(
+        query=str(raw.get("query") or ""), gold_sql=gold, checks=[] if tests else [_check(cond)],
+        category="write" if write else "read", statement="update" if write else "select",
+        knowledge_used=[k for k in raw.get("external_knowledge") or [] if isinstance(k, int)],
+        preprocess_sql=_sql_list(raw.get("preprocess_sql")), clean_up_sql=_sql_list(raw.get("clean_up_sqls")),
+        test_cases=tests, conditions=dict(cond),
     )
 
 
-def load_bird(root: Path | str, tasks_file: str | None = None) -> BirdDataset:
-    """Every task of `tasks_file` (default: the only *.jsonl directly under root) with its databases."""
+def task_from_bird(raw: dict[str, Any], db: BirdDatabase | dict[int, KBEntry], dialect: str = "postgres") -> SqlTask:
+    """One BIRD task line as an SqlTask; raises ValueError with the reason it cannot be."""
+    if isinstance(db, dict):  # the older call shape: a KB by id
+        db = BirdDatabase(db_id=str(raw.get("selected_database", "")), schema_text="", column_meanings={}, kb=list(db.values()))
+    iid = raw.get("instance_id", "?")
+    fu = raw.get("follow_up") or {}
+    gold, fu_gold = _sql_list(raw.get("sol_sql")), _sql_list(fu.get("sol_sql"))
+    if not gold or not fu_gold:
+        raise ValueError("no gold SQL for phase one or the follow-up (the public release withholds it)")
+    for what, part in (("", raw), ("the follow-up is a ", fu)):
+        if str(part.get("category", "Query")).lower() != "query" and not _sql_list(part.get("test_cases")):
+            raise ValueError(f"{what}Management (write) task without test_cases: nothing can judge it")
+    cond = raw.get("conditions") or {}
+    return SqlTask(
+        id=str(iid), db_id=str(raw["selected_database"]), suite="bird", template="bird", dialect=dialect,
+        amb_query=str(raw.get("amb_user_query") or raw["query"]), clear_query=str(raw["query"]),
+        ambiguities=_ambiguities(raw, db),
+        phase1=Phase(**_phase(raw, gold, cond)),
+        follow_up=FollowUp(**_phase(fu, fu_gold, fu.get("conditions") or cond), type=str(fu.get("type", "attribute_change"))),
+    )
+
+
+def load_bird(root: Path | str, tasks_file: str | None = None, *, dialect: str = "postgres") -> BirdDataset:
+    """Every task of `tasks_file` (default: the only *.jsonl directly under root) with its databases.
+    dialect: what the release's SQL is written in (BIRD-Interact: postgres; mini-interact: sqlite)."""
     root = Path(root)
     if tasks_file is None:
         candidates = sorted(root.glob("*.jsonl"))
         if len(candidates) != 1:
             raise FileNotFoundError(f"expected one task .jsonl under {root}, found {[p.name for p in candidates]}; "
-                                    "pass tasks_file=")
+                                    "pass tasks_file= (env option bird_tasks=)")
         path = candidates[0]
     else:
         path = root / tasks_file
@@ -173,7 +187,35 @@ def load_bird(root: Path | str, tasks_file: str | None = None) -> BirdDataset:
                 ds.skipped.append(f"{raw.get('instance_id', f'line {n}')}: {exc}")
                 continue
         try:
-            ds.tasks.append(task_from_bird(raw, {e.id: e for e in ds.databases[db_id].kb}))
+            ds.tasks.append(task_from_bird(raw, ds.databases[db_id], dialect))
         except (ValueError, KeyError) as exc:
             ds.skipped.append(f"{raw.get('instance_id', f'line {n}')}: {exc}")
+    return ds
+
+
+def sqlite_runnable(ds: BirdDataset, engine: Any, timeout_s: float = 10.0) -> BirdDataset:
+    """The tasks that run on SQLite (engine): their SQL transpiles and each phase passes with its own
+    gold there; the others move to `skipped` with the reason."""
+    from agentgym.envs.sql.env_base import grade_phase, task_for_dialect
+
+    keep = []
+    for t in ds.tasks:
+        try:
+            lt = task_for_dialect(t, "sqlite")
+        except Exception as exc:  # sqlglot's errors: the SQL has no SQLite form
+            ds.skipped.append(f"{t.id}: does not run on SQLite (its SQL does not transpile: {type(exc).__name__}); "
+                              "use runtime='docker' (PostgreSQL)")
+            continue
+        bad = None
+        for phase in (1, 2):
+            g = grade_phase(engine, lt, phase, ";\n".join(lt.phase1.gold_sql if phase == 1 else lt.follow_up.gold_sql),
+                            timeout_s=timeout_s, raise_setup=False)
+            if not g.passed:
+                bad = f"phase {phase}: {g.error or 'its own gold fails its checks'}"
+                break
+        if bad:
+            ds.skipped.append(f"{t.id}: does not run on SQLite ({bad[:200]}); use runtime='docker' (PostgreSQL)")
+        else:
+            keep.append(t)
+    ds.tasks = keep
     return ds

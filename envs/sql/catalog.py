@@ -13,6 +13,7 @@ import gzip
 import json
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
@@ -46,8 +47,16 @@ class DatabaseFiles(BaseModel):
         return [KBEntry.model_validate_json(line) for line in lines if line.strip()]
 
 
-def database_files(db_id: str, data_dir: Path | None = None) -> DatabaseFiles:
+def database_files(db_id: str, data_dir: Path | None = None) -> Any:
+    """The files of database db_id: ours (DatabaseFiles) or, under a user's data_dir, a BIRD-Interact
+    folder with a PostgreSQL dump (bird_files.BirdFolder: same methods, plus statements())."""
     root = (data_dir or DATA_DIR) / db_id
+    if data_dir is not None and not (root / "dump.sql.gz").is_file():
+        from agentgym.envs.sql.bird_files import bird_folder
+
+        folder = bird_folder(db_id, Path(data_dir))
+        if folder is not None:
+            return folder
     if not (root / "dump.sql.gz").is_file():
         known = sorted(p.name for p in (data_dir or DATA_DIR).iterdir() if (p / "dump.sql.gz").is_file()) if (data_dir or DATA_DIR).is_dir() else []
         raise FileNotFoundError(

@@ -10,6 +10,7 @@ the state the follow-up is graded against (fresh copy + gold phase one).
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from agentgym.actions import ToolResult
@@ -49,20 +50,55 @@ def resolve_engine(runtime: str, engine: str | None = None) -> str:
 
 
 def task_for_dialect(task: SqlTask, dialect: str) -> SqlTask:
-    """`task` with its gold SQL and state-check queries transpiled from SQLite to `dialect`.
+    """`task` with its gold SQL, state-check queries, preprocess and clean-up SQL transpiled from
+    its own dialect (task.dialect: SQLite for generated tasks, PostgreSQL for BIRD data) to `dialect`.
 
     Expected rows stay as generated (on SQLite): the grader compares them under the task's
     declared tolerances, and test_sql_postgres checks that every lite gold query gives the same
     multiset on both engines. Ambiguities' SQL is never run at play time and is left as is.
     """
-    if dialect == "sqlite":
+    source = task.dialect
+    if dialect == source:
         return task
 
-    def phase(p: Any) -> Any:
-        checks = [c.model_copy(update={"query": transpile_cached(c.query, dialect)}) if c.query else c for c in p.checks]
-        return p.model_copy(update={"gold_sql": [transpile_cached(s, dialect) for s in p.gold_sql], "checks": checks})
+    def tr(sqls: list[str]) -> list[str]:
+        return [transpile_cached(s, dialect, source) for s in sqls]
 
-    return task.model_copy(update={"phase1": phase(task.phase1), "follow_up": phase(task.follow_up)})
+    def phase(p: Any) -> Any:
+        checks = [c.model_copy(update={"query": transpile_cached(c.query, dialect, source)}) if c.query else c for c in p.checks]
+        return p.model_copy(update={"gold_sql": tr(p.gold_sql), "checks": checks, "preprocess_sql": tr(p.preprocess_sql),
+                                    "clean_up_sql": tr(p.clean_up_sql)})
+
+    return task.model_copy(update={"phase1": phase(task.phase1), "follow_up": phase(task.follow_up), "dialect": dialect})
+
+
+def phase_setup(task: SqlTask, phase: int) -> list[str]:
+    """What runs on a fresh copy before phase `phase` is played or graded: phase one's
+    preprocess_sql; for the follow-up also the gold phase one when it writes, then its own."""
+    if phase == 1:
+        return list(task.phase1.preprocess_sql)
+    gold = task.phase1.gold_sql if task.phase1.category == "write" else []
+    return [*task.phase1.preprocess_sql, *gold, *task.follow_up.preprocess_sql]
+
+
+def grade_phase(engine: Any, task: SqlTask, phase: int, sql: str, *, timeout_s: float,
+                raise_setup: bool = True) -> GradeResult:
+    """Grade `sql` for `phase` of `task` (already in the engine's dialect) in fresh copies: by the
+    phase's BIRD test cases when it has them (bird_tests.py), else by its checks."""
+    p = task.phase1 if phase == 1 else task.follow_up
+    setup = phase_setup(task, phase)
+    try:
+        if p.test_cases:
+            from agentgym.envs.sql.bird_tests import grade_test_cases
+
+            return grade_test_cases(engine, task.db_id, setup, sql, test_cases=p.test_cases, gold=p.gold_sql,
+                                    conditions=p.conditions, clean_up=p.clean_up_sql, timeout_s=timeout_s)
+        return grade_fresh(engine, task.db_id, setup, sql, p.checks, timeout_s=timeout_s, gold=p.gold_sql,
+                           clean_up=p.clean_up_sql)
+    except SqlError as exc:  # the setup or the gold failed: the task's fault, never the submission's
+        if raise_setup:
+            raise InfraError(f"task {task.id}: its gold or setup SQL failed on {engine.dialect}: {exc}") from exc
+        return GradeResult(passed=False, error=str(exc))
 
 
 class SqlEnvBase(AgentEnv):
@@ -70,18 +106,37 @@ class SqlEnvBase(AgentEnv):
     former when Docker answers. engine_options go to the engine (PostgreSQL: ServerSettings, e.g.
     {"spares": 0, "memory": "2g"}); constructing an env starts nothing, the first reset does.
     simulator picks the simulated user: "rule" (deterministic, offline; the default) or "llm" with
-    simulator_options={"base_url", "model", "cache_path", ...} (simulator_llm.SimulatorFactory)."""
+    simulator_options={"base_url", "model", "cache_path", ...} (simulator_llm.SimulatorFactory).
+    use_embeddings: route questions with the MiniLM model too; None (default) turns it on where the
+    annotations carry no keywords (BIRD data) and the model is installed.
+
+    Your own BIRD-Interact data: bird=ROOT (a release folder: tasks .jsonl, <db>/ metadata files and
+    the PostgreSQL dumps, see bird.py and bird_files.py), bird_tasks=FILE when ROOT holds several
+    .jsonl. Schema, column meanings and KB are read from ROOT; env.skipped lists the tasks not
+    loaded and why. data_dir=DIR alone points the databases (ours or BIRD folders) elsewhere. For
+    BIRD data the LLM simulator is the recommended choice: the release has no clarification texts,
+    and the rule simulator can only paraphrase the KB and column meanings."""
 
     def __init__(self, suite: str = "lite", engine: str | None = None, *, runtime: str = "auto", patience: int = 3,
-                 use_embeddings: bool = False, max_rows: int = 100, timeout_s: float = 5.0,
+                 use_embeddings: bool | None = None, max_rows: int = 100, timeout_s: float = 5.0,
                  tasks: list[SqlTask] | None = None, engine_options: dict[str, Any] | None = None,
-                 simulator: str = "rule", simulator_options: dict[str, Any] | None = None, **kwargs: Any):
+                 simulator: str = "rule", simulator_options: dict[str, Any] | None = None,
+                 bird: str | None = None, bird_tasks: str | None = None, data_dir: str | None = None, **kwargs: Any):
         self.suite = suite
         self.engine_name = resolve_engine(runtime, engine)
         # validate() reports env.runtime: it names what really runs, never "auto".
         self.runtime = "docker" if self.engine_name == "postgres" else "local"
+        self.data_dir = Path(bird or data_dir).expanduser().resolve() if (bird or data_dir) else None
+        if bird and not self.data_dir.is_dir():  # type: ignore[union-attr]
+            raise ValueError(f"bird={bird!r} is not a folder; pass the root of a BIRD-Interact release (tasks .jsonl + databases)")
         self._engine_options = dict(engine_options or {})
+        if self.data_dir is not None:
+            self._engine_options.setdefault("data_dir", self.data_dir)
         self.engine = make_engine(self.engine_name, **self._engine_options)
+        #: 'instance_id: reason' per BIRD task not loaded (no gold, nothing to judge it, not runnable on SQLite)
+        self.skipped: list[str] = []
+        if bird:
+            tasks = self._bird_tasks(self.data_dir, bird_tasks, timeout_s)  # type: ignore[arg-type]
         self._tasks = {t.id: t for t in (tasks if tasks is not None else load_suite(suite))}
         self._engine_tasks: dict[str, SqlTask] = {}
         self.patience = patience
@@ -95,6 +150,18 @@ class SqlEnvBase(AgentEnv):
         self.phase = 1
         super().__init__(**kwargs)
 
+    def _bird_tasks(self, root: Path, tasks_file: str | None, timeout_s: float) -> list[SqlTask]:
+        from agentgym.envs.sql.bird import load_bird, sqlite_runnable
+
+        ds = load_bird(root, tasks_file)
+        if self.engine.dialect == "sqlite":
+            ds = sqlite_runnable(ds, self.engine, timeout_s=timeout_s * 2)
+        self.skipped = ds.skipped
+        if not ds.tasks:
+            raise ValueError(f"no task of {root} can run here ({len(ds.skipped)} skipped, e.g. {ds.skipped[:1]}); "
+                             "BIRD-Interact data needs runtime='docker' (PostgreSQL)")
+        return ds.tasks
+
     # -- AgentEnv hooks ----------------------------------------------------------------------------
     def task_ids(self) -> list[str]:
         return list(self._tasks)
@@ -107,6 +174,8 @@ class SqlEnvBase(AgentEnv):
         self.task = self._engine_tasks[task_id]
         try:
             self.db = self.engine.open(self.task.db_id)
+            for stmt in phase_setup(self.task, 1):  # BIRD preprocess_sql: the agent sees the graded state
+                self.db.execute(stmt, timeout_s=30, max_rows=1)
         except (FileNotFoundError, SqlError) as exc:
             raise InfraError(f"database {self.task.db_id!r} could not be opened: {exc}") from exc
         self.simulator = self._make_simulator(self.task)
@@ -146,15 +215,15 @@ class SqlEnvBase(AgentEnv):
         """The knowledge base minus the entries this task withholds (knowledge ambiguities)."""
         assert self.task is not None
         hidden = set(self.task.withheld_knowledge)
-        return [e for e in cached_kb(self.task.db_id) if e.id not in hidden]
+        return [e for e in cached_kb(self.task.db_id, self.data_dir) if e.id not in hidden]
 
     def schema_text(self) -> str:
         assert self.task is not None
-        return database_files(self.task.db_id).schema_text()
+        return database_files(self.task.db_id, self.data_dir).schema_text()
 
     def column_meanings(self) -> dict[str, str]:
         assert self.task is not None
-        return database_files(self.task.db_id).column_meanings()
+        return database_files(self.task.db_id, self.data_dir).column_meanings()
 
     def current_request(self) -> str:
         assert self.task is not None
@@ -167,13 +236,7 @@ class SqlEnvBase(AgentEnv):
     def grade(self, sql: str) -> GradeResult:
         """Grade `sql` for the current phase in a fresh copy."""
         assert self.task is not None
-        t = self.task
-        if self.phase == 1:
-            return grade_fresh(self.engine, t.db_id, [], sql, t.phase1.checks, timeout_s=self.timeout_s * 2,
-                               gold=t.phase1.gold_sql)
-        setup = t.phase1.gold_sql if t.phase1.category == "write" else []
-        return grade_fresh(self.engine, t.db_id, setup, sql, t.follow_up.checks, timeout_s=self.timeout_s * 2,
-                           gold=t.follow_up.gold_sql)
+        return grade_phase(self.engine, self.task, self.phase, sql, timeout_s=self.timeout_s * 2)
 
     def start_follow_up(self) -> str:
         """Move to phase two; returns the text that introduces it."""
@@ -183,11 +246,14 @@ class SqlEnvBase(AgentEnv):
         if self.task.phase1.category == "write":
             # The follow-up is graded on fresh + gold phase one; the agent explores that state too.
             fresh = self.engine.open(self.task.db_id)
-            for stmt in self.task.phase1.gold_sql:
+            for stmt in phase_setup(self.task, 2):
                 fresh.execute(stmt, timeout_s=30, max_rows=1)
             if self.db is not None:
                 self.db.close()
             self.db = fresh
+        elif self.task.follow_up.preprocess_sql and self.db is not None:
+            for stmt in self.task.follow_up.preprocess_sql:
+                self.db.execute(stmt, timeout_s=30, max_rows=1)
         return f"Phase one passed. Follow-up request: {self.task.follow_up.query}"
 
     def passed_result(self, phase: int, reward: float, extra: str = "") -> ToolResult:

@@ -336,7 +336,7 @@ def grade_on(db: Any, submission: str, checks: Sequence[Check], *, timeout_s: fl
 
 
 def grade_fresh(engine: Any, db_id: str, setup: Sequence[str], submission: str, checks: Sequence[Check],
-                *, timeout_s: float = 10.0, gold: Sequence[str] = ()) -> GradeResult:
+                *, timeout_s: float = 10.0, gold: Sequence[str] = (), clean_up: Sequence[str] = ()) -> GradeResult:
     """Grade in a FRESH copy (never the agent's own): run `setup` (gold statements of an earlier
     phase), then the submission, then the checks. Setup failing is the grader's fault: it raises.
     Checks marked expected_from_gold get their expected rows from `gold` run on another fresh copy."""
@@ -346,9 +346,22 @@ def grade_fresh(engine: Any, db_id: str, setup: Sequence[str], submission: str, 
     try:
         for stmt in setup:
             db.execute(stmt, timeout_s=timeout_s, max_rows=1)
-        return grade_on(db, submission, checks, timeout_s=timeout_s, gold=gold)
+        result = grade_on(db, submission, checks, timeout_s=timeout_s, gold=gold)
+        _clean_up(db, clean_up, timeout_s)
+        return result
     finally:
         db.close()
+
+
+def _clean_up(db: Any, statements: Sequence[str], timeout_s: float) -> None:
+    """BIRD's clean_up_sqls after grading; one the submission made moot (it dropped the table) is fine."""
+    from agentgym.envs.sql.engines.base import SqlError
+
+    for stmt in statements:
+        try:
+            db.execute(stmt, timeout_s=timeout_s, max_rows=1)
+        except SqlError:
+            pass
 
 
 def _expected_from_gold(engine: Any, db_id: str, setup: Sequence[str], gold: Sequence[str],

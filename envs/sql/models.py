@@ -7,7 +7,7 @@ Everything here is host-side: an agent only ever sees what env.py chooses to sho
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -57,6 +57,8 @@ class Ambiguity(BaseModel):
     keywords: list[str] = Field(default_factory=list, description="other words a question about it may use")
     clarification: str = Field(description="what the simulated user says when asked about it")
     sql_snippet: str = Field("", description="hidden: the gold fragment that resolves it")
+    grounding: str = Field("", description="hidden: the KB and column-meaning text a paraphrased clarification "
+                           "(BIRD data) was made from; the simulators' leak filter accepts what it contains")
     alt_sql: list[str] = Field(default_factory=list, description="hidden: SQL under a wrong reading; must fail the checks")
     deleted_knowledge: int | None = Field(None, description="KB id withheld from the agent for this ambiguity")
 
@@ -72,6 +74,13 @@ class Phase(BaseModel):
     category: Literal["read", "write"]
     statement: Literal["select", "insert", "update", "delete", "ddl"] = "select"
     knowledge_used: list[int] = Field(default_factory=list)
+    # BIRD-Interact fields (bird.py); empty for generated tasks.
+    preprocess_sql: list[str] = Field(default_factory=list, description="run on every fresh copy of this phase "
+                                      "(the agent's, the gold's, the grader's) before anything else")
+    clean_up_sql: list[str] = Field(default_factory=list, description="run after grading (BIRD's clean_up_sqls)")
+    test_cases: list[str] = Field(default_factory=list, description="hidden: BIRD's Python test functions "
+                                  "(bird_tests.py); when present they judge the phase instead of `checks`")
+    conditions: dict[str, Any] = Field(default_factory=dict, description="BIRD's conditions, passed to test_cases")
 
 
 class FollowUp(Phase):
@@ -91,6 +100,8 @@ class SqlTask(BaseModel):
     db_id: str
     suite: Literal["lite", "full", "bird"] = "full"
     template: str = ""
+    dialect: Literal["sqlite", "postgres"] = Field("sqlite", description="the dialect its SQL is written in "
+                                                    "(generated tasks: SQLite; BIRD data: PostgreSQL)")
     amb_query: str
     clear_query: str
     ambiguities: list[Ambiguity]

@@ -102,9 +102,11 @@ class UserSimulator:
     """Answers clarification questions for one task. use_embeddings adds MiniLM similarity to the
     lexical matcher (about 0.6 s to load once per process, a few ms per question)."""
 
-    def __init__(self, task: SqlTask, *, use_embeddings: bool = False):
+    def __init__(self, task: SqlTask, *, use_embeddings: bool | None = None):
         self.task = task
-        self.use_embeddings = use_embeddings
+        # None: on where the annotations carry no keywords of their own (BIRD data), when installed
+        self.use_embeddings = embeddings_default(task) if use_embeddings is None else use_embeddings
+        self._secrets = None
         self._request_words = {_stem(w) for w in _tokens(task.amb_query + " " + task.follow_up.query)}
 
     # -- stage 1 -------------------------------------------------------------------------------
@@ -141,7 +143,9 @@ class UserSimulator:
                 kw_hits += 1
         # Two keyword hits (one in a question of a single content word) count as much as naming
         # the term: agents rarely quote the request's own words back.
-        need = max(1, min(2, len(qwords)))
+        # BIRD keywords are derived (bird_clarify: KB names, column words, the snippet's shape), one
+        # hit is already specific.
+        need = 1 if self.task.suite == "bird" else max(1, min(2, len(qwords)))
         lexical = 0.55 * term_hit + 0.45 * min(1.0, kw_hits / need)
         # A longer term named in full is the more specific match ("each sales channel" over "sales").
         lexical += 0.01 * len(term_words & qwords) * term_hit
@@ -156,10 +160,37 @@ class UserSimulator:
         kind, amb, score = self.classify(question)
         if kind == "ambiguity":
             assert amb is not None
-            return SimulatorAnswer(kind=kind, ambiguity_id=amb.id, score=round(score, 4), text=amb.clarification)
+            return SimulatorAnswer(kind=kind, ambiguity_id=amb.id, score=round(score, 4), text=self._filtered(amb))
         if kind == "unannotated":
             return SimulatorAnswer(kind=kind, score=round(score, 4), text=AS_WRITTEN)
         return SimulatorAnswer(kind=kind, score=round(score, 4), text=REFUSAL)
+
+
+    def _filtered(self, amb: Ambiguity) -> str:
+        """The clarification through the leak filter the LLM simulator uses (simulator_secrets): on
+        BIRD data only its grounding (KB and column-meaning text) may pass; generated tasks' texts
+        are authored and validated, so they are their own allowance. A leak gets 'cannot be more specific'."""
+        from agentgym.envs.sql.bird_clarify import CANNOT
+        from agentgym.envs.sql.simulator_secrets import Secrets
+
+        if self._secrets is None:
+            self._secrets = Secrets(self.task)
+        allowed = amb.grounding if self.task.suite == "bird" else amb.clarification
+        if self._secrets.leak(amb.clarification, allowed, amb.id) is not None:
+            return CANNOT.format(term=amb.term)
+        return amb.clarification
+
+
+def embeddings_default(task: SqlTask) -> bool:
+    """Route with the embedding model when the task's annotations bring no keywords of their own
+    (BIRD releases: a term and an SQL snippet only) and the model is installed."""
+    if task.suite != "bird" and any(a.keywords for a in task.ambiguities):
+        return False
+    try:
+        _model()
+    except Exception:  # EmbeddingUnavailable, or its packages missing: lexical routing only
+        return False
+    return True
 
 
 # ---- embeddings (process-wide: the model is read-only and loading is the slow part) -----------

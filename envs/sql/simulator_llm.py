@@ -162,7 +162,7 @@ class LLMUserSimulator:
 
     def __init__(self, task: SqlTask, *, backend: ModelBackend | None = None, base_url: str | None = None,
                  model: str | None = None, api_key: str | None = None, cache: AnswerCache | None = None,
-                 cache_path: str | os.PathLike[str] | None = None, use_embeddings: bool = False,
+                 cache_path: str | os.PathLike[str] | None = None, use_embeddings: bool | None = None,
                  on_error: Literal["raise", "rule"] = "raise", label_max_tokens: int = 32,
                  answer_max_tokens: int = 256, **backend_kwargs: Any):
         if on_error not in ("raise", "rule"):
@@ -308,7 +308,7 @@ class SimulatorFactory:
     (base_url, model, api_key, cache_path, on_error, label_max_tokens, answer_max_tokens, backend,
     and HTTP options such as timeout_s, max_retries)."""
 
-    def __init__(self, kind: str = "rule", options: dict[str, Any] | None = None, *, use_embeddings: bool = False):
+    def __init__(self, kind: str = "rule", options: dict[str, Any] | None = None, *, use_embeddings: bool | None = None):
         if kind not in ("rule", "llm"):
             raise ValueError(f"simulator must be 'rule' or 'llm', not {kind!r}")
         self.kind = kind

@@ -76,9 +76,9 @@ def transpile(sql: str, to: str, *, source: str = SOURCE_DIALECT) -> str:
 
 
 @lru_cache(maxsize=8192)
-def transpile_cached(sql: str, to: str) -> str:
+def transpile_cached(sql: str, to: str, source: str = SOURCE_DIALECT) -> str:
     """transpile() for gold SQL and check queries, which the env re-reads at every episode."""
-    return transpile(sql, to)
+    return transpile(sql, to, source=source)
 
 
 # ---- PostgreSQL statement splitting ---------------------------------------------------------------

@@ -65,13 +65,21 @@ class TemplateBuilder:
         from psycopg import sql
 
         files = database_files(db_id, data_dir)  # FileNotFoundError names the known databases
-        dump = _translated_dump(str(files.dump), files.dump.stat().st_mtime_ns)
+        native = getattr(files, "statements", None)  # a BIRD folder's PostgreSQL dump (bird_files.py)
+        dump = None if native else _translated_dump(str(files.dump), files.dump.stat().st_mtime_ns)
         name = _template_name(db_id, data_dir)
         ident = sql.Identifier(name)
         with self.admin() as a:
             a.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(ident))
             a.execute(sql.SQL("CREATE DATABASE {} TEMPLATE template0").format(ident))
         conn = self._connect(name, "postgres", self._password)
+        if dump is None:
+            try:
+                _load_native(conn, files.statements())
+                conn.execute("ANALYZE")
+            finally:
+                conn.close()
+            return self._freeze(name)
         try:
             with conn.transaction():
                 conn.execute(sql.SQL("ALTER SCHEMA public OWNER TO {}").format(sql.Identifier(OWNER_ROLE)))
@@ -87,6 +95,12 @@ class TemplateBuilder:
             self._check_counts(conn, db_id, data_dir, dump.tables)
         finally:
             conn.close()
+        return self._freeze(name)
+
+    def _freeze(self, name: str) -> str:
+        from psycopg import sql
+
+        ident = sql.Identifier(name)
         # ANALYZE of the system catalogs invalidated the relation cache init file; one more session
         # writes it again, and every copy inherits it (a first connection then starts ~5 ms sooner).
         self._connect(name, "postgres", self._password).close()
@@ -121,3 +135,31 @@ class TemplateBuilder:
             if n == 0:
                 return
             time.sleep(0.005)
+
+
+def _load_native(conn: Any, statements: list[tuple[str, str, str]]) -> None:
+    """A BIRD folder's pg_dump statements as they are, as the owner role (CREATE EXTENSION as the
+    superuser), in one transaction; COPY blocks stream their rows. An error names the statement."""
+    import psycopg
+    from psycopg import sql
+
+    from agentgym.envs.sql.bird_files import is_superuser_stmt
+
+    owner = sql.SQL("SET LOCAL ROLE {}").format(sql.Identifier(OWNER_ROLE))
+    with conn.transaction():
+        conn.execute(sql.SQL("ALTER SCHEMA public OWNER TO {}").format(sql.Identifier(OWNER_ROLE)))
+        conn.execute(owner)
+        for kind, stmt, data in statements:
+            try:
+                if kind == "copy":
+                    with conn.cursor().copy(stmt.encode()) as copy:
+                        copy.write(data.encode("utf-8"))
+                elif is_superuser_stmt(stmt):
+                    conn.execute("RESET ROLE")
+                    conn.execute(stmt.encode())
+                    conn.execute(owner)
+                else:
+                    conn.execute(stmt.encode())
+            except psycopg.Error as exc:
+                raise PostgresUnavailable(f"the PostgreSQL dump did not load at: {stmt[:160]!r}: {exc}") from None
+        conn.execute("RESET ROLE")

@@ -162,8 +162,13 @@ def build_suite(suite: str, engine: SqliteEngine | None = None, report: BuildRep
     return tasks
 
 
+#: Fields only BIRD data fills in: left out of the committed suites, so their bytes (and hashes) stay.
+_BIRD_ONLY = {k: True for k in ("preprocess_sql", "clean_up_sql", "test_cases", "conditions")}
+
+
 def suite_jsonl(tasks: list[SqlTask]) -> str:
-    return "".join(t.model_dump_json(exclude_none=False) + "\n" for t in tasks)
+    skip = {"dialect": True, "phase1": _BIRD_ONLY, "follow_up": _BIRD_ONLY}
+    return "".join(t.model_dump_json(exclude_none=False, exclude=skip) + "\n" for t in tasks)
 
 
 def write_suites(out_dir: Path, seed: int | None = None) -> BuildReport:

@@ -1,0 +1,165 @@
+"""A BIRD-Interact release as users hold it, on a folder written by hand for these tests
+(tests/data/bird_release: pg_dump files per table with mixed-case names, NUMERIC columns, a
+sequence, COPY blocks and constraints after the data; a KB with -1 sentinels; PostgreSQL gold
+SQL, preprocess and clean-up SQL, Python test cases, a Management task). Nothing here comes from
+the project's generator. Only public options are used: make/validate(..., bird=ROOT)."""
+
+from pathlib import Path
+
+import pytest
+
+from agentgym.envs.sql import register_sql_envs
+from agentgym.envs.sql.bird import load_bird
+from agentgym.envs.sql.bird_files import bird_folder
+from agentgym.envs.sql.simulator import UserSimulator
+from agentgym.envs.sql.simulator_secrets import Secrets
+from agentgym.validate import validate
+
+ROOT = Path(__file__).parent / "data" / "bird_release"
+register_sql_envs()
+
+
+@pytest.fixture(scope="module")
+def dataset():
+    return load_bird(ROOT)
+
+
+def test_every_field_and_sentinel_of_the_release_is_read(dataset):
+    assert dataset.skipped == [] and [t.id for t in dataset.tasks] == ["gallery_1", "gallery_2", "gallery_M_1", "gallery_3"]
+    t = {t.id: t for t in dataset.tasks}
+    assert all(x.dialect == "postgres" for x in dataset.tasks)
+    assert t["gallery_2"].phase1.preprocess_sql[0].startswith('CREATE TABLE "ExchangeRates"')
+    assert t["gallery_2"].phase1.clean_up_sql == ['DROP TABLE IF EXISTS "ExchangeRates"']
+    assert "def test_case" in t["gallery_2"].phase1.test_cases[0] and t["gallery_2"].phase1.checks == []
+    assert t["gallery_M_1"].phase1.category == "write" and t["gallery_M_1"].phase1.test_cases
+    assert t["gallery_3"].phase1.checks[0].default_tolerance.decimal == 2
+    db = dataset.databases["gallery"]
+    kb = {e.id: e for e in db.kb}
+    assert kb[0].children_knowledge == [] and kb[3].children_knowledge == [0] and kb[5].children_knowledge == [1, 2]
+    assert kb[0].parent_knowledge == [3] and kb[1].parent_knowledge == [5]
+    assert '"fields_meaning"' in db.column_meanings["gallery|Sales|verified"]  # a JSON meaning kept as text
+
+
+def test_the_pg_dump_is_read_as_pg_dump_writes_it():
+    folder = bird_folder("gallery", ROOT)
+    stmts = folder.statements()
+    texts = [s for _, s, _ in stmts]
+    assert folder.tables() == ["Artists", "Artworks", "Sales"]
+    assert not any("OWNER TO" in s or s.startswith("\\") for s in texts)
+    copies = {s: d for k, s, d in stmts if k == "copy"}
+    assert len(copies) == 3 and sum(d.count("\n") for d in copies.values()) == 5 + 8 + 12
+    # all tables before any data, constraints (foreign keys across files) after it
+    kinds = ["table" if s.startswith("CREATE TABLE") else "data" if k == "copy" else "fk" if "FOREIGN KEY" in s else ""
+             for k, s, _ in stmts]
+    order = [x for x in kinds if x]
+    assert order == sorted(order, key=["table", "data", "fk"].index)
+    script = folder.dump_sql()  # the SQLite translation: COPY rows as INSERTs, escapes decoded
+    assert "'Tomás O''Reilly'" in script and "'ink\\wash'" in script and "NULL" in script
+
+
+def test_sqlite_runs_what_transpiles_and_lists_the_rest():
+    r = validate("sql-c-lite", bird=str(ROOT), runtime="local")
+    assert {row.task_id: (row.gold_reward, row.null_reward) for row in r.rows} == {
+        "gallery_1": (1.0, 0.0), "gallery_2": (1.0, 0.0), "gallery_M_1": (1.0, 0.0)}
+    from agentgym import make
+
+    env = make("sql-c-lite", bird=str(ROOT), runtime="local")
+    try:
+        assert len(env.skipped) == 1 and env.skipped[0].startswith("gallery_3: does not run on SQLite")
+        env.reset(options={"task_id": "gallery_M_1"})
+        text = env._statement()
+        assert "def test_case" not in text and "UPDATE" not in text and "Trophy Work" in text  # schema/KB: the user's
+    finally:
+        env.close()
+
+
+# ---- the simulated user -------------------------------------------------------------------------
+PROBES = {
+    "gallery_1": [("How should the fees be counted in the takings?", "a1"), ("In which order should the countries appear?", "a2"),
+                  ("What exactly is a Hammer Premium?", "a3"),
+                  ("Do the takings include the gallery's commission or just the price paid?", "a1"),
+                  ("Should the list go from the largest to the smallest amount?", "a2")],
+    "gallery_2": [("What counts as a sale that went for a lot of money?", "a1"), ("Which currency do you want the price shown in?", "a2"),
+                  ("How is a Premium Sale defined?", "a3"), ("When is a sale price high enough to count?", "a1")],
+    "gallery_M_1": [("Which artworks count as having sold strongly?", "a1"),
+                    ("By best result, do you mean the highest price or the average one?", "a2")],
+    "gallery_3": [("What do you mean by typical: the median or the mean?", "a1"),
+                  ("Should I group the customers by their buyer type?", "a2")],
+}
+FISHING = ["What SQL should I write?", "Can you just give me the query?", "What's the exact WHERE clause you want?",
+           "Which columns and conditions should the SELECT use?", "Paste the snippet you have in mind."]
+
+
+@pytest.mark.parametrize("task_id", list(PROBES))
+def test_simulator_routes_new_phrasings_and_never_hands_out_sql(dataset, task_id):
+    task = next(t for t in dataset.tasks if t.id == task_id)
+    sim = UserSimulator(task)  # defaults: embeddings on, since BIRD annotations carry no keywords
+    assert sim.use_embeddings
+    secrets = Secrets(task)
+    snippets = [a.sql_snippet for a in task.ambiguities]
+    for question, want in PROBES[task_id]:
+        ans = sim.answer(question)
+        assert ans.ambiguity_id == want, (question, ans)
+        assert "can't be more specific" not in ans.text and "nothing to add" not in ans.text
+        amb = next(a for a in task.ambiguities if a.id == want)
+        assert secrets.leak(ans.text, amb.grounding, amb.id) is None, ans.text
+    for question in FISHING:
+        text = sim.answer(question).text
+        assert secrets.leak(text, "", None) is None and not any(s in text for s in snippets), text
+    for a in task.ambiguities:  # no annotation's answer is its raw snippet
+        if a.deleted_knowledge is None:
+            assert a.sql_snippet not in a.clarification and secrets.leak(a.clarification, a.grounding, a.id) is None
+
+
+# ---- PostgreSQL: the dump loads unchanged, gold 1.0 / null 0.0 in both modes -------------------
+@pytest.fixture(scope="module")
+def pg_server():
+    from agentgym.envs.sql.engines.postgres import PostgresEngine
+
+    eng = PostgresEngine(data_dir=ROOT, spares=0)  # holds the one server both validate() runs share
+    eng.server
+    yield eng
+    eng.close()
+
+
+@pytest.mark.docker
+def test_postgres_dump_keeps_case_numeric_and_sequences(pg_server):
+    db = pg_server.open("gallery")
+    try:
+        res = db.execute('SELECT pg_typeof("ListPrice")::text, ROUND(AVG("ListPrice"), 2) FROM "Artworks" GROUP BY 1')
+        assert res.rows[0][0] == "numeric" and str(res.rows[0][1]) == "3162.59"
+        new_id = db.execute('INSERT INTO "Sales" ("ArtworkRef", "SalePrice") VALUES (101, 1) RETURNING sale_id').rows
+        assert new_id == [[13]]
+        with pytest.raises(Exception, match="foreign key"):
+            db.execute('INSERT INTO "Sales" ("ArtworkRef", "SalePrice") VALUES (999, 1)')
+    finally:
+        db.close()
+
+
+@pytest.mark.docker
+@pytest.mark.parametrize("env_id", ["sql-c-lite", "sql-a-lite"])
+def test_release_validates_on_postgres(pg_server, env_id):
+    r = validate(env_id, bird=str(ROOT), runtime="docker", engine_options={"spares": 0})
+    got = {row.task_id: (row.gold_reward, row.null_reward, row.error) for row in r.rows}
+    assert got == {t: (1.0, 0.0, None) for t in ("gallery_1", "gallery_2", "gallery_M_1", "gallery_3")}
+
+
+@pytest.mark.docker
+def test_test_cases_and_checks_fail_plausible_wrong_answers(pg_server, dataset):
+    from agentgym.envs.sql.env_base import grade_phase
+
+    t = {t.id: t for t in dataset.tasks}
+    wrong = {
+        "gallery_1": 'SELECT a."Country", ROUND(SUM(s."SalePrice"), 2) AS r FROM "Sales" s JOIN "Artworks" w '
+                     'ON w."ArtworkID" = s."ArtworkRef" JOIN "Artists" a ON a."ArtistID" = w."ArtistRef" GROUP BY 1 ORDER BY 2 DESC',
+        "gallery_2": 'SELECT w."Title", ROUND(s."SalePrice" / 1.27, 2) FROM "Sales" s JOIN "Artworks" w '
+                     'ON w."ArtworkID" = s."ArtworkRef" WHERE s."SalePrice" > 1.2 * w."ListPrice"',
+        "gallery_M_1": 'UPDATE "Artworks" w SET "ListPrice" = (SELECT MAX("SalePrice") FROM "Sales" s '
+                       'WHERE s."ArtworkRef" = w."ArtworkID") WHERE EXISTS (SELECT 1 FROM "Sales" s WHERE s."ArtworkRef" = w."ArtworkID")',
+    }
+    for tid, sql in wrong.items():
+        assert not grade_phase(pg_server, t[tid], 1, sql, timeout_s=10).passed, tid
+    # the preprocess table is there for the right answer, written another way
+    right = ('SELECT w."Title", ROUND(s."SalePrice" / (SELECT "RateToUSD" FROM "ExchangeRates" WHERE currency = \'EUR\'), 2) '
+             'FROM "Sales" s, "Artworks" w WHERE w."ArtworkID" = s."ArtworkRef" AND s."SalePrice" > w."ListPrice" * 1.2')
+    assert grade_phase(pg_server, t["gallery_2"], 1, right, timeout_s=10).passed
