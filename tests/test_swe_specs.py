@@ -229,3 +229,27 @@ def test_our_text_parsers_still_refuse_forged_lines():
                                            "test_new (model_fields.tests.ChoicesTests) ... ok")
     with pytest.raises(LogParseError, match="forged"):
         TEXT_PARSERS["django"](extra, 1)
+
+
+# -- envs/swe/README.md ---------------------------------------------------------------------------
+
+README = Path(__file__).parent.parent / "envs" / "swe" / "README.md"
+
+
+def test_readme_field_table_is_the_model_s():
+    from agentgym.envs.swe.specs import spec_fields_markdown
+
+    text = README.read_text()
+    shown = text.split("<!-- spec-fields:start -->\n", 1)[1].split("<!-- spec-fields:end -->", 1)[0]
+    assert shown == spec_fields_markdown(), "regenerate the table with spec_fields_markdown()"
+
+
+def test_readme_example_spec_loads_and_varies_by_version():
+    import yaml
+
+    text = README.read_text()
+    example = text.split("```yaml\n", 1)[1].split("```", 1)[0]
+    spec = load_specs(yaml.safe_load(example))["acme/calc"]
+    assert spec_for("acme/calc", spec, version="1.0").pip == ["attrs<21", "pytest-mock"]
+    two = spec_for("acme/calc", spec, version="2.0")
+    assert two.test_timeout == 300 and two.pip == ["attrs", "pytest-mock"] and two.env == {"CALC_STRICT": "1"}

@@ -55,9 +55,9 @@ class RepoSpec(BaseModel):
     python: str = Field("", description="the Python version the repository's environment uses (SWE-bench's spec); "
                         "the built-in base image has Debian's Python 3.11: other versions need a base_image or "
                         "the official image that has it")
-    conda_env: str = Field("", description=f"conda environment activated (from {CONDA_ROOT}) before install and "
-                           "test commands in an image that has conda: 'testbed' in SWE-bench's official images; "
-                           "an image without conda runs them as they are")
+    conda_env: str = Field("", description=f"conda environment activated (from {CONDA_ROOT}) in the test's shell "
+                           "where the image has conda: 'testbed' in SWE-bench's official images; an image without "
+                           "conda runs the tests with its own python")
     test_timeout: float = Field(900.0, gt=0, description="seconds for the whole grading test run")
     isolate_runner: bool = Field(True, description="import pytest and the standard library before the repository "
                                  "is on sys.path, and refuse a run where they came from it; False only where the "
@@ -219,3 +219,13 @@ def load_specs(source: str | Path | dict[str, Any] | None) -> dict[str, RepoSpec
         except ValidationError as exc:
             raise ValueError(f"repo spec for {repo}: {one_line(exc)}") from None
     return out
+
+
+def spec_fields_markdown() -> str:
+    """The table of RepoSpec's fields (name, default, description) that envs/swe/README.md shows; a test
+    keeps the two equal, so the documentation cannot drift from the model."""
+    rows = ["| field | default | what it is |", "|---|---|---|"]
+    for name, field in RepoSpec.model_fields.items():
+        default = field.default_factory() if field.default_factory is not None else field.default  # type: ignore[call-arg]
+        rows.append(f"| `{name}` | `{json.dumps(default)}` | {(field.description or '').replace('|', '/')} |")
+    return "\n".join(rows) + "\n"
