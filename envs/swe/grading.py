@@ -8,7 +8,10 @@ names only paths in the tracked tree, none under .git); restore the test files a
 test_patch (every git the grader runs is the image's or host's by absolute path, hooks off); for
 pytest repositories plant must-fail canaries among the real tests (canaries.py) and remove .git
 (so nothing can diff the tests against their commit); run the tests under our supervisor
-(testrun.py); fold and reconcile. resolved = every FAIL_TO_PASS and every PASS_TO_PASS test passed.
+(testrun.py) with the repository's own pytest configuration and the plugins its environment had
+before the diff was applied (listed in the fresh sandbox first; on the local runtime, the spec's
+venv from local_env.py and the plugins recorded when it was built); fold and reconcile.
+resolved = every FAIL_TO_PASS and every PASS_TO_PASS test passed.
 
 Who is to blame: what only the agent's code could have caused (forged or contradictory outcomes, a
 canary that passed, a run that exited, crashed, hung or flooded, a sandbox that died while the
@@ -30,7 +33,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from agentgym.envs.swe import testrun
+from agentgym.envs.swe import local_env, testrun
 from agentgym.envs.swe.canaries import Canary, plant
 from agentgym.envs.swe.diffs import diff_paths, filter_diff, patch_refusal
 from agentgym.envs.swe.instance import SWEInstance
@@ -132,13 +135,16 @@ def grade(
     blame = _Blame(report, bool(diff.strip()))
     try:
         scratch = scratch_dir(sbx)
+        python = _interpreter(sbx, instance, spec, runtime)
         if _prepare(sbx, instance, diff, tests, start_commit, scratch, report):
             try:
-                _run(sbx, instance, spec, tests, scratch, runtime, report, blame)
+                _run(sbx, instance, spec, tests, scratch, python, report, blame)
             except (SandboxError, OSError) as exc:  # the code under test can kill its sandbox's processes
                 blame(f"the grading sandbox failed while the tests ran: {type(exc).__name__}: {exc}")
             except AgentFault as exc:  # e.g. ChannelKilled: the command server was killed from inside
                 blame(f"the grading sandbox gave up on the run: {exc.reason}")
+    except local_env.LocalEnvRefused as exc:
+        report.error = str(exc)
     except (SandboxError, OSError) as exc:
         report.error = f"grading sandbox failed: {type(exc).__name__}: {exc}"
     except AgentFault as exc:
@@ -147,6 +153,27 @@ def grade(
         sbx.close()
         report.seconds = time.monotonic() - t0
     return report
+
+
+class _Python(BaseModel):
+    """Which interpreter runs the tests, and which pytest plugins it may load."""
+
+    exe: str = Field(description="the test command's python (docker), or the spec's local venv python")
+    bin_dir: str = Field("", description="local venv's bin folder, first on PATH for text runners ('' on docker)")
+    plugins: list[str] | None = Field(None, description="allowed pytest11 entry points; None: no autoload")
+
+
+def _interpreter(sbx: Sandbox, instance: SWEInstance, spec: RepoSpec, runtime: str) -> _Python:
+    """Docker: the image's python, its plugins listed now, before any of the agent's changes are in
+    the fresh sandbox. Local: the spec's venv (local_env.py) and the plugins recorded when it was
+    built; never agentgym's own interpreter (LocalEnvRefused, one line, when a venv cannot do)."""
+    python = pytest_command(spec.test_cmd)[0] if spec.parser == "pytest" else "python3"
+    if runtime == "local" and not local_env.uses_sandbox_python(spec):
+        exe, plugins = local_env.ensure(spec, instance.repo)
+        return _Python(exe=str(exe), bin_dir=str(exe.parent), plugins=plugins)
+    if runtime == "local":
+        return _Python(exe=python)  # the synth suite: the sandbox's own venv, no plugin autoload
+    return _Python(exe=python, plugins=testrun.installed_plugins(sbx, python) if spec.parser == "pytest" else None)
 
 
 def _prepare(sbx: Sandbox, instance: SWEInstance, diff: str, tests: list[str], start: str, scratch: str,
@@ -175,21 +202,26 @@ def _prepare(sbx: Sandbox, instance: SWEInstance, diff: str, tests: list[str], s
     return True
 
 
-def _run(sbx: Sandbox, instance: SWEInstance, spec: RepoSpec, tests: list[str], scratch: str, runtime: str,
-         report: GradeReport, blame: _Blame) -> None:
+def _run(sbx: Sandbox, instance: SWEInstance, spec: RepoSpec, tests: list[str], scratch: str,
+         python: _Python, report: GradeReport, blame: _Blame) -> None:
     q = shlex.quote
     env = {**spec.env, "PYTHONDONTWRITEBYTECODE": "1"}
     exports = " ".join(f"{k}={q(v)}" for k, v in env.items())
+    if python.bin_dir:
+        exports += f" PATH={q(python.bin_dir)}:\"$PATH\""
     if spec.parser != "pytest":
         _run_text(sbx, instance, spec, tests, report, blame, exports)
         return
     canaries = _plant_canaries(sbx, instance, tests, scratch)
     report.canaries = len(canaries)
-    python, args = pytest_command(spec.test_cmd)
+    args = pytest_command(spec.test_cmd)[1]
+    if not any(a.startswith("--rootdir") for a in args):
+        args = [*args, "--rootdir=."]  # ids relative to the repository, as SWE-bench's are; its ini file still applies
     secret, key_file = testrun.write_harness(sbx, scratch)
-    cmd = testrun.command(python, scratch, key_file, [*args, "--rootdir=.", *tests],
-                          [p for p in spec.pythonpath.split(":") if p], spec.test_timeout, spec.isolate_runner)
-    res = sbx.exec(f"cd {q(_workdir(sbx))} && env {exports} PYTEST_DISABLE_PLUGIN_AUTOLOAD=1 {cmd}",
+    cmd = testrun.command(python.exe, scratch, key_file, [*args, *tests],
+                          [p for p in spec.pythonpath.split(":") if p], spec.test_timeout, spec.isolate_runner,
+                          python.plugins)
+    res = sbx.exec(f"cd {q(_workdir(sbx))} && env {exports} {cmd}",
                    timeout=spec.test_timeout + 60)
     run = testrun.outcome(res.stdout, secret, exit_code=res.exit_code, timed_out=res.timed_out,
                           timeout=spec.test_timeout)

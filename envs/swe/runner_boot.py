@@ -9,8 +9,16 @@ start). Only then does it put the repository first on sys.path (as `python -m py
 repository would), export PYTHONPATH for subprocesses, and run pytest.main with our RecordPlugin.
 So a pytest.py, _pytest/ or json.py at the repository root never takes over the run.
 
+Plugins: pytest's autoload stays on, but for pytest and pluggy only, the installed distributions
+are those found while the repository is off sys.path whose every pytest11 entry point is on the
+grader's allowlist (what the environment image had before the agent acted). A dist-info planted in
+the repository, or a plugin the agent installed, is never loaded; the repository's own pytest
+configuration (addopts, markers, filterwarnings, pythonpath, `-p no:NAME`) applies as it would
+under `python -m pytest`. Without an allowlist, or without importlib.metadata, autoload is off.
+
 argv: CONFIG_JSON PYTEST_ARGS... with CONFIG = {"fd": record pipe fd, "plugin": path of
-runner_plugin.py, "path": PYTHONPATH entries relative to the repository, "isolate": bool}.
+runner_plugin.py, "path": PYTHONPATH entries relative to the repository, "isolate": bool,
+"plugins": allowed "DIST NAME=VALUE" pytest11 entry points (testrun.installed_plugins), or null}.
 """
 
 import json
@@ -27,6 +35,41 @@ PRELOAD = ("json", "argparse", "inspect", "traceback", "warnings", "unittest", "
 def _inside(root, path):
     real = os.path.realpath(path or os.curdir)
     return real == root or real.startswith(root.rstrip(os.sep) + os.sep)
+
+
+def _metadata_modules():
+    mods = []
+    for name in ("importlib.metadata", "importlib_metadata"):  # the backport is what pluggy uses on 3.6/3.7
+        try:
+            mods.append(__import__(name, fromlist=["distributions"]))
+        except ImportError:
+            pass
+    return mods
+
+
+def _filter_plugins(allow):
+    """Let pytest and pluggy see only the allowed plugin distributions found now (see the docstring)."""
+    mods = _metadata_modules()
+    if allow is None or not mods:
+        os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
+        return
+    allowed = set(allow)
+    for md in mods:
+        keep = []
+        for dist in md.distributions():
+            eps = [ep for ep in dist.entry_points if ep.group == "pytest11"]
+            if eps and all("{} {}={}".format(dist.metadata["Name"], ep.name, ep.value) in allowed for ep in eps):
+                keep.append(dist)
+        md.distributions = _filtered(md.distributions, keep)
+
+
+def _filtered(everything, keep):
+    def distributions(**kwargs):
+        caller = sys._getframe(1).f_globals.get("__name__", "")
+        if kwargs or not (caller.startswith("pluggy") or caller.startswith("_pytest")):
+            return everything(**kwargs)  # the code under test sees every distribution as usual
+        return iter(list(keep))
+    return distributions
 
 
 def _refuse(fd, why):
@@ -58,6 +101,7 @@ def main():
             importlib.import_module("_pytest." + info[1])
         except Exception:  # noqa: BLE001 - e.g. a plugin needing an optional dependency
             pass
+    _filter_plugins(cfg.get("plugins"))
     if cfg.get("isolate", True):
         for name, mod in sorted(sys.modules.items()):
             origin = getattr(mod, "__file__", None)

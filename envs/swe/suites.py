@@ -9,10 +9,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from agentgym.envs.swe import local_env
 from agentgym.envs.swe.env import SWEEnv
 from agentgym.envs.swe.instance import VERIFIED_DATASET, SWEInstance, load_instances
 from agentgym.envs.swe.sources import GitSource, RepoSource, SourceError, SynthSource
 from agentgym.envs.swe.specs import RepoSpec, load_specs, spec_for
+from agentgym.sandbox.factory import resolve_runtime
 
 SYNTH_DIR = Path(__file__).parent / "data" / "synth"
 SYNTH_IMAGE = "agentgym/swe-synth:latest"
@@ -40,7 +42,9 @@ def make_verified(
 ) -> SWEEnv:
     """SWE-bench Verified (or any SWE-bench-format file). dataset=PATH of a JSONL/JSON/Parquet file;
     repo_source=PATH of a clone (or {repo: PATH}) to build instance images locally; repo_specs: how
-    to install and test each repository (defaults: pytest, Django's runner, sympy's bin/test)."""
+    to install and test each repository (defaults: pytest, Django's runner, sympy's bin/test). On the
+    local runtime each spec's tests run in a venv built for it (local_env.py); a spec that needs more
+    than pip (Debian packages, setup commands) is refused here with one line."""
     instances = _pick(load_instances(dataset or VERIFIED_DATASET, split), instance_ids, limit)
     sources: dict[str, RepoSource] = {}
     if isinstance(repo_source, dict):
@@ -62,6 +66,12 @@ def make_verified(
     def spec_of(inst: SWEInstance) -> RepoSpec:
         return spec_for(inst.repo, specs.get(inst.repo), version=inst.version)  # built-in < user, per version
 
+    kwargs["runtime"] = resolve_runtime(kwargs.get("runtime", "auto"))
+    if kwargs["runtime"] == "local":  # a venv per spec, or one line now
+        for inst in {i.repo: i for i in instances}.values():
+            why = local_env.refusal(spec_of(inst), inst.repo)
+            if why:
+                raise ValueError(why)
     return SWEEnv(instances, source_for, spec_of, **kwargs)
 
 

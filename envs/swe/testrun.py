@@ -59,12 +59,34 @@ def write_harness(sbx: Sandbox, scratch: str) -> tuple[str, str]:
     return secret, path
 
 
+#: lists 'DIST NAME=VALUE' of every installed pytest11 entry point (the format runner_boot.plugin_keys uses)
+_PLUGIN_PROBE = ("import json, importlib.metadata as m; print(json.dumps(sorted({'%s %s=%s' % (d.metadata['Name'], "
+                 "e.name, e.value) for d in m.distributions() for e in d.entry_points if e.group == 'pytest11'})))")
+_PROBE_BYTES = 256 * 1024
+
+
+def installed_plugins(sbx: Sandbox, python: str) -> list[str] | None:
+    """The pytest plugins the environment has before the agent's diff is applied: the allowlist of
+    the run (an instance image as built, or the local environment as built). None where it cannot be
+    listed (no importlib.metadata: Python < 3.8): the run then autoloads no plugin at all.
+    Call it on the fresh grading sandbox BEFORE any of the agent's changes are in it."""
+    res = sbx.exec(f"(cd / && {shlex.quote(python)} -I -c {shlex.quote(_PLUGIN_PROBE)})", timeout=120)  # a subshell: the channel keeps its cwd
+    if not res.ok or len(res.stdout) > _PROBE_BYTES:
+        return None
+    try:
+        keys = json.loads(res.stdout.strip().splitlines()[-1])
+    except (ValueError, IndexError):
+        return None
+    return [k for k in keys if isinstance(k, str)] if isinstance(keys, list) else None
+
+
 def command(python: str, scratch: str, secret_file: str, pytest_args: list[str], pythonpath: list[str],
-            timeout: float, isolate: bool = True) -> str:
-    """The shell command (run from the repository) that runs pytest under the supervisor."""
+            timeout: float, isolate: bool = True, plugins: list[str] | None = None) -> str:
+    """The shell command (run from the repository) that runs pytest under the supervisor; plugins:
+    the allowed pytest11 entry points (installed_plugins), None for no plugin autoload."""
     q = shlex.quote
     cfg = json.dumps({"fd": "@RECORD_FD@", "plugin": f"{scratch}/runner_plugin.py", "path": pythonpath,
-                      "isolate": isolate})
+                      "isolate": isolate, "plugins": plugins})
     child = [python, "-I", f"{scratch}/runner_boot.py", cfg, *pytest_args]
     return " ".join([python, "-I", q(f"{scratch}/runner_supervisor.py"), q(secret_file), str(int(timeout)),
                      str(MAX_OUTPUT), "--", *(a if a == python else q(a) for a in child)])

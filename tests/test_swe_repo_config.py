@@ -1,0 +1,91 @@
+"""Grading honours the repository: its own pytest configuration, the plugins of its environment.
+
+acme/clock (swe_mock_fixture.py) resolves with its gold patch only if the run uses its pytest.ini
+(pythonpath = src, --strict-markers with its markers, warnings as errors) and pytest-mock from its
+environment (the docker image's pip layer, or the local runtime's venv for the spec), and not with
+the empty patch. A pytest plugin the agent plants (a dist-info in the repository) is never loaded.
+A spec a local venv cannot honour is refused in one line.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import agentgym
+from agentgym.envs.swe import local_env
+from agentgym.envs.swe.specs import RepoSpec
+from agentgym.validate import validate
+
+import swe_fixture
+import swe_mock_fixture
+
+CLI = str(Path(sys.executable).with_name("agentgym"))
+
+
+@pytest.fixture(scope="module")
+def clock(tmp_path_factory):
+    return swe_mock_fixture.build(tmp_path_factory.mktemp("clock"))
+
+
+@pytest.mark.docker
+def test_cli_validate_on_a_users_swe_bench_file_honours_ini_and_plugins(clock):
+    cmd = [CLI, "validate", "swe-verified", "--runtime", "docker", "--json", "-e", f"dataset={clock['dataset']}",
+           "-e", f"repo_source={clock['repo']}", "-e", f"repo_specs={clock['specs']}"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=1500, env={**os.environ, "COLUMNS": "200"})
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    summary = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert (summary["tasks"], summary["gold_pass_rate"], summary["null_pass_rate"], summary["errors"]) == (1, 1.0, 0.0, 0), summary
+
+
+def test_local_runtime_grades_in_the_specs_own_venv(clock):
+    report = validate("swe-verified", dataset=str(clock["dataset"]), repo_source=str(clock["repo"]),
+                      repo_specs=str(clock["specs"]), runtime="local")
+    assert (report.tasks, report.gold_pass_rate, report.null_pass_rate, report.errors) == (1, 1.0, 0.0, 0), report.rows
+    python, plugins = local_env.ensure(RepoSpec(pip=["pytest-mock"]))
+    assert "pytest-mock pytest_mock=pytest_mock" in plugins
+    probe = subprocess.run([str(python), "-c", "import agentgym"], capture_output=True, text=True)
+    assert probe.returncode != 0  # never agentgym's own interpreter or packages
+
+
+FORGE_PLUGIN = '''import pytest
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_logreport(report):
+    report.outcome = "passed"
+'''
+
+
+@pytest.mark.docker
+def test_a_plugin_planted_by_the_agent_is_never_loaded(clock):
+    env = agentgym.make("swe-verified", dataset=str(clock["dataset"]), repo_source=str(clock["repo"]),
+                        repo_specs=str(clock["specs"]), runtime="docker")
+    with env:
+        env.reset(options={"task_id": "acme__clock-1"})
+        files = {"forge_plugin.py": FORGE_PLUGIN,
+                 "forge-1.0.dist-info/METADATA": "Metadata-Version: 2.1\nName: forge\nVersion: 1.0\n",
+                 "forge-1.0.dist-info/entry_points.txt": "[pytest11]\nforge = forge_plugin\n"}
+        for path, text in files.items():
+            env.step({"name": "editor", "arguments": {"command": "create", "path": path, "file_text": text}})
+        obs, reward, term, trunc, info = env.step({"name": "submit"})
+    report = env.last_report
+    assert reward == 0.0 and report is not None and report.applied and report.error is None, report
+    # not loaded: the outcomes are the real ones (a loaded forger would pass everything, canaries too)
+    assert report.agent_failure is None and report.fail_to_pass == {"tests/test_clock.py::test_uptime_label": "FAILED"}
+    assert report.pass_to_pass == {"tests/test_clock.py::test_now_ms": "PASSED"}
+
+
+def test_a_spec_a_local_venv_cannot_honour_is_refused_in_one_line(tmp_path):
+    calc = swe_fixture.build(tmp_path)
+    with pytest.raises(ValueError) as err:
+        agentgym.make("swe-verified", dataset=str(calc["dataset"]), repo_source=str(calc["repo"]), runtime="local",
+                      repo_specs={"acme/calc": {"apt": ["libxml2-dev"], "install": ["make build"]}})
+    msg = str(err.value)
+    assert "\n" not in msg and msg.endswith("use runtime='docker'") and "Debian packages (libxml2-dev)" in msg, msg
+    assert local_env.refusal(RepoSpec(pip=["pytest-mock"], install=["python -m pip install -e ."])) is None
