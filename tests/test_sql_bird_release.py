@@ -163,3 +163,34 @@ def test_test_cases_and_checks_fail_plausible_wrong_answers(pg_server, dataset):
     right = ('SELECT w."Title", ROUND(s."SalePrice" / (SELECT "RateToUSD" FROM "ExchangeRates" WHERE currency = \'EUR\'), 2) '
              'FROM "Sales" s, "Artworks" w WHERE w."ArtworkID" = s."ArtworkRef" AND s."SalePrice" > w."ListPrice" * 1.2')
     assert grade_phase(pg_server, t["gallery_2"], 1, right, timeout_s=10).passed
+
+
+# ---- our own SQLite-dialect dumps on PostgreSQL: mixed-case names and NUMERIC -------------------
+MIXED_DUMP = ("CREATE TABLE Artist (ArtistId INTEGER PRIMARY KEY, Name TEXT, Price NUMERIC(10,2), Score REAL);\n"
+              "INSERT INTO Artist VALUES (1,'a',2.555,0.5),(2,'b',10.004,1.5);\n")
+
+
+def test_sqlite_dump_translation_keeps_numeric_and_names_tables_as_postgres_stores_them():
+    from agentgym.envs.sql.engines.dialect import sqlite_dump_to_postgres
+
+    d = sqlite_dump_to_postgres(MIXED_DUMP)
+    assert d.tables == ["artist"] and d.identity == [("artist", "artistid")]
+    assert "DECIMAL(10, 2)" in d.ddl[0] and "Score DOUBLE PRECISION" in d.ddl[0]
+
+
+@pytest.mark.docker
+def test_mixed_case_sqlite_dump_loads_on_postgres_and_rounds_numeric(pg_server, tmp_path):
+    import gzip
+
+    from agentgym.envs.sql.engines.postgres import PostgresEngine
+
+    (tmp_path / "mixed").mkdir()
+    (tmp_path / "mixed" / "dump.sql.gz").write_bytes(gzip.compress(MIXED_DUMP.encode()))
+    eng = PostgresEngine(data_dir=tmp_path, spares=0)
+    try:
+        db = eng.open("mixed")
+        assert str(db.execute("SELECT ROUND(SUM(Price), 2) FROM Artist").rows[0][0]) == "12.56"  # NUMERIC, not float
+        assert db.execute("INSERT INTO Artist (Name) VALUES ('c') RETURNING ArtistId").rows == [[3]]
+        db.close()
+    finally:
+        eng.close()

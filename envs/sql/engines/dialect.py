@@ -221,19 +221,23 @@ def sqlite_dump_to_postgres(dump: str) -> PostgresDump:
         head = body[:12].upper()
         if head.startswith("CREATE TABLE"):
             tree = sqlglot.parse_one(body, read="sqlite")
-            table = tree.this.this.name if isinstance(tree.this, exp.Schema) else tree.this.name
+            target = tree.this.this if isinstance(tree.this, exp.Schema) else tree.this
+            # The name as PostgreSQL stores it: an unquoted Artist is artist there (the loader's
+            # checks and sequence fix-ups quote what they name, so they must use that form).
+            table = _pg_name(target.this) if isinstance(target.this, exp.Identifier) else target.name
             for col in tree.find_all(exp.ColumnDef):
                 kind = col.args.get("kind")
                 if kind is None:
                     continue
                 declared = kind.sql(dialect="sqlite").upper().split("(")[0].strip()
-                if declared in _PG_TYPES:
+                # NUMERIC/DECIMAL stays exact (sqlite's rendering calls it REAL): ROUND(x, 2) needs it
+                if declared in _PG_TYPES and not kind.is_type(exp.DataType.Type.DECIMAL):
                     col.set("kind", exp.DataType.build(_PG_TYPES[declared], dialect="postgres"))
                 is_pk = any(isinstance(c.args.get("kind"), exp.PrimaryKeyColumnConstraint) for c in col.constraints)
                 if is_pk and kind.is_type(*exp.DataType.INTEGER_TYPES):
                     col.set("kind", exp.DataType.build("INTEGER"))
                     col.append("constraints", exp.ColumnConstraint(kind=exp.GeneratedAsIdentityColumnConstraint(this=False)))
-                    identity.append((table, col.name))
+                    identity.append((table, _pg_name(col.this) if isinstance(col.this, exp.Identifier) else col.name))
             tables.append(table)
             ddl.append(tree.sql(dialect="postgres", comments=False))
         elif head.startswith("INSERT"):
@@ -245,6 +249,11 @@ def sqlite_dump_to_postgres(dump: str) -> PostgresDump:
         else:
             raise ValueError(f"dump statement not understood (only CREATE TABLE and INSERT are translated): {body[:120]!r}")
     return PostgresDump(tables=tables, ddl=ddl, inserts=inserts, identity=identity)
+
+
+def _pg_name(ident: object) -> str:
+    """An identifier as PostgreSQL stores it: quoted keeps its case, unquoted folds to lower case."""
+    return ident.name if getattr(ident, "quoted", False) else ident.name.lower()  # type: ignore[attr-defined]
 
 
 def _strip_leading_comments(stmt: str) -> str:
