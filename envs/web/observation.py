@@ -93,6 +93,7 @@ WALK_JS = r"""
     const ex = el.getAttribute('aria-expanded'); if (ex) p.push('expanded=' + ex);
     if (el.getAttribute('aria-selected') === 'true') p.push('selected');
     if (el.getAttribute('aria-pressed') === 'true') p.push('pressed');
+    if (!WIDGETS.has(role) && role !== 'clickable' && hasClick(el)) p.push('clickable');
     if (role === 'link') { const h = el.getAttribute('href'); if (h && !h.startsWith('javascript:')) p.push('url=' + q(h)); }
     if (role === 'heading') p.push('level=' + (/^H[1-6]$/.test(el.tagName) ? el.tagName.slice(1) : (el.getAttribute('aria-level') || '2')));
     return p.length ? ' ' + p.join(' ') : '';
