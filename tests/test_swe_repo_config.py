@@ -89,3 +89,21 @@ def test_a_spec_a_local_venv_cannot_honour_is_refused_in_one_line(tmp_path):
     msg = str(err.value)
     assert "\n" not in msg and msg.endswith("use runtime='docker'") and "Debian packages (libxml2-dev)" in msg, msg
     assert local_env.refusal(RepoSpec(pip=["pytest-mock"], install=["python -m pip install -e ."])) is None
+
+
+def test_the_local_venv_is_built_once_under_concurrency(tmp_path, monkeypatch):
+    import threading
+
+    monkeypatch.setenv("AGENTGYM_CACHE", str(tmp_path / "cache"))
+    builds, real = [], local_env._build
+    monkeypatch.setattr(local_env, "_build", lambda *a: (builds.append(1), real(*a))[1])
+    got: list[object] = []
+    threads = [threading.Thread(target=lambda: got.append(local_env.ensure(RepoSpec()))) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(builds) == 1 and len(got) == 3 and len({str(g[0]) for g in got}) == 1, (builds, got)
+    python = got[0][0]
+    out = subprocess.run([str(python), "-I", "-c", "import pytest; print(pytest.__version__)"], capture_output=True, text=True)
+    assert out.stdout.strip() == pytest.__version__  # the host's pytest: the same test ids as the host's

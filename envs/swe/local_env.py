@@ -97,9 +97,16 @@ def ensure(spec: RepoSpec, repo: str = "") -> tuple[Path, list[str]]:
     if why:
         raise LocalEnvRefused(why)
     dest = env_dir(spec)
-    publish_dir(dest, lambda tmp: _build(tmp, dest, spec, repo), ready=MANIFEST, timeout=_BUILD_TIMEOUT + 60)
-    manifest = json.loads((dest / MANIFEST).read_text())
-    return dest / "bin" / "python", list(manifest["plugins"])
+    try:
+        publish_dir(dest, lambda tmp: _build(tmp, dest, spec, repo), ready=MANIFEST, timeout=_BUILD_TIMEOUT + 60)
+        manifest = json.loads((dest / MANIFEST).read_text())
+        plugins = [str(p) for p in manifest["plugins"]]
+    except LocalEnvRefused:
+        raise
+    except (OSError, ValueError, KeyError, TypeError) as exc:  # CacheLockTimeout is a TimeoutError (OSError)
+        raise LocalEnvRefused(f"could not build the local environment for {repo or 'the repository'} "
+                              f"({type(exc).__name__}: {exc}): use runtime='docker'") from None
+    return dest / "bin" / "python", plugins
 
 
 def _build(tmp: Path, dest: Path, spec: RepoSpec, repo: str) -> None:

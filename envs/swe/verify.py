@@ -20,6 +20,7 @@ from collections.abc import Sequence
 
 from pydantic import BaseModel, Field
 
+from agentgym.envs.swe import local_env
 from agentgym.envs.swe.diffs import filter_diff
 from agentgym.envs.swe.grading import GIT_SAFE, scratch_dir, tool_path
 
@@ -50,7 +51,10 @@ def run_candidate(env, diff: str, tests: Sequence[str], *, visible_cmd: str | No
             git = f"{tool_path(sbx, 'git')} {GIT_SAFE}"
             if not sbx.exec(f"{git} apply --whitespace=nowarn {shlex.quote(scratch)}/candidate.diff", timeout=60).ok:
                 return CandidateResult(applied=False)
-        python = "python3"  # on the local runtime too: the sandbox's own venv, without agentgym
+        python = "python3"  # docker: the image's
+        spec = env._spec_for(inst)
+        if env.runtime == "local" and not local_env.uses_sandbox_python(spec):
+            python = shlex.quote(str(local_env.ensure(spec, inst.repo)[0]))  # the spec's venv, never agentgym's
         passed = []
         for n, test in enumerate(tests):
             path = f"{scratch}/gen_test_{n}.py"
