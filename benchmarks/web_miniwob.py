@@ -59,7 +59,7 @@ def ours(episodes: int) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         return ident
 
     env.element_id = element_id  # type: ignore[method-assign]
-    resets, steps, finishes, passed, plays = [], [], [], 0, []
+    resets, steps, finishes, passed, plays, failed = [], [], [], 0, [], []
     try:
         env.reset(seed=0, options={"task_id": f"miniwob.{TASKS[0]}"})  # warm: site server and browser start
         for s in range(episodes):
@@ -78,6 +78,8 @@ def ours(episodes: int) -> tuple[dict[str, Any], list[dict[str, Any]]]:
                     (finishes if term else steps).append(time.perf_counter() - t)
                     if term:
                         passed += reward == 1.0
+                        if reward != 1.0:
+                            failed.append(f"{name} seed {s}: {env.last_check or info.get('error')}"[:300])
                         break
                     args = dict(action.arguments)
                     sel = selectors.get(str(args.pop("id", "")), None)
@@ -86,7 +88,7 @@ def ours(episodes: int) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     finally:
         env.close()
     return ({"reset": timings(resets), "step": timings(steps), "finish": timings(finishes), "passed": passed,
-             "episodes": len(plays)}, plays)
+             "episodes": len(plays), "failed": failed[:5]}, plays)
 
 
 BGYM_CHILD = r'''

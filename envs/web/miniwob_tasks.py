@@ -381,3 +381,84 @@ def ascending_numbers(p: Page) -> T:
         yield p.click("$$('svg rect').sort((x, y) => x.getAttribute('data-index') - y.getAttribute('data-index'))[0]")
         if p.read("WOB_DONE_GLOBAL"):
             return
+
+
+def slide_to(p: Page, handle: str, value_expr: str, want: int) -> T:
+    """Move a jQuery UI slider to a value with its keyboard (arrow keys on the focused handle)."""
+    yield p.click(handle)
+    for _ in range(60):
+        now = int(p.read(value_expr))
+        if now == want:
+            return
+        yield p.press("ArrowRight" if now < want else "ArrowLeft", handle)
+
+
+@solves("form-sequence")
+def form_sequence(p: Page) -> T:
+    n, box = re.search(r"Select (-?\d+) with the slider, click the (\d)", p.query()).groups()
+    yield from slide_to(p, "'#slider .ui-slider-handle'", "$('#slider').slider('value')", int(n))
+    yield p.click(f"'#checkbox-{box}'")
+    yield p.click("'#subbtn'")
+
+
+@solves("form-sequence-2")
+def form_sequence_2(p: Page) -> T:
+    radio, number, box = re.search(r"the (\d)\w\w radio button and enter the number \"(-?\d+)\" into the (\d)", p.query()).groups()
+    yield p.click(f"'#area input[type=radio][value=\"{radio}\"]'")
+    yield p.fill(f"'#input-{box}'", number)
+    yield p.click("'#subbtn'")
+
+
+@solves("form-sequence-3")
+def form_sequence_3(p: Page) -> T:
+    choice, button = re.search(r"Choose (.*) from the dropdown, then click the button labeled \"(\w+)\"", p.query()).groups()
+    yield p.click("'.selectric'")  # the styled dropdown over the hidden <select>
+    yield from wait_until(p, "vis(document.querySelector('.selectric-items'))")
+    yield p.click(by_text(".selectric-items li"), choice)
+    yield p.click(by_text("#buttons button"), button)
+
+
+@solves("multi-orderings")
+def multi_orderings(p: Page) -> T:
+    genre, name, year = p.read("$$('#query b').map(txt)")
+    for label, value in (("Genre", genre), ("Director", name), ("Year", year)):
+        yield p.fill("$$('#area tr').find((r) => txt(r.querySelector('th')) === a[0]).querySelector('input')", value, label)
+    yield p.click("'#area .final'")
+
+
+@solves("scroll-text")
+def scroll_text(p: Page) -> T:
+    words = p.read("document.getElementById('text-area').value").split()
+    yield p.fill("'#answer-input'", re.sub(r"[^a-zA-Z0-9]", "", words[-1]))
+    yield p.click("'#subbtn'")
+
+
+@solves("scroll-text-2")
+def scroll_text_2(p: Page) -> T:
+    down = "bottom" in p.query()
+    yield ToolCall(name="hover", arguments={"id": p.id("'#text-area'")})  # the wheel scrolls what is under the mouse
+    yield ToolCall(name="scroll", arguments={"dx": 0, "dy": 20000 if down else -20000})
+    yield p.click("'#subbtn'")
+
+
+@solves("text-transform")
+def text_transform(p: Page) -> T:
+    yield p.fill("'#tt'", p.read("txt(document.getElementById('captcha')).replace(/ /g, '')"))
+    yield p.click("'#subbtn'")
+
+
+@solves("choose-date", "choose-date-easy", "choose-date-medium", "choose-date-nodelay")
+def choose_date(p: Page) -> T:
+    month, day, year = (int(x) for x in re.search(r"Select (\d+)/(\d+)/(\d+)", p.query()).groups())
+    yield p.click("'#datepicker'")
+    yield from wait_until(p, "vis(document.getElementById('ui-datepicker-div'))")
+    months = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+              "November", "December"]
+    for _ in range(30):
+        shown = p.read("[txt(document.querySelector('.ui-datepicker-month')), txt(document.querySelector('.ui-datepicker-year'))]")
+        at = (int(shown[1]), months.index(shown[0]) + 1)
+        if at == (year, month):
+            break
+        yield p.click("'.ui-datepicker-prev'" if at > (year, month) else "'.ui-datepicker-next'")
+    yield p.click("$$('#ui-datepicker-div td a').find((e) => txt(e) === String(a[0]))", day)
+    yield p.click("'#subbtn'")
