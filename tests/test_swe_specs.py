@@ -253,3 +253,14 @@ def test_readme_example_spec_loads_and_varies_by_version():
     assert spec_for("acme/calc", spec, version="1.0").pip == ["attrs<21", "pytest-mock"]
     two = spec_for("acme/calc", spec, version="2.0")
     assert two.test_timeout == 300 and two.pip == ["attrs", "pytest-mock"] and two.env == {"CALC_STRICT": "1"}
+
+
+def test_test_arguments_are_swebench_s_directives():
+    from swebench.harness.test_spec.python import get_test_directives
+
+    patch = "".join(f"diff --git a/{f} b/{f}\n--- a/{f}\n+++ b/{f}\n@@ -0,0 +1 @@\n+x\n" for f in
+                     ("tests/model_fields/tests.py", "tests/model_fields/fixtures/data.json", "tests/admin_views/test_forms.py"))
+    files = ["tests/model_fields/tests.py", "tests/model_fields/fixtures/data.json", "tests/admin_views/test_forms.py"]
+    for repo in ("django/django", "sympy/sympy", "psf/requests"):
+        theirs = get_test_directives({"repo": repo, "test_patch": patch})
+        assert spec_for(repo).test_args(files) == theirs

@@ -39,6 +39,7 @@ from agentgym.envs.swe.diffs import diff_paths, filter_diff, patch_refusal
 from agentgym.envs.swe.instance import SWEInstance
 from agentgym.envs.swe.log_parsers import ERROR, FAILED, PASSED, TEXT_PARSERS, XFAIL, LogParseError
 from agentgym.envs.swe.specs import RepoSpec
+from agentgym.envs.swe.swebench_parsers import name_tests
 from agentgym.guard import AgentFault
 from agentgym.sandbox import Sandbox, SandboxError
 
@@ -221,7 +222,7 @@ def _run(sbx: Sandbox, instance: SWEInstance, spec: RepoSpec, tests: list[str], 
     cmd = testrun.command(python.exe, scratch, key_file, [*args, *tests],
                           [p for p in spec.pythonpath.split(":") if p], spec.test_timeout, spec.isolate_runner,
                           python.plugins)
-    res = sbx.exec(f"cd {q(_workdir(sbx))} && env {exports} {cmd}",
+    res = sbx.exec(f"cd {q(_workdir(sbx))} && {spec.prelude(scratch + '/prelude.log')}env {exports} {cmd}",
                    timeout=spec.test_timeout + 60)
     run = testrun.outcome(res.stdout, secret, exit_code=res.exit_code, timed_out=res.timed_out,
                           timeout=spec.test_timeout)
@@ -236,7 +237,8 @@ def _run(sbx: Sandbox, instance: SWEInstance, spec: RepoSpec, tests: list[str], 
         blame(f"the test outcomes were forged: {forged}", tampered=True)
         report.log_tail = f"agentgym: {forged}\n" + report.log_tail
         return
-    _judge(instance, {k: v for k, v in results.items() if not any(c.matches(k) for c in canaries)}, report)
+    kept = {k: v for k, v in results.items() if not any(c.matches(k) for c in canaries)}
+    _judge(instance, name_tests(spec.log_parser, kept), report)  # ids as the dataset's parser names them
 
 
 def _run_text(sbx: Sandbox, instance: SWEInstance, spec: RepoSpec, tests: list[str], report: GradeReport, blame: _Blame, exports: str) -> None:
@@ -244,8 +246,8 @@ def _run_text(sbx: Sandbox, instance: SWEInstance, spec: RepoSpec, tests: list[s
     q = shlex.quote
     cmd = spec.test_cmd
     pypath = ":".join(p for p in spec.pythonpath.split(":") if p)
-    line = (f"cd {q(_workdir(sbx))} && env {exports} PYTHONPATH={q(pypath)}${{PYTHONPATH:+:$PYTHONPATH}} "
-            f"{cmd} {' '.join(q(t) for t in tests)}")
+    line = (f"cd {q(_workdir(sbx))} && {spec.prelude()}env {exports} PYTHONPATH={q(pypath)}${{PYTHONPATH:+:$PYTHONPATH}} "
+            f"{cmd} {' '.join(q(t) for t in spec.test_args(tests))}")
     res = sbx.exec(line, timeout=spec.test_timeout)
     report.exit_code, report.log_tail = res.exit_code, res.output[-_LOG_TAIL:]
     if res.timed_out:

@@ -111,6 +111,19 @@ class RepoSpec(BaseModel):
         steps = "".join(f"{{ {cmd}\n}} >>{shlex.quote(log)} 2>&1; " for cmd in [*self.eval_commands, *self.reinstall])
         return self.activation() + steps
 
+    def test_args(self, files: list[str]) -> list[str]:
+        """The test command's arguments for these test files, as SWE-bench's eval script makes them (its
+        get_test_directives): files that are not tests (by extension) left out, and for Django's runner a
+        dotted label per file (tests/model_fields/tests.py -> model_fields.tests), which is all it takes."""
+        from agentgym.envs.swe.swebench_specs import non_test_extensions
+
+        skip = non_test_extensions()
+        kept = [f for f in files if not f.endswith(skip)]
+        if self.parser != "django":
+            return kept
+        labels = (f.removesuffix(".py").removeprefix("tests/").replace("/", ".") for f in kept)
+        return list(dict.fromkeys(labels))
+
     def env_hash(self) -> str:
         """Content hash of the environment layer (instances of one spec share one image)."""
         keep = self.model_dump(include={"base_image", "apt", "pip", "setup"})

@@ -44,6 +44,10 @@ _TEXT_PARSERS = {"parse_log_django": "django", "parse_log_sympy": "sympy"}
 _TOX_PYTEST = "python -m pytest -rA"  # what `tox --current-env -epy39 --` runs in sphinx's tox.ini (-rA: SWE-bench's sed)
 
 
+#: where swebench is not installed: data files a test patch adds are not test targets
+_NON_TEST_FALLBACK = (".json", ".png", ".csv", ".txt", ".md", ".jpg", ".jpeg", ".pkl", ".yml", ".yaml", ".toml")
+
+
 class SwebenchMissing(RuntimeError):
     """The swebench package is not installed (pip install 'agentgym[swe]')."""
 
@@ -71,6 +75,15 @@ def tables() -> tuple[dict[str, dict[str, dict[str, Any]]], dict[str, Any], dict
     if found is None:
         raise SwebenchMissing("the swebench package is not installed: pip install 'agentgym[swe]' (swebench>=4.1,<5)")
     return found
+
+
+def non_test_extensions() -> tuple[str, ...]:
+    """Endings of files a test patch touches that are not tests (swebench's NON_TEST_EXTS)."""
+    if _tables() is None:
+        return _NON_TEST_FALLBACK
+    from swebench.harness.constants import NON_TEST_EXTS
+
+    return tuple(NON_TEST_EXTS)
 
 
 def versions(repo: str) -> list[str]:
