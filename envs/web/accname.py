@@ -172,12 +172,14 @@ AX_LIB_JS = r"""
     return el.getAttribute('title') || (role === 'textbox' || role === 'searchbox' || role === 'combobox' ? el.getAttribute('placeholder') || '' : '');
   }
   function contentText(el, ctx) {
+    if ((ctx.depth = (ctx.depth || 0) + 1) > 200) { ctx.depth--; return ''; }  // a page nested deeper: its name is cut, not a stack overflow
     let s = pseudoText(el, '::before');
     for (const c of el.shadowRoot ? el.shadowRoot.childNodes : el.childNodes) {
       if (c.nodeType === 1 && c.tagName === 'BR') { s += ' '; continue; }
       const t = textAlt(c, ctx, true);
       if (c.nodeType === 1 && t && isBlock(c)) s += ' ' + t + ' '; else s += t;
     }
+    ctx.depth--;
     return s + pseudoText(el, '::after');
   }
   // The accessible name of an element with the given role, whitespace collapsed.

@@ -101,7 +101,7 @@ WALK_JS = r"""
   // Text pieces (strings), BR and nodes ({el, head, kids} or {el, text}) -> nodes, the pieces joined into runs owned by el.
   function runs(items, owner) {
     const out = []; let buf = '';
-    const flush = () => { const t = clean(buf); if (t) out.push({el: owner, text: t}); buf = ''; };
+    const flush = () => { const t = clean(buf); if (t) { out.push({el: owner, text: t}); made++; } buf = ''; };
     for (const it of items) {
       if (typeof it === 'string') buf += it;
       else { flush(); if (it !== BR) out.push(it); }
