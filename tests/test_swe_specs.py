@@ -264,3 +264,29 @@ def test_test_arguments_are_swebench_s_directives():
     for repo in ("django/django", "sympy/sympy", "psf/requests"):
         theirs = get_test_directives({"repo": repo, "test_patch": patch})
         assert spec_for(repo).test_args(files) == theirs
+
+
+def test_the_grader_takes_python_from_the_official_images_conda_env():
+    """In an image with SWE-bench's layout the tests' python (and the plugins it lists) is the conda env's."""
+    from agentgym.envs.swe import grading
+    from agentgym.sandbox.base import CommandResult
+
+    class Official:  # answers like an official image: conda's python once the env is activated
+        def __init__(self):
+            self.commands: list[str] = []
+
+        def exec(self, command: str, timeout: float = 0) -> CommandResult:
+            self.commands.append(command)
+            if "command -v" in command:
+                ok = command.startswith("if [ -f /opt/miniconda3/bin/activate ]; then . /opt/miniconda3/bin/activate testbed")
+                return CommandResult(command=command, exit_code=0,
+                                     stdout="/opt/miniconda3/envs/testbed/bin/python3\n" if ok else "/usr/bin/python3\n")
+            return CommandResult(command=command, exit_code=0, stdout='["pytest_astropy_header"]\n')
+
+    sbx = Official()
+    spec = spec_for("astropy/astropy", version="5.0")
+    py = grading._interpreter(sbx, None, spec, "docker")  # type: ignore[arg-type]
+    assert py.exe == "/opt/miniconda3/envs/testbed/bin/python3" and py.plugins == ["pytest_astropy_header"]
+    assert "/opt/miniconda3/envs/testbed/bin/python3 -I -c" in sbx.commands[-1]
+    plain = grading._interpreter(Official(), None, RepoSpec(), "docker")  # type: ignore[arg-type]
+    assert plain.exe == "python3"

@@ -174,6 +174,10 @@ def _interpreter(sbx: Sandbox, instance: SWEInstance, spec: RepoSpec, runtime: s
         return _Python(exe=str(exe), bin_dir=str(exe.parent), plugins=plugins)
     if runtime == "local":
         return _Python(exe=python)  # the synth suite: the sandbox's own venv, no plugin autoload
+    if spec.conda_env:  # an official image's conda env (spec.activation): its python, by absolute path
+        found = sbx.exec(f"{spec.activation()}command -v {shlex.quote(python)}", timeout=60)
+        lines = found.stdout.strip().splitlines() if found.ok else []
+        python = lines[-1] if lines and lines[-1].startswith("/") else python
     return _Python(exe=python, plugins=testrun.installed_plugins(sbx, python) if spec.parser == "pytest" else None)
 
 
