@@ -383,20 +383,26 @@ def ascending_numbers(p: Page) -> T:
             return
 
 
-def slide_to(p: Page, handle: str, value_expr: str, want: int) -> T:
-    """Move a jQuery UI slider to a value with its keyboard (arrow keys on the focused handle)."""
-    yield p.click(handle)
-    for _ in range(60):
-        now = int(p.read(value_expr))
-        if now == want:
+def slide_to(p: Page, slider: str, want: int) -> T:
+    """Move a jQuery UI slider to a value with its keyboard on the focused handle: Home or End,
+    then PageUp/PageDown (a fifth of the range), then the arrows."""
+    handle = f"{slider!r} + ' .ui-slider-handle'"
+    lo, hi = p.read("[$(a[0]).slider('option', 'min'), $(a[0]).slider('option', 'max')]", slider)
+    yield p.click(f"document.querySelector({handle})")
+    yield p.press("Home" if want - lo <= hi - want else "End", f"document.querySelector({handle})")
+    for _ in range(40):
+        diff = want - int(p.read("$(a[0]).slider('value')", slider))
+        if diff == 0:
             return
-        yield p.press("ArrowRight" if now < want else "ArrowLeft", handle)
+        big = abs(diff) >= (hi - lo) / 5
+        key = ("PageUp" if big else "ArrowRight") if diff > 0 else ("PageDown" if big else "ArrowLeft")
+        yield p.press(key, f"document.querySelector({handle})")
 
 
 @solves("form-sequence")
 def form_sequence(p: Page) -> T:
     n, box = re.search(r"Select (-?\d+) with the slider, click the (\d)", p.query()).groups()
-    yield from slide_to(p, "'#slider .ui-slider-handle'", "$('#slider').slider('value')", int(n))
+    yield from slide_to(p, "#slider", int(n))
     yield p.click(f"'#checkbox-{box}'")
     yield p.click("'#subbtn'")
 
@@ -462,3 +468,51 @@ def choose_date(p: Page) -> T:
         yield p.click("'.ui-datepicker-prev'" if at > (year, month) else "'.ui-datepicker-next'")
     yield p.click("$$('#ui-datepicker-div td a').find((e) => txt(e) === String(a[0]))", day)
     yield p.click("'#subbtn'")
+
+
+@solves("use-slider")
+def use_slider(p: Page) -> T:
+    yield from slide_to(p, "#slider", int(re.search(r"Select (-?\d+)", p.query()).group(1)))
+    yield p.click("'#subbtn'")
+
+
+@solves("use-slider-2")
+def use_slider_2(p: Page) -> T:
+    combo = [int(x) for x in re.search(r"\[([\d,]+)\]", p.query()).group(1).split(",")]
+    for i, want in enumerate(combo, 1):
+        yield from slide_to(p, f"#slider-{i}", want)
+    yield p.click("'#subbtn'")
+
+
+@solves("visual-addition")
+def visual_addition(p: Page) -> T:
+    yield p.fill("'#math-answer'", str(p.read("$$('#math-problem .addition-block').length")))
+    yield p.click("'#subbtn'")
+
+
+@solves("find-greatest")
+def find_greatest(p: Page) -> T:
+    yield p.click("$$('#cardholder .card').sort((x, y) => +txt(y) - +txt(x))[0]")
+    yield p.click("'#submit'")
+
+
+@solves("generate-number")
+def generate_number(p: Page) -> T:
+    q = p.query()
+    less, more = re.search(r"less than (\d+)", q), re.search(r"greater than (\d+)", q)
+    ok = ((lambda n: n < int(less.group(1))) if less else (lambda n: n > int(more.group(1))) if more
+          else (lambda n: n % 2 == 1) if "odd" in q else (lambda n: n % 2 == 0))
+    for _ in range(25):
+        yield p.click("'#generate'")
+        if ok(int(p.read("txt(document.getElementById('display-number'))"))):
+            break
+    yield p.click("'#submit'")
+
+
+@solves("identify-shape")
+def identify_shape(p: Page) -> T:
+    kind = p.read("""(() => { const t = document.querySelector('#area_svg text');
+      if (t) return /^[0-9]$/.test(txt(t)) ? 'digit' : 'letter';
+      const e = document.querySelector('#area_svg rect, #area_svg circle, #area_svg polygon');
+      return { rect: 'rectangle', circle: 'circle', polygon: 'triangle' }[e.tagName]; })()""")
+    yield p.click("$$('#area-buttons button').find((b) => b.getAttribute('data-type') === a[0])", kind)
