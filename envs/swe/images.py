@@ -104,7 +104,8 @@ def _commit_instance(env: str, tree: Path, tag: str, instance: SWEInstance, spec
             raise RuntimeError(f"could not copy the repository into the build container for {instance.instance_id}")
         if install:
             api.start(cid)
-            ex = api.exec_create(cid, ["bash", "-lc", f"cd /testbed && {install}"])
+            # a base image with SWE-bench's layout installs into its conda env (a no-op elsewhere)
+            ex = api.exec_create(cid, ["bash", "-lc", f"{spec.activation()}cd /testbed && {install}"])
             out = api.exec_start(ex["Id"]).decode(errors="replace")
             if api.exec_inspect(ex["Id"])["ExitCode"] != 0:
                 raise RuntimeError(f"install commands failed for {instance.instance_id}:\n{out[-2000:]}")
