@@ -111,6 +111,15 @@ def test_simulator_routes_new_phrasings_and_never_hands_out_sql(dataset, task_id
             assert a.sql_snippet not in a.clarification and secrets.leak(a.clarification, a.grounding, a.id) is None
 
 
+def test_rule_simulator_runs_the_leak_filter_on_what_it_would_say(dataset):
+    task = next(t for t in dataset.tasks if t.id == "gallery_1")
+    a1 = task.ambiguities[0]
+    quoting = a1.model_copy(update={"clarification": f"By '{a1.term}' I mean: {a1.sql_snippet}", "grounding": ""})
+    sim = UserSimulator(task.model_copy(update={"ambiguities": [quoting, *task.ambiguities[1:]]}), use_embeddings=False)
+    ans = sim.answer(f"What do you mean by '{a1.term}'?")
+    assert ans.ambiguity_id == "a1" and "can't be more specific" in ans.text and "SalePrice" not in ans.text
+
+
 # ---- PostgreSQL: the dump loads unchanged, gold 1.0 / null 0.0 in both modes -------------------
 @pytest.fixture(scope="module")
 def pg_server():
@@ -194,3 +203,26 @@ def test_mixed_case_sqlite_dump_loads_on_postgres_and_rounds_numeric(pg_server, 
         db.close()
     finally:
         eng.close()
+
+
+# ---- the test-case runner's bounds (SQLite: no Docker needed) ------------------------------------
+def test_test_cases_are_bounded_in_time_and_get_a_working_conn():
+    import time
+
+    from agentgym.envs.sql.bird_tests import grade_test_cases
+    from agentgym.envs.sql.engines import SqliteEngine
+
+    engine = SqliteEngine(data_dir=ROOT)
+    cursor_case = ('def test_case(pred_sqls, sol_sqls, db_name, conn):\n    cur = conn.cursor()\n'
+                   '    cur.execute(pred_sqls[0])\n    assert cur.fetchone()[0] == 12\n')
+    loop_case = "def test_case(pred_sqls, sol_sqls, db_name, conn):\n    while True:\n        pass\n"
+    kw = dict(gold=["SELECT 1"], conditions={}, clean_up=[], timeout_s=0.2)
+    assert grade_test_cases(engine, "gallery", [], 'SELECT COUNT(*) FROM "Sales"', test_cases=[cursor_case], **kw).passed
+    assert not grade_test_cases(engine, "gallery", [], "SELECT 11", test_cases=[cursor_case], **kw).passed
+    started = time.monotonic()
+    res = grade_test_cases(engine, "gallery", [], "SELECT 1", test_cases=[loop_case], **kw)
+    assert not res.passed and "TimeoutError" in res.outcomes[0].reason and time.monotonic() - started < 10
+    # a failing assertion's message (which may hold expected values) is not repeated
+    leaky = 'def test_case(pred_sqls, sol_sqls, db_name, conn):\n    assert False, "expected 4976.96"\n'
+    res = grade_test_cases(engine, "gallery", [], "SELECT 1", test_cases=[leaky], **kw)
+    assert "4976" not in res.outcomes[0].reason and "4976" not in res.summary

@@ -160,13 +160,13 @@ class UserSimulator:
         kind, amb, score = self.classify(question)
         if kind == "ambiguity":
             assert amb is not None
-            return SimulatorAnswer(kind=kind, ambiguity_id=amb.id, score=round(score, 4), text=self._filtered(amb))
+            return SimulatorAnswer(kind=kind, ambiguity_id=amb.id, score=round(score, 4), text=self.filtered_clarification(amb))
         if kind == "unannotated":
             return SimulatorAnswer(kind=kind, score=round(score, 4), text=AS_WRITTEN)
         return SimulatorAnswer(kind=kind, score=round(score, 4), text=REFUSAL)
 
 
-    def _filtered(self, amb: Ambiguity) -> str:
+    def filtered_clarification(self, amb: Ambiguity) -> str:
         """The clarification through the leak filter the LLM simulator uses (simulator_secrets): on
         BIRD data only its grounding (KB and column-meaning text) may pass; generated tasks' texts
         are authored and validated, so they are their own allowance. A leak gets 'cannot be more specific'."""

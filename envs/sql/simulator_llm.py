@@ -249,7 +249,7 @@ class LLMUserSimulator:
             return LLMSimulatorAnswer(kind=kind, score=score, text=REFUSAL, label_source=source)
         if kind == "ambiguity":
             assert amb is not None
-            note, fallback = amb.clarification, amb.clarification
+            note = fallback = self.rule.filtered_clarification(amb)  # the rule backend's answer, through the same filter
         else:
             relevant = self._relevant_clauses(q)
             if not relevant:
