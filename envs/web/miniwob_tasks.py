@@ -516,3 +516,55 @@ def identify_shape(p: Page) -> T:
       const e = document.querySelector('#area_svg rect, #area_svg circle, #area_svg polygon');
       return { rect: 'rectangle', circle: 'circle', polygon: 'triangle' }[e.tagName]; })()""")
     yield p.click("$$('#area-buttons button').find((b) => b.getAttribute('data-type') === a[0])", kind)
+
+
+@solves("search-engine")
+def search_engine(p: Page) -> T:
+    term, pos = p.read("$$('#query .bold').map(txt)")
+    k = int(re.match(r"\d+", pos).group(0))
+    yield p.fill("'#search-text'", term)
+    yield p.click("'#search'")
+    page = (k - 1) // 3 + 1
+    if page > 1:
+        yield p.click(by_text("#pagination a"), str(page))
+    yield p.click("$$('#page-content a').find((e) => e.getAttribute('data-result') === a[0])", str(k - 1))
+
+
+SOCIAL = {"Share via DM": "share", "Copy link to Tweet": "copy", "Embed Tweet": "embed", "Mute": "menu-user",
+          "Block": "block-user", "Report": "report", "Reply": "reply", "Retweet": "retweet", "Like": "like"}
+
+
+def icon_click(p: Page, expr: str) -> T:
+    """Click an icon whose image swaps under the mouse (CSS :hover content): hover first, so that
+    the other image is loaded and the icon keeps its size when the click comes."""
+    yield ToolCall(name="hover", arguments={"id": p.id(expr)})
+    yield from wait_until(p, f"({expr}).getBoundingClientRect().width > 0")
+    yield p.click(expr)
+
+
+def social_click(p: Page, index: int, action: str) -> T:
+    """Click an action of the index-th post: a button of its own, or an item of its 'more' menu."""
+    post = f"$$('#area .media')[{index}]"
+    if action in ("reply", "retweet", "like"):
+        yield from icon_click(p, f"{post}.querySelector('.{action}')")
+    else:
+        yield from icon_click(p, f"{post}.querySelector('.more')")
+        yield p.click(f"{post}.querySelector('li.{action}')")
+
+
+@solves("social-media")
+def social_media(p: Page) -> T:
+    user, label = p.read("$$('#query .bold').map(txt)")
+    index = p.read("$$('#area .media').findIndex((m) => txt(m.querySelector('.username')) === a[0])", user)
+    yield from social_click(p, index, SOCIAL[label])
+
+
+@solves("social-media-all", "social-media-some")
+def social_media_all(p: Page) -> T:
+    bold = p.read("$$('#query .bold').map(txt)")
+    action, user = bold[0].lower(), bold[-1]
+    amount = int(bold[1]) if len(bold) == 3 else None  # -some: how many of the user's posts
+    posts = p.read("$$('#area .media').map((m, i) => txt(m.querySelector('.username')) === a[0] ? i : -1).filter((i) => i >= 0)", user)
+    for index in posts[:amount]:
+        yield from icon_click(p, f"$$('#area .media')[{index}].querySelector('.{action}')")
+    yield p.click("'#submitRow button'")
