@@ -1,6 +1,7 @@
 """SWE env figures: reset, tool round trip, grading time, disk per task and per image, concurrency.
 
     python benchmarks/swe.py [--env swe-synth-lite] [--runtime docker] [--episodes 16] [--json]
+    python benchmarks/swe.py --compare-bound 6    # docker: the disk bound's cost, on and off in one run
 
 Targets (issue 5): reset p50 <= 500 ms; tool round trip p50 <= 2 ms; disk <= 20 MB per synthesized
 task beyond its repository image; 16 concurrent episodes with 0 errors and nothing left behind.
@@ -34,6 +35,38 @@ def leftovers() -> int:
     return len(docker_client().containers.list(all=True, filters={"label": [f"agentgym.run={run}"]}))
 
 
+def unbounded(env: object) -> None:
+    """The SWE sandbox as it was before issue 13's disk bound: a writable root, /testbed read
+    straight from the image's layer (an agent can fill the host's Docker disk)."""
+    inner = env.unwrapped  # type: ignore[attr-defined]
+    spec = inner._spec
+    inner._spec = lambda image: spec(image).model_copy(update={"read_only": False, "workdir_from_image": False})
+
+
+def compare_bound(env_id: str, rounds: int) -> dict[str, object]:
+    """Start (a new sandbox), reset (warm spare) and grading (an empty submission) with the bound
+    on and off, interleaved round by round so both see the same machine load."""
+    times: dict[str, dict[str, list[float]]] = {m: {"start": [], "reset": [], "grade": []} for m in ("on", "off")}
+    for r in range(rounds):
+        for mode in ("on", "off"):
+            with agentgym.make(env_id, runtime="docker") as env:
+                if mode == "off":
+                    unbounded(env)
+                tid = list(env.task_ids())[r % len(env.task_ids())]
+                t0 = time.perf_counter()
+                env.reset(options={"task_id": tid})
+                times[mode]["start"].append(time.perf_counter() - t0)
+                env.sandbox.wait_for_spares()
+                t0 = time.perf_counter()
+                env.reset(options={"task_id": tid})
+                times[mode]["reset"].append(time.perf_counter() - t0)
+                env.step({"name": "submit"})
+                times[mode]["grade"].append(env.last_report.seconds)
+    return {m: {"start_p50_s": round(pct(t["start"], 0.5), 2), "reset": ms(t["reset"]),
+                "grade_p50_s": round(pct(t["grade"], 0.5), 2), "grade_max_s": round(max(t["grade"]), 2)}
+            for m, t in times.items()}
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--env", default="swe-synth-lite")
@@ -42,7 +75,12 @@ def main() -> int:
     ap.add_argument("--resets", type=int, default=20)
     ap.add_argument("--calls", type=int, default=200)
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--compare-bound", type=int, default=0, metavar="ROUNDS",
+                    help="only compare the docker disk bound on/off (start, reset, grading p50) over ROUNDS rounds")
     a = ap.parse_args()
+    if a.compare_bound:
+        print(json.dumps({"env": a.env, "runtime": "docker", "bound": compare_bound(a.env, a.compare_bound)}))
+        return 0
     out: dict[str, object] = {"env": a.env, "runtime": a.runtime}
 
     env = agentgym.make(a.env, runtime=a.runtime)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from agentgym.sandbox import ChannelKilled, SandboxError, SandboxSpec, reaper
+from agentgym.sandbox import ChannelKilled, SandboxError, SandboxServerBroken, SandboxSpec, reaper
 
 pytestmark = pytest.mark.docker
 
@@ -140,6 +140,23 @@ def test_workdir_from_image_starts_with_the_images_files_bounded_and_leaves_no_v
     assert api.containers(all=True, filters={"label": f"agentgym.sandbox={s.id}"}) == []
     sources = api.containers(all=True, filters={"label": ["agentgym.kind=workdir-source", f"agentgym.pid={os.getpid()}"]})
     assert sources == []
+
+
+def test_a_replaced_python_on_a_writable_root_is_the_agents_broken_server() -> None:
+    """Root in a writable container replaces python3 with a script that exits, then kills the
+    command server: no fresh server starts, and that is SandboxServerBroken (the agent's failure,
+    terminal), not an infrastructure error. (The SWE, time-series and shell sandboxes have a
+    read-only root, where python3 cannot be replaced: tests/adversarial/test_redteam.py.)"""
+    from tests.adversarial.test_redteam import BREAK_SERVER
+
+    s = make(memory="256m")
+    try:
+        s.exec(BREAK_SERVER)
+        time.sleep(2)
+        with pytest.raises(SandboxServerBroken, match="no longer starts"):
+            s.exec("echo hi")
+    finally:
+        s.close()
 
 
 def test_restore_from_a_warm_spare_is_fast_and_close_leaves_nothing(api) -> None:  # noqa: ANN001

@@ -55,8 +55,8 @@ def test_attack_oom_kill_the_containers_pid1(docker_pair: tuple[Any, Any]) -> No
 
 
 
-#: Root in a writable container (time series, SWE) replaces the python3 the channel server starts
-#: with, then kills the running server: no fresh server can start.
+#: Root in the container replaces the python3 the channel server starts with, then kills the
+#: running server: on a writable root no fresh server could start.
 BREAK_SERVER = ("p=$(command -v python3); cp $(readlink -f $p) /usr/bin/py-real; rm -f $p; "
                 "printf '#!/bin/sh\\nexit 1\\n' > $p; chmod +x $p; "
                 "s=$(for d in /proc/[0-9]*; do [ \"$(cat $d/comm 2>/dev/null)\" = agentgym-chan ] && basename $d; done); "
@@ -69,11 +69,10 @@ BREAK_SERVER = ("p=$(command -v python3); cp $(readlink -f $p) /usr/bin/py-real;
 def test_attack_break_the_command_servers_python(env_id: str, task_id: str) -> None:
     """Replace python3 with a script that exits, then kill the command server. The next call could
     not reopen the channel: 'Infrastructure error (not your fault)' for every call after. Stopped:
-    on a writable root (SWE) a server that starts and dies in a container that still runs is
-    SandboxServerBroken, an agent failure ending the episode with reward 0; on a read-only root
-    (time series) python3 cannot be replaced, so the kill alone is the agent's failure (the server
-    killed from inside) and a fresh server answers. The server also starts as python -I -S, so a
-    planted .pth or sitecustomize never runs in it."""
+    both sandboxes have a read-only root, so python3 cannot be replaced and the kill alone is the
+    agent's failure (the server killed from inside) and a fresh server answers (on a writable root
+    a server that no longer starts is SandboxServerBroken: tests/test_sandbox_docker.py). The
+    server also starts as python -I -S, so a planted .pth or sitecustomize never runs in it."""
     import time
 
     import agentgym
@@ -86,13 +85,10 @@ def test_attack_break_the_command_servers_python(env_id: str, task_id: str) -> N
         time.sleep(2)
         obs, reward, term, _, info = env.step({"name": "bash", "arguments": {"command": "echo hi"}})
         assert "error" not in info, info
-        if env_id.startswith("swe-"):
-            assert term and reward == 0.0 and "no longer starts" in info.get("agent_failure", ""), (obs["text"], info)
-        else:
-            assert "command server" in info.get("agent_failure", ""), (obs["text"], info)
-            if not term:
-                obs, *_ = env.step({"name": "bash", "arguments": {"command": "python3 -c 'print(40 + 2)'"}})
-                assert "42" in obs["text"], obs["text"]
+        assert "command server" in info.get("agent_failure", ""), (obs["text"], info)
+        if not term:
+            obs, *_ = env.step({"name": "bash", "arguments": {"command": "python3 -c 'print(40 + 2)'"}})
+            assert "42" in obs["text"], obs["text"]
         env.reset(options={"task_id": task_id})
         obs, *_ = env.step({"name": "bash", "arguments": {"command": "python3 -c 'print(40 + 2)'"}})
         assert "42" in obs["text"]
