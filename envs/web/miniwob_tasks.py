@@ -568,3 +568,36 @@ def social_media_all(p: Page) -> T:
     for index in posts[:amount]:
         yield from icon_click(p, f"$$('#area .media')[{index}].querySelector('.{action}')")
     yield p.click("'#submitRow button'")
+
+
+def email_task(p: Page) -> dict[str, str]:
+    """What an email-inbox page asks: from its query, or (the natural-language variants) from the
+    page's own utterance fields (core.currentFields, MiniWoB's annotation of the instruction)."""
+    fields = p.read("core.currentFields || null")
+    if fields:
+        action = {"star": "important"}.get(fields.get("task", "forward"), fields.get("task", "forward"))
+        return {"action": action, "name": fields["by"], "text": fields.get("message", ""), "to": fields.get("to", "")}
+    q, bold = p.query(), p.read("$$('#query .bold').map(txt)")
+    action = ("reply" if "reply to them" in q else "forward" if "forward" in q else "delete" if "trash" in q else "important")
+    return {"action": action, "name": bold[0], "text": bold[1] if action == "reply" else "",
+            "to": bold[1] if action == "forward" else ""}
+
+
+@solves("email-inbox", "email-inbox-delete", "email-inbox-forward", "email-inbox-forward-nl", "email-inbox-forward-nl-turk",
+        "email-inbox-important", "email-inbox-nl-turk", "email-inbox-noscroll", "email-inbox-reply", "email-inbox-star-reply")
+def email_inbox(p: Page) -> T:
+    t = email_task(p)
+    thread = "$$('#main .email-thread').find((e) => txt(e.querySelector('.email-sender')) === a[0])"
+    if t["action"] in ("delete", "important"):
+        icon = "trash" if t["action"] == "delete" else "star"
+        yield from icon_click(p, f"{thread.replace('a[0]', repr(t['name']))}.querySelector('.{icon}')")
+        return
+    yield p.click(f"{thread}.querySelector('.email-sender')", t["name"])
+    if t["action"] == "reply":
+        yield p.click("'#email .email-reply'")
+        yield p.fill("'#reply-text'", t["text"])
+        yield from icon_click(p, "document.getElementById('send-reply')")
+    else:
+        yield p.click("'#email .email-forward'")
+        yield p.fill("'#forward .forward-sender'", t["to"])
+        yield from icon_click(p, "document.getElementById('send-forward')")
