@@ -58,6 +58,7 @@ WALK_JS = r"""
   const cut = (s) => s.length > MAX ? s.slice(0, MAX - 3) + '...' : s;
   const q = (s) => '"' + cut(s).replace(/"/g, '\\"') + '"';
   const BR = 0;  // a block boundary inside a list of walk results
+  const SEPARATOR = /^[|\u00b7\u2022]+$/;  // a run of only "|" or bullets between links says nothing
   // Structure that gets no line without a name of its own (its children are shown in its place).
   const STRUCT = new Set(['row','rowgroup','list','table','form','group','navigation','main','banner','contentinfo',
     'complementary','region','article','figure','tablist','menu','menubar','tree','toolbar','radiogroup','paragraph']);
@@ -101,7 +102,7 @@ WALK_JS = r"""
   // Text pieces (strings), BR and nodes ({el, head, kids} or {el, text}) -> nodes, the pieces joined into runs owned by el.
   function runs(items, owner) {
     const out = []; let buf = '';
-    const flush = () => { const t = clean(buf); if (t) { out.push({el: owner, text: t}); made++; } buf = ''; };
+    const flush = () => { const t = clean(buf); if (t && !SEPARATOR.test(t)) { out.push({el: owner, text: t}); made++; } buf = ''; };
     for (const it of items) {
       if (typeof it === 'string') buf += it;
       else { flush(); if (it !== BR) out.push(it); }
@@ -139,20 +140,22 @@ WALK_JS = r"""
     made++;
     const generic = role === 'clickable' || role === 'draggable';
     let name = generic ? '' : (STRUCT.has(role) ? explicitName(el, role) : nameOf(el, role));
-    if (LEAF.has(el.tagName)) return [{el, head: role + (name ? ' ' + q(name) : '') + props(el, role), kids: []}];
+    if (LEAF.has(el.tagName)) return [{el, name, head: role + (name ? ' ' + q(name) : '') + props(el, role), kids: []}];
     const kids = children(el, level);
     if (STRUCT.has(role) && !name && !(el.hasAttribute('tabindex') && el.tabIndex >= 0)) { made--; return [BR, ...runs(kids, el), BR]; }
     const nodes = runs(kids, el);
     const lined = nodes.some((n) => n.text === undefined);
     if (!lined && !STRUCT.has(role)) {  // nothing inside has a line: one line, its text as the name
       if (!name) name = nodes.map((n) => n.text).join(' ') || (generic ? shownText(el) || clean(el.getAttribute('title')) : '');
-      return [{el, head: role + (name ? ' ' + q(name) : '') + props(el, role), kids: []}];
+      return [{el, name, head: role + (name ? ' ' + q(name) : '') + props(el, role), kids: []}];
     }
     // A name from this content already says what its own runs say; otherwise the first run names the line.
     const own = FROM_CONTENT.has(role) && name && !el.hasAttribute('aria-label') && !el.hasAttribute('aria-labelledby');
     const shown = own ? nodes.filter((n) => n.text === undefined || n.el !== el) : nodes;
     if (!name && shown.length && shown[0].text !== undefined) name = shown.shift().text;
-    return [{el, head: role + (name ? ' ' + q(name) : '') + props(el, role), kids: shown}];
+    // A cell or heading named by the one link it holds: the name is said once, on the link.
+    if (own && !WIDGETS.has(role) && shown.map((n) => n.text !== undefined ? n.text : n.name).join(' ') === name) name = '';
+    return [{el, name, head: role + (name ? ' ' + q(name) : '') + props(el, role), kids: shown}];
   }
   // The name of a container without its content (a row, a list): only what names it explicitly.
   function explicitName(el, role) {
