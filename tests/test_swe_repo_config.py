@@ -62,10 +62,9 @@ def pytest_runtest_logreport(report):
 '''
 
 
-@pytest.mark.docker
-def test_a_plugin_planted_by_the_agent_is_never_loaded(clock):
+def test_a_plugin_planted_by_the_agent_is_never_loaded(clock, runtime):
     env = agentgym.make("swe-verified", dataset=str(clock["dataset"]), repo_source=str(clock["repo"]),
-                        repo_specs=str(clock["specs"]), runtime="docker")
+                        repo_specs=str(clock["specs"]), runtime=runtime)
     with env:
         env.reset(options={"task_id": "acme__clock-1"})
         files = {"forge_plugin.py": FORGE_PLUGIN,
