@@ -97,7 +97,7 @@ def test_hidden_and_removed_elements_say_so(session):
     with pytest.raises(BrowserActionError, match=r"not visible \(it has display: none\)"):
         host.call(s.click(go))
     host.call(s.page.evaluate("() => document.getElementById('go').remove()"))
-    with pytest.raises(BrowserActionError, match=r"no element with id"):
+    with pytest.raises(BrowserActionError, match=r"no longer on the page \(removed or re-rendered"):
         host.call(s.click(go))
 
 

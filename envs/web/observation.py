@@ -184,7 +184,7 @@ WALK_JS = r"""
 PROBE_JS = r"""
 (id) => {
   const el = document.querySelector('[data-agid="' + id + '"]');
-  if (!el) return null;
+  if (!el) return {missing: true, known: +id < (window.__agNext || 1)};  // known: this document gave that id out
   const r = el.getBoundingClientRect(), st = getComputedStyle(el);
   let why = '';
   if (st.display === 'none') why = 'it has display: none';

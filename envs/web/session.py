@@ -277,7 +277,10 @@ class Session:
         if not ident.isdigit():
             raise BrowserActionError(f"element id must be the number shown in brackets, like 12, not {ident!r}")
         info = await self._evaluate(PROBE_JS, ident)
-        if info is None:
+        if info is None or info.get("missing"):
+            if info and info.get("known"):
+                raise BrowserActionError(f"element [{ident}] is no longer on the page (removed or re-rendered since it was "
+                                         "observed); use an id from the latest observation")
             raise BrowserActionError(f"no element with id [{ident}] on this page; use an id from the latest observation")
         if need_visible and not info["visible"]:
             raise BrowserActionError(f"element [{ident}] is not visible ({info.get('why') or 'hidden'}); "
