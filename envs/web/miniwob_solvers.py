@@ -117,3 +117,4 @@ def policy(env: Any, task: Any) -> MiniwobPolicy:
 
 
 from agentgym.envs.web.miniwob_tasks import EXCLUDED, LITE  # noqa: E402,F401 - the solvers register themselves
+from agentgym.envs.web import miniwob_apps  # noqa: E402,F401 - likewise
