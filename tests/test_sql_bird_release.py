@@ -226,3 +226,19 @@ def test_test_cases_are_bounded_in_time_and_get_a_working_conn():
     leaky = 'def test_case(pred_sqls, sol_sqls, db_name, conn):\n    assert False, "expected 4976.96"\n'
     res = grade_test_cases(engine, "gallery", [], "SELECT 1", test_cases=[leaky], **kw)
     assert "4976" not in res.outcomes[0].reason and "4976" not in res.summary
+
+
+def test_dumps_unpacked_outside_the_release_folder(tmp_path):
+    import shutil
+
+    from agentgym import make
+
+    shutil.copytree(ROOT / "gallery", tmp_path / "gallery")
+    shutil.copy(ROOT / "bird_interact_data.jsonl", tmp_path / "bird_interact_data.jsonl")
+    with pytest.raises(ValueError, match="no task"):
+        make("sql-c-lite", bird=str(tmp_path), runtime="local")  # no dump anywhere: nothing runs, one line says so
+    env = make("sql-c-lite", bird=str(tmp_path), bird_dumps=str(ROOT / "postgre_table_dumps"), runtime="local")
+    try:
+        assert env.task_ids() == ["gallery_1", "gallery_2", "gallery_M_1"]
+    finally:
+        env.close()

@@ -16,7 +16,8 @@ This module reads such a folder for both engines:
 Where the dump is looked for, in the database folder <dir> (the first that exists):
   <dir>/dump.sql | <dir>/<db>.sql | <dir>/<db>_dump.sql | <dir>/<db>_schema.sql   one file
   <dir>/*.sql (several: one per table, as the release's postgre_table_dumps/<db>_template/ has)
-  and the same names under <root>/postgre_table_dumps/<db>_template/ or <root>/<db>_template/.
+  and the same names under <root>/postgre_table_dumps/<db>_template/ or <root>/<db>_template/,
+  or under a dumps folder unpacked elsewhere (env option bird_dumps=DIR: DIR/<db>_template/).
 Several files load in the order of <dir>/table_orders.txt when present (one table name per line
 or whitespace-separated), else by name; either way all CREATE TABLE statements run before any
 data and constraints/indexes after it, so foreign keys between files resolve.
@@ -185,8 +186,9 @@ def read_kb(path: Path) -> list[KBEntry]:
     return kb
 
 
-def find_dumps(folder: Path, db_id: str) -> tuple[Path, ...]:
-    """The PostgreSQL dump file(s) of a database folder (module docstring), () when none."""
+def find_dumps(folder: Path, db_id: str, meta: Path | None = None) -> tuple[Path, ...]:
+    """The PostgreSQL dump file(s) of a database folder (module docstring), () when none. The
+    table order is read from table_orders.txt next to the dumps, else in the metadata folder."""
     if not folder.is_dir():
         return ()
     for n in _DUMP_NAMES:
@@ -195,6 +197,8 @@ def find_dumps(folder: Path, db_id: str) -> tuple[Path, ...]:
             return (p,)
     files = sorted(p for p in folder.glob("*.sql") if p.is_file())
     order_file = folder / "table_orders.txt"
+    if not order_file.is_file() and meta is not None:
+        order_file = meta / "table_orders.txt"
     if files and order_file.is_file():
         order = [w.strip().strip('"').lower() for w in order_file.read_text(encoding="utf-8").split()]
         rank = {name: i for i, name in enumerate(order)}
@@ -202,12 +206,25 @@ def find_dumps(folder: Path, db_id: str) -> tuple[Path, ...]:
     return tuple(files)
 
 
+#: release root -> the folder holding its dumps, when they were unpacked elsewhere (env option bird_dumps)
+_DUMP_DIRS: dict[Path, Path] = {}
+
+
+def register_dumps(root: Path, dumps: Path) -> None:
+    """Look for the dumps of the release at `root` under `dumps` too (its postgre_table_dumps folder)."""
+    _DUMP_DIRS[Path(root).resolve()] = Path(dumps).resolve()
+
+
 def bird_folder(db_id: str, root: Path) -> BirdFolder | None:
     """The BIRD database `db_id` under `root` (a release root or a folder of database folders)."""
     meta = root / db_id
-    for cand in (meta, root / "postgre_table_dumps" / f"{db_id}_template", root / f"{db_id}_template",
-                 root / "postgre_table_dumps" / db_id):
-        dumps = find_dumps(cand, db_id)
+    extra = _DUMP_DIRS.get(Path(root).resolve())
+    cands = [meta, root / "postgre_table_dumps" / f"{db_id}_template", root / f"{db_id}_template",
+             root / "postgre_table_dumps" / db_id]
+    if extra is not None:
+        cands += [extra / f"{db_id}_template", extra / db_id, extra / "postgre_table_dumps" / f"{db_id}_template"]
+    for cand in cands:
+        dumps = find_dumps(cand, db_id, meta)
         if dumps:
             return BirdFolder(db_id=db_id, root=meta if meta.is_dir() else cand, dumps=dumps)
     return None

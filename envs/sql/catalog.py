@@ -57,6 +57,10 @@ def database_files(db_id: str, data_dir: Path | None = None) -> Any:
         folder = bird_folder(db_id, Path(data_dir))
         if folder is not None:
             return folder
+    if not (root / "dump.sql.gz").is_file() and data_dir is not None:
+        raise FileNotFoundError(f"no database {db_id!r} under {data_dir}: neither {db_id}/dump.sql.gz nor a PostgreSQL "
+                                f"dump ({db_id}/{db_id}.sql, postgre_table_dumps/{db_id}_template/*.sql; env option "
+                                "bird_dumps= names a dumps folder elsewhere)")
     if not (root / "dump.sql.gz").is_file():
         known = sorted(p.name for p in (data_dir or DATA_DIR).iterdir() if (p / "dump.sql.gz").is_file()) if (data_dir or DATA_DIR).is_dir() else []
         raise FileNotFoundError(

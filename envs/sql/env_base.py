@@ -112,7 +112,8 @@ class SqlEnvBase(AgentEnv):
 
     Your own BIRD-Interact data: bird=ROOT (a release folder: tasks .jsonl, <db>/ metadata files and
     the PostgreSQL dumps, see bird.py and bird_files.py), bird_tasks=FILE when ROOT holds several
-    .jsonl. Schema, column meanings and KB are read from ROOT; env.skipped lists the tasks not
+    .jsonl, bird_dumps=DIR when the PostgreSQL dumps (postgre_table_dumps) were unpacked outside
+    ROOT. Schema, column meanings and KB are read from ROOT; env.skipped lists the tasks not
     loaded and why. data_dir=DIR alone points the databases (ours or BIRD folders) elsewhere. For
     BIRD data the LLM simulator is the recommended choice: the release has no clarification texts,
     and the rule simulator can only paraphrase the KB and column meanings."""
@@ -121,7 +122,8 @@ class SqlEnvBase(AgentEnv):
                  use_embeddings: bool | None = None, max_rows: int = 100, timeout_s: float = 5.0,
                  tasks: list[SqlTask] | None = None, engine_options: dict[str, Any] | None = None,
                  simulator: str = "rule", simulator_options: dict[str, Any] | None = None,
-                 bird: str | None = None, bird_tasks: str | None = None, data_dir: str | None = None, **kwargs: Any):
+                 bird: str | None = None, bird_tasks: str | None = None, bird_dumps: str | None = None,
+                 data_dir: str | None = None, **kwargs: Any):
         self.suite = suite
         self.engine_name = resolve_engine(runtime, engine)
         # validate() reports env.runtime: it names what really runs, never "auto".
@@ -129,6 +131,12 @@ class SqlEnvBase(AgentEnv):
         self.data_dir = Path(bird or data_dir).expanduser().resolve() if (bird or data_dir) else None
         if bird and not self.data_dir.is_dir():  # type: ignore[union-attr]
             raise ValueError(f"bird={bird!r} is not a folder; pass the root of a BIRD-Interact release (tasks .jsonl + databases)")
+        if bird_dumps:
+            if not bird or not Path(bird_dumps).expanduser().is_dir():
+                raise ValueError(f"bird_dumps={bird_dumps!r} must be a folder (the release's postgre_table_dumps) and needs bird=ROOT")
+            from agentgym.envs.sql.bird_files import register_dumps
+
+            register_dumps(self.data_dir, Path(bird_dumps).expanduser())  # type: ignore[arg-type]
         self._engine_options = dict(engine_options or {})
         if self.data_dir is not None:
             self._engine_options.setdefault("data_dir", self.data_dir)
@@ -154,6 +162,14 @@ class SqlEnvBase(AgentEnv):
         from agentgym.envs.sql.bird import load_bird, sqlite_runnable
 
         ds = load_bird(root, tasks_file)
+        missing = {}
+        for db_id in {t.db_id for t in ds.tasks}:
+            try:
+                database_files(db_id, root)
+            except FileNotFoundError as exc:
+                missing[db_id] = str(exc)
+        ds.skipped += [f"{t.id}: {missing[t.db_id]}" for t in ds.tasks if t.db_id in missing]
+        ds.tasks = [t for t in ds.tasks if t.db_id not in missing]
         if self.engine.dialect == "sqlite":
             ds = sqlite_runnable(ds, self.engine, timeout_s=timeout_s * 2)
         self.skipped = ds.skipped
