@@ -4,7 +4,8 @@ The image (built here from agentgym/swe-base) has what the official images have 
 looks: /opt/miniconda3/bin/activate, an environment /opt/miniconda3/envs/testbed whose python holds
 a module and a pytest plugin the system python lacks, the repository at /testbed. acme/layout's
 tests need both, and an eval command's export, so the gold patch resolves only if the tests ran
-under the activated env, with its plugins allowed, after the spec's eval_commands.
+under the activated env, with its plugins allowed, after the spec's eval_commands. Its test patch
+adds a data file, which pytest must not be given (it would fail the whole run).
 """
 
 from __future__ import annotations
@@ -46,8 +47,10 @@ def test_env(official_env):
 TESTS_C2 = TESTS_C1 + '''
 
 def test_greet():
+    import json, pathlib
     from layout import greet
-    assert greet("ann") == "hello ann"
+    want = json.loads((pathlib.Path(__file__).parent / "data" / "greeting.json").read_text())
+    assert greet("ann") == want["ann"]
 '''
 SPECS = {"acme/layout": {"base_image": IMAGE, "conda_env": "testbed", "test_cmd": "pytest -rA",
                          "versions": {"1.0": {"eval_commands": ["export LAYOUT_EVAL=1"]}}}}
@@ -62,8 +65,8 @@ def layout(tmp_path_factory):
     repo.mkdir()
     _git(repo, "init", "-q", "-b", "main")
     c1 = _commit(repo, {"layout.py": LAYOUT_C1, "tests/test_layout.py": TESTS_C1}, "layout: greet")
-    c2 = _commit(repo, {"layout.py": LAYOUT_C1.replace('"hi "', '"hello "'), "tests/test_layout.py": TESTS_C2},
-                 "greet says hello")
+    c2 = _commit(repo, {"layout.py": LAYOUT_C1.replace('"hi "', '"hello "'), "tests/test_layout.py": TESTS_C2,
+                        "tests/data/greeting.json": '{"ann": "hello ann"}\n'}, "greet says hello")
     row = {"repo": "acme/layout", "instance_id": "acme__layout-1", "base_commit": c1, "version": "1.0",
            "patch": _git(repo, "diff", c1, c2, "--", "layout.py"),
            "test_patch": _git(repo, "diff", c1, c2, "--", "tests"),

@@ -264,6 +264,8 @@ def test_test_arguments_are_swebench_s_directives():
     for repo in ("django/django", "sympy/sympy", "psf/requests"):
         theirs = get_test_directives({"repo": repo, "test_patch": patch})
         assert spec_for(repo).test_args(files) == theirs
+    assert spec_for("psf/requests").test_args([*files, "docs/api.rst", "tests/__init__.pyi"]) == theirs
+    assert RepoSpec().test_args(["tests/unit", "tests/a.py::test_x", "tests/b.json"]) == ["tests/unit", "tests/a.py::test_x"]
 
 
 def test_the_grader_takes_python_from_the_official_images_conda_env():

@@ -223,7 +223,8 @@ def _run(sbx: Sandbox, instance: SWEInstance, spec: RepoSpec, tests: list[str], 
     if not any(a.startswith("--rootdir") for a in args):
         args = [*args, "--rootdir=."]  # ids relative to the repository, as SWE-bench's are; its ini file still applies
     secret, key_file = testrun.write_harness(sbx, scratch)
-    cmd = testrun.command(python.exe, scratch, key_file, [*args, *tests],
+    targets = spec.test_args(tests) or tests  # a data file given to pytest fails the whole run (exit 4)
+    cmd = testrun.command(python.exe, scratch, key_file, [*args, *targets],
                           [p for p in spec.pythonpath.split(":") if p], spec.test_timeout, spec.isolate_runner,
                           python.plugins)
     res = sbx.exec(f"cd {q(_workdir(sbx))} && {spec.prelude(scratch + '/prelude.log')}env {exports} {cmd}",

@@ -114,11 +114,15 @@ class RepoSpec(BaseModel):
     def test_args(self, files: list[str]) -> list[str]:
         """The test command's arguments for these test files, as SWE-bench's eval script makes them (its
         get_test_directives): files that are not tests (by extension) left out, and for Django's runner a
-        dotted label per file (tests/model_fields/tests.py -> model_fields.tests), which is all it takes."""
+        dotted label per file (tests/model_fields/tests.py -> model_fields.tests), which is all it takes.
+        For pytest, other files than .py are left out too (one it cannot collect fails the whole run);
+        folders and node ids stay."""
         from agentgym.envs.swe.swebench_specs import non_test_extensions
 
         skip = non_test_extensions()
         kept = [f for f in files if not f.endswith(skip)]
+        if self.parser == "pytest":  # pytest exits 4 on a file it cannot collect: .py files, folders, node ids
+            return [f for f in kept if "::" in f or f.endswith(".py") or "." not in f.rsplit("/", 1)[-1]]
         if self.parser != "django":
             return kept
         labels = (f.removesuffix(".py").removeprefix("tests/").replace("/", ".") for f in kept)
