@@ -50,7 +50,7 @@ def _metadata_modules():
 def _filter_plugins(allow):
     """Let pytest and pluggy see only the allowed plugin distributions found now (see the docstring)."""
     mods = _metadata_modules()
-    if allow is None or not mods:
+    if allow is None or not mods or not _pluggy_reads_metadata():
         os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
         return
     allowed = set(allow)
@@ -61,6 +61,16 @@ def _filter_plugins(allow):
             if eps and all("{} {}={}".format(dist.metadata["Name"], ep.name, ep.value) in allowed for ep in eps):
                 keep.append(dist)
         md.distributions = _filtered(md.distributions, keep)
+
+
+def _pluggy_reads_metadata():
+    """pluggy >= 0.12 finds entry points through (importlib_)metadata; older ones use pkg_resources,
+    which the filter does not reach: there, no plugin is autoloaded."""
+    try:
+        import pluggy
+        return [int(p) for p in pluggy.__version__.split("+")[0].split(".")[:2]] >= [0, 12]
+    except Exception:  # noqa: BLE001 - no pluggy (vendored in pytest < 3.7) or an odd version string
+        return False
 
 
 def _filtered(everything, keep):

@@ -60,15 +60,16 @@ def write_harness(sbx: Sandbox, scratch: str) -> tuple[str, str]:
 
 
 #: lists 'DIST NAME=VALUE' of every installed pytest11 entry point (the format runner_boot.plugin_keys uses)
-_PLUGIN_PROBE = ("import json, importlib.metadata as m; print(json.dumps(sorted({'%s %s=%s' % (d.metadata['Name'], "
-                 "e.name, e.value) for d in m.distributions() for e in d.entry_points if e.group == 'pytest11'})))")
+_PLUGIN_PROBE = ("import json\ntry:\n    import importlib.metadata as m\nexcept ImportError:\n    import importlib_metadata as m\n"
+                 "print(json.dumps(sorted({'%s %s=%s' % (d.metadata['Name'], e.name, e.value) for d in m.distributions() "
+                 "for e in d.entry_points if e.group == 'pytest11'})))")
 _PROBE_BYTES = 256 * 1024
 
 
 def installed_plugins(sbx: Sandbox, python: str) -> list[str] | None:
     """The pytest plugins the environment has before the agent's diff is applied: the allowlist of
     the run (an instance image as built, or the local environment as built). None where it cannot be
-    listed (no importlib.metadata: Python < 3.8): the run then autoloads no plugin at all.
+    listed (Python < 3.8 without the importlib_metadata backport): the run then autoloads no plugin.
     Call it on the fresh grading sandbox BEFORE any of the agent's changes are in it."""
     res = sbx.exec(f"(cd / && {shlex.quote(python)} -I -c {shlex.quote(_PLUGIN_PROBE)})", timeout=120)  # a subshell: the channel keeps its cwd
     if not res.ok or len(res.stdout) > _PROBE_BYTES:
