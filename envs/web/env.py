@@ -206,16 +206,17 @@ class WebEnv(AgentEnv):
             self.host = make_host(self.runtime, self.site_specs, self.browser_mode)
         if self.browser is None:
             self.browser = BrowserHost.acquire(self.host.cdp_url)
-        for site in task.sites:
+        stateful = [s for s in task.sites if not self._spec(s).static_dir]  # a static folder has no state to reset
+        for site in stateful:
             self.host.reset(site)
-        self._before = {s: self.host.state(s) for s in task.sites}
+        self._before = {s: self.host.state(s) for s in stateful}
         origins = [self.host.origins[s] for s in task.sites]
         start = self.host.origins[task.start[0]] + task.start[1]
         hooked = any(isinstance(c, HookCheck) for c in task.checks)  # the start page is the task page
         session = self._held.take_spare() or self.browser.call(Session.prepare(self.browser.browser, self.host.proxy_host))
         try:  # the sites' init scripts, with the episode's seed, before the start page loads
             for site in task.sites:
-                spec = next(s for s in self.site_specs if s.name == site)
+                spec = self._spec(site)
                 if spec.init_script:
                     js = byo.wrap_init_script(spec.init_script, self.host.origins[site], self.page_seed)
                     self.browser.call(session.context.add_init_script(js))
@@ -230,6 +231,9 @@ class WebEnv(AgentEnv):
         # everyone's steps down (16 parallel episodes on 2 cores: most actions then timed out).
         if self.prewarm and self._resets > 1 and len(self.browser.browser.contexts) <= (os.cpu_count() or 1):
             self._held.make_spare()
+
+    def _spec(self, site: str) -> SiteSpec:
+        return next(s for s in self.site_specs if s.name == site)
 
     def _end_episode(self) -> None:
         self._held.end_session()
