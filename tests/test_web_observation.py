@@ -110,3 +110,14 @@ def test_playwright_call_logs_become_one_reason():
     assert "not visible" in explain("Locator.hover: Timeout 10000ms exceeded.\nCall log:\n  - element is not visible\n")
     assert explain("Locator.fill: Timeout 10000ms exceeded.\nCall log:\n  - waiting for locator('x')\n  - fill(\"a\")\n") == \
         'Timeout 10000ms exceeded. (last step: fill("a"))'
+
+
+def test_a_click_under_a_sticky_header_is_not_blocked(session):
+    """Playwright scrolls a covered element to the middle and tries again; the fast check does too."""
+    host, s = session
+    text = _load(session, "<title>s</title><div style='position:sticky; top:0; height:80px; background:#fff'>Header</div>"
+                          "<div style='height:1500px'></div><button onclick=\"document.title = 'hit'\">Deep</button>"
+                          "<div style='height:1500px'></div>")
+    host.call(s.page.evaluate("() => window.scrollTo(0, document.querySelector('button').offsetTop - 20)"))
+    host.call(s.click(_id(text, 'button "Deep"')))
+    assert host.call(s.page.title()) == "hit"

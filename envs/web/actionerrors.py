@@ -25,19 +25,25 @@ HIT_JS = r"""
   %s
   const el = document.querySelector('[data-agid="' + id + '"]');
   if (!el) return {state: 'gone'};
-  if (el.scrollIntoViewIfNeeded) el.scrollIntoViewIfNeeded(true); else el.scrollIntoView({block: 'center', inline: 'center'});
   const vw = document.documentElement.clientWidth || innerWidth, vh = document.documentElement.clientHeight || innerHeight;
-  let pt = null;
-  for (const r of el.getClientRects()) {
-    const w = Math.min(r.right, vw) - Math.max(r.left, 0), h = Math.min(r.bottom, vh) - Math.max(r.top, 0);
-    if (w > 0 && h > 0 && w * h > 0.99) { pt = [Math.max(r.left, 0) + w / 2, Math.max(r.top, 0) + h / 2]; break; }
-  }
-  if (!pt) return {state: 'ok'};  // no box in the viewport: Playwright scrolls, waits and says why
-  let hit = document.elementFromPoint(pt[0], pt[1]);
-  while (hit && hit.shadowRoot) { const inner = hit.shadowRoot.elementFromPoint(pt[0], pt[1]); if (!inner || inner === hit) break; hit = inner; }
   const up = (n) => n.parentElement || (n.getRootNode() instanceof ShadowRoot ? n.getRootNode().host : null);
   const labels = el.labels ? [...el.labels] : [];
-  for (let n = hit; n; n = up(n)) if (n === el || labels.includes(n)) return {state: 'ok'};
+  // The element at the point a click lands, or null when that is the element (or inside it, or its label).
+  function topAt() {
+    let pt = null;
+    for (const r of el.getClientRects()) {
+      const w = Math.min(r.right, vw) - Math.max(r.left, 0), h = Math.min(r.bottom, vh) - Math.max(r.top, 0);
+      if (w > 0 && h > 0 && w * h > 0.99) { pt = [Math.max(r.left, 0) + w / 2, Math.max(r.top, 0) + h / 2]; break; }
+    }
+    if (!pt) return null;  // no box in the viewport: Playwright scrolls, waits and says why
+    let hit = document.elementFromPoint(pt[0], pt[1]);
+    while (hit && hit.shadowRoot) { const inner = hit.shadowRoot.elementFromPoint(pt[0], pt[1]); if (!inner || inner === hit) break; hit = inner; }
+    for (let n = hit; n; n = up(n)) if (n === el || labels.includes(n)) return null;
+    return hit;
+  }
+  if (el.scrollIntoViewIfNeeded) el.scrollIntoViewIfNeeded(true); else el.scrollIntoView({block: 'center', inline: 'center'});
+  let hit = topAt();
+  if (hit) { el.scrollIntoView({block: 'center', inline: 'center'}); hit = topAt(); }  // a sticky header over it: from the middle, as Playwright retries
   if (!hit) return {state: 'ok'};
   let top = hit;
   for (let n = hit; n && n !== document.body && n !== document.documentElement; n = up(n))
