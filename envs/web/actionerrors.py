@@ -10,11 +10,16 @@ still reports is read from its call log by :func:`explain` (not visible, covered
 
 from __future__ import annotations
 
+import asyncio
 import re
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from agentgym.envs.web.accname import AX_LIB_JS
+from agentgym.envs.web.pagecalls import BrowserActionError
 
 MAX_REASON = 300
+BLOCKED_WAIT_S = 1.0  # how long a click waits for an element on top of its target to go away
 
 # What is at the point a click on the element would land (the middle of its first box in the
 # viewport, after scrolling it into view as Playwright does): {state: 'ok'} when it is the element
@@ -89,3 +94,19 @@ def explain(message: str) -> str:
     if steps and "Timeout" in first:
         first += f" (last step: {steps[-1]})"
     return first[:MAX_REASON]
+
+
+async def check_unblocked(evaluate: Callable[[str, Any], Awaitable[Any]], ident: str, what: str) -> None:
+    """Fail fast, naming it, when another element is on top of this one where a click lands
+    (Playwright would wait its 10 s, then say only "Timeout"); an overlay that goes away within
+    BLOCKED_WAIT_S (a fading banner) is waited for. evaluate runs a script on the active page."""
+    loop = asyncio.get_running_loop()
+    end = loop.time() + BLOCKED_WAIT_S
+    while True:
+        hit = await evaluate(HIT_JS, ident)
+        if not hit or hit.get("state") != "covered":
+            return
+        if loop.time() >= end:
+            raise BrowserActionError(f"{what} failed: {hit['by']} is on top of it and would get the click; "
+                                     "close or act on that first")
+        await asyncio.sleep(0.1)

@@ -15,7 +15,7 @@ from urllib.parse import unquote, urljoin, urlsplit
 
 from pydantic import BaseModel
 
-from agentgym.envs.web.actionerrors import HIT_JS, explain
+from agentgym.envs.web.actionerrors import check_unblocked, explain
 from agentgym.envs.web.navwait import NAV_TIMEOUT_MS, NavWatch
 from agentgym.envs.web.pagecalls import CRASHED, BrowserActionError, navigating as _navigating, page_call, title as _title
 from agentgym.envs.web.observation import DECODE_PNG_JS, LISTEN_JS, PROBE_JS, WALK_JS, PageSnapshot, parse_walk
@@ -27,11 +27,7 @@ from agentgym.envs.web.taskpage import TaskPage
 # with 16 episodes on 2 busy cores, 3 s made clicks and fills that did complete report a timeout.
 ACTION_TIMEOUT_MS = 10000
 VIEWPORT = {"width": 1280, "height": 800}
-BLOCKED_WAIT_S = 1.0  # how long a click waits for an element on top of its target to go away
 MAX_TABS = 16  # a page opening popups in a loop gets no more (the browser is shared with other episodes)
-
-
-
 
 
 class Tab(BaseModel):
@@ -302,30 +298,15 @@ class Session:
             await self.navs.follow(self.page)
         await self.settle(self.page)
 
-    async def _unblocked(self, ident: str, what: str) -> None:
-        """Fail fast, naming it, when another element is on top of this one where a click lands
-        (Playwright would wait its 10 s, then say only "Timeout"); an overlay that goes away within
-        BLOCKED_WAIT_S (a fading banner) is waited for."""
-        loop = asyncio.get_running_loop()
-        end = loop.time() + BLOCKED_WAIT_S
-        while True:
-            hit = await self._evaluate(HIT_JS, ident)
-            if not hit or hit.get("state") != "covered":
-                return
-            if loop.time() >= end:
-                raise BrowserActionError(f"{what} failed: {hit['by']} is on top of it and would get the click; "
-                                         "close or act on that first")
-            await asyncio.sleep(0.1)
-
     async def click(self, ident: str, button: str = "left", double: bool = False) -> str:
         loc, _ = await self._element(ident)
-        await self._unblocked(ident, f"click [{ident}]")
+        await check_unblocked(self._evaluate, ident, f"click [{ident}]")
         await self._do(loc.dblclick(button=button) if double else loc.click(button=button), f"click [{ident}]")
         return f"clicked [{ident}]"
 
     async def hover(self, ident: str) -> str:
         loc, _ = await self._element(ident)
-        await self._unblocked(ident, f"hover [{ident}]")
+        await check_unblocked(self._evaluate, ident, f"hover [{ident}]")
         await self._do(loc.hover(), f"hover [{ident}]")
         return f"hovering over [{ident}]"
 
@@ -370,7 +351,7 @@ class Session:
     async def drag(self, source: str, target: str) -> str:
         src, _ = await self._element(source)
         dst, _ = await self._element(target)
-        await self._unblocked(source, f"drag [{source}]")
+        await check_unblocked(self._evaluate, source, f"drag [{source}]")
         await self._do(src.drag_to(dst), f"drag [{source}] to [{target}]")
         return f"dragged [{source}] onto [{target}]"
 
