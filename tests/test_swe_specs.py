@@ -292,3 +292,11 @@ def test_the_grader_takes_python_from_the_official_images_conda_env():
     assert "/opt/miniconda3/envs/testbed/bin/python3 -I -c" in sbx.commands[-1]
     plain = grading._interpreter(Official(), None, RepoSpec(), "docker")  # type: ignore[arg-type]
     assert plain.exe == "python3"
+
+
+def test_without_swebench_the_known_defaults_apply(monkeypatch):
+    monkeypatch.setattr(swebench_specs, "_tables", lambda: None)
+    django = spec_for("django/django", version="3.0")
+    assert (django.parser, django.log_parser, django.python) == ("django", "", "")
+    with pytest.raises(swebench_specs.SwebenchMissing, match=r"pip install 'agentgym\[swe\]'"):
+        swebench_specs.versions("django/django")

@@ -18,12 +18,17 @@ The mapping (one SWE-bench spec -> RepoSpec fields):
   the repository's parser      -> parser ('django', 'sympy', else 'pytest') and log_parser (its name)
 and conda_env='testbed' (activated where the image has conda, as in SWE-bench's official images).
 
+Not mapped: execute_test_as_nonroot and nano_cpus (swebench 4.1's harness does not read them
+either), no_use_env (how the conda env was created). A requirements file is read from the
+repository at base_commit, where swebench fetches it from GitHub at environment_setup_commit.
+
 swebench 5 moved specs into each dataset row (eval_script, image, log_parser) and no longer ships
 them, so the dependency is swebench>=4.1,<5; without it, specs.KNOWN's defaults apply.
 """
 
 from __future__ import annotations
 
+import copy
 import functools
 import logging
 import shlex
@@ -57,9 +62,9 @@ def _tables() -> tuple[dict[str, dict[str, dict[str, Any]]], dict[str, Any], dic
     try:
         from swebench.harness.constants import MAP_REPO_TO_REQS_PATHS, MAP_REPO_VERSION_TO_SPECS
         from swebench.harness.log_parsers import MAP_REPO_TO_PARSER
-    except ImportError as exc:
-        log.warning("swebench is not installed (%s): SWE-bench repositories get test commands only; "
-                    "pip install 'agentgym[swe]' for their per-version specs", exc)
+    except Exception as exc:  # noqa: BLE001 - not installed, or a dependency of it broken: say which, once
+        log.warning("swebench cannot be imported (%s: %s): SWE-bench repositories get test commands only; "
+                    "pip install 'agentgym[swe]' for their per-version specs", type(exc).__name__, exc)
         return None
     return MAP_REPO_VERSION_TO_SPECS, MAP_REPO_TO_PARSER, MAP_REPO_TO_REQS_PATHS
 
@@ -99,9 +104,14 @@ def parser_name(repo: str) -> str:
 
 def repo_spec(repo: str) -> dict[str, Any] | None:
     """RepoSpec fields for a SWE-bench repository, with `versions`; None for any other repository or
-    when swebench is not installed (the caller falls back to its own defaults)."""
+    when swebench is not installed (the caller falls back to its own defaults). A fresh copy each call."""
     if repo not in SWE_BENCH_REPOS or _tables() is None:
         return None
+    return copy.deepcopy(_repo_spec(repo))
+
+
+@functools.cache
+def _repo_spec(repo: str) -> dict[str, Any]:
     specs, _, _ = tables()
     name = parser_name(repo)
     base: dict[str, Any] = {"parser": _TEXT_PARSERS.get(name, "pytest"), "log_parser": name, "conda_env": "testbed",
