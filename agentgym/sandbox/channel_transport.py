@@ -23,7 +23,7 @@ from agentgym.sandbox.base import SandboxError
 
 #: The server as one program: its helpers first, then the server (which then skips its import).
 SERVER_SOURCE = b"\n".join(Path(__file__).with_name(n).read_bytes()
-                          for n in ("channel_procs.py", "channel_files.py", "channel_server.py"))
+                          for n in ("channel_procs.py", "channel_files.py", "channel_shell.py", "channel_server.py"))
 
 #: Runs with any Python >= 2.7 syntax-wise; reads the server source (its length is argv[1]) from
 #: stdin and executes it with the remaining argv.
