@@ -242,3 +242,31 @@ def test_dumps_unpacked_outside_the_release_folder(tmp_path):
         assert env.task_ids() == ["gallery_1", "gallery_2", "gallery_M_1"]
     finally:
         env.close()
+
+
+def test_our_dump_format_with_bird_kb_sentinels_resets(tmp_path):
+    """A user's folder in our own format (dump.sql.gz) whose kb.jsonl came from BIRD (-1 links)."""
+    import gzip
+    import json
+
+    from agentgym import make
+
+    db = tmp_path / "shop"
+    db.mkdir()
+    (db / "dump.sql.gz").write_bytes(gzip.compress(b"CREATE TABLE items (id INTEGER PRIMARY KEY, qty INTEGER);\n"
+                                                   b"INSERT INTO items VALUES (1, 5), (2, 0);\n"))
+    (db / "schema.txt").write_text("CREATE TABLE items (id INTEGER PRIMARY KEY, qty INTEGER);\n")
+    (db / "column_meaning_base.json").write_text(json.dumps({"shop|items|qty": "units in stock"}))
+    (db / "kb.jsonl").write_text(json.dumps({"id": 0, "knowledge": "Empty", "description": "Out of stock.",
+                                             "definition": "qty = 0", "type": "domain_knowledge", "children_knowledge": -1}) + "\n")
+    task = {"instance_id": "shop_1", "selected_database": "shop", "query": "How many items are Empty?",
+            "amb_user_query": "How many items ran out?", "sol_sql": ["SELECT COUNT(*) FROM items WHERE qty = 0"],
+            "conditions": {"decimal": -1}, "category": "Query",
+            "follow_up": {"query": "And how many are not?", "sol_sql": "SELECT COUNT(*) FROM items WHERE qty <> 0"}}
+    (tmp_path / "tasks.jsonl").write_text(json.dumps(task) + "\n")
+    env = make("sql-c-lite", bird=str(tmp_path), runtime="local")
+    try:
+        obs, _ = env.reset(options={"task_id": "shop_1"})
+        assert "Empty" in obs["text"] and "units in stock" in obs["text"]
+    finally:
+        env.close()

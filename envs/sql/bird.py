@@ -147,6 +147,8 @@ def task_from_bird(raw: dict[str, Any], db: BirdDatabase | dict[int, KBEntry], d
     iid = raw.get("instance_id", "?")
     fu = raw.get("follow_up") or {}
     gold, fu_gold = _sql_list(raw.get("sol_sql")), _sql_list(fu.get("sol_sql"))
+    if not fu:
+        raise ValueError("no follow_up: the envs play two phases (single-phase data such as mini-interact's is not supported)")
     if not gold or not fu_gold:
         raise ValueError("no gold SQL for phase one or the follow-up (the public release withholds it)")
     for what, part in (("", raw), ("the follow-up is a ", fu)):

@@ -44,7 +44,16 @@ class DatabaseFiles(BaseModel):
 
     def kb(self) -> list[KBEntry]:
         lines = (self.root / "kb.jsonl").read_text(encoding="utf-8").splitlines()
-        return [KBEntry.model_validate_json(line) for line in lines if line.strip()]
+        out = []
+        for line in lines:
+            if line.strip():
+                raw = json.loads(line)
+                for key in ("children_knowledge", "parent_knowledge"):  # BIRD's -1 / null: no links
+                    if not isinstance(raw.get(key, []), list):
+                        raw[key] = []
+                    raw[key] = [c for c in raw.get(key, []) if isinstance(c, int) and c >= 0]
+                out.append(KBEntry.model_validate(raw))
+        return out
 
 
 def database_files(db_id: str, data_dir: Path | None = None) -> Any:
