@@ -65,7 +65,7 @@ def refusal(spec: RepoSpec, repo: str = "") -> str | None:
     host = f"{sys.version_info.major}.{sys.version_info.minor}"
     if python and str(python) != host:
         needs.append(f"Python {python} (the host has {host})")
-    others = [c for c in spec.install if not _SELF_INSTALL.match(c)]
+    others = [c for c in [*spec.install, *getattr(spec, "reinstall", [])] if not _SELF_INSTALL.match(c)]
     if others:
         needs.append(f"install commands ({others[0][:60]!r})")
     if not needs:

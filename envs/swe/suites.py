@@ -68,7 +68,7 @@ def make_verified(
 
     kwargs["runtime"] = resolve_runtime(kwargs.get("runtime", "auto"))
     if kwargs["runtime"] == "local":  # a venv per spec, or one line now
-        for inst in {i.repo: i for i in instances}.values():
+        for inst in {(i.repo, i.version): i for i in instances}.values():  # specs differ per version
             why = local_env.refusal(spec_of(inst), inst.repo)
             if why:
                 raise ValueError(why)
