@@ -14,7 +14,7 @@ import pytest
 from agentgym.envs.swe import swebench_specs
 from agentgym.envs.swe.log_parsers import TEXT_PARSERS, LogParseError
 from agentgym.envs.swe.specs import RepoSpec, load_specs, spec_for
-from agentgym.envs.swe.swebench_parsers import name_tests, parse_log
+from agentgym.envs.swe.swebench_parsers import name_tests, parse_log, parser
 
 REPOS = swebench_specs.SWE_BENCH_REPOS
 
@@ -35,6 +35,7 @@ def test_every_version_swebench_lists_resolves(repo):
         spec = spec_for(repo, version=version)
         assert spec.versions == {} and spec.python == theirs["python"]
         assert spec.log_parser == swebench_specs.parser_name(repo) != ""
+        assert callable(parser(spec.log_parser))
         assert spec.conda_env == "testbed"
         if theirs.get("install"):
             assert spec.install[-1] == spec.reinstall[0] == theirs["install"]
