@@ -7,6 +7,8 @@ hand; user specs vary by version; the README's spec-field table is the model's.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -20,16 +22,37 @@ REPOS = swebench_specs.SWE_BENCH_REPOS
 
 
 def test_the_twelve_repositories_are_swebench_s():
-    from swebench.harness.constants import MAP_REPO_VERSION_TO_SPECS
+    assert len(REPOS) == 12 and set(REPOS) <= set(swebench_specs.tables().specs)
 
-    assert len(REPOS) == 12 and set(REPOS) <= set(MAP_REPO_VERSION_TO_SPECS)
+
+def test_what_is_read_from_swebench_s_files_is_what_its_package_holds():
+    """The tables are read from swebench's files without its heavy package imports; a fresh process
+    compares them with the ordinary import (specs, parsers, directives), and sees sys.modules left clean."""
+    code = """
+import sys
+from agentgym.envs.swe import swebench_specs
+from agentgym.envs.swe.specs import spec_for
+t = swebench_specs.tables()
+assert not [m for m in sys.modules if m.startswith("swebench")] and "datasets" not in sys.modules
+from swebench.harness.constants import MAP_REPO_VERSION_TO_SPECS, MAP_REPO_TO_REQS_PATHS, NON_TEST_EXTS
+from swebench.harness.log_parsers import MAP_REPO_TO_PARSER
+from swebench.harness.test_spec.python import get_test_directives
+assert t.specs == MAP_REPO_VERSION_TO_SPECS and t.reqs_paths == MAP_REPO_TO_REQS_PATHS
+assert t.non_test_exts == tuple(NON_TEST_EXTS)
+assert {r: f.__name__ for r, f in t.parsers.items()} == {r: MAP_REPO_TO_PARSER[r].__name__ for r in t.parsers}
+files = ["tests/model_fields/tests.py", "tests/model_fields/fixtures/data.json", "tests/admin_views/test_forms.py"]
+patch = "".join(f"diff --git a/{f} b/{f}\\n--- a/{f}\\n+++ b/{f}\\n@@ -0,0 +1 @@\\n+x\\n" for f in files)
+for repo in ("django/django", "sympy/sympy", "psf/requests"):
+    assert spec_for(repo).test_args(files) == get_test_directives({"repo": repo, "test_patch": patch}), repo
+print("same")
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0 and out.stdout.strip() == "same", out.stderr[-2000:]
 
 
 @pytest.mark.parametrize("repo", REPOS)
 def test_every_version_swebench_lists_resolves(repo):
-    from swebench.harness.constants import MAP_REPO_VERSION_TO_SPECS
-
-    listed = MAP_REPO_VERSION_TO_SPECS[repo]
+    listed = swebench_specs.tables().specs[repo]
     assert listed and swebench_specs.versions(repo) == list(listed)
     for version, theirs in listed.items():
         spec = spec_for(repo, version=version)
@@ -256,15 +279,11 @@ def test_readme_example_spec_loads_and_varies_by_version():
     assert two.test_timeout == 300 and two.pip == ["attrs", "pytest-mock"] and two.env == {"CALC_STRICT": "1"}
 
 
-def test_test_arguments_are_swebench_s_directives():
-    from swebench.harness.test_spec.python import get_test_directives
-
-    patch = "".join(f"diff --git a/{f} b/{f}\n--- a/{f}\n+++ b/{f}\n@@ -0,0 +1 @@\n+x\n" for f in
-                     ("tests/model_fields/tests.py", "tests/model_fields/fixtures/data.json", "tests/admin_views/test_forms.py"))
+def test_test_arguments_are_swebench_s_directives():  # and the same as get_test_directives: see above
     files = ["tests/model_fields/tests.py", "tests/model_fields/fixtures/data.json", "tests/admin_views/test_forms.py"]
-    for repo in ("django/django", "sympy/sympy", "psf/requests"):
-        theirs = get_test_directives({"repo": repo, "test_patch": patch})
-        assert spec_for(repo).test_args(files) == theirs
+    assert spec_for("django/django").test_args(files) == ["model_fields.tests", "admin_views.test_forms"]
+    theirs = ["tests/model_fields/tests.py", "tests/admin_views/test_forms.py"]
+    assert spec_for("sympy/sympy").test_args(files) == theirs
     assert spec_for("psf/requests").test_args([*files, "docs/api.rst", "tests/__init__.pyi"]) == theirs
     assert RepoSpec().test_args(["tests/unit", "tests/a.py::test_x", "tests/b.json"]) == ["tests/unit", "tests/a.py::test_x"]
 

@@ -30,8 +30,7 @@ _SUMMARY_WORD = {"PASSED": "PASSED", "FAILED": "FAILED", "ERROR": "ERROR", "SKIP
 @functools.cache
 def parser(name: str) -> Parse:
     """SWE-bench's parser function called `name` (e.g. 'parse_log_pytest_v2'); ValueError if it has none."""
-    swebench_specs.tables()  # SwebenchMissing with the install hint when the package is absent
-    from swebench.harness.log_parsers import python as py_parsers
+    py_parsers = swebench_specs.tables().parser_module  # SwebenchMissing with the install hint when absent
 
     fn = getattr(py_parsers, name, None) if name.startswith("parse_log_") else None
     if not callable(fn):

@@ -30,9 +30,14 @@ from __future__ import annotations
 
 import copy
 import functools
+import importlib
+import importlib.util
 import logging
 import shlex
-from typing import Any
+import sys
+from pathlib import Path
+from types import ModuleType
+from typing import Any, NamedTuple
 
 log = logging.getLogger(__name__)
 
@@ -57,16 +62,68 @@ class SwebenchMissing(RuntimeError):
     """The swebench package is not installed (pip install 'agentgym[swe]')."""
 
 
+class Tables(NamedTuple):
+    """What agentgym reads from swebench."""
+
+    specs: dict[str, dict[str, dict[str, Any]]]  # MAP_REPO_VERSION_TO_SPECS
+    parsers: dict[str, Any]  # MAP_REPO_TO_PARSER_PY: repo -> parser function
+    reqs_paths: dict[str, list[str]]  # MAP_REPO_TO_REQS_PATHS
+    non_test_exts: tuple[str, ...]  # NON_TEST_EXTS
+    parser_module: ModuleType  # swebench.harness.log_parsers.python
+
+
 @functools.cache
-def _tables() -> tuple[dict[str, dict[str, dict[str, Any]]], dict[str, Any], dict[str, list[str]]] | None:
+def _tables() -> Tables | None:
     try:
-        from swebench.harness.constants import MAP_REPO_TO_REQS_PATHS, MAP_REPO_VERSION_TO_SPECS
-        from swebench.harness.log_parsers import MAP_REPO_TO_PARSER
+        return _load()
     except Exception as exc:  # noqa: BLE001 - not installed, or a dependency of it broken: say which, once
         log.warning("swebench cannot be imported (%s: %s): SWE-bench repositories get test commands only; "
                     "pip install 'agentgym[swe]' for their per-version specs", type(exc).__name__, exc)
         return None
-    return MAP_REPO_VERSION_TO_SPECS, MAP_REPO_TO_PARSER, MAP_REPO_TO_REQS_PATHS
+
+
+def _load() -> Tables:
+    """swebench's constants and Python log parsers. `import swebench` runs its package __init__ files,
+    which import datasets, modal, docker and ghapi (2 s on a quiet machine, 15 s on a loaded one); the
+    two parts used here need only the standard library, so unless swebench is imported already they
+    are loaded from its files behind temporary parent modules, and sys.modules is put back as it was
+    (a later `import swebench` is the ordinary one). The normal import is the fallback."""
+    if "swebench" not in sys.modules:
+        try:
+            return _load_files()
+        except Exception as exc:  # noqa: BLE001 - a layout this loader does not know: the ordinary import
+            log.debug("swebench's files could not be loaded on their own (%s): importing the package", exc)
+    from swebench.harness import constants
+    from swebench.harness.log_parsers import python as parsers
+
+    return Tables(constants.MAP_REPO_VERSION_TO_SPECS, parsers.MAP_REPO_TO_PARSER_PY, constants.MAP_REPO_TO_REQS_PATHS,
+                  tuple(constants.NON_TEST_EXTS), parsers)
+
+
+def _load_files() -> Tables:
+    found = importlib.util.find_spec("swebench")  # finds the package without running it
+    if found is None or not found.submodule_search_locations:
+        raise ImportError("the swebench package is not installed")
+    root = Path(list(found.submodule_search_locations)[0])
+    stubs = {"swebench": root, "swebench.harness": root / "harness", "swebench.harness.test_spec": None}
+    before = set(sys.modules)
+    try:
+        for name, path in stubs.items():
+            sys.modules[name] = stub = ModuleType(name)
+            stub.__path__ = [str(path)] if path else []
+        sys.modules["swebench.harness.test_spec.test_spec"] = annotations = ModuleType("test_spec")
+        annotations.TestSpec = object  # type: ignore[attr-defined]  # the parsers name it in annotations only
+        constants = importlib.import_module("swebench.harness.constants")
+        where = importlib.util.spec_from_file_location("swebench.harness.log_parsers.python",
+                                                       root / "harness" / "log_parsers" / "python.py")
+        assert where is not None and where.loader is not None
+        parsers = importlib.util.module_from_spec(where)
+        where.loader.exec_module(parsers)
+    finally:
+        for name in [n for n in sys.modules if (n == "swebench" or n.startswith("swebench.")) and n not in before]:
+            del sys.modules[name]
+    return Tables(constants.MAP_REPO_VERSION_TO_SPECS, parsers.MAP_REPO_TO_PARSER_PY, constants.MAP_REPO_TO_REQS_PATHS,
+                  tuple(constants.NON_TEST_EXTS), parsers)
 
 
 def available() -> bool:
@@ -74,8 +131,8 @@ def available() -> bool:
     return _tables() is not None
 
 
-def tables() -> tuple[dict[str, dict[str, dict[str, Any]]], dict[str, Any], dict[str, list[str]]]:
-    """(MAP_REPO_VERSION_TO_SPECS, MAP_REPO_TO_PARSER, MAP_REPO_TO_REQS_PATHS) of the installed swebench."""
+def tables() -> Tables:
+    """What agentgym reads from the installed swebench (SwebenchMissing when it cannot)."""
     found = _tables()
     if found is None:
         raise SwebenchMissing("the swebench package is not installed: pip install 'agentgym[swe]' (swebench>=4.1,<5)")
@@ -84,21 +141,18 @@ def tables() -> tuple[dict[str, dict[str, dict[str, Any]]], dict[str, Any], dict
 
 def non_test_extensions() -> tuple[str, ...]:
     """Endings of files a test patch touches that are not tests (swebench's NON_TEST_EXTS)."""
-    if _tables() is None:
-        return _NON_TEST_FALLBACK
-    from swebench.harness.constants import NON_TEST_EXTS
-
-    return tuple(NON_TEST_EXTS)
+    found = _tables()
+    return found.non_test_exts if found is not None else _NON_TEST_FALLBACK
 
 
 def versions(repo: str) -> list[str]:
     """The versions swebench lists for repo (empty for a repository it does not know)."""
-    return list(tables()[0].get(repo, {}))
+    return list(tables().specs.get(repo, {}))
 
 
 def parser_name(repo: str) -> str:
     """The name of swebench's log parser for repo, e.g. 'parse_log_pytest_options' ('' if none)."""
-    fn = tables()[1].get(repo)
+    fn = tables().parsers.get(repo)
     return fn.__name__ if fn is not None else ""
 
 
@@ -112,7 +166,7 @@ def repo_spec(repo: str) -> dict[str, Any] | None:
 
 @functools.cache
 def _repo_spec(repo: str) -> dict[str, Any]:
-    specs, _, _ = tables()
+    specs = tables().specs
     name = parser_name(repo)
     base: dict[str, Any] = {"parser": _TEXT_PARSERS.get(name, "pytest"), "log_parser": name, "conda_env": "testbed",
                             **_EXTRA.get(repo, {})}
@@ -131,7 +185,7 @@ def map_spec(repo: str, spec: dict[str, Any]) -> dict[str, Any]:
     packages = str(spec.get("packages") or "")
     install = list(spec.get("pre_install") or [])
     if packages == "requirements.txt":
-        paths = tables()[2].get(repo, [])
+        paths = tables().reqs_paths.get(repo, [])
         if paths:  # the first of the repository's requirements files that exists, as swebench picks it
             tries = " || ".join(f"{{ [ -f {shlex.quote(p)} ] && python -m pip install -r {shlex.quote(p)}; }}" for p in paths)
             install.append(f"{{ {tries}; }}")
