@@ -75,9 +75,13 @@ def refusal(spec: RepoSpec, repo: str = "") -> str | None:
 
 
 def _host_pytest() -> str:
-    import pytest
+    """The host's pytest version, '' when the host has none (then the venv gets PyPI's)."""
+    from importlib import metadata
 
-    return pytest.__version__
+    try:
+        return metadata.version("pytest")
+    except metadata.PackageNotFoundError:
+        return ""
 
 
 def _key(spec: RepoSpec) -> str:
@@ -118,7 +122,7 @@ def _build(tmp: Path, dest: Path, spec: RepoSpec, repo: str) -> None:
     site = Path(_run([str(python), "-I", "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
                      repo, "find its site-packages").strip())
     _seed(site, "pytest")
-    reqs = list(spec.pip)
+    reqs = list(spec.pip) if _host_pytest() else ["pytest", *spec.pip]
     if reqs:
         env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
         _run([sys.executable, "-m", "pip", "--python", str(python), "install", "--no-input", "--quiet", *reqs],
