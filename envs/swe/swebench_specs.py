@@ -16,7 +16,8 @@ The mapping (one SWE-bench spec -> RepoSpec fields):
   test_cmd                     -> test_cmd (leading VAR=value words -> env; sphinx's `tox --current-env
                                   -epy39 -v --` -> `python -m pytest -rA`, the command its tox.ini runs)
   the repository's parser      -> parser ('django', 'sympy', else 'pytest') and log_parser (its name)
-and conda_env='testbed' (activated where the image has conda, as in SWE-bench's official images).
+and conda_env='testbed' (activated where the image has conda, as in SWE-bench's official images),
+apt python-is-python3 for local builds (their commands say `python`; Debian has only python3).
 
 Not mapped: execute_test_as_nonroot and nano_cpus (swebench 4.1's harness does not read them
 either), no_use_env (how the conda env was created). A requirements file is read from the
@@ -168,8 +169,10 @@ def repo_spec(repo: str) -> dict[str, Any] | None:
 def _repo_spec(repo: str) -> dict[str, Any]:
     specs = tables().specs
     name = parser_name(repo)
+    # python-is-python3: SWE-bench's commands and Django's / sympy's runners (#!/usr/bin/env python) say `python`,
+    # which Debian's base image lacks; the official images have it in the conda env
     base: dict[str, Any] = {"parser": _TEXT_PARSERS.get(name, "pytest"), "log_parser": name, "conda_env": "testbed",
-                            **_EXTRA.get(repo, {})}
+                            "apt": ["python-is-python3"], **_EXTRA.get(repo, {})}
     per_version = {str(v): map_spec(repo, s) for v, s in specs.get(repo, {}).items()}
     if per_version:  # the newest version's test command is the default for an instance with no version
         newest = per_version[max(per_version, key=_version_key)]
