@@ -190,8 +190,8 @@ def map_spec(repo: str, spec: dict[str, Any]) -> dict[str, Any]:
     if packages == "requirements.txt":
         paths = tables().reqs_paths.get(repo, [])
         if paths:  # the first of the repository's requirements files that exists, as swebench picks it
-            tries = " || ".join(f"{{ [ -f {shlex.quote(p)} ] && python -m pip install -r {shlex.quote(p)}; }}" for p in paths)
-            install.append(f"{{ {tries}; }}")
+            listed = " ".join(shlex.quote(p) for p in paths)
+            install.append(f'for req in {listed}; do if [ -f "$req" ]; then python -m pip install -r "$req"; break; fi; done')
     elif packages and packages != "environment.yml":
         out["pip"] = _dedupe(shlex.split(packages) + out["pip"])
     if spec.get("install"):
