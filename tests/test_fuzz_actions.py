@@ -1,6 +1,7 @@
 """Property-based fuzzing: no input to step() may raise or be taken for an infrastructure error."""
 
 import json
+import os
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -34,8 +35,13 @@ actions = st.one_of(
 
 _env = ToyEnv()
 
+#: Examples per run of the ToyEnv property. Its time is Hypothesis drawing examples (the env's
+#: step costs microseconds), so it grows with this number: 1000 in `make test`; set
+#: AGENTGYM_FUZZ_EXAMPLES=3000 (or more) for a deeper run.
+EXAMPLES = int(os.environ.get("AGENTGYM_FUZZ_EXAMPLES", "1000"))
 
-@settings(max_examples=3000, deadline=None, suppress_health_check=list(HealthCheck))
+
+@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
 @given(action=actions)
 def test_step_never_raises_and_never_reports_infra_errors(action):
     env = _env
