@@ -1,16 +1,12 @@
-"""Shared episodes for the time-series attacks (test_timeseries_*.py).
+"""Shared episodes and an agent's moves for the time-series attacks (test_timeseries_*.py).
 
-Why: making a time-series env and its first reset (task build, sandbox) cost seconds each, and
-the attacks used to make and close one per test. Envs are now pooled per (id, runtime) for a
-test module: `episode(task)` resets a free pooled env on the task (a reset restores the
-sandbox, so nothing one attack planted is there for the next) and gives it back afterwards;
-two episodes at once (an attack and its neighbour) get two envs. Each module closes the pool
-at its end (the `shared_envs` fixture)."""
+`episode(task)` resets a pooled env of the task's id (env_pool.py: a time-series env and its
+first reset cost seconds) on the task and gives it back afterwards; each module closes the
+pool at its end (the autouse `shared_envs` fixture, imported into the module)."""
 
 from __future__ import annotations
 
 import contextlib
-from collections import defaultdict
 from collections.abc import Iterator
 from typing import Any
 
@@ -18,14 +14,14 @@ import pytest
 
 import agentgym
 from agentgym.envs.timeseries.catalog import all_specs
+from tests.adversarial.env_pool import EnvPool
 
 SPECS = {s.id: s for s in all_specs()}
 ROLLING = "eng-translate-rolling-pandas-to-numpy"
 SES = "eng-translate-ses-numpy-to-pandas"
 IMPUTE = "imp-scattered-d-10"
 
-_FREE: dict[tuple[str, str], list[Any]] = defaultdict(list)
-_ALL: list[Any] = []
+POOL = EnvPool()
 
 
 def _env_id(task: str) -> str:
@@ -35,26 +31,17 @@ def _env_id(task: str) -> str:
 @contextlib.contextmanager
 def episode(task: str, runtime: str = "local") -> Iterator[Any]:
     """A pooled env of the task's id, reset on the task (max_turns 50)."""
-    key = (_env_id(task), runtime)
-    if _FREE[key]:
-        env = _FREE[key].pop()
-    else:
-        env = agentgym.make(key[0], runtime=runtime)
-        _ALL.append(env)
-    env.reset(options={"task_id": task, "max_turns": 50})
-    try:
+    env_id = _env_id(task)
+    with POOL.borrow((env_id, runtime), lambda: agentgym.make(env_id, runtime=runtime)) as env:
+        env.reset(options={"task_id": task, "max_turns": 50})
         yield env
-    finally:
-        _FREE[key].append(env)
 
 
 @pytest.fixture(scope="module", autouse=True)
 def shared_envs() -> Iterator[None]:
     """Import into a test module (autouse): closes the module's pooled envs at its end."""
     yield
-    while _ALL:
-        _ALL.pop().close()
-    _FREE.clear()
+    POOL.close()
 
 
 def call(env, name: str, **arguments):
