@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 import agentgym
-from agentgym.envs.swe import local_env
+from agentgym.envs.swe import local_env, testrun
 from agentgym.envs.swe.specs import RepoSpec
 from agentgym.validate import validate
 
@@ -106,3 +106,37 @@ def test_the_local_venv_is_built_once_under_concurrency(tmp_path, monkeypatch):
     python = got[0][0]
     out = subprocess.run([str(python), "-I", "-c", "import pytest; print(pytest.__version__)"], capture_output=True, text=True)
     assert out.stdout.strip() == pytest.__version__  # the host's pytest: the same test ids as the host's
+
+
+def _boot(repo: Path, plugins: list[str] | None, args: list[str]) -> testrun.RunOutcome:
+    scratch = repo.parent / "scratch"
+    scratch.mkdir(exist_ok=True)
+    for name in testrun.HARNESS:
+        (scratch / name).write_text((Path(testrun.__file__).parent / name).read_text())
+    (scratch / "k.key").write_text("s3cret")
+    cmd = testrun.command(sys.executable, str(scratch), str(scratch / "k.key"), ["-rA", "-p", "no:cacheprovider",
+                          "--rootdir=.", *args, "tests/test_x.py"], [], 60, plugins=plugins)
+    proc = subprocess.run(["bash", "-c", cmd], cwd=repo, capture_output=True, text=True, timeout=120,
+                          env={"PATH": "/usr/bin:/bin"})
+    return testrun.outcome(proc.stdout, "s3cret", exit_code=proc.returncode, timed_out=False, timeout=60)
+
+
+def test_the_runner_loads_allowed_plugins_and_never_a_planted_one(tmp_path):
+    """Without a sandbox: the host's pytest-timeout is loaded when allowed (its --timeout option
+    parses), a dist-info at the repository root is not, even when its entry point is on the list."""
+    probe = subprocess.run([sys.executable, "-I", "-c", testrun._PLUGIN_PROBE], capture_output=True, text=True)
+    allowed = json.loads(probe.stdout)
+    assert any(k.startswith("pytest-timeout ") for k in allowed), allowed
+    repo = tmp_path / "repo"
+    (repo / "tests").mkdir(parents=True)
+    (repo / "tests" / "test_x.py").write_text("def test_a():\n    assert 1 == 2\n")
+    (repo / "forge_plugin.py").write_text(FORGE_PLUGIN)
+    (repo / "forge-1.0.dist-info").mkdir()
+    (repo / "forge-1.0.dist-info" / "METADATA").write_text("Metadata-Version: 2.1\nName: forge\nVersion: 1.0\n")
+    (repo / "forge-1.0.dist-info" / "entry_points.txt").write_text("[pytest11]\nforge = forge_plugin\n")
+    for plugins in (allowed, [*allowed, "forge forge=forge_plugin"]):
+        run = _boot(repo, plugins, ["--timeout=30"])
+        assert run.fault is None and run.results == {"tests/test_x.py::test_a": "FAILED"}, run.log[-2000:]
+    off = _boot(repo, None, ["--timeout=30"])  # no list: no plugin at all, so the option is unknown
+    assert "unrecognized arguments: --timeout=30" in off.log, off.log[-2000:]
+
