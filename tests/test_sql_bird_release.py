@@ -274,3 +274,17 @@ def test_our_dump_format_with_bird_kb_sentinels_resets(tmp_path):
         assert "Empty" in obs["text"] and "units in stock" in obs["text"]
     finally:
         env.close()
+
+
+def test_sqlite_translation_of_types_sqlite_lacks(tmp_path):
+    import sqlite3
+
+    (tmp_path / "odd").mkdir()
+    (tmp_path / "odd" / "odd.sql").write_text(
+        "CREATE TYPE public.mood AS ENUM ('calm', 'wild');\nALTER TYPE public.mood OWNER TO root;\n"
+        "CREATE TABLE public.t (id integer, tags text[], m public.mood, j jsonb, ok boolean);\n"
+        "COPY public.t (id, tags, m, j, ok) FROM stdin;\n1\t{x,y}\tcalm\t{\"k\": 1}\tt\n2\t\\N\twild\tnull\tf\n\\.\n")
+    conn = sqlite3.connect(":memory:")
+    conn.executescript(bird_folder("odd", tmp_path).dump_sql())
+    assert conn.execute("SELECT * FROM t ORDER BY id").fetchall() == [(1, "{x,y}", "calm", '{"k": 1}', 1),
+                                                                      (2, None, "wild", "null", 0)]

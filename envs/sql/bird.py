@@ -210,8 +210,12 @@ def sqlite_runnable(ds: BirdDataset, engine: Any, timeout_s: float = 10.0) -> Bi
             continue
         bad = None
         for phase in (1, 2):
-            g = grade_phase(engine, lt, phase, ";\n".join(lt.phase1.gold_sql if phase == 1 else lt.follow_up.gold_sql),
-                            timeout_s=timeout_s, raise_setup=False)
+            try:
+                g = grade_phase(engine, lt, phase, ";\n".join(lt.phase1.gold_sql if phase == 1 else lt.follow_up.gold_sql),
+                                timeout_s=timeout_s, raise_setup=False)
+            except Exception as exc:  # the dump's SQLite translation failed (arrays, custom types...)
+                bad = f"the database does not load there: {type(exc).__name__}: {exc}"
+                break
             if not g.passed:
                 bad = f"phase {phase}: {g.error or 'its own gold fails its checks'}"
                 break

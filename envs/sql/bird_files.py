@@ -286,6 +286,10 @@ def _sqlite_script(paths: tuple[Path, ...], mtimes: tuple[int, ...]) -> str:
             cols = {}
             for col in tree.find_all(exp.ColumnDef):
                 t = col.args.get("kind")
+                if t is not None and t.this in (exp.DataType.Type.ARRAY, exp.DataType.Type.USERDEFINED,
+                                                exp.DataType.Type.JSON, exp.DataType.Type.JSONB):
+                    t = exp.DataType.build("TEXT")  # arrays, enums, JSON: their text form (SQLite has no such types)
+                    col.set("kind", t)
                 name = t.this.name if t is not None else ""
                 cols[col.name] = ("bool" if name == "BOOLEAN" else "num" if t is not None and
                                   (t.is_type(*exp.DataType.NUMERIC_TYPES)) else "text")
