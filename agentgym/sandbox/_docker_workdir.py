@@ -30,7 +30,10 @@ def workdir_mount(spec: SandboxSpec, size: int, labels: dict[str, str]) -> Any:
     from docker.types import DriverConfig, Mount
 
     opts = {"type": "tmpfs", "device": "tmpfs", "o": f"size={size},mode=0755"}
-    return Mount(spec.workdir, None, type="volume", driver_config=DriverConfig("local", opts), labels=labels)
+    # no_copy: Docker's own copy at create goes into a tmpfs that is unmounted again before start
+    # (the copy is lost, and cost as much as ours)
+    return Mount(spec.workdir, None, type="volume", driver_config=DriverConfig("local", opts), labels=labels,
+                 no_copy=True)
 
 
 def seed_workdir(spec: SandboxSpec, image: str, container_id: str, size: int) -> None:
