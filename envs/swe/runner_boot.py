@@ -54,12 +54,19 @@ def _filter_plugins(allow):
         os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
         return
     allowed = set(allow)
-    for md in mods:
-        keep = []
-        for dist in md.distributions():
-            eps = [ep for ep in dist.entry_points if ep.group == "pytest11"]
-            if eps and all("{} {}={}".format(dist.metadata["Name"], ep.name, ep.value) in allowed for ep in eps):
-                keep.append(dist)
+    kept = []
+    try:
+        for md in mods:
+            keep = []
+            for dist in md.distributions():
+                eps = [ep for ep in dist.entry_points if ep.group == "pytest11"]
+                if eps and all("{} {}={}".format(dist.metadata["Name"], ep.name, ep.value) in allowed for ep in eps):
+                    keep.append(dist)
+            kept.append((md, keep))
+    except Exception:  # noqa: BLE001 - unreadable metadata: no plugin rather than a guess
+        os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
+        return
+    for md, keep in kept:
         md.distributions = _filtered(md.distributions, keep)
 
 
