@@ -255,6 +255,25 @@ def test_our_text_parsers_still_refuse_forged_lines():
         TEXT_PARSERS["django"](extra, 1)
 
 
+@pytest.mark.parametrize("repo, real, printed", [
+    ("django/django", "test_overriding_FIELD_display (model_fields.tests.GetFieldDisplayTests) ... FAIL",
+     "test_overriding_FIELD_display (model_fields.tests.GetFieldDisplayTests) ... ok\nFAIL"),
+    ("sympy/sympy", "test_broken_equality F", "test_broken_equality ok\nF"),
+])
+def test_a_test_that_prints_its_own_ok_does_not_pass(repo, real, printed):
+    """The code under test prints 'ok' where the runner writes the status; the runner's own verdict then
+    stands alone on the next line. Another test still fails, so the exit code alone cannot tell."""
+    log = _log(repo)
+    assert real in log
+    with pytest.raises(LogParseError, match="status lines of no test: forged"):
+        TEXT_PARSERS[spec_for(repo).parser](log.replace(real, printed), 1)
+
+
+def test_sympy_exit_code_must_agree_with_the_results():
+    with pytest.raises(LogParseError, match="bin/test exited 0"):
+        TEXT_PARSERS["sympy"](_log("sympy/sympy"), 0)
+
+
 # -- envs/swe/README.md ---------------------------------------------------------------------------
 
 README = Path(__file__).parent.parent / "envs" / "swe" / "README.md"

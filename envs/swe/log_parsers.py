@@ -62,15 +62,16 @@ def parse_django(log: str, exit_code: int | None = None) -> dict[str, str]:
 
     A test with a docstring prints 'test_x (app.tests.Case)' then 'First docstring line ... ok': SWE-bench
     names it by the docstring line, so both names get the status (the count check uses the tests). A test
-    whose own output came between ' ... ' and its status ('ok' alone on a later line) is read too."""
+    whose own output came between ' ... ' and its status ('ok' alone on a later line) is read too; a
+    status alone that no test was waiting for means a test printed its own status ('ok') first."""
     results: dict[str, str] = {}
     docs: dict[str, str] = {}
     pending: str | None = None  # a head line waiting for its docstring line
-    open_id: str | None = None  # 'id ... <output>' waiting for its bare status line
-    for raw in log.splitlines():
+    open_id, open_doc = None, None  # 'id ... <output>' waiting for its bare status line
+    stray = 0
+    for raw in log.split("\n" + "=" * 70 + "\n", 1)[0].splitlines():  # failure details follow the results
         line = raw.rstrip()
-        m = _DJANGO_LINE.match(line)
-        if m:
+        if (m := _DJANGO_LINE.match(line)) is not None:
             results[m.group("id")] = _django_status(m.group("status"))
             pending = open_id = None
             continue
@@ -78,23 +79,30 @@ def parse_django(log: str, exit_code: int | None = None) -> dict[str, str]:
             results[pending] = docs[tail.group("doc")] = _django_status(tail.group("status"))
             pending = open_id = None
             continue
-        if open_id is not None and (bare := _DJANGO_BARE.match(line)):
-            results[open_id] = _django_status(bare.group("status"))
+        if (bare := _DJANGO_BARE.match(line)) is not None:
+            if open_id is None:
+                stray += 1
+            else:
+                results[open_id] = status = _django_status(bare.group("status"))
+                if open_doc is not None:
+                    docs[open_doc] = status
             pending = open_id = None
             continue
         head, opened = _DJANGO_HEAD.match(line), _DJANGO_OPEN.match(line)
         if head:
             pending, open_id = head.group("id"), None
         elif opened:
-            pending, open_id = None, opened.group("id")
+            pending, open_id, open_doc = None, opened.group("id"), None
+        elif pending is not None and " ... " in line:  # a docstring line, then the test's own output
+            pending, open_id, open_doc = None, pending, line.split(" ... ", 1)[0]
         elif pending is not None:
             pending = None  # only the line right after a head is its docstring
     ran = _DJANGO_RAN.findall(log)
     if not results or not ran:
         raise LogParseError("no Django test results in the log (no 'Ran N tests' line)")
-    if int(ran[-1]) != len(results):
-        raise LogParseError(f"Django says it ran {ran[-1]} tests but the log shows {len(results)} results: "
-                            "forged or garbled lines")
+    if int(ran[-1]) != len(results) or stray:
+        raise LogParseError(f"Django says it ran {ran[-1]} tests but the log shows {len(results)} results"
+                            f"{f' and {stray} status lines of no test' if stray else ''}: forged or garbled lines")
     bad = any(v in (FAILED, ERROR) for v in results.values())
     if exit_code is not None and (exit_code != 0) != bad:
         raise LogParseError(f"the Django runner exited {exit_code} but the parsed results say {'failures' if bad else 'all passed'}")
@@ -111,6 +119,7 @@ def _django_status(word: str) -> str:
 # file carries the file's verdict after padding: 'test_y ok            [OK]'
 _SYMPY_LINE = re.compile(r"^(?P<name>test_\w+) (?:(?P<status>ok|F|E|f|X|T)|(?P<why>.*) (?P<skip>[swKT]))"
                          r"(?:\s+\[(?:OK|FAIL)\])?$")
+_SYMPY_BARE = re.compile(r"^(?:ok|F|E|f|X|T)(?:\s+\[(?:OK|FAIL)\])?$")
 _SYMPY_TOTAL = re.compile(r"tests finished: (?P<body>[^=]*?) in [\d.]+ seconds")
 _SYMPY_OF = {"ok": PASSED, "F": FAILED, "E": ERROR, "f": XFAIL, "X": PASSED, "T": FAILED}
 
@@ -119,16 +128,23 @@ def parse_sympy(log: str, exit_code: int | None = None) -> dict[str, str]:
     """bin/test --verbose lines 'test_name ok|F|E|f|X|T' and skips; totals from 'tests finished: ...'
     (which may wrap onto the next line). Ids are the test function's name, as SWE-bench writes them."""
     results: dict[str, str] = {}
-    for line in log.splitlines():
+    stray = 0  # a status alone on its line: the test printed 'ok' after its name, the runner's verdict followed
+    for line in log.split("\n" + "_" * 80 + "\n", 1)[0].splitlines():  # failure details follow the results
         m = _SYMPY_LINE.match(line.strip())
         if m:
             results[m.group("name")] = _SYMPY_OF[m.group("status")] if m.group("status") else SKIPPED
+        elif _SYMPY_BARE.match(line.strip()):
+            stray += 1
     totals = _SYMPY_TOTAL.findall(log)
     if not results or not totals:
         raise LogParseError("no sympy test results in the log (no 'tests finished' line)")
     counted = sum(int(n) for n in re.findall(r"(\d+) \w+", totals[-1]))
-    if counted != len(results):
-        raise LogParseError(f"sympy reports {counted} tests but the log shows {len(results)} results: forged or garbled lines")
+    if counted != len(results) or stray:
+        raise LogParseError(f"sympy reports {counted} tests but the log shows {len(results)} results"
+                            f"{f' and {stray} status lines of no test' if stray else ''}: forged or garbled lines")
+    bad = any(v in (FAILED, ERROR) for v in results.values())
+    if exit_code is not None and (exit_code != 0) != bad:
+        raise LogParseError(f"bin/test exited {exit_code} but the parsed results say {'failures' if bad else 'all passed'}")
     return results
 
 
