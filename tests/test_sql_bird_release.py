@@ -288,3 +288,38 @@ def test_sqlite_translation_of_types_sqlite_lacks(tmp_path):
     conn.executescript(bird_folder("odd", tmp_path).dump_sql())
     assert conn.execute("SELECT * FROM t ORDER BY id").fetchall() == [(1, "{x,y}", "calm", '{"k": 1}', 1),
                                                                       (2, None, "wild", "null", 0)]
+
+
+ODD_DUMP = r"""SET client_encoding = 'UTF8';
+SELECT pg_catalog.set_config('search_path', '', false);
+CREATE EXTENSION IF NOT EXISTS citext WITH SCHEMA public;
+COMMENT ON EXTENSION citext IS 'data type for case-insensitive character strings';
+CREATE SCHEMA extra;
+ALTER SCHEMA extra OWNER TO root;
+CREATE TYPE public.mood AS ENUM ('calm', 'wild');
+CREATE FUNCTION public.twice(x integer) RETURNS integer LANGUAGE sql AS $$ SELECT x * 2; $$;
+CREATE TABLE public."Odd" (id integer NOT NULL, name public.citext, tags text[], m public.mood);
+COPY public."Odd" (id, name, tags, m) FROM stdin;
+1	Alpha	{x,y}	calm
+2	beta	\N	wild
+\.
+CREATE TABLE extra.notes (n text);
+GRANT ALL ON SCHEMA public TO PUBLIC;
+"""
+
+
+@pytest.mark.docker
+def test_release_dump_features_load_on_postgres(pg_server, tmp_path):
+    from agentgym.envs.sql.engines.postgres import PostgresEngine
+
+    (tmp_path / "odd").mkdir()
+    (tmp_path / "odd" / "odd.sql").write_text(ODD_DUMP)
+    eng = PostgresEngine(data_dir=tmp_path, spares=0)
+    try:
+        db = eng.open("odd")
+        rows = db.execute("SELECT id, public.twice(id), tags[1], m::text FROM \"Odd\" WHERE name = 'ALPHA'").rows
+        assert rows == [[1, 2, "x", "calm"]]  # citext compares without case; array, enum, function kept
+        assert db.execute("INSERT INTO extra.notes VALUES ('ok')").rowcount == 1
+        db.close()
+    finally:
+        eng.close()

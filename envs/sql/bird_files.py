@@ -44,7 +44,8 @@ _DROP = [re.compile(p, re.IGNORECASE | re.DOTALL) for p in (
     r"^ALTER\s+.*\s+OWNER\s+TO\s+", r"^(GRANT|REVOKE)\s", r"^CREATE\s+SCHEMA\s+(IF\s+NOT\s+EXISTS\s+)?public\b",
     r"^COMMENT\s+ON\s+SCHEMA\s+public\b", r"^SET\s+default_table_access_method\b", r"^ALTER\s+DEFAULT\s+PRIVILEGES\b",
 )]
-_SUPERUSER = re.compile(r"^(CREATE|COMMENT\s+ON)\s+EXTENSION\b", re.IGNORECASE)
+_SUPERUSER = re.compile(r"^((CREATE|COMMENT\s+ON)\s+EXTENSION|CREATE\s+SCHEMA)\b", re.IGNORECASE)
+_NEW_SCHEMA = re.compile(r"^CREATE\s+SCHEMA\s+(?:IF\s+NOT\s+EXISTS\s+)?(\"[^\"]+\"|[A-Za-z_][\w$]*)", re.IGNORECASE)
 _DUMP_NAMES = ("dump.sql", "{db}.sql", "{db}_dump.sql", "{db}_schema.sql")
 
 
@@ -96,7 +97,14 @@ def _phase(stmt: Stmt) -> int:
 
 
 def is_superuser_stmt(sql: str) -> bool:
+    """CREATE EXTENSION and CREATE SCHEMA need rights the template's owner role lacks."""
     return bool(_SUPERUSER.match(sql))
+
+
+def new_schema(sql: str) -> str | None:
+    """The schema a CREATE SCHEMA statement makes, as written (quoted or not), else None."""
+    m = _NEW_SCHEMA.match(sql)
+    return m.group(1) if m else None
 
 
 class BirdFolder(BaseModel):

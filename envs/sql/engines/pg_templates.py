@@ -143,7 +143,7 @@ def _load_native(conn: Any, statements: list[tuple[str, str, str]]) -> None:
     import psycopg
     from psycopg import sql
 
-    from agentgym.envs.sql.bird_files import is_superuser_stmt
+    from agentgym.envs.sql.bird_files import is_superuser_stmt, new_schema
 
     owner = sql.SQL("SET LOCAL ROLE {}").format(sql.Identifier(OWNER_ROLE))
     with conn.transaction():
@@ -157,6 +157,9 @@ def _load_native(conn: Any, statements: list[tuple[str, str, str]]) -> None:
                 elif is_superuser_stmt(stmt):
                     conn.execute("RESET ROLE")
                     conn.execute(stmt.encode())
+                    schema = new_schema(stmt)
+                    if schema is not None:  # then the owner role's, like public
+                        conn.execute(f"ALTER SCHEMA {schema} OWNER TO {OWNER_ROLE}".encode())
                     conn.execute(owner)
                 else:
                     conn.execute(stmt.encode())
