@@ -229,8 +229,10 @@ def test_a_missing_image_or_python_is_a_clear_error(api) -> None:  # noqa: ANN00
 _CHILD = textwrap.dedent(
     """
     import json, os, time
+    from agentgym.sandbox import SandboxSpec
     from agentgym.sandbox.docker import DockerSandbox
-    a, b = DockerSandbox(), DockerSandbox()
+    a = DockerSandbox()
+    b = DockerSandbox(SandboxSpec(read_only=True, workdir_from_image=True, workdir="/usr/share/base-files"))
     a.exec("echo state > f.txt")
     a.snapshot()
     a.wait_for_spares(); b.wait_for_spares()
@@ -250,6 +252,7 @@ def test_gc_removes_everything_a_sigkilled_process_left(api) -> None:  # noqa: A
         left = api.containers(all=True, filters=run_filter)
         assert len(left) >= 4 and {c["Labels"]["agentgym.pid"] for c in left} == {str(info["pid"])}
         assert len(api.images(filters=run_filter)) == 1
+        assert len(api.volumes(filters=run_filter)["Volumes"] or []) >= 1  # b's workdir volumes
     finally:
         child.send_signal(signal.SIGKILL)
         child.wait()
@@ -259,6 +262,7 @@ def test_gc_removes_everything_a_sigkilled_process_left(api) -> None:  # noqa: A
     assert "removed 0 containers" not in proc.stdout and "could not remove" not in proc.stderr, proc.stdout
     assert api.containers(all=True, filters=run_filter) == []
     assert api.images(all=True, filters=run_filter) == []
+    assert (api.volumes(filters=run_filter)["Volumes"] or []) == []
 
 
 def test_sigterm_removes_what_the_process_owned(api) -> None:  # noqa: ANN001
