@@ -82,8 +82,11 @@ def test_attack_break_the_command_servers_python(env_id: str, task_id: str) -> N
     try:
         env.reset(options={"task_id": task_id})
         env.step({"name": "bash", "arguments": {"command": BREAK_SERVER}})
-        time.sleep(2)
-        obs, reward, term, _, info = env.step({"name": "bash", "arguments": {"command": "echo hi"}})
+        for _ in range(10):  # the kill comes a second after the command returned (later under load)
+            time.sleep(1.5)
+            obs, reward, term, _, info = env.step({"name": "bash", "arguments": {"command": "echo hi"}})
+            if "agent_failure" in info or "error" in info:
+                break
         assert "error" not in info, info
         assert "command server" in info.get("agent_failure", ""), (obs["text"], info)
         if not term:
