@@ -122,7 +122,8 @@ def test_workdir_from_image_starts_with_the_images_files_bounded_and_leaves_no_v
     with pytest.raises(ValueError, match="raise memory"):
         tmpfs_sizes(SandboxSpec(read_only=True, memory="256m", workdir_size="190m"))
     with pytest.raises(SandboxError, match="do not fit its tmpfs"):  # 36 KiB of files into 16 KiB
-        make(read_only=True, workdir_from_image=True, workdir="/usr/share/base-files", memory="256m", workdir_size="16k")
+        make(read_only=True, workdir_from_image=True, workdir="/usr/share/base-files", memory="256m",
+             workdir_size="16k")
     s = make(read_only=True, workdir_from_image=True, workdir="/usr/share/base-files", memory="256m",
              workdir_size="32m", warm_spares=True)
     try:
@@ -140,7 +141,8 @@ def test_workdir_from_image_starts_with_the_images_files_bounded_and_leaves_no_v
         s.close()
     assert not any(v["Name"] in vols for v in api.volumes()["Volumes"] or [])
     assert api.containers(all=True, filters={"label": f"agentgym.sandbox={s.id}"}) == []
-    sources = api.containers(all=True, filters={"label": ["agentgym.kind=workdir-source", f"agentgym.pid={os.getpid()}"]})
+    mine = ["agentgym.kind=workdir-source", f"agentgym.pid={os.getpid()}"]
+    sources = api.containers(all=True, filters={"label": mine})
     assert sources == []
 
 

@@ -93,8 +93,9 @@ def tmpfs_sizes(spec: SandboxSpec) -> list[tuple[str, str, int]]:
     work = parse_memory(spec.workdir_size) if spec.workdir_size else budget // 2
     rest = budget - work
     if rest < 32 << 20:
-        raise ValueError(f"workdir_size {spec.workdir_size} leaves no room for /tmp under the memory limit "
-                         f"{spec.memory} (tmpfs may take {budget >> 20} MiB of it): raise memory or lower workdir_size")
+        raise ValueError(f"workdir_size (SWE: testbed_size) {spec.workdir_size} leaves no room for /tmp under the "
+                         f"memory limit {spec.memory} (tmpfs may take {budget >> 20} MiB of it): raise memory or "
+                         "lower workdir_size")
     return [(spec.workdir, "", work), ("/tmp", ",nosuid", rest * 3 // 4), ("/var/tmp", ",nosuid", rest // 4)]
 
 

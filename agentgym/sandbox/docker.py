@@ -30,6 +30,7 @@ from agentgym.sandbox._docker_util import (
     discard,
     ensure_image,
     start_live,
+    tmpfs_sizes,
 )
 from agentgym.sandbox.archive import read_bounded, safe_extract
 from agentgym.sandbox.base import ARCHIVE_LIMIT, READ_LIMIT, CommandResult, Sandbox, SandboxError, SandboxSpec
@@ -129,6 +130,8 @@ class DockerSandbox(Sandbox):
             None: Target(image=self.spec.image, files=dict(self.spec.files), workdir_tar=_workdir_tar)
         }
         try:
+            if self.spec.read_only:
+                tmpfs_sizes(self.spec)  # a workdir_size the memory limit cannot hold: one line now, not 3 retries
             ensure_image(self.spec.image)
             self._state.active = self._start(None)
         except BaseException:

@@ -263,7 +263,8 @@ def test_attack_git_hook_from_the_diff_forges_the_run(calc: Any, runtime: str) -
         plant = f"b=$(dirname $(command -v python3)); echo {g64} | base64 -d > $b/git; chmod +x $b/git"
     else:
         # the root is read-only (the image's git stays): the fake goes first on the persistent shell's PATH
-        plant = f"mkdir -p /tmp/bin; echo {g64} | base64 -d > /tmp/bin/git; chmod +x /tmp/bin/git; export PATH=/tmp/bin:$PATH"
+        plant = (f"mkdir -p /tmp/bin; echo {g64} | base64 -d > /tmp/bin/git; chmod +x /tmp/bin/git; "
+                 "export PATH=/tmp/bin:$PATH")
     env = agentgym.make("swe-verified", dataset=str(calc["dataset"]), repo_source=str(calc["repo"]), runtime=runtime)
     try:
         env.reset(options={"task_id": "acme__calc-1"})
