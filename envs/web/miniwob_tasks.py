@@ -179,7 +179,12 @@ def use_autocomplete(p: Page) -> T:
     item = p.read("(() => { for (const c of ui_utils.COUNTRIES) if (c.startsWith(a[0]) && c.endsWith(a[1])) return c; })()",
                   start, end)
     yield p.fill("'#tags'", item)
-    yield p.press("Escape", "'#tags'")  # the suggestions menu covers the button
+    # the suggestions open a moment after typing, over the button: pick the item from them
+    menu = "$$('.ui-autocomplete').find(vis)"
+    yield from wait_until(p, f"!!{menu}", tries=20)
+    if p.read(f"!!{menu}"):
+        yield p.click(f"$$('.ui-autocomplete li').find((e) => vis(e) && txt(e) === a[0])", item)
+        yield from wait_until(p, f"!{menu}", tries=20)
     yield p.click("'#subbtn'")
 
 
