@@ -6,6 +6,7 @@ The simpler widgets, the helpers and the tasks left out are in miniwob_tasks.py.
 from __future__ import annotations
 
 import re
+import time
 
 from agentgym.actions import ToolCall
 from agentgym.envs.web.miniwob_solvers import Page, solves
@@ -80,8 +81,14 @@ def copy_paste_2(p: Page) -> T:
 @solves("button-delay")
 def button_delay(p: Page) -> T:
     seconds = int(re.search(r"wait (\d+) second", p.query()).group(1))
+    t0 = time.monotonic()
     yield p.click("'#subbtn'")
-    yield ToolCall(name="noop", arguments={"wait_ms": seconds * 1000 - 100})  # a step takes about 100 ms
+    # the page timed the first click; wait out the rest of the delay by its clock, less the part of
+    # a step that comes before a click lands (about half of the last step, on a busy machine a lot)
+    lead = (time.monotonic() - t0) / 2
+    left = seconds * 1000 - p.read("new Date().getTime() - currentTime") - lead * 1000
+    if left > 0:
+        yield ToolCall(name="noop", arguments={"wait_ms": int(left)})
     yield p.click("'#subbtn2'")
 
 

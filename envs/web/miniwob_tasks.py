@@ -304,8 +304,8 @@ def enter_date(p: Page) -> T:
 
 @solves("enter-time")
 def enter_time(p: Page) -> T:
-    h, mi, half = re.search(r"Enter (\d+):(\d+) ?([AP]M)", p.query()).groups()
-    hour = int(h) % 12 + (12 if half == "PM" else 0)
+    h, mi, half = re.search(r"Enter (\d+):(\d+)\s*([AP]M)?", p.query()).groups()  # the browser's locale: 12 or 24 h
+    hour = int(h) % 12 + (12 if half == "PM" else 0) if half else int(h)
     yield p.fill("'#tt'", f"{hour:02d}:{mi}")
     yield p.click("'#subbtn'")
 
