@@ -4,6 +4,7 @@
     python benchmarks/web.py            # human-readable lines, then one JSON line (last line)
     python benchmarks/web.py --json     # same; the last stdout line is the JSON object
     python benchmarks/web.py --hook-only  # only the page-reward task: reset and the final, reading step
+    python benchmarks/web_miniwob.py      # only the MiniWoB++ side by side with browsergym-miniwob
 
 Targets (issue 6): observation p50 <= 50 ms; per step >= 3x faster than BrowserGym at its
 defaults and >= 1.5x faster with slow_mo 0; 16 concurrent episodes with 0 errors and no
@@ -256,6 +257,7 @@ def main() -> None:
     ap.add_argument("--concurrency", type=int, default=16)
     ap.add_argument("--no-browsergym", action="store_true")
     ap.add_argument("--hook-only", action="store_true", help="only the page-reward (hook) task timings")
+    ap.add_argument("--no-miniwob", action="store_true", help="skip the MiniWoB++ side by side (benchmarks/web_miniwob.py)")
     args = ap.parse_args()
     result: dict[str, Any] = {"runtime": args.runtime, "task": TASK, "cpus": os.cpu_count()}
     result["hook"] = hook_finish(args.runtime, args.episodes)
@@ -286,6 +288,11 @@ def main() -> None:
             result["ratios"] = {"step_vs_bgym_defaults": round(bg["defaults"]["step_p50_ms"] / ours, 2),
                                 "step_vs_bgym_slow_mo_0": round(bg["slow_mo_0"]["step_p50_ms"] / ours, 2)}
             print(f"BrowserGym: {json.dumps(bg)} ratios (theirs/ours, step p50): {json.dumps(result['ratios'])}", flush=True)
+    if not args.no_miniwob:  # MiniWoB++ pages: ours and browsergym-miniwob on the same problems and actions
+        import web_miniwob
+
+        result["miniwob"] = web_miniwob.run(max(1, args.episodes // 5), not args.no_browsergym)
+        print(f"MiniWoB++ side by side: {json.dumps(result['miniwob'])}", flush=True)
     print(json.dumps(result))
 
 

@@ -10,6 +10,10 @@ looked up outside the timed step, as our solver's lookup is). Timed: reset, and 
 (ours: env.step; theirs: env.step). BrowserGym runs at its MiniWoB defaults (slow_mo 100 ms, 0.5 s
 pre-observation delay), and with slow_mo 0 and no delay. Its pages are the same miniwob package's,
 served by a plain static server (MINIWOB_URL).
+
+Targets (issue 15): reset p50 <= 200 ms, step p50 <= 120 ms, and per step >= 3x faster than
+BrowserGym even with slow_mo 0 and no pre-observation delay. Numbers from a loaded machine say
+little: note the load average beside them (printed as "load").
 """
 
 from __future__ import annotations
@@ -164,7 +168,8 @@ def browsergym(plays: list[dict[str, Any]]) -> dict[str, Any]:
 
 def run(episodes: int, with_browsergym: bool = True) -> dict[str, Any]:
     mine, plays = ours(episodes)
-    result: dict[str, Any] = {"tasks": TASKS, "ours": mine}
+    result: dict[str, Any] = {"tasks": TASKS, "load": [round(x, 1) for x in os.getloadavg()], "cpus": os.cpu_count(),
+                              "ours": mine}
     if with_browsergym:
         bg = result["browsergym"] = browsergym(plays)
         if "skipped" not in bg:
