@@ -1,36 +1,67 @@
-"""Every registered id passes gymnasium's checker and `validate`, on both runtimes."""
+"""Every registered id passes `validate` on both runtimes, and every env class gymnasium's checker.
+
+Validation runs each (id, runtime) on a seeded sample that covers every task family/template of
+the id (tests/task_sample.py says how it is chosen); `agentgym validate ID` checks every task.
+check_env runs once per env class x runtime: ids of one class differ only by their task list.
+"""
+
+from collections import defaultdict
 
 import pytest
 from gymnasium.utils.env_checker import check_env
 
 import agentgym
-from agentgym.validate import spread_sample, validate
+from agentgym.validate import validate
+from task_sample import family_sample
 
 # Envs tagged "needs-dataset" (swe-verified) cannot be made offline without a file: their own
 # tests build a local dataset and run the same checks (tests/test_swe_verified.py).
 READY = [i for i in agentgym.list_envs() if "needs-dataset" not in agentgym.env_info(i).tags]
+
+
+def _param(env_id, rt):
+    return pytest.param(env_id, rt, id=f"{env_id}-{rt}", marks=[pytest.mark.docker] if rt == "docker" else [])
+
+
 # Every (id, runtime) an env declares it supports; docker ones carry the docker marker.
-COMBOS = [
-    pytest.param(i, rt, id=f"{i}-{rt}", marks=[pytest.mark.docker] if rt == "docker" else [])
-    for i in READY
-    for rt in agentgym.env_info(i).runtimes
-]
-#: Envs tagged "heavy" (hundreds of tasks, or seconds per episode) are validated here on an evenly
-#: spread sample; `agentgym validate ID` checks all of them (their full runs are in the issue notes).
-HEAVY_SAMPLE = 4
+COMBOS = [_param(i, rt) for i in READY for rt in agentgym.env_info(i).runtimes]
+
+
+def _env_class(env_id):
+    """An id's env class, named by its entry point's module (web.miniwob's make_env and make_lite
+    are one class configured two ways; every id of a module differs only by its tasks or suite)."""
+    return agentgym.env_info(env_id).entry_point.split(":")[0]
+
+
+_BY_CLASS = defaultdict(list)
+for _i in READY:
+    _BY_CLASS[_env_class(_i)].append(_i)
+#: One id per env class: its "lite" id where it has one (the cheapest to start), else its first.
+CLASS_REPS = {cls: next((i for i in ids if "lite" in agentgym.env_info(i).tags), ids[0])
+              for cls, ids in _BY_CLASS.items()}
+CLASS_COMBOS = [_param(i, rt) for i in CLASS_REPS.values() for rt in agentgym.env_info(i).runtimes]
+
+_SAMPLES: dict[tuple[str, str], list[str]] = {}
 
 
 def _sample(env_id, runtime):
-    if "heavy" not in agentgym.env_info(env_id).tags:
-        return None
-    with agentgym.make(env_id, runtime=runtime) as env:
-        return spread_sample(list(env.task_ids()), HEAVY_SAMPLE)
+    if (env_id, runtime) not in _SAMPLES:
+        with agentgym.make(env_id, runtime="local") as env:  # the task list does not depend on the runtime
+            _SAMPLES[env_id, runtime] = family_sample(env, env_id, runtime, "heavy" in agentgym.env_info(env_id).tags)
+    return _SAMPLES[env_id, runtime]
 
 
-@pytest.mark.parametrize("env_id, runtime", COMBOS)
+@pytest.mark.parametrize("env_id, runtime", CLASS_COMBOS)
 def test_check_env(env_id, runtime):
     with agentgym.make(env_id, runtime=runtime) as env:
         check_env(env, skip_render_check=True)
+
+
+def test_check_env_covers_every_class_on_every_runtime():
+    assert set(CLASS_REPS) == {_env_class(i) for i in READY}
+    for i in READY:
+        rep = CLASS_REPS[_env_class(i)]
+        assert set(agentgym.env_info(i).runtimes) <= set(agentgym.env_info(rep).runtimes), (i, rep)
 
 
 @pytest.mark.parametrize("env_id, runtime", COMBOS)
