@@ -6,7 +6,6 @@ The simpler widgets, the helpers and the tasks left out are in miniwob_tasks.py.
 from __future__ import annotations
 
 import re
-import time
 
 from agentgym.actions import ToolCall
 from agentgym.envs.web.miniwob_solvers import Page, solves
@@ -76,20 +75,6 @@ def copy_paste_2(p: Page) -> T:
     n = int(re.search(r"(\d)(st|nd|rd) text area", p.query()).group(1))
     yield p.fill("'#answer-input'", p.read("document.getElementById('text-' + a[0]).value", n))
     yield p.click("'#subbtn'")
-
-
-@solves("button-delay")
-def button_delay(p: Page) -> T:
-    seconds = int(re.search(r"wait (\d+) second", p.query()).group(1))
-    t0 = time.monotonic()
-    yield p.click("'#subbtn'")
-    # the page timed the first click; wait out the rest of the delay by its clock, less the part of
-    # a step that comes before a click lands (about half of the last step, on a busy machine a lot)
-    lead = (time.monotonic() - t0) / 2
-    left = seconds * 1000 - p.read("new Date().getTime() - currentTime") - lead * 1000
-    if left > 0:
-        yield ToolCall(name="noop", arguments={"wait_ms": int(left)})
-    yield p.click("'#subbtn2'")
 
 
 @solves("ascending-numbers")
