@@ -15,8 +15,12 @@ from agentgym.models.testing import OpenAITestServer, Reply
 # Every registered env that runs without Docker, two tasks each (the lite ones are the brief's
 # must-haves; the rest are "every ready env" from the issue).
 # (swe-verified needs a dataset file: its own tests run agents' paths on a local one.)
+# web-miniwob is played through web-miniwob-lite (the same class): its full list's first tasks
+# (ascending-numbers, SVG targets) are solved by a scripted policy that reaches elements the
+# observation does not list, so their recorded ids do not replay (an open issue-15 finding).
 LOCAL_ENVS = [e for e in agentgym.list_envs()
-              if "local" in agentgym.env_info(e).runtimes and "needs-dataset" not in agentgym.env_info(e).tags]
+              if "local" in agentgym.env_info(e).runtimes and "needs-dataset" not in agentgym.env_info(e).tags
+              and e != "web-miniwob"]
 CASES = [(e, 2) for e in LOCAL_ENVS]
 
 
@@ -24,9 +28,14 @@ def test_the_must_have_envs_are_covered():
     assert {"shell-fixture", "sql-a-lite"} <= set(LOCAL_ENVS)
 
 
+#: Both plays of a task use one seed: a seeded page (web-miniwob) poses a new problem per seed, so
+#: the reference's recorded actions only solve the episode they were recorded on.
+SEED = 7
+
+
 def reference_script(env, task_id):
     """The reference solution's actions, as the model would send them."""
-    traj = run_episode(env, OracleAgent(env), options={"task_id": task_id})
+    traj = run_episode(env, OracleAgent(env), seed=SEED, options={"task_id": task_id})
     assert traj.passed, f"reference of {task_id} must pass"
     replies = []
     for i, step in enumerate(traj.steps):
@@ -45,7 +54,7 @@ def test_agent_completes_env_over_http(env_id, n_tasks, cls):
             script = reference_script(env, task_id)
             with OpenAITestServer(script) as srv:
                 a = cls(env, base_url=srv.base_url, model="m")
-                traj = run_episode(env, a, options={"task_id": task_id})
+                traj = run_episode(env, a, seed=SEED, options={"task_id": task_id})
                 assert traj.passed and traj.error is None, traj.steps[-1].observation
                 assert traj.turns == len(script) == len(srv.requests)
                 sent = srv.requests[-1]["messages"]
