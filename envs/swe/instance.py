@@ -8,6 +8,9 @@ store FAIL_TO_PASS / PASS_TO_PASS as JSON-encoded strings; both that and real li
 from __future__ import annotations
 
 import json
+import os
+import socket
+import urllib.parse
 from pathlib import Path
 from typing import Any
 
@@ -97,8 +100,24 @@ def _load_hub(name: str, split: str) -> list[SWEInstance]:
         import datasets  # type: ignore[import-not-found]
     except ImportError:
         raise DatasetUnavailable(f"cannot load {name!r}: the `datasets` package is not installed; {hint}") from None
+    offline = any(os.environ.get(v, "").lower() in ("1", "true", "yes") for v in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE"))
+    if not offline and not _hub_reachable():
+        # datasets retries an unreachable hub for ~25 s before giving up: one quick probe first
+        raise DatasetUnavailable(f"cannot load {name!r}: the Hugging Face hub is unreachable from here (a copy "
+                                 f"already in the datasets cache loads with HF_DATASETS_OFFLINE=1); {hint}")
     try:
         ds = datasets.load_dataset(name, split=split)
     except Exception as exc:  # noqa: BLE001 - offline, gated, renamed...
         raise DatasetUnavailable(f"cannot load {name!r} from the Hugging Face hub ({type(exc).__name__}); {hint}") from None
     return [SWEInstance.model_validate(dict(row)) for row in ds]
+
+
+def _hub_reachable(timeout: float = 3.0) -> bool:
+    """Whether a TCP connection to the hub's host (HF_ENDPOINT or huggingface.co) opens in `timeout` s."""
+    url = urllib.parse.urlsplit(os.environ.get("HF_ENDPOINT") or "https://huggingface.co")
+    port = url.port or (80 if url.scheme == "http" else 443)
+    try:
+        socket.create_connection((url.hostname or "huggingface.co", port), timeout=timeout).close()
+    except OSError:
+        return False
+    return True
