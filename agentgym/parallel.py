@@ -126,7 +126,7 @@ async def run_episode_async(env: Any, policy: Policy, spec: RolloutSpec, max_ste
         if traj.record(action, obs, reward, terminated, truncated, info, time.perf_counter() - ts):
             ended = True
             break
-    traj.finish(env, info, ended, max_steps, t0)
+    traj.finish(env, info, ended, max_steps, t0, policy=policy)
     return traj
 
 

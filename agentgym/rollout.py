@@ -1,4 +1,10 @@
-"""Episode loop and trajectory records."""
+"""Episode loop and trajectory records.
+
+A Trajectory is the stored record of one episode (schema_version says which shape): the env's
+steps, and, since version 2, the model's transcript and per-call usage (from policies that have
+a ``transcript()``) and the grader's report, so a failure explains itself. Every field added
+since version 1 is optional: older stored runs still load. Stored text is bounded (clip).
+"""
 
 from __future__ import annotations
 
@@ -9,6 +15,9 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from agentgym.policy import Policy
+from agentgym.transcript import GraderReport, Transcript, build_grader_report, clip
+
+SCHEMA_VERSION = 2
 
 
 def _jsonable(action: Any) -> Any:
@@ -34,6 +43,7 @@ class StepRecord(BaseModel):
 
 
 class Trajectory(BaseModel):
+    schema_version: int = Field(1, description="1: steps only; 2: + transcript and grader_report")
     env_id: str
     task_id: str | None
     seed: int | None
@@ -45,6 +55,8 @@ class Trajectory(BaseModel):
     passed: bool = False
     error: str | None = Field(None, description="infrastructure error, if one ended the episode")
     seconds: float = 0.0
+    transcript: Transcript | None = Field(None, description="what the model saw and said, per-call usage (model-driven policies)")
+    grader_report: GraderReport | None = Field(None, description="the verdict and why: per-test statuses, checks")
 
     @property
     def turns(self) -> int:
@@ -56,7 +68,7 @@ class Trajectory(BaseModel):
         self.steps.append(
             StepRecord(
                 action=_jsonable(action),
-                observation=obs["text"],
+                observation=clip(obs["text"]),
                 reward=float(reward),
                 terminated=terminated,
                 truncated=truncated,
@@ -72,13 +84,30 @@ class Trajectory(BaseModel):
             return True
         return False
 
-    def finish(self, env: Any, last_info: dict[str, Any], ended: bool, max_steps: int, started: float) -> None:
-        """Close the record: a policy that never ended the episode is an error, not a silent zero."""
+    def finish(self, env: Any, last_info: dict[str, Any], ended: bool, max_steps: int, started: float,
+               policy: Any = None) -> None:
+        """Close the record: a policy that never ended the episode is an error, not a silent zero.
+        With `policy`, its transcript (if it keeps one) is stored too."""
         if not ended:
             self.truncated = True
             self.error = self.error or f"policy did not finish within {max_steps} steps"
         self.passed = self.error is None and bool(env.unwrapped.passed(self.total_reward, last_info))
         self.seconds = time.perf_counter() - started
+        self.schema_version = SCHEMA_VERSION
+        self.first_observation = clip(self.first_observation)
+        self.attach_transcript(policy)
+        self.grader_report = build_grader_report(
+            passed=self.passed, error=self.error, truncated=self.truncated, last_info=last_info,
+            last_observation=self.steps[-1].observation if self.steps else "", env_report=_env_report(env))
+
+    def attach_transcript(self, policy: Any) -> None:
+        """Store `policy.transcript()` (bounded) when the policy keeps one."""
+        get = getattr(policy, "transcript", None)
+        if not callable(get):
+            return
+        t = get()
+        if t is not None:
+            self.transcript = (t if isinstance(t, Transcript) else Transcript.model_validate(t)).bounded()
 
 
 def run_episode(
@@ -108,12 +137,26 @@ def run_episode(
         if traj.record(action, obs, reward, terminated, truncated, info, time.perf_counter() - ts):
             ended = True
             break
-    traj.finish(env, info, ended, max_steps, t0)
+    traj.finish(env, info, ended, max_steps, t0, policy=policy)
     return traj
+
+
+def _env_report(env: Any) -> dict[str, Any] | None:
+    """An env's own report of the last grading (host side), when it offers `grader_report()`."""
+    fn = getattr(getattr(env, "unwrapped", env), "grader_report", None)
+    if not callable(fn):
+        return None
+    try:
+        report = fn()
+    except Exception as exc:  # noqa: BLE001 - the verdict stands without the env's extra detail
+        return {"summary": f"(the env's grader_report() failed: {type(exc).__name__}: {exc})"}
+    if isinstance(report, BaseModel):
+        report = report.model_dump(mode="json")
+    return report if isinstance(report, dict) else None
 
 
 def _jsonable_info(info: dict[str, Any]) -> dict[str, Any]:
     return {k: _jsonable(v) for k, v in info.items()}
 
 
-__all__ = ["StepRecord", "Trajectory", "run_episode"]
+__all__ = ["SCHEMA_VERSION", "GraderReport", "StepRecord", "Trajectory", "Transcript", "run_episode"]

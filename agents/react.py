@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from agentgym.actions import ToolCall
 from agentgym.budget import Budget, BudgetTracker, Usage
+from agentgym.transcript import ModelTurn, Transcript, tools_hash
 from agentgym.models import (
     ChatResult,
     ChatUsage,
@@ -78,11 +79,15 @@ class ReActAgent:
         self._submit_bounced = False
         self._budget_info: dict[str, Any] = {}
         self._tools: list[dict[str, Any]] = []
+        self._turns: list[ModelTurn] = []  # one per model call, for the stored transcript
+        self._steps = 0  # env steps this episode (actions returned)
 
     # -- Policy protocol ---------------------------------------------------------------------------
     def reset(self, obs: dict[str, Any], info: dict[str, Any]) -> None:
         self.tracker = BudgetTracker(Budget(max_turns=None))  # counts only; the env enforces limits
         self.chat_usage = []
+        self._turns = []
+        self._steps = 0
         self._pending = []
         self._submit_bounced = False
         self._budget_info = dict(info.get("budget") or {})
@@ -105,17 +110,26 @@ class ReActAgent:
                 if self._bounce_submit(msg.tool_calls, info):
                     continue
                 self._pending = [c["id"] for c in msg.raw_tool_calls]
+                self._steps += 1
                 return msg.raw_tool_calls
             if nudges < self.config.max_nudges:
                 nudges += 1
                 self.messages.append({"role": "user", "content": NUDGE})
                 continue
             self._pending = []
+            self._steps += 1
             return self._final_answer(msg.content or "")
 
     def usage(self) -> Usage:
         """Tokens and money this agent spent in the current episode."""
         return self.tracker.usage()
+
+    def transcript(self) -> Transcript:
+        """The episode as the model saw it: every message sent or received, the tools offered
+        (by hash and name), and each model call's tokens, cost and latency."""
+        return Transcript(messages=[dict(m) for m in self.messages], tools_sha256=tools_hash(self._tools),
+                          tool_names=[t.get("function", {}).get("name", "") for t in self._tools],
+                          model=m if isinstance(m := getattr(self.backend, "model", None), str) else None, turns=list(self._turns))
 
     # -- pieces subclasses change --------------------------------------------------------------------
     def _observation_text(self, obs: dict[str, Any], info: dict[str, Any]) -> str:
@@ -128,6 +142,9 @@ class ReActAgent:
         u = result.usage
         cost = c.prices.cost(u)
         self.chat_usage.append(u)
+        self._turns.append(ModelTurn(step=self._steps, input_tokens=u.input_tokens, cached_input_tokens=u.cached_input_tokens,
+                                     output_tokens=u.output_tokens, cost=cost, latency_s=result.latency_s,
+                                     message_index=len(self.messages)))
         self.tracker.record_tokens(input=u.input_tokens, output=u.output_tokens, cached_input=u.cached_input_tokens)
         self.tracker.record_cost(cost)
         if c.charge_env and isinstance(getattr(self.env, "tracker", None), BudgetTracker):
