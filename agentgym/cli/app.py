@@ -1,4 +1,8 @@
-"""The `agentgym` command."""
+"""The `agentgym` command.
+
+Commands defined in other modules register at the bottom, one line each. The root group's class is
+cli.boundary.BoundaryGroup: whatever a command raises ends as one line on stderr and exit 2.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +15,10 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from agentgym.cli.boundary import BoundaryGroup, fail
+
 app = typer.Typer(
+    cls=BoundaryGroup,
     name="agentgym",
     help="Containerized, interactive Gymnasium environments for LLM agents.",
     no_args_is_help=True,
@@ -30,9 +37,7 @@ EnvArgOpt = Annotated[Optional[list[str]], typer.Option(
     "else as text), e.g. -e browser=container")]
 
 
-def _fail(msg: str, code: int = 2) -> None:
-    err.print(f"[bold red]error:[/] {msg}")
-    raise typer.Exit(code)
+_fail = fail  # one line on stderr, then exit (2 unless told)
 
 
 def _env_args(pairs: list[str] | None) -> dict:
@@ -58,6 +63,34 @@ def _make(env_id: str, runtime: str, **kwargs):
         _fail(str(exc))
     except (TypeError, ValueError) as exc:  # a bad --env-arg: say which, not a traceback
         _fail(f"{env_id}: {exc}")
+
+
+def _check_tasks(env_id: str, env, ids: list[str]) -> list[str]:
+    """`ids` when the env has them all; else one line naming the first unknown one."""
+    import difflib
+
+    known = list(env.task_ids())
+    for tid in ids:
+        if tid not in known:
+            close = difflib.get_close_matches(tid, known, n=3)
+            hint = f" (did you mean {', '.join(close)}?)" if close else f"; e.g. {', '.join(known[:5])}"
+            _fail(f"{env_id} has no task {tid!r}{hint}; `agentgym info {env_id}` lists its {len(known)} tasks")
+    return ids
+
+
+def _preflight_agent(agent: str, model_kwargs: dict) -> None:
+    """A model-driven agent's endpoint must answer before the episode starts (seconds, not the
+    backend's full retry schedule)."""
+    from agentgym.models.preflight import Endpoint, PreflightError, check_endpoint
+
+    if agent not in ("react", "budget-aware") and not model_kwargs:
+        return
+    ep = Endpoint.from_kwargs(model_kwargs)
+    if ep is not None:
+        try:
+            check_endpoint(ep)
+        except PreflightError as exc:
+            _fail(str(exc))
 
 
 @app.command("list")
@@ -123,8 +156,10 @@ def validate(
         _fail(str(exc))
     kwargs = _env_args(env_arg)
     probe = _make(env_id, runtime, **kwargs)
-    ids = tasks.split(",") if tasks else list(probe.task_ids())
-    probe.close()
+    try:
+        ids = _check_tasks(env_id, probe, tasks.split(",")) if tasks else list(probe.task_ids())
+    finally:
+        probe.close()
     if sample is not None:
         ids = spread_sample(ids, sample)
     out = err if as_json else console
@@ -153,7 +188,7 @@ def run(
     base_url: Annotated[Optional[str], typer.Option(help="OpenAI-compatible endpoint, e.g. http://127.0.0.1:8000/v1 (vLLM)")] = None,
     task: Annotated[Optional[str], typer.Option(help="task id (default: picked by the seed)")] = None,
     seed: Annotated[Optional[int], typer.Option(help="reset seed")] = None,
-    max_turns: Annotated[Optional[int], typer.Option(help="horizon for this episode")] = None,
+    max_turns: Annotated[Optional[int], typer.Option(min=1, help="horizon for this episode")] = None,
     runtime: RuntimeOpt = "auto",
     as_json: Annotated[bool, typer.Option("--json", help="print the trajectory as one JSON object")] = False,
     env_arg: EnvArgOpt = None,
@@ -164,6 +199,8 @@ def run(
 
     env = _make(env_id, runtime, **_env_args(env_arg))
     try:
+        if task is not None:
+            _check_tasks(env_id, env, [task])
         model_kwargs = {k: v for k, v in {"model": model, "base_url": base_url}.items() if v is not None}
         try:
             policy = make_agent(agent, env, **model_kwargs)
@@ -173,6 +210,7 @@ def run(
             if not model_kwargs:
                 raise
             _fail(f"agent {agent!r} takes no --model/--base-url; those are for react and budget-aware")
+        _preflight_agent(agent, model_kwargs)
         options = {k: v for k, v in {"task_id": task, "max_turns": max_turns}.items() if v is not None}
         traj = agentgym.run_episode(env, policy, seed=seed, options=options)
     finally:
@@ -244,14 +282,19 @@ def images_ls() -> None:
     console.print(table)
 
 
-from agentgym.cli.sweep_cmd import register as _register_sweep  # the sweep and report commands
+# -- commands defined in other modules: one line each (each module has register(app)) -----------
+def _register(module: str) -> None:
+    import importlib
 
-_register_sweep(app)
+    importlib.import_module(module).register(app)
+
+
+_register("agentgym.cli.sweep_cmd")  # sweep, report
 
 
 def main() -> None:
     try:
         app()
-    except KeyboardInterrupt:
-        err.print("interrupted")
+    except KeyboardInterrupt:  # outside any command (the boundary handles those)
+        print("interrupted", file=sys.stderr)
         sys.exit(130)
