@@ -5,6 +5,11 @@ Namespacing: an agentgym env with short id ``sql-lite`` is registered in gymnasi
 ``gymnasium.make("agentgym/sql-lite-v0")`` (after ``import agentgym``) build the same env;
 agentgym.make returns the bare AgentEnv (so fork(), tools and task_ids are at hand), while
 gymnasium.make adds gymnasium's usual wrappers.
+
+Envs of other packages come in through the ``agentgym.envs`` entry-point group (agentgym.plugins),
+loaded the first time a name is not found here or the whole list is asked for. Options given to
+make() are checked against the entry point's signature first (agentgym.env_options), so a
+misspelt one is one line naming the options that exist.
 """
 
 from __future__ import annotations
@@ -15,6 +20,10 @@ from typing import Any
 import gymnasium
 from gymnasium.envs.registration import load_env_creator
 from pydantic import BaseModel, Field
+
+from agentgym import env_options as _opts
+from agentgym import plugins
+from agentgym.env_options import EnvOptionError
 
 NAMESPACE = "agentgym"
 
@@ -76,6 +85,8 @@ def register(
 
 
 def list_envs() -> list[str]:
+    """Every registered short id, plugins' included."""
+    plugins.load(plugins.ENV_GROUP)
     return sorted(_ENVS)
 
 
@@ -84,22 +95,57 @@ def env_info(id: str) -> EnvInfo:
 
 
 def _resolve(id: str) -> str:
+    found = _find(id)
+    if found is None:  # not built in or registered in this process: maybe a plugin's
+        plugins.load(plugins.ENV_GROUP)
+        found = _find(id)
+    if found is not None:
+        return found
+    close = difflib.get_close_matches(id.removeprefix(f"{NAMESPACE}/"), list(_ENVS), n=5, cutoff=0.4)
+    hint = f" Did you mean: {', '.join(close)}?" if close else ""
+    raise UnknownEnvError(f"no agentgym env {id!r}.{hint} Registered: {', '.join(list_envs()) or '(none)'}."
+                          + plugins.failure_hint(plugins.ENV_GROUP))
+
+
+def _find(id: str) -> str | None:
     if id in _ENVS:
         return id
     for short, info in _ENVS.items():  # accept the gymnasium form too
         if id in (info.gym_id, f"{NAMESPACE}/{short}"):
             return short
-    close = difflib.get_close_matches(id.removeprefix(f"{NAMESPACE}/"), list(_ENVS), n=5, cutoff=0.4)
-    hint = f" Did you mean: {', '.join(close)}?" if close else ""
-    raise UnknownEnvError(f"no agentgym env {id!r}.{hint} Registered: {', '.join(list_envs()) or '(none)'}")
+    return None
+
+
+def _creator(short: str) -> tuple[Any, Any]:
+    spec = gymnasium.spec(_ENVS[short].gym_id)
+    creator = load_env_creator(spec.entry_point) if isinstance(spec.entry_point, str) else spec.entry_point
+    return spec, creator
+
+
+def env_options(id: str) -> tuple[dict[str, Any], bool]:
+    """The options env `id` takes: ({name: default or '(required)'}, closed). closed=False: its entry
+    point passes **kwargs on where they cannot be followed, so other names may be accepted too.
+    Imports the env's module (not its data)."""
+    return _opts.options_of(_creator(_resolve(id))[1])
+
+
+def check_options(id: str, kwargs: dict[str, Any]) -> None:
+    """Raise EnvOptionError (a ValueError) when env `id` takes no option of that name."""
+    short = _resolve(id)
+    _opts.check(short, _creator(short)[1], kwargs)
 
 
 def make(id: str, **kwargs: Any):
     """Build a registered env. kwargs override the registered ones (runtime=, budget=, ...)."""
     short = _resolve(id)
-    info = _ENVS[short]
-    spec = gymnasium.spec(info.gym_id)
-    creator = load_env_creator(spec.entry_point) if isinstance(spec.entry_point, str) else spec.entry_point
-    env = creator(**{**spec.kwargs, **kwargs})
+    spec, creator = _creator(short)
+    _opts.check(short, creator, kwargs)
+    try:
+        env = creator(**{**spec.kwargs, **kwargs})
+    except TypeError as exc:
+        better = _opts.explain_type_error(short, exc, kwargs, creator)
+        if better is None:
+            raise
+        raise better from exc
     env.spec = spec
     return env

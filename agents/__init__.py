@@ -48,9 +48,14 @@ def register_agent(name: str, factory: AgentFactory, description: str = "") -> N
 
 
 def make_agent(name: str, env: Any, **kwargs: Any) -> Policy:
-    """Build agent `name` for `env` (the bare AgentEnv)."""
+    """Build agent `name` for `env` (the bare AgentEnv). Names not built in are looked up in the
+    `agentgym.agents` entry-point group (agentgym.plugins) first."""
     if name not in AGENTS:
-        raise KeyError(f"no agent {name!r}; available: {', '.join(sorted(AGENTS))}")
+        from agentgym import plugins
+
+        plugins.load(plugins.AGENT_GROUP)
+        if name not in AGENTS:
+            raise KeyError(f"no agent {name!r}; available: {', '.join(sorted(AGENTS))}." + plugins.failure_hint(plugins.AGENT_GROUP))
     return AGENTS[name][0](env, **kwargs)
 
 

@@ -19,13 +19,25 @@ from agentgym.parallel import derive_seed
 
 
 class EnvSel(BaseModel):
-    """One env of the sweep, with an optional task subset."""
+    """One env of the sweep (a registered id, or just the id as a string), with an optional task
+    subset and constructor options."""
 
     model_config = ConfigDict(extra="forbid")
-    id: str
+    id: str = Field(..., description="a registered env id (`agentgym list`), plugins' included")
+    kwargs: dict[str, Any] = Field(default_factory=dict, description="options passed to the env's constructor, as "
+                                   "`-e KEY=VALUE` does on the command line (e.g. dataset, split, browser, tasks); "
+                                   "checked before any episode runs; `agentgym info ID` lists them. Relative paths "
+                                   "are read from the config file's folder first")
     tasks: list[str] | None = Field(None, description="task ids to run (default: all of the env's tasks)")
     max_tasks: int | None = Field(None, ge=1, description="keep the first N tasks (after `tasks`)")
     k: int | None = Field(None, ge=1, description="samples per task for this env (default: the sweep's k)")
+
+    @field_validator("kwargs")
+    @classmethod
+    def _no_runtime(cls, v: dict[str, Any]) -> dict[str, Any]:
+        if "runtime" in v:
+            raise ValueError("runtime is the sweep's (top-level `runtime:` or `--runtime`), not an env option")
+        return v
 
 
 class AgentSel(BaseModel):
@@ -64,6 +76,7 @@ class RunConfig(BaseModel):
 
     config_id: str
     env: str
+    env_kwargs: dict[str, Any] = Field(default_factory=dict, description="the env entry's kwargs (constructor options)")
     agent: AgentSel
     model: ModelSel | None = None
     budget: Budget | None = None
@@ -112,6 +125,16 @@ class SweepConfig(BaseModel):
     def _envs(cls, v: Any) -> Any:
         return [{"id": e} if isinstance(e, str) else e for e in (v or [])]
 
+    @field_validator("envs")
+    @classmethod
+    def _envs_once(cls, v: list[EnvSel]) -> list[EnvSel]:
+        seen = [e.id for e in v]
+        twice = sorted({i for i in seen if seen.count(i) > 1})
+        if twice:
+            raise ValueError(f"env {', '.join(twice)} is listed more than once: list each env once (its tasks and kwargs "
+                             "on that entry); to compare two option sets of one env, run two sweeps")
+        return v
+
     @field_validator("agents", mode="before")
     @classmethod
     def _agents(cls, v: Any) -> Any:
@@ -135,16 +158,44 @@ class SweepConfig(BaseModel):
         prices = data.get("prices")
         if isinstance(prices, str) and not Path(prices).is_absolute() and (p.parent / prices).is_file():
             data["prices"] = str((p.parent / prices).resolve())
+        for env in data.get("envs") or []:
+            if isinstance(env, dict) and isinstance(env.get("kwargs"), dict):
+                env["kwargs"] = {k: _beside(p, v) for k, v in env["kwargs"].items()}
         try:
             cfg = cls.model_validate(data)
         except ValidationError as exc:
-            raise ValueError(f"{p}: invalid sweep config (fields: name, envs, agents, models, budgets, k, seed, runtime, concurrency, prices):\n{exc}") from exc
+            raise ValueError(f"{p}: invalid sweep config (fields: {', '.join(cls.model_fields)}; "
+                             f"docs/sweep-config.md):\n{exc}") from exc
         if cfg.prices is not None:
             try:
                 cfg.price_table()
             except (OSError, ValueError) as exc:
                 raise ValueError(f"{p}: prices: {exc}") from exc
+        cfg.check(where=str(p))
         return cfg
+
+    def check(self, where: str | None = None) -> None:
+        """Every env id and agent name known (plugins' included) and every env option one the env
+        takes, without building anything: ValueError with one line otherwise."""
+        from agentgym import plugins
+        from agentgym.agents import AGENTS
+        from agentgym.registry import UnknownEnvError, check_options
+
+        at = f"{where or 'sweep ' + self.name}: "
+        for i, env in enumerate(self.envs):
+            try:
+                check_options(env.id, env.kwargs)
+            except UnknownEnvError as exc:
+                raise ValueError(f"{at}envs[{i}]: {exc}") from None
+            except ValueError as exc:
+                raise ValueError(f"{at}envs[{i}].kwargs: {exc}") from None
+        unknown = [a.name for a in self.agents if a.name not in AGENTS]
+        if unknown:
+            plugins.load(plugins.AGENT_GROUP)
+            unknown = [n for n in unknown if n not in AGENTS]
+        if unknown:
+            raise ValueError(f"{at}no agent {unknown[0]!r}; available: {', '.join(sorted(AGENTS))}."
+                             + plugins.failure_hint(plugins.AGENT_GROUP))
 
     def price_table(self) -> Any:
         """The PriceTable named by `prices`, or None."""
@@ -154,8 +205,11 @@ class SweepConfig(BaseModel):
 
     def configs(self) -> list[RunConfig]:
         """The cross product, in a stable order."""
+        from agentgym import plugins
         from agentgym.agents import AGENTS
 
+        if any(a.name not in AGENTS for a in self.agents):
+            plugins.load(plugins.AGENT_GROUP)
         out: list[RunConfig] = []
         for env in self.envs:
             for agent in self.agents:
@@ -167,11 +221,25 @@ class SweepConfig(BaseModel):
                     for budget in self.budgets:
                         key = {"env": env.id, "agent": agent.model_dump(), "model": model.model_dump() if model else None,
                                "budget": budget.model_dump() if budget else None}
+                        if env.kwargs:  # only then: the ids of sweeps stored before kwargs existed stay the same
+                            key["env_kwargs"] = env.kwargs
                         h = hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:8]
-                        rc = RunConfig(config_id="", env=env.id, agent=agent, model=model, budget=budget)
+                        rc = RunConfig(config_id="", env=env.id, env_kwargs=env.kwargs, agent=agent, model=model, budget=budget)
                         rc.config_id = f"{env.id}/{rc.agent_label}/{rc.model_label}/{rc.budget_label}#{h}"
                         out.append(rc)
         return out
+
+
+def _beside(config: Path, value: Any) -> Any:
+    """A relative path that exists next to the config file, made absolute (as `prices` is); any
+    other value as it is."""
+    if isinstance(value, str) and value and not Path(value).is_absolute() and "\n" not in value:
+        try:
+            if (config.parent / value).exists():
+                return str((config.parent / value).resolve())
+        except OSError:  # a value that is not a usable path (too long, ...): not one
+            return value
+    return value
 
 
 class Episode(BaseModel):
