@@ -1,29 +1,33 @@
 """A static, self-contained HTML report of a sweep store (no network assets, no plotting deps).
 
 Tables per env x agent x model x budget (pass@1, pass@k, pass^k with confidence intervals, mean turns,
-mean cost, infra errors), scaling plots drawn as inline SVG (score vs k, score vs turns budget,
-score vs cost) and a trajectory viewer (one collapsible <details> per episode, all text escaped).
+mean cost over scored episodes; infrastructure errors counted apart, never scored), scaling charts per
+env drawn as inline SVG with full legends, the errored episodes listed apart, every episode listed
+(errors and failures first) and linked to its trajectory (grader's verdict, budget per turn,
+transcript), paged: the first page in the report, the rest in REPORT_files/page-N.html. All text escaped.
+For browsing a run interactively, `agentgym view RUN`.
 """
 
 from __future__ import annotations
 
 import html
-import json
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
 from agentgym.metrics import Estimate, pass_at_k_estimate, pass_hat_k_estimate
+from agentgym.view.charts import CHART_CSS, env_charts
+from agentgym.view.data import OUTCOME_RANK, outcome
+from agentgym.view.episode import EPISODE_CSS, badge, episode_body
 
-PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#7f7f7f", "#bcbd22"]
 CSS = """
 body{font-family:system-ui,sans-serif;margin:2em;color:#222;max-width:1200px}
 table{border-collapse:collapse;margin:1em 0;font-size:14px}th,td{border:1px solid #ccc;padding:4px 8px;text-align:right}
 th{background:#f3f3f3}td.l,th.l{text-align:left}.ci{color:#777;font-size:12px}
 details{border:1px solid #ddd;margin:4px 0;padding:4px 8px;border-radius:4px}summary{cursor:pointer}
 pre{white-space:pre-wrap;background:#f8f8f8;padding:6px;margin:4px 0;font-size:12px;max-height:30em;overflow:auto}
-.pass{color:#2a2}.fail{color:#c22}.err{color:#a60}.plots{display:flex;flex-wrap:wrap;gap:1em}
-"""
+.pass{color:#2a2}.fail{color:#c22}.err{color:#a60}
+""" + CHART_CSS + EPISODE_CSS
 
 
 def _e(x: Any) -> str:
@@ -48,18 +52,22 @@ def _ks(n_min: int) -> list[int]:
 
 
 def summarize(configs: list[dict[str, Any]], episodes: list[dict[str, Any]], n_boot: int = 1000) -> list[dict[str, Any]]:
-    """One row per config with its metrics; k is the smallest sample count over its tasks."""
+    """One row per config with its metrics over its scored episodes: an infrastructure error is
+    neither a pass nor a fail, so it is left out of pass@k's samples and counted in "errors".
+    k is the smallest scored sample count over the config's tasks."""
     by_cfg: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for ep in episodes:
         by_cfg[ep["config_id"]].append(ep)
     rows = []
     for c in configs:
         eps = by_cfg.get(c["config_id"], [])
+        scored = [e for e in eps if not e["infra_error"]]
         results: dict[str, list[bool]] = defaultdict(list)
-        for ep in eps:
+        for ep in scored:
             results[ep["task_id"]].append(bool(ep["passed"]))
-        row = {**c, "episodes": len(eps), "tasks": len(results), "k": 0, "pass1": None, "passk": None, "passhatk": None,
-               "curve": [], "turns": None, "cost": None, "infra": sum(e["infra_error"] for e in eps)}
+        errors = len(eps) - len(scored)
+        row = {**c, "episodes": len(eps), "scored": len(scored), "tasks": len(results), "k": 0, "pass1": None, "passk": None,
+               "passhatk": None, "curve": [], "turns": None, "cost": None, "errors": errors, "infra": errors}
         if results:
             k = min(len(v) for v in results.values())
             row["k"] = k
@@ -67,156 +75,143 @@ def summarize(configs: list[dict[str, Any]], episodes: list[dict[str, Any]], n_b
             row["passk"] = pass_at_k_estimate(results, k, n_boot=n_boot)
             row["passhatk"] = pass_hat_k_estimate(results, k, n_boot=n_boot)
             row["curve"] = [(kk, pass_at_k_estimate(results, kk, n_boot=n_boot)) for kk in _ks(k)]
-            row["turns"] = sum(e["turns"] for e in eps) / len(eps)
-            row["cost"] = sum(e["cost"] or 0.0 for e in eps) / len(eps)
+            row["turns"] = sum(e["turns"] for e in scored) / len(scored)
+            row["cost"] = sum(e["cost"] or 0.0 for e in scored) / len(scored)
         rows.append(row)
     return rows
 
 
-# -- SVG --------------------------------------------------------------------------------------
-def svg_plot(title: str, series: list[tuple[str, list[tuple[float, float, float, float]]]], xlabel: str, ylabel: str = "pass rate",
-             logx: bool = False, w: int = 520, h: int = 320) -> str:
-    """Lines with error bars: series = [(label, [(x, y, low, high), ...])]. y is in [0, 1]."""
-    import math
-
-    pts = [p for _, s in series for p in s]
-    ml, mr, mt, mb = 50, 150, 30, 40
-    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" role="img" aria-label="{_e(title)}">',
-           f'<text x="{ml}" y="18" font-size="14" font-weight="bold">{_e(title)}</text>']
-    if not pts:
-        out.append(f'<text x="{ml}" y="{h // 2}" font-size="12">no data</text></svg>')
-        return "".join(out)
-    tx = (lambda v: math.log2(max(v, 1e-9))) if logx else (lambda v: v)
-    xs = [tx(p[0]) for p in pts]
-    x0, x1 = min(xs), max(xs)
-    if x1 - x0 < 1e-12:
-        x0, x1 = x0 - 1, x1 + 1
-    pw, ph = w - ml - mr, h - mt - mb
-
-    def X(v: float) -> float:
-        return ml + (tx(v) - x0) / (x1 - x0) * pw
-
-    def Y(v: float) -> float:
-        return mt + (1 - max(0.0, min(1.0, v))) * ph
-
-    out.append(f'<rect x="{ml}" y="{mt}" width="{pw}" height="{ph}" fill="none" stroke="#999"/>')
-    for yv in (0, 0.25, 0.5, 0.75, 1.0):
-        out.append(f'<line x1="{ml}" x2="{ml + pw}" y1="{Y(yv):.1f}" y2="{Y(yv):.1f}" stroke="#eee"/>'
-                   f'<text x="{ml - 6}" y="{Y(yv) + 4:.1f}" font-size="10" text-anchor="end">{yv:g}</text>')
-    ticks = sorted({p[0] for p in pts})
-    if len(ticks) > 8:
-        ticks = ticks[:: max(1, len(ticks) // 8)]
-    for xv in ticks:
-        out.append(f'<text x="{X(xv):.1f}" y="{mt + ph + 14}" font-size="10" text-anchor="middle">{xv:g}</text>')
-    out.append(f'<text x="{ml + pw / 2:.0f}" y="{h - 6}" font-size="11" text-anchor="middle">{_e(xlabel)}</text>'
-               f'<text x="12" y="{mt + ph / 2:.0f}" font-size="11" transform="rotate(-90 12 {mt + ph / 2:.0f})" text-anchor="middle">{_e(ylabel)}</text>')
-    for i, (label, s) in enumerate(series):
-        col = PALETTE[i % len(PALETTE)]
-        s = sorted(s)
-        if len(s) > 1:
-            d = " ".join(f"{X(x):.1f},{Y(y):.1f}" for x, y, _, _ in s)
-            out.append(f'<polyline points="{d}" fill="none" stroke="{col}" stroke-width="2"/>')
-        for x, y, lo, hi in s:
-            out.append(f'<line x1="{X(x):.1f}" x2="{X(x):.1f}" y1="{Y(lo):.1f}" y2="{Y(hi):.1f}" stroke="{col}" opacity="0.6"/>'
-                       f'<circle cx="{X(x):.1f}" cy="{Y(y):.1f}" r="3" fill="{col}"><title>{_e(label)}: {y:.3f} [{lo:.3f}, {hi:.3f}]</title></circle>')
-        ly = mt + 12 + 14 * i
-        out.append(f'<rect x="{ml + pw + 8}" y="{ly - 8}" width="10" height="10" fill="{col}"/>'
-                   f'<text x="{ml + pw + 22}" y="{ly + 1}" font-size="10">{_e(label[:26])}</text>')
-    out.append("</svg>")
-    return "".join(out)
-
-
-def _plots(rows: list[dict[str, Any]]) -> list[str]:
-    rows = [r for r in rows if r["pass1"] is not None]
-    vs_k = [(f'{r["env"]} {r["agent"]} {r["model"] if r["model"] != "-" else ""} {r["budget"]}'.replace("  ", " "),
-             [(k, e.mean, e.low, e.high) for k, e in r["curve"]]) for r in rows]
-    by_series: dict[str, list[tuple[float, float, float, float]]] = defaultdict(list)
-    for r in rows:
-        if r["max_turns"]:
-            by_series[f'{r["env"]} {r["agent"]} {r["model"] if r["model"] != "-" else ""}'.strip()].append(
-                (r["max_turns"], r["pass1"].mean, r["pass1"].low, r["pass1"].high))
-    costs_known = any((r["cost"] or 0) > 0 for r in rows)
-    by_cost: dict[str, list[tuple[float, float, float, float]]] = defaultdict(list)
-    for r in rows:
-        x = r["cost"] if costs_known else r["turns"]
-        by_cost[f'{r["env"]} {r["agent"]}'].append((x, r["pass1"].mean, r["pass1"].low, r["pass1"].high))
-    return [
-        svg_plot("pass@k vs k", vs_k, "k (samples per task)", "pass@k", logx=True),
-        svg_plot("pass@1 vs turn budget", list(by_series.items()), "max turns"),
-        svg_plot("pass@1 vs cost", list(by_cost.items()), "mean cost per episode" if costs_known else "mean turns per episode (no cost recorded)"),
-    ]
-
-
 def _table(rows: list[dict[str, Any]]) -> str:
-    head = ("<tr><th class=l>env</th><th class=l>agent</th><th class=l>model</th><th class=l>budget</th><th>tasks</th><th>episodes</th>"
-            "<th>k</th><th>pass@1</th><th>pass@k</th><th>pass^k</th><th>mean turns</th><th>mean cost</th><th>infra errors</th></tr>")
+    head = ("<tr><th class=l>agent</th><th class=l>model</th><th class=l>budget</th><th>tasks</th><th>scored episodes</th>"
+            "<th>k</th><th>pass@1</th><th>pass@k</th><th>pass^k</th><th>mean turns</th><th>mean cost</th>"
+            "<th>infra errors (not scored)</th></tr>")
     body = []
     for r in rows:
         turns = "-" if r["turns"] is None else f'{r["turns"]:.2f}'
         cost = "-" if r["cost"] is None else f'{r["cost"]:.4g}'
-        body.append(f'<tr><td class=l>{_e(r["env"])}</td><td class=l>{_e(r["agent"])}</td><td class=l>{_e(r["model"])}</td>'
-                    f'<td class=l>{_e(r["budget"])}</td><td>{r["tasks"]}</td><td>{r["episodes"]}</td><td>{r["k"]}</td>'
-                    f'<td>{_fmt(r["pass1"])}</td><td>{_fmt(r["passk"])}</td><td>{_fmt(r["passhatk"])}</td>'
-                    f'<td>{turns}</td><td>{cost}</td><td>{r["infra"]}</td></tr>')
+        err = f'<a href="#errors">{r["errors"]}</a>' if r["errors"] else "0"
+        body.append(f'<tr><td class=l>{_e(r["agent"])}</td><td class=l>{_e(r["model"])}</td><td class=l>{_e(r["budget"])}</td>'
+                    f'<td>{r["tasks"]}</td><td>{r["scored"]}</td><td>{r["k"]}</td><td>{_fmt(r["pass1"])}</td><td>{_fmt(r["passk"])}</td>'
+                    f'<td>{_fmt(r["passhatk"])}</td><td>{turns}</td><td>{cost}</td><td>{err}</td></tr>')
     return f"<table>{head}{''.join(body)}</table>"
 
 
-def _trajectory(ep: dict[str, Any], traj: dict[str, Any]) -> str:
-    status = ("<span class=err>infra error</span>" if ep["infra_error"] else
-              "<span class=pass>passed</span>" if ep["passed"] else "<span class=fail>failed</span>")
-    parts = [(f'<details><summary>{_e(ep["config_id"])} · task {_e(ep["task_id"])} · sample {ep["sample"]} · {status} · '
-              f'{ep["turns"]} turns · reward {ep["reward"]:g}</summary>'),
-             f'<div><b>first observation</b><pre>{_e(traj.get("first_observation", ""))}</pre>']
-    for i, s in enumerate(traj.get("steps", []), 1):
-        parts.append(f'<b>turn {i} action</b><pre>{_e(json.dumps(s.get("action"), ensure_ascii=False)[:4000])}</pre>'
-                     f'<b>observation</b> (reward {s.get("reward", 0):g})<pre>{_e(str(s.get("observation", ""))[:8000])}</pre>')
-    if traj.get("error"):
-        parts.append(f'<b>error</b><pre>{_e(traj["error"])}</pre>')
-    parts.append("</div></details>")
-    return "".join(parts)
+def _page_name(stem: str, page: int) -> str:
+    return f"{stem}_files/page-{page}.html"
 
 
-def render(configs: list[dict[str, Any]], episodes: list[dict[str, Any]], title: str = "agentgym sweep",
-           max_trajectories: int = 500, prices: dict[str, Any] | None = None) -> str:
+def _href(stem: str, page: int, idx: int, here: int) -> str:
+    """Link from trajectory page `here` (1 is the report itself) to episode `idx` (-1: the page) on `page`."""
+    anchor = f"#ep-{idx}" if idx >= 0 else ""
+    if page == here:
+        return anchor or "#"
+    if page == 1:
+        return f"../{stem}.html{anchor}"
+    return (f"page-{page}.html" if here >= 2 else _page_name(stem, page)) + anchor
+
+
+def _label(c: dict[str, Any] | None) -> str:
+    c = c or {}
+    return " · ".join(str(c[k]) for k in ("env", "agent", "model", "budget") if c.get(k) not in (None, "", "-"))
+
+
+def _episode_index(eps: list[dict[str, Any]], labels: dict[str, str], stem: str, page_size: int, idx: dict[int, int]) -> str:
+    rows = []
+    for ep in eps:
+        why = (ep.get("error") or "").strip().splitlines()[0][:160] if ep.get("error") else ""
+        rows.append(f'<tr><td class=l>{badge(ep["outcome"])}</td><td class=l>{_e(labels.get(ep["config_id"], ep["config_id"]))}</td>'
+                    f'<td class=l><a href="{_e(_href(stem, idx[id(ep)] // page_size + 1, idx[id(ep)], 1))}">{_e(ep["task_id"])}</a></td>'
+                    f'<td>{ep["sample"]}</td><td>{ep["turns"]}</td><td class=l>{_e(why)}</td></tr>')
+    return ("<table class=index><tr><th class=l>outcome</th><th class=l>config</th><th class=l>task</th><th>sample</th>"
+            f"<th>turns</th><th class=l>error</th></tr>{''.join(rows)}</table>")
+
+
+def _trajectories(eps: list[dict[str, Any]], labels: dict[str, str], start: int) -> str:
+    out = []
+    for i, ep in enumerate(eps, start):
+        traj = ep.get("trajectory") or {}
+        out.append(f'<details id="ep-{i}"><summary>{badge(ep["outcome"])} {_e(labels.get(ep["config_id"], ep["config_id"]))} · task '
+                   f'{_e(ep["task_id"])} · sample {ep["sample"]} · {ep["turns"]} turns · reward {float(ep["reward"] or 0):g}</summary>'
+                   f"{episode_body({**ep, 'trajectory': traj})}</details>")
+    return "".join(out)
+
+
+def _pager(stem: str, pages: int, here: int) -> str:
+    links = [f"<b>{p}</b>" if p == here else f'<a href="{_e(_href(stem, p, -1, here))}">{p}</a>' for p in range(1, pages + 1)]
+    return f"<p class=pager>trajectory pages: {' '.join(links)}</p>"
+
+
+def render_pages(configs: list[dict[str, Any]], episodes: list[dict[str, Any]], title: str = "agentgym sweep",
+                 page_size: int = 200, prices: dict[str, Any] | None = None, stem: str = "report") -> tuple[str, dict[int, str]]:
+    """The report's main HTML (tables, charts, every episode listed, the first page of trajectories) and
+    the other trajectory pages by number (written to STEM_files/page-N.html)."""
     rows = summarize(configs, episodes)
-    envs = sorted({r["env"] for r in rows})
-    parts = [f"<!doctype html><html><head><meta charset=utf-8><title>{_e(title)}</title><style>{CSS}</style></head><body>",
-             (f"<h1>{_e(title)}</h1><p>{len(episodes)} episodes over {len(rows)} configs. Scores are means over tasks with 95% "
-              "intervals: for pass@k and pass^k the union of a percentile bootstrap over tasks and a binomial bootstrap "
-              "within tasks (the task bootstrap alone undercovers when most tasks score exactly 1 or 0), for the rest "
-              "a bootstrap over tasks; where every task scores the same (all pass, or none) a bootstrap would collapse "
-              "to a point, and a Wilson interval over tasks is shown instead (marked <sup>w</sup>); "
-              "pass@k is unbiased (Chen et al.), pass^k = C(c,k)/C(n,k); k is the samples per task.</p>")]
+    labels = {c["config_id"]: _label(c) for c in configs}
+    eps = sorted(episodes, key=lambda e: (OUTCOME_RANK[outcome(e)], labels.get(e["config_id"], ""), str(e["task_id"]), e["sample"]))
+    for ep in eps:
+        ep["outcome"] = outcome(ep)
+    page_size = max(1, page_size)
+    pages = max(1, -(-len(eps) // page_size))
+    errors = [e for e in eps if e["outcome"] == "error"]
+    idx = {id(ep): i for i, ep in enumerate(eps)}  # position in the paged trajectories
+    charts = env_charts(rows)
+    head = f"<!doctype html><html><head><meta charset=utf-8><title>{_e(title)}</title><style>{CSS}</style></head><body>"
+    parts = [head, (f"<h1>{_e(title)}</h1><p>{len(episodes)} episodes over {len(rows)} configs: {len(errors)} infrastructure "
+                    "errors, shown apart and left out of every score (neither pass nor fail). Scores are means over tasks with 95% "
+                    "intervals: for pass@k and pass^k the union of a percentile bootstrap over tasks and a binomial bootstrap "
+                    "within tasks (the task bootstrap alone undercovers when most tasks score exactly 1 or 0), for the rest "
+                    "a bootstrap over tasks; where every task scores the same (all pass, or none) a bootstrap would collapse "
+                    "to a point, and a Wilson interval over tasks is shown instead (marked <sup>w</sup>); "
+                    "pass@k is unbiased (Chen et al.), pass^k = C(c,k)/C(n,k); k is the samples per task.</p>")]
     if prices:
         parts.append(f"<p>Costs in {_e(prices.get('currency', ''))} from price table {_e(prices.get('version', '?'))}"
                      f"{' of ' + _e(prices['date']) if prices.get('date') else ''} ({_e(prices.get('source', ''))}).</p>")
-    for env in envs:
-        parts.append(f"<h2>{_e(env)}</h2>" + _table([r for r in rows if r["env"] == env]))
-    parts.append("<h2>Scaling</h2><div class=plots>" + "".join(_plots(rows)) + "</div>")
-    shown = [e for e in episodes if "trajectory" in e][:max_trajectories]
-    parts.append(f"<h2>Trajectories</h2><p>{len(shown)} of {len(episodes)} episodes shown.</p>")
-    parts.extend(_trajectory(e, e["trajectory"]) for e in shown)
+    for env in sorted({r["env"] for r in rows}):
+        parts.append(f"<h2>{_e(env)}</h2>" + _table([r for r in rows if r["env"] == env]) + "".join(charts.get(env, [])))
+    parts.append(f'<h2 id=errors>Infrastructure errors ({len(errors)})</h2>')
+    parts.append(_episode_index(errors, labels, stem, page_size, idx) if errors else "<p>none</p>")
+    parts.append(f"<h2>All episodes ({len(eps)})</h2><p>Errors first, then failures, then passes; "
+                 f"each links to its trajectory ({page_size} per page).</p>" + _episode_index(eps, labels, stem, page_size, idx))
+    parts.append(f"<h2>Trajectories</h2><p>Page 1 of {pages}: episodes 1-{min(page_size, len(eps))} of {len(eps)}.</p>"
+                 + _pager(stem, pages, 1) + _trajectories(eps[:page_size], labels, 0))
     parts.append("</body></html>")
-    return "\n".join(parts)
+    others = {}
+    for p in range(2, pages + 1):
+        chunk = eps[(p - 1) * page_size: p * page_size]
+        others[p] = (f"{head}<h1>{_e(title)}: trajectories, page {p} of {pages}</h1><p><a href=\"../{_e(stem)}.html\">back to the "
+                     f"report</a></p>{_pager(stem, pages, p)}{_trajectories(chunk, labels, (p - 1) * page_size)}</body></html>")
+    return "\n".join(parts), others
 
 
-def write_report(run_dir: str | Path, out: str | Path | None = None, max_trajectories: int = 500) -> Path:
-    """Read a sweep store and write its HTML report (default RUN_DIR/report.html)."""
-    from agentgym.sweep.store import Store
+def render(configs: list[dict[str, Any]], episodes: list[dict[str, Any]], title: str = "agentgym sweep",
+           max_trajectories: int = 200, prices: dict[str, Any] | None = None) -> str:
+    """The main page only (tables, charts, index, first page of trajectories)."""
+    return render_pages(configs, episodes, title, page_size=max_trajectories, prices=prices)[0]
 
-    store = Store.open_existing(run_dir)
-    try:
-        sweep = store.meta("sweep") or {}
-        prices = store.meta("prices")
-        configs = store.configs()
-        episodes = list(store.episodes(with_trajectory=True))
-    finally:
-        store.close()
+
+def write_report(run_dir: str | Path, out: str | Path | None = None, max_trajectories: int = 200) -> Path:
+    """Read a sweep store and write its HTML report (default RUN_DIR/report.html), every episode's
+    trajectory included: `max_trajectories` per page, pages past the first in OUT_STEM_files/."""
+    from agentgym.view.data import RunData
+
+    data = RunData(run_dir)
+    sweep = data.meta("sweep") or {}
+    configs = data.configs()
+    keys = [(e["config_id"], e["task_id"], e["sample"]) for e in data.episodes()]
+    episodes = list(data.trajectories(keys))
     path = Path(out) if out is not None else Path(run_dir) / "report.html"
+    main, others = render_pages(configs, episodes, title=f"agentgym sweep: {sweep.get('name', Path(run_dir).name)}",
+                                page_size=max_trajectories, prices=data.meta("prices"), stem=path.stem)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render(configs, episodes, title=f"agentgym sweep: {sweep.get('name', Path(run_dir).name)}",
-                           max_trajectories=max_trajectories, prices=prices), encoding="utf-8")
+    files = path.parent / f"{path.stem}_files"
+    if others:
+        files.mkdir(exist_ok=True)
+        for old in files.glob("page-*.html"):
+            old.unlink()
+        for p, page in others.items():
+            (files / f"page-{p}.html").write_text(page, encoding="utf-8")
+    path.write_text(main, encoding="utf-8")
     return path
 
 
-__all__ = ["render", "summarize", "svg_plot", "write_report"]
+__all__ = ["render", "render_pages", "summarize", "write_report"]

@@ -290,6 +290,7 @@ def _register(module: str) -> None:
 
 
 _register("agentgym.cli.sweep_cmd")  # sweep, report
+_register("agentgym.cli.view_cmd")  # view
 
 
 def main() -> None:

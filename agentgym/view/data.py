@@ -1,0 +1,95 @@
+"""Read a run store (RUN_DIR/results.sqlite) for the viewer and the static report: read-only,
+one short-lived connection per call (the viewer's threads, and a sweep that may still be
+writing), tolerant of columns added later. Outcomes: ``error`` (infrastructure: not scored),
+``failed``, ``passed``; listings put errors first, then failures.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+OUTCOMES = ("error", "failed", "passed")
+OUTCOME_RANK = {o: i for i, o in enumerate(OUTCOMES)}
+_LIST_COLS = ("config_id", "task_id", "sample", "seed", "passed", "reward", "turns", "cost", "seconds", "infra_error", "error")
+
+
+def outcome(ep: dict[str, Any]) -> str:
+    return "error" if ep.get("infra_error") else "passed" if ep.get("passed") else "failed"
+
+
+class RunData:
+    DB = "results.sqlite"
+
+    def __init__(self, run_dir: str | Path):
+        self.root = Path(run_dir)
+        self.db = self.root / self.DB
+        if not self.db.is_file():
+            raise FileNotFoundError(f"{run_dir} holds no {self.DB}; pass a run directory written by `agentgym sweep` (e.g. runs/demo)")
+
+    @contextlib.contextmanager
+    def _conn(self) -> Iterator[sqlite3.Connection]:
+        conn = sqlite3.connect(f"{self.db.resolve().as_uri()}?mode=ro", uri=True, timeout=30, check_same_thread=False)
+        try:
+            yield conn
+        finally:
+            conn.close()
+
+    def meta(self, key: str, default: Any = None) -> Any:
+        with self._conn() as c:
+            row = c.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return json.loads(row[0]) if row else default
+
+    def configs(self) -> list[dict[str, Any]]:
+        with self._conn() as c:
+            cur = c.execute("SELECT config_id, env, agent, model, budget, max_turns FROM configs ORDER BY rowid")
+            return [dict(zip(("config_id", "env", "agent", "model", "budget", "max_turns"), r)) for r in cur]
+
+    def episodes(self) -> list[dict[str, Any]]:
+        """Every episode's row (no trajectory), with its env and outcome, errors first."""
+        envs = {c["config_id"]: c["env"] for c in self.configs()}
+        with self._conn() as c:
+            cur = c.execute(f"SELECT {', '.join(_LIST_COLS)} FROM episodes")
+            rows = [dict(zip(_LIST_COLS, r)) for r in cur]
+        for r in rows:
+            r["passed"], r["infra_error"] = bool(r["passed"]), bool(r["infra_error"])
+            r["env"] = envs.get(r["config_id"], "?")
+            r["outcome"] = outcome(r)
+        rows.sort(key=lambda r: (OUTCOME_RANK[r["outcome"]], r["env"], r["config_id"], str(r["task_id"]), r["sample"]))
+        return rows
+
+    def episode(self, config_id: str, task_id: str, sample: int) -> dict[str, Any] | None:
+        """One episode's row with its parsed trajectory, or None."""
+        cols = (*_LIST_COLS, "trajectory")
+        with self._conn() as c:
+            row = c.execute(f"SELECT {', '.join(cols)} FROM episodes WHERE config_id = ? AND task_id = ? AND sample = ?",
+                            (config_id, task_id, sample)).fetchone()
+        if row is None:
+            return None
+        ep = dict(zip(cols, row))
+        ep["passed"], ep["infra_error"] = bool(ep["passed"]), bool(ep["infra_error"])
+        try:
+            ep["trajectory"] = json.loads(ep["trajectory"])
+        except ValueError:
+            ep["trajectory"] = {"error": "(stored trajectory is not valid JSON)"}
+        ep["outcome"] = outcome(ep)
+        return ep
+
+    def trajectories(self, keys: list[tuple[str, str, int]]) -> Iterator[dict[str, Any]]:
+        for k in keys:
+            ep = self.episode(*k)
+            if ep is not None:
+                yield ep
+
+
+def filter_episodes(rows: list[dict[str, Any]], env: str = "", config: str = "", task: str = "", outcome_: str = "") -> list[dict[str, Any]]:
+    """Rows matching every given filter (an empty one matches all; task matches a substring)."""
+    return [r for r in rows if (not env or r["env"] == env) and (not config or r["config_id"] == config)
+            and (not task or task in str(r["task_id"])) and (not outcome_ or r["outcome"] == outcome_)]
+
+
+__all__ = ["OUTCOME_RANK", "OUTCOMES", "RunData", "filter_episodes", "outcome"]
