@@ -129,6 +129,11 @@ def env_options(id: str) -> tuple[dict[str, Any], bool]:
     return _opts.options_of(_creator(_resolve(id))[1])
 
 
+def describe_options(id: str) -> str:
+    """env_options(id) as one line: name=default, ... (for `agentgym info`)."""
+    return _opts.describe(*env_options(id))
+
+
 def check_options(id: str, kwargs: dict[str, Any]) -> None:
     """Raise EnvOptionError (a ValueError) when env `id` takes no option of that name."""
     short = _resolve(id)

@@ -110,7 +110,7 @@ def list_cmd(as_json: Annotated[bool, typer.Option("--json", help="one JSON obje
 
 
 @app.command()
-def info(env_id: str, runtime: RuntimeOpt = "auto") -> None:
+def info(env_id: str, runtime: RuntimeOpt = "auto", env_arg: EnvArgOpt = None) -> None:
     """Describe an environment: tasks, tools and their argument schemas, default budget."""
     import agentgym
 
@@ -118,7 +118,7 @@ def info(env_id: str, runtime: RuntimeOpt = "auto") -> None:
         meta = agentgym.env_info(env_id)
     except agentgym.UnknownEnvError as exc:
         _fail(str(exc))
-    env = _make(env_id, runtime)
+    env = _make(env_id, runtime, **_env_args(env_arg))
     try:
         ids = list(env.task_ids())
         console.print(f"[bold]{meta.id}[/]  ({meta.gym_id})\n{meta.description}\n")
@@ -126,6 +126,7 @@ def info(env_id: str, runtime: RuntimeOpt = "auto") -> None:
         console.print(f"runtime: {getattr(env, 'runtime', '-')} (supports: {', '.join(meta.runtimes)})")
         console.print(f"tasks: {len(ids)}  e.g. {', '.join(ids[:6])}")
         console.print(f"default budget: {env.default_budget.model_dump(exclude_none=True)}")
+        console.print(f"options (-e KEY=VALUE, a sweep's kwargs:): {agentgym.registry.describe_options(env_id)}", markup=False)
         console.print(f"malformed actions: {agentgym.env.MALFORMED_ACTION_RULE}\n")
         table = Table("tool", "description", "arguments (JSON schema)")
         for tool in env.tools:
@@ -290,6 +291,7 @@ def _register(module: str) -> None:
 
 
 _register("agentgym.cli.sweep_cmd")  # sweep, report
+_register("agentgym.cli.plugins_cmd")  # the global --import MODULE option, plugins
 _register("agentgym.cli.view_cmd")  # view
 
 
