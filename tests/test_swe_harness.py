@@ -230,3 +230,38 @@ def test_fold_statuses_and_a_rerun_outcome():
     assert results == {"t::a": "PASSED", "t::b": "PASSED", "t::c": "FAILED", "t::d": "ERROR", "t::e": "SKIPPED",
                        "t::f": "XFAIL", "t::g": "ERROR", "t2.py": "ERROR"}
     assert end == {"k": "end", "exit": 1}
+
+
+SLOW_HYPOTHESIS = '''import time
+
+from hypothesis import given, settings, strategies as st
+
+
+@given(st.just(1))
+def test_profile_deadline(x):
+    time.sleep(0.3)  # over the 200 ms default deadline: a loaded machine's slow example
+
+
+class TestExplicit:
+    @settings(max_examples=2, deadline=50)
+    @given(st.just(1))
+    def test_own_deadline(self, x):
+        time.sleep(0.1)
+'''
+
+
+def test_hypothesis_deadlines_cannot_fail_a_graded_test(tmp_path):
+    """Slow examples past Hypothesis's deadlines (the project's profile, a test's own @settings) fail
+    the tests under plain pytest; under the grading plugin they pass (swe-synth's iso8601 gold failed
+    on a loaded machine)."""
+    root = tmp_path / "repo"
+    (root / "tests").mkdir(parents=True)
+    (root / "tests" / "conftest.py").write_text(
+        "from hypothesis import settings\nsettings.register_profile('proj', max_examples=2)\nsettings.load_profile('proj')\n")
+    (root / "tests" / "test_slow.py").write_text(SLOW_HYPOTHESIS)
+    plain = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_slow.py"], cwd=root,
+                           capture_output=True, text=True, timeout=120)
+    assert "2 failed" in plain.stdout, plain.stdout[-2000:]
+    run = _run(root, ["tests/test_slow.py"])
+    assert run.fault is None and run.results == {"tests/test_slow.py::test_profile_deadline": "PASSED",
+                                                 "tests/test_slow.py::TestExplicit::test_own_deadline": "PASSED"}, run.log

@@ -8,10 +8,16 @@ the test process's parent) holds: an outcome that has left cannot be rewritten l
 handler, a rewritten report file), and a forged line written before the real one disagrees with it
 (the grader treats any disagreement as tampering). Nothing here decides a status: the host folds
 the records (testrun.py).
+
+Timing never flips a verdict: where the tests use Hypothesis, its per-example deadline and its
+too-slow health check are turned off once collection has imported everything (a profile derived
+from the project's own, and each collected test's explicit settings): on a loaded machine they
+failed tests that pass (swe-synth's iso8601 gold). The run's own time limit still applies.
 """
 
 import json
 import os
+import sys
 
 
 class RecordPlugin(object):
@@ -45,5 +51,33 @@ class RecordPlugin(object):
         if report.failed:
             self._emit({"k": "collect", "id": report.nodeid or "<collection>"})
 
+    def pytest_collection_finish(self, session):
+        if "hypothesis" in sys.modules:  # imported by the tests: never imported here for nothing
+            try:
+                _hypothesis_untimed(session.items)
+            except Exception:  # noqa: BLE001 - an old or odd Hypothesis: its own settings stay
+                pass
+
     def pytest_sessionfinish(self, session, exitstatus):
         self._emit({"k": "end", "exit": int(exitstatus)})
+
+
+def _hypothesis_untimed(items):
+    """No deadline and no too-slow health check: for the default profile and every collected test."""
+    from hypothesis import HealthCheck, settings
+
+    def untimed(parent):
+        slow = getattr(HealthCheck, "too_slow", None)
+        kept = [h for h in (parent.suppress_health_check or ()) if h is not slow]
+        return settings(parent, deadline=None, suppress_health_check=kept + ([slow] if slow is not None else []))
+
+    settings.register_profile("agentgym-grading", untimed(settings()))
+    settings.load_profile("agentgym-grading")
+    for item in items:
+        fn = getattr(getattr(item, "obj", None), "__func__", getattr(item, "obj", None))  # a method's function
+        own = getattr(fn, "_hypothesis_internal_use_settings", None)
+        if own is not None:
+            try:
+                fn._hypothesis_internal_use_settings = untimed(own)
+            except Exception:  # noqa: BLE001 - a bound method or a read-only attribute: left as it is
+                pass
