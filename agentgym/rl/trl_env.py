@@ -1,0 +1,191 @@
+"""An agentgym env as a TRL ``environment_factory`` environment (GRPOTrainer's multi-turn hook).
+
+Why this shape: TRL 1.x's GRPOTrainer plays multi-turn episodes itself when given
+``environment_factory``: it calls the env's ``reset(**dataset_row)``, exposes the env's public
+methods as tools (their signatures and Google-style docstrings become the JSON schemas the chat
+template renders), parses the model's tool calls, runs them, appends the results as tool messages
+by token concatenation (no re-tokenization; tool tokens are masked out of the loss) and finally
+asks ``get_reward()``. So the bridge is a class with one method per agentgym tool, built from
+``env.tools``: the model sees the env's own tool names, descriptions and argument types, and each
+call goes through ``env.step`` (the env validates arguments and counts malformed calls by its own
+published rule).
+
+Rewards: ``get_reward`` returns the episode's total env reward, or ``None`` when an
+infrastructure error (``info["error"]``) ended it: TRL treats a rollout whose every reward is
+None as unscorable (left out of the group baseline, zero advantage), so an infra failure is never
+trained on as a zero. Every finished rollout is also reported to ``on_episode`` (pass rate, turns,
+errors for the run store).
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+from collections.abc import Callable
+from typing import Any, Optional
+
+from pydantic import BaseModel
+
+_JSON_TYPES: dict[str, type] = {"string": str, "integer": int, "number": float, "boolean": bool, "array": list, "object": dict}
+_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+RESERVED = {"reset", "get_reward"}
+
+
+class EpisodeStat(BaseModel):
+    """One rollout TRL played, as the env saw it."""
+
+    env_id: str
+    task_id: str | None
+    seed: int | None = None
+    reward: float
+    passed: bool
+    turns: int
+    terminated: bool
+    truncated: bool
+    infra_error: str | None = None
+
+
+def _py_type(prop: dict[str, Any]) -> Any:
+    """The Python type hint that transformers' get_json_schema turns back into this JSON type."""
+    variants = prop.get("anyOf") or prop.get("oneOf")
+    if variants:
+        real = [v for v in variants if v.get("type") != "null"]
+        base = _py_type(real[0]) if len(real) == 1 else str
+        return Optional[base] if len(real) < len(variants) else base  # noqa: UP045 - get_json_schema reads Optional
+    return _JSON_TYPES.get(str(prop.get("type")), str)
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split()) or "(no description)"
+
+
+def _tool_method(name: str, function: dict[str, Any]) -> Callable[..., str]:
+    """A method named after the tool whose signature and docstring describe its JSON schema. It takes
+    **kwargs so that a call with a wrong argument reaches the env (which answers it as a malformed
+    action) instead of failing in Python before the env sees it."""
+    params_schema = function.get("parameters") or {}
+    props: dict[str, Any] = params_schema.get("properties") or {}
+    required = set(params_schema.get("required") or [])
+
+    def tool(self: Any, **kwargs: Any) -> str:
+        return self._call(name, kwargs)
+
+    params = [inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD)]
+    annotations: dict[str, Any] = {}
+    for pname, prop in props.items():
+        hint = _py_type(prop)
+        default = inspect.Parameter.empty if pname in required else None
+        params.append(inspect.Parameter(pname, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=hint))
+        annotations[pname] = hint
+    tool.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
+    tool.__annotations__ = annotations
+    tool.__name__ = tool.__qualname__ = name
+    args_doc = "".join(f"\n    {p}: {_one_line(props[p].get('description') or props[p].get('title') or p)}" for p in props)
+    tool.__doc__ = _one_line(function.get("description") or name) + (f"\n\nArgs:{args_doc}" if props else "")
+    return tool
+
+
+class _Base:
+    """Shared behaviour of the generated classes (see environment_class)."""
+
+    _env_id: str = ""
+    _env_kwargs: dict[str, Any] = {}
+    _max_turns: int | None = None
+    _on_episode: Callable[[EpisodeStat], None] | None = None
+
+    def __init__(self) -> None:
+        import agentgym
+
+        self.env = agentgym.make(self._env_id, **self._env_kwargs)
+        self._clear()
+
+    def _clear(self) -> None:
+        self.total_reward, self.turns, self.done, self.terminated, self.truncated = 0.0, 0, False, False, False
+        self.error: str | None = None
+        self.passed_info: dict[str, Any] = {}
+        self.task_id: str | None = None
+        self.seed: int | None = None
+        self._reported = False
+
+    def reset(self, **row: Any) -> str:
+        """Start the row's task (``task_id``, ``seed`` columns); return its statement (TRL appends
+        it to the prompt's last user message)."""
+        self._clear()
+        seed = row.get("seed")
+        self.seed = int(seed) if seed is not None else None
+        options: dict[str, Any] = {}
+        if row.get("task_id") is not None:
+            options["task_id"] = str(row["task_id"])
+        if self._max_turns is not None:
+            options["max_turns"] = self._max_turns
+        obs, info = self.env.reset(seed=self.seed, options=options)
+        self.task_id = info.get("task_id")
+        return obs["text"]
+
+    def _call(self, name: str, arguments: dict[str, Any]) -> str:
+        if self.done:
+            return "The episode is over; nothing more runs. Stop calling tools."
+        obs, reward, terminated, truncated, info = self.env.step({"name": name, "arguments": arguments})
+        self.turns += 1
+        self.total_reward += float(reward)
+        if info.get("error"):
+            self.error = str(info["error"])
+        if terminated or truncated:
+            self.done, self.terminated, self.truncated, self.passed_info = True, terminated, truncated, info
+        return obs["text"]
+
+    def get_reward(self) -> float | None:
+        """The episode's env reward; None (unscorable in TRL) when an infrastructure error ended it.
+        A rollout that never ended its episode (no submit) scores what the env gave so far."""
+        stat = EpisodeStat(
+            env_id=self._env_id, task_id=self.task_id, seed=self.seed, reward=self.total_reward,
+            passed=self.error is None and self.terminated and bool(self.env.unwrapped.passed(self.total_reward, self.passed_info)),
+            turns=self.turns, terminated=self.terminated, truncated=self.truncated, infra_error=self.error,
+        )
+        if self._on_episode is not None and not self._reported:
+            self._reported = True
+            type(self)._on_episode(stat)  # type: ignore[misc]
+        return None if self.error is not None else self.total_reward
+
+    def _close(self) -> None:
+        """Not public: TRL would take every public method for a tool."""
+        self.env.close()
+
+
+def environment_class(env_id: str, *, env_kwargs: dict[str, Any] | None = None, max_turns: int | None = None,
+                      on_episode: Callable[[EpisodeStat], None] | None = None) -> type:
+    """A class for ``GRPOTrainer(environment_factory=cls)``: each instance owns one agentgym env.
+
+    Args:
+        env_id: a registered agentgym id (``agentgym list``).
+        env_kwargs: passed to ``agentgym.make`` (``runtime="local"``, ...).
+        max_turns: the episode's horizon (reset option); also bound TRL's tool loop with
+            ``GRPOConfig(max_tool_calling_iterations=...)``.
+        on_episode: called with an EpisodeStat for every rollout TRL scores.
+
+    Raises:
+        agentgym.UnknownEnvError: an unknown env id.
+        ValueError: a tool whose name is no Python identifier or clashes with reset/get_reward.
+    """
+    import agentgym
+
+    kwargs = dict(env_kwargs or {})
+    probe = agentgym.make(env_id, **kwargs)
+    try:
+        schemas = probe.tools
+    finally:
+        probe.close()
+    methods: dict[str, Any] = {}
+    for schema in schemas:
+        fn = schema["function"]
+        name = fn["name"]
+        if not _IDENT.match(name) or name in RESERVED or name.startswith("_"):
+            raise ValueError(f"{env_id}: tool {name!r} cannot be a TRL environment method (not a Python identifier, or reserved)")
+        methods[name] = _tool_method(name, fn)
+    attrs = {"_env_id": env_id, "_env_kwargs": kwargs, "_max_turns": max_turns,
+             "_on_episode": staticmethod(on_episode) if on_episode else None, **methods}
+    cls_name = "AgentGym_" + re.sub(r"\W", "_", env_id)
+    return type(cls_name, (_Base,), attrs)
+
+
+__all__ = ["EpisodeStat", "environment_class"]

@@ -1,0 +1,90 @@
+"""The TRL environment bridge (agentgym.rl.trl_env) without a trainer: what GRPOTrainer's
+environment_factory will see (tool methods whose schemas are the env's), gold and null episodes
+through those methods, and an infrastructure error that must come back unscorable (None), never 0."""
+
+from __future__ import annotations
+
+import inspect
+
+import pytest
+
+import agentgym
+from agentgym.rl.trl_env import EpisodeStat, environment_class
+from agentgym.sandbox import SandboxError
+
+KW = {"runtime": "local"}
+
+
+@pytest.fixture(scope="module")
+def env_cls():
+    stats: list[EpisodeStat] = []
+    cls = environment_class("shell-fixture", env_kwargs=KW, max_turns=4, on_episode=stats.append)
+    cls.stats = stats
+    return cls
+
+
+def _tool_names(cls) -> list[str]:  # exactly how GRPOTrainer picks an environment's tools
+    return sorted(n for n, _ in inspect.getmembers(cls, predicate=inspect.isfunction)
+                  if n not in ("reset", "get_reward") and not n.startswith("_"))
+
+
+def test_methods_are_the_envs_tools_with_their_schemas(env_cls):
+    transformers = pytest.importorskip("transformers")
+    with agentgym.make("shell-fixture", **KW) as env:
+        want = {t["function"]["name"]: t["function"] for t in env.tools}
+    assert _tool_names(env_cls) == sorted(want)
+    inst = env_cls()
+    try:
+        for name, fn in want.items():
+            got = transformers.utils.get_json_schema(getattr(inst, name))["function"]
+            assert got["description"] == fn["description"]
+            params = got["parameters"]
+            assert set(params.get("properties", {})) == set(fn["parameters"].get("properties", {}))
+            assert set(params.get("required", [])) == set(fn["parameters"].get("required", []))
+            for p, schema in params.get("properties", {}).items():
+                assert schema["description"] == fn["parameters"]["properties"][p]["description"]
+        assert transformers.utils.get_json_schema(inst.bash)["function"]["parameters"]["properties"]["timeout"]["type"] == "number"
+    finally:
+        inst._close()
+
+
+def test_gold_one_null_zero_and_wrong_arguments_reach_the_env(env_cls):
+    inst = env_cls()
+    try:
+        env_cls.stats.clear()
+        statement = inst.reset(task_id="count-lines", seed=0, prompt=[{"role": "user", "content": ""}])
+        assert "data.txt" in statement
+        assert "Error" in inst.bash(cmd="ls")  # a wrong argument name: the env's malformed-action answer
+        inst.bash(command="wc -l < data.txt > answer.txt")
+        assert "Passed" in inst.submit()
+        assert inst.get_reward() == 1.0
+        assert "episode is over" in inst.bash(command="true")
+        inst.reset(task_id="count-lines", seed=0)
+        inst.submit()
+        assert inst.get_reward() == 0.0
+        assert [(s.task_id, s.reward, s.passed, s.turns) for s in env_cls.stats] == [("count-lines", 1.0, True, 3), ("count-lines", 0.0, False, 1)]
+    finally:
+        inst._close()
+
+
+def test_infrastructure_error_is_unscorable_not_zero(env_cls, monkeypatch):
+    inst = env_cls()
+    try:
+        env_cls.stats.clear()
+        inst.reset(task_id="hello", seed=0)
+
+        def broken(*a, **k):
+            raise SandboxError("the sandbox died")
+
+        monkeypatch.setattr(inst.env.sandbox, "exec", broken)
+        assert "Infrastructure error" in inst.bash(command="echo hi")
+        assert inst.get_reward() is None  # TRL: every reward None -> left out of the baseline, advantage 0
+        (stat,) = env_cls.stats
+        assert stat.infra_error and "sandbox died" in stat.infra_error and not stat.passed
+    finally:
+        inst._close()
+
+
+def test_unknown_env_is_one_clear_error():
+    with pytest.raises(KeyError, match="no agentgym env 'shell-fixtur'.*Did you mean: shell-fixture"):
+        environment_class("shell-fixtur")
