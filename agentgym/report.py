@@ -15,7 +15,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from agentgym.metrics import Estimate, pass_at_k_estimate, pass_hat_k_estimate
+from agentgym.metrics import Estimate, pass_at_k_estimate, pass_hat_k_estimate, task_outcomes
 from agentgym.view.charts import CHART_CSS, env_charts
 from agentgym.view.data import OUTCOME_RANK, outcome
 from agentgym.view.episode import EPISODE_CSS, badge, episode_body
@@ -38,7 +38,9 @@ def _fmt(est: Estimate | None) -> str:
     if est is None:
         return "-"
     mark = "" if est.method in ("bootstrap", "hybrid") else f'<sup title="{_e(est.method)} interval">{_e(est.method[0])}</sup>'
-    return f"{est.mean:.3f} <span class=ci>[{est.low:.3f}, {est.high:.3f}]{mark}</span>"
+    dropped = getattr(est, "tasks_dropped", 0)
+    note = f' <span class=ci title="tasks left out: fewer than k scored samples">({dropped} tasks left out)</span>' if dropped else ""
+    return f"{est.mean:.3f} <span class=ci>[{est.low:.3f}, {est.high:.3f}]{mark}</span>{note}"
 
 
 def _ks(n_min: int) -> list[int]:
@@ -53,8 +55,9 @@ def _ks(n_min: int) -> list[int]:
 
 def summarize(configs: list[dict[str, Any]], episodes: list[dict[str, Any]], n_boot: int = 1000) -> list[dict[str, Any]]:
     """One row per config with its metrics over its scored episodes: an infrastructure error is
-    neither a pass nor a fail, so it is left out of pass@k's samples and counted in "errors".
-    k is the smallest scored sample count over the config's tasks."""
+    neither a pass nor a fail (metrics leaves it out of n; a task left with fewer than k scored
+    samples is left out of that k's mean) and is counted in "errors". k is the smallest number of
+    samples per task; mean turns and cost are over scored episodes."""
     by_cfg: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for ep in episodes:
         by_cfg[ep["config_id"]].append(ep)
@@ -62,23 +65,28 @@ def summarize(configs: list[dict[str, Any]], episodes: list[dict[str, Any]], n_b
     for c in configs:
         eps = by_cfg.get(c["config_id"], [])
         scored = [e for e in eps if not e["infra_error"]]
-        results: dict[str, list[bool]] = defaultdict(list)
-        for ep in scored:
-            results[ep["task_id"]].append(bool(ep["passed"]))
+        results = task_outcomes(eps)
         errors = len(eps) - len(scored)
-        row = {**c, "episodes": len(eps), "scored": len(scored), "tasks": len(results), "k": 0, "pass1": None, "passk": None,
-               "passhatk": None, "curve": [], "turns": None, "cost": None, "errors": errors, "infra": errors}
-        if results:
+        row = {**c, "episodes": len(eps), "scored": len(scored), "tasks": len({str(e["task_id"]) for e in scored}), "k": 0,
+               "pass1": None, "passk": None, "passhatk": None, "curve": [], "turns": None, "cost": None, "errors": errors, "infra": errors}
+        if scored:
             k = min(len(v) for v in results.values())
             row["k"] = k
-            row["pass1"] = pass_at_k_estimate(results, 1, n_boot=n_boot)
-            row["passk"] = pass_at_k_estimate(results, k, n_boot=n_boot)
-            row["passhatk"] = pass_hat_k_estimate(results, k, n_boot=n_boot)
-            row["curve"] = [(kk, pass_at_k_estimate(results, kk, n_boot=n_boot)) for kk in _ks(k)]
+            row["pass1"] = _estimate(pass_at_k_estimate, results, 1, n_boot)
+            row["passk"] = _estimate(pass_at_k_estimate, results, k, n_boot)
+            row["passhatk"] = _estimate(pass_hat_k_estimate, results, k, n_boot)
+            row["curve"] = [(kk, est) for kk in _ks(k) if (est := _estimate(pass_at_k_estimate, results, kk, n_boot)) is not None]
             row["turns"] = sum(e["turns"] for e in scored) / len(scored)
             row["cost"] = sum(e["cost"] or 0.0 for e in scored) / len(scored)
         rows.append(row)
     return rows
+
+
+def _estimate(fn: Any, results: dict[str, list[Any]], k: int, n_boot: int) -> Estimate | None:
+    try:
+        return fn(results, k, n_boot=n_boot)
+    except ValueError:  # no task has k scored samples (errors took them): no score, never a zero
+        return None
 
 
 def _table(rows: list[dict[str, Any]]) -> str:
