@@ -18,7 +18,9 @@ from agentgym.models.base import (
     Choice,
     ModelBackend,
     ModelError,
+    TokenIdsUnavailable,
     TokenPrices,
+    TokenSample,
     parse_tool_calls,
     run_sync,
 )
@@ -44,6 +46,6 @@ def make_backend(kind: Literal["openai", "vllm", "transformers"] = "openai", **k
 
 __all__ = [
     "ChatMessage", "ChatResult", "ChatUsage", "Choice", "HTTPBackendConfig", "ModelBackend", "ModelError",
-    "OpenAICompatibleBackend", "PriceTable", "TokenPrices", "TransformersBackend", "VLLMBackend", "extract_tool_calls",
+    "OpenAICompatibleBackend", "PriceTable", "TokenIdsUnavailable", "TokenPrices", "TokenSample", "TransformersBackend", "VLLMBackend", "extract_tool_calls",
     "make_backend", "parse_completion", "parse_tool_calls", "run_sync",
 ]

@@ -11,7 +11,7 @@ import abc
 import asyncio
 import json
 import threading
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Sequence
 from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -100,6 +100,27 @@ class ModelError(RuntimeError):
     """The model backend failed after its retries (not the agent's fault, not the env's)."""
 
 
+class TokenSample(BaseModel):
+    """One token-in/token-out generation: the sampled ids exactly as the sampler produced them."""
+
+    ids: list[int] = Field(description="sampled ids; a sampled stop id is kept (it was sampled)")
+    logprobs: list[float] = Field(description="the sampler's logprob of each id: log softmax(logits / T), T = 1 when greedy")
+    finish_reason: str | None = Field(None, description="'stop' (a stop id ended it) or 'length' (max_tokens did)")
+
+
+class TokenIdsUnavailable(RuntimeError):
+    """A backend that cannot take token ids in and give sampled ids and logprobs out. Token-level
+    rollouts refuse it instead of re-tokenizing text (re-tokenization drift corrupts the gradient).
+    Not a ModelError: no retry or episode drop can fix it; the collector stops with this message."""
+
+
+#: What a refusal tells the user to use instead.
+TOKEN_BACKENDS_HINT = (
+    "token-level rollouts need TransformersBackend (in process) or an OpenAI-compatible server that takes "
+    "prompt token ids and returns the sampled ids with logprobs (vLLM: /v1/completions with return_token_ids)"
+)
+
+
 class ModelBackend(abc.ABC):
     """Async chat with tool calls. ``messages`` and ``tools`` use the OpenAI chat format."""
 
@@ -116,6 +137,23 @@ class ModelBackend(abc.ABC):
         max_tokens: int | None = None,
         seed: int | None = None,
     ) -> ChatResult: ...
+
+    async def generate_ids(
+        self,
+        prompt_ids: list[int],
+        *,
+        max_tokens: int,
+        temperature: float = 1.0,
+        seed: int | None = None,
+        stop_ids: Sequence[int] = (),
+    ) -> TokenSample:
+        """Token in, token out: continue ``prompt_ids`` exactly as given (no chat template, no
+        re-tokenization) and return the sampled ids with their logprobs.
+
+        Raises:
+            TokenIdsUnavailable: this backend cannot (the default); never approximated from text.
+        """
+        raise TokenIdsUnavailable(f"{type(self).__name__} ({self.model or 'no model name'}) cannot generate from token ids; {TOKEN_BACKENDS_HINT}")
 
     async def aclose(self) -> None:
         """Release connections or GPU memory."""

@@ -21,17 +21,37 @@ from agentgym.models.base import (
     ChatUsage,
     Choice,
     ModelBackend,
+    TokenSample,
     parse_tool_calls,
     tool_call_dict,
 )
 
 # Hermes/Qwen-style chat templates wrap calls in <tool_call>...</tool_call>; others emit bare JSON.
 _TAGGED = re.compile(r"<tool_call>\s*(.*?)\s*</tool_call>", re.DOTALL)
+# Mistral's format: [TOOL_CALLS] then a JSON list of {"name", "arguments", "id"?}.
+_MISTRAL = "[TOOL_CALLS]"
+
+
+def _mistral_calls(text: str) -> tuple[str | None, list[dict[str, Any]]]:
+    head, _, rest = text.partition(_MISTRAL)
+    try:
+        items = json.loads(rest)
+    except json.JSONDecodeError:
+        return head.strip() or None, [tool_call_dict("", rest.strip(), "call_0")]
+    calls = []
+    for i, obj in enumerate(items if isinstance(items, list) else [items]):
+        obj = obj if isinstance(obj, dict) else {}
+        args = obj.get("arguments", {})
+        cid = obj.get("id") if isinstance(obj.get("id"), str) else f"call_{i}"
+        calls.append(tool_call_dict(str(obj.get("name", "")), args if isinstance(args, (dict, str)) else {}, cid))
+    return head.strip() or None, calls
 
 
 def extract_tool_calls(text: str) -> tuple[str | None, list[dict[str, Any]]]:
     """Split generated text into (content, raw OpenAI-style tool calls). A tagged block that is not
     valid JSON is kept as a call with the text as its arguments, so the env reports it."""
+    if _MISTRAL in text:
+        return _mistral_calls(text)
     blocks = _TAGGED.findall(text)
     if not blocks:
         stripped = text.strip()
@@ -87,12 +107,30 @@ class VLLMBackend(ModelBackend):
     async def chat(self, messages, tools=None, *, n=1, temperature=0.0, max_tokens=None, seed=None) -> ChatResult:
         return await asyncio.to_thread(self._generate, messages, tools, n, temperature, max_tokens or 1024, seed)
 
+    def _generate_ids(self, prompt_ids, max_tokens, temperature, seed, stop_ids) -> TokenSample:
+        # logprobs=0: the sampled token's own logprob (vLLM adds it to the top-0 list); a token
+        # prompt is taken as is (no template, no tokenizer).
+        params = self._vllm.SamplingParams(temperature=temperature, max_tokens=max_tokens, seed=seed, logprobs=0,
+                                           stop_token_ids=list(stop_ids) or None, skip_special_tokens=False)
+        with self._lock:
+            out = self.llm.generate([{"prompt_token_ids": list(prompt_ids)}], params, use_tqdm=False)[0].outputs[0]
+        ids = list(out.token_ids)
+        logprobs = [float(step[tok].logprob) for tok, step in zip(ids, out.logprobs or [])]
+        if len(logprobs) != len(ids):
+            raise RuntimeError(f"vLLM returned {len(logprobs)} logprobs for {len(ids)} sampled ids")
+        return TokenSample(ids=ids, logprobs=logprobs, finish_reason=out.finish_reason)
+
+    async def generate_ids(self, prompt_ids, *, max_tokens, temperature=1.0, seed=None, stop_ids=()) -> TokenSample:
+        return await asyncio.to_thread(self._generate_ids, prompt_ids, max_tokens, temperature, seed, stop_ids)
+
 
 class TransformersBackend(ModelBackend):
     """A Hugging Face model with transformers, on a GPU when one is present. For small models and
     debugging: no batching across requests, no prefix cache (cached_input_tokens is always 0)."""
 
-    def __init__(self, model: str, device: str | None = None, **model_kwargs: Any):
+    def __init__(self, model: str, device: str | None = None, *, tokenizer: Any = None, **model_kwargs: Any):
+        """``tokenizer``: None loads the model directory's; an object is used as is; False loads
+        none (token-in/token-out only, e.g. with a Mistral tokenizer outside transformers)."""
         try:
             import torch
             import transformers
@@ -101,12 +139,14 @@ class TransformersBackend(ModelBackend):
         self._torch = torch
         self.model = model
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-        self.tokenizer = transformers.AutoTokenizer.from_pretrained(model)
+        self.tokenizer = transformers.AutoTokenizer.from_pretrained(model) if tokenizer is None else (tokenizer or None)
         self.lm = transformers.AutoModelForCausalLM.from_pretrained(model, **model_kwargs).to(self.device)
         self._lock = threading.Lock()
 
     def _generate(self, messages, tools, n, temperature, max_tokens, seed) -> ChatResult:
         torch = self._torch
+        if self.tokenizer is None:
+            raise ValueError(f"TransformersBackend({self.model!r}) was made with tokenizer=False: it serves generate_ids only, not chat")
         # return_dict: transformers 5 returns a BatchEncoding here whatever is asked; 4.x a tensor
         # unless asked. Asking gives the same shape on both.
         enc = self.tokenizer.apply_chat_template(messages, tools=tools, add_generation_prompt=True, return_tensors="pt", return_dict=True)
@@ -135,3 +175,49 @@ class TransformersBackend(ModelBackend):
 
     async def chat(self, messages, tools=None, *, n=1, temperature=0.0, max_tokens=None, seed=None) -> ChatResult:
         return await asyncio.to_thread(self._generate, messages, tools, n, temperature, max_tokens or 1024, seed)
+
+    # -- token in, token out (agentgym.rl) -------------------------------------------------------------
+    def stop_ids(self) -> list[int]:
+        """The model's end-of-turn ids (generation config first, then the tokenizer's eos)."""
+        eos = getattr(getattr(self.lm, "generation_config", None), "eos_token_id", None)
+        ids = eos if isinstance(eos, list) else [eos]
+        return sorted({i for i in [*ids, getattr(self.tokenizer, "eos_token_id", None)] if isinstance(i, int)})
+
+    def _generate_ids(self, prompt_ids, max_tokens, temperature, seed, stop_ids) -> TokenSample:
+        torch = self._torch
+        ids = torch.tensor([list(prompt_ids)], device=self.device)
+        if seed is not None:
+            torch.manual_seed(seed)
+        sample = temperature > 0
+        stops = sorted({*stop_ids, *self.stop_ids()})
+        with self._lock, torch.no_grad():
+            # top_k=0 / top_p=1: sample from the whole softmax(logits / T), so the logprob recorded
+            # below is the sampler's (a model's generation config may narrow it otherwise).
+            out = self.lm.generate(
+                ids, attention_mask=torch.ones_like(ids), max_new_tokens=max_tokens, do_sample=sample,
+                temperature=temperature if sample else None, top_k=0 if sample else None, top_p=1.0 if sample else None,
+                eos_token_id=stops, pad_token_id=stops[0], output_logits=True, return_dict_in_generate=True,
+            )
+        gen = out.sequences[0, ids.shape[1]:].tolist()
+        logits = torch.stack(out.logits, 0)[:, 0, :].float()
+        logp = torch.log_softmax(logits / (temperature if sample else 1.0), dim=-1)
+        lps = [float(logp[i, t]) for i, t in enumerate(gen)]
+        finish = "length"
+        for i, t in enumerate(gen):
+            if t in stops:  # keep the sampled stop id; nothing after it was sampled for this sequence
+                gen, lps, finish = gen[: i + 1], lps[: i + 1], "stop"
+                break
+        return TokenSample(ids=gen, logprobs=lps, finish_reason=finish)
+
+    async def generate_ids(self, prompt_ids, *, max_tokens, temperature=1.0, seed=None, stop_ids=()) -> TokenSample:
+        return await asyncio.to_thread(self._generate_ids, prompt_ids, max_tokens, temperature, seed, stop_ids)
+
+    def logprobs_of(self, ids: list[int], start: int, temperature: float = 1.0) -> list[float]:
+        """Teacher-forced logprob of ids[start:] given everything before each (what a trainer
+        recomputes; checks that a record's ids are what the model was conditioned on)."""
+        torch = self._torch
+        seq = torch.tensor([ids], device=self.device)
+        with self._lock, torch.no_grad():
+            logits = self.lm(seq).logits[0, start - 1 : len(ids) - 1].float()
+        logp = torch.log_softmax(logits / (temperature if temperature > 0 else 1.0), dim=-1)
+        return [float(logp[i, t]) for i, t in enumerate(ids[start:])]

@@ -21,6 +21,9 @@ from agentgym.models.base import (
     Choice,
     ModelBackend,
     ModelError,
+    TOKEN_BACKENDS_HINT,
+    TokenIdsUnavailable,
+    TokenSample,
     parse_tool_calls,
 )
 
@@ -93,7 +96,31 @@ class OpenAICompatibleBackend(ModelBackend):
             finally:
                 self.in_flight -= 1
 
-    async def _post_with_retries(self, client: Any, body: dict[str, Any]) -> ChatResult:
+    async def generate_ids(self, prompt_ids, *, max_tokens, temperature=1.0, seed=None, stop_ids=()) -> TokenSample:
+        """Token in, token out through /v1/completions: the prompt goes as a list of ids (no
+        template, no tokenizer on the server's side) and the answer must carry the sampled ids and
+        their logprobs (vLLM: ``return_token_ids``, or ``return_tokens_as_token_ids`` with
+        ``logprobs``). A server that answers without them is refused, never approximated."""
+        body: dict[str, Any] = {
+            "model": self.config.model, "prompt": list(prompt_ids), "max_tokens": max_tokens, "temperature": temperature,
+            "logprobs": 0, "return_token_ids": True, "return_tokens_as_token_ids": True, "skip_special_tokens": False,
+        }
+        if stop_ids:
+            body["stop_token_ids"] = list(stop_ids)
+        if seed is not None:
+            body["seed"] = seed
+        body.update(self.config.extra_body)
+        client, sem = self._ensure()
+        async with sem:
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+            try:
+                return await self._post_with_retries(client, body, "/completions", lambda d, _t: parse_token_completion(d, prompt_ids, self.config.base_url))
+            finally:
+                self.in_flight -= 1
+
+    async def _post_with_retries(self, client: Any, body: dict[str, Any], path: str = "/chat/completions", parse: Any = None) -> Any:
+        parse = parse or (lambda data, t: parse_completion(data, latency_s=t))
         cfg = self.config
         last = ""
         for attempt in range(cfg.max_retries + 1):
@@ -103,21 +130,23 @@ class OpenAICompatibleBackend(ModelBackend):
             self.attempts += 1
             t0 = time.perf_counter()
             try:
-                resp = await client.post("/chat/completions", json=body)
+                resp = await client.post(path, json=body)
             except (httpx.TransportError, httpx.TimeoutException) as exc:  # connection refused/reset, timeouts
                 last = f"{type(exc).__name__}: {exc}"
                 continue
             if resp.status_code in RETRY_STATUSES:
                 last = f"HTTP {resp.status_code}: {resp.text[:300]}"
                 continue
+            if resp.status_code >= 400 and path == "/completions" and resp.status_code not in (401, 403, 404):
+                raise TokenIdsUnavailable(f"{cfg.base_url}/completions refused a token-id prompt (HTTP {resp.status_code}: {resp.text[:200]}); {TOKEN_BACKENDS_HINT}")
             if resp.status_code >= 400:
-                raise ModelError(f"{cfg.base_url}/chat/completions answered HTTP {resp.status_code}: {resp.text[:500]} (check model name, request and API key)")
+                raise ModelError(f"{cfg.base_url}{path} answered HTTP {resp.status_code}: {resp.text[:500]} (check model name, request and API key)")
             try:
                 data = resp.json()
             except ValueError:
                 raise ModelError(f"{cfg.base_url} did not answer JSON: {resp.text[:300]!r}") from None
-            return parse_completion(data, latency_s=time.perf_counter() - t0)
-        raise ModelError(f"{cfg.base_url}/chat/completions failed after {cfg.max_retries + 1} attempts; last: {last}. Is the server up and the rate limit sane?")
+            return parse(data, time.perf_counter() - t0)
+        raise ModelError(f"{cfg.base_url}{path} failed after {cfg.max_retries + 1} attempts; last: {last}. Is the server up and the rate limit sane?")
 
     async def aclose(self) -> None:
         if self._client is not None and self._loop is asyncio.get_running_loop():
@@ -149,3 +178,34 @@ def parse_completion(data: dict[str, Any], latency_s: float = 0.0) -> ChatResult
         output_tokens=int(u.get("completion_tokens") or 0),
     )
     return ChatResult(choices=choices, usage=usage, model=data.get("model"), prompt_token_ids=data.get("prompt_token_ids"), latency_s=latency_s)
+
+
+def _ids_from_logprob_tokens(tokens: Any) -> list[int] | None:
+    """vLLM's ``return_tokens_as_token_ids``: logprobs.tokens are 'token_id:123' strings."""
+    if not isinstance(tokens, list) or not tokens:
+        return None
+    ids = []
+    for tok in tokens:
+        if not (isinstance(tok, str) and tok.startswith("token_id:") and tok[9:].lstrip("-").isdigit()):
+            return None
+        ids.append(int(tok[9:]))
+    return ids
+
+
+def parse_token_completion(data: dict[str, Any], prompt_ids: list[int], base_url: str = "the server") -> TokenSample:
+    """A /v1/completions answer -> TokenSample, or TokenIdsUnavailable when it lacks the ids or
+    logprobs, or when the server says it saw another prompt than the ids we sent."""
+    if not isinstance(data, dict) or not isinstance(data.get("choices"), list) or not data["choices"]:
+        raise ModelError(f"not a completion (no 'choices'): {str(data)[:300]}")
+    ch = data["choices"][0] if isinstance(data["choices"][0], dict) else {}
+    lp = ch.get("logprobs") if isinstance(ch.get("logprobs"), dict) else {}
+    ids = ch.get("token_ids") if isinstance(ch.get("token_ids"), list) else _ids_from_logprob_tokens(lp.get("tokens"))
+    logprobs = lp.get("token_logprobs")
+    if ids is None or not all(isinstance(i, int) for i in ids):
+        raise TokenIdsUnavailable(f"{base_url} answered without the sampled token ids (no choices[0].token_ids, no 'token_id:N' logprob tokens); {TOKEN_BACKENDS_HINT}")
+    if not isinstance(logprobs, list) or len(logprobs) != len(ids) or not all(isinstance(p, (int, float)) for p in logprobs):
+        raise TokenIdsUnavailable(f"{base_url} answered without one logprob per sampled id (logprobs.token_logprobs); {TOKEN_BACKENDS_HINT}")
+    seen = ch.get("prompt_token_ids", data.get("prompt_token_ids"))
+    if isinstance(seen, list) and seen != list(prompt_ids):
+        raise TokenIdsUnavailable(f"{base_url} conditioned on other prompt ids than those sent ({len(seen)} vs {len(prompt_ids)} ids): it re-tokenized the prompt")
+    return TokenSample(ids=ids, logprobs=[float(p) for p in logprobs], finish_reason=ch.get("finish_reason"))

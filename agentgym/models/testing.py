@@ -39,6 +39,8 @@ class Reply(BaseModel):
     delay_s: float = 0.0
     samples: list[Reply] | None = Field(None, description="one per choice for n > 1; else the reply repeats")
     token_ids: list[int] | None = None
+    logprobs: list[float] | None = Field(None, description="/v1/completions: one per token id (vLLM's logprobs.token_logprobs)")
+    ids_as_logprob_tokens: bool = Field(False, description="/v1/completions: ids only as 'token_id:N' logprob tokens (vLLM's return_tokens_as_token_ids), no token_ids field")
 
     @classmethod
     def call(cls, name: str, arguments: dict[str, Any] | str | None = None, **kw: Any) -> Reply:
@@ -85,13 +87,13 @@ class OpenAITestServer:
 
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                if self.path.rstrip("/") not in ("/v1/chat/completions", "/chat/completions"):
+                if self.path.rstrip("/") not in ("/v1/chat/completions", "/chat/completions", "/v1/completions"):
                     return self._send(404, {"error": {"message": f"no route {self.path}"}})
                 try:
                     req = json.loads(body)
                 except json.JSONDecodeError:
                     return self._send(400, {"error": {"message": "body is not JSON"}})
-                status, payload = server._answer(req)
+                status, payload = server._answer(req, legacy=self.path.rstrip("/") == "/v1/completions")
                 self._send(status, payload)
 
             def _send(self, status: int, payload: dict[str, Any]) -> None:
@@ -141,7 +143,7 @@ class OpenAITestServer:
                 return None
             return self._queue.popleft() if self._queue else self.default
 
-    def _answer(self, req: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    def _answer(self, req: dict[str, Any], legacy: bool = False) -> tuple[int, dict[str, Any]]:
         try:
             reply = self._next_reply(req)
             if self._fn is not None:
@@ -152,7 +154,7 @@ class OpenAITestServer:
                 time.sleep(reply.delay_s)  # a handler thread per request: only this one waits
             if reply.status != 200:
                 return reply.status, {"error": {"message": f"scripted HTTP {reply.status}"}}
-            return 200, self._completion(req, reply)
+            return 200, self._legacy_completion(req, reply) if legacy else self._completion(req, reply)
         finally:
             with self._lock:
                 self.in_flight -= 1
@@ -184,3 +186,19 @@ class OpenAITestServer:
         with self._lock:
             self.reported_usage.append(usage)
         return {"id": f"chatcmpl-{rid}", "object": "chat.completion", "created": int(time.time()), "model": req.get("model", "test"), "choices": choices, "usage": usage}
+
+    def _legacy_completion(self, req: dict[str, Any], reply: Reply) -> dict[str, Any]:
+        """/v1/completions the way vLLM answers a token-id prompt: ids and logprobs when scripted."""
+        choice: dict[str, Any] = {"index": 0, "text": reply.content or "", "finish_reason": reply.finish_reason or "stop", "logprobs": None}
+        if reply.token_ids is not None:
+            lps = reply.logprobs if reply.logprobs is not None else [0.0] * len(reply.token_ids)
+            choice["logprobs"] = {"tokens": [f"token_id:{i}" for i in reply.token_ids], "token_logprobs": lps}
+            if not reply.ids_as_logprob_tokens:
+                choice["token_ids"] = reply.token_ids
+                choice["prompt_token_ids"] = req.get("prompt")
+        n_out = len(reply.token_ids or []) or reply.completion_tokens
+        prompt = req.get("prompt")
+        usage = {"prompt_tokens": len(prompt) if isinstance(prompt, list) else 10, "completion_tokens": n_out}
+        with self._lock:
+            self.reported_usage.append(usage)
+        return {"id": "cmpl-test", "object": "text_completion", "created": int(time.time()), "model": req.get("model", "test"), "choices": [choice], "usage": usage}

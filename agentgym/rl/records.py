@@ -74,6 +74,7 @@ class TokenEpisode(BaseModel):
     policy_version: str = Field("0", description="which weights sampled it (a step number or checkpoint name)")
     model: str = ""
     tokenizer: str = Field("", description="name_or_path of the tokenizer whose ids these are")
+    temperature: float = Field(1.0, description="sampling temperature; logprobs are of softmax(logits / T) (T = 1 when 0: greedy)")
     prompt_ids: list[int]
     turns: list[TokenTurn] = Field(default_factory=list)
     reward: float = Field(0.0, description="final reward: the sum of the env's step rewards")
@@ -81,6 +82,7 @@ class TokenEpisode(BaseModel):
     terminated: bool = False
     truncated: bool = Field(False, description="a budget ended the episode (turns, tokens, time); not the same as a wrong answer")
     truncation_reason: str | None = Field(None, description="which budget, or 'max_turns' / 'max_tokens' of the collector")
+    end_reason: str | None = Field(None, description="what ended it: the env's terminated/truncated reason, 'no_tool_call', 'max_turns'")
     infra_error: str | None = Field(None, description="an infrastructure failure ended it: never trained on, never scored 0")
     agent_failure: str | None = Field(None, description="the agent caused a failure (info['agent_failure']); scored as the env scored it")
     advantage: float | None = Field(None, description="group-relative advantage; filled by agentgym.rl.groups")
