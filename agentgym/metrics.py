@@ -2,7 +2,11 @@
 versus k and cost per solved task, each with a confidence interval.
 
 Inputs are per-task outcomes: ``{task_id: [passed, passed, ...]}`` (n samples per task; n may
-differ between tasks). Intervals are seeded, so a report is reproducible. Wilson intervals are
+differ between tasks). An outcome of ``None`` is an episode that ended in an infrastructure error:
+neither a pass nor a fail, it is left out of its task's n (a dead model server must not read as a
+weak agent), and every Estimate counts such samples in ``errors``. A task that errors leave with
+fewer than k scored samples is left out of that k's estimate and counted in ``tasks_dropped``.
+``task_outcomes`` builds the input from stored episodes (the sweep store's rows). Intervals are seeded, so a report is reproducible. Wilson intervals are
 given for plain proportions.
 
 pass@k and pass^k (``method="auto"``, the default) get a *hybrid* interval: the union of
@@ -35,7 +39,7 @@ records the ``method`` its interval came from (hybrid, bootstrap, wilson or pool
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Literal
 
 import numpy as np
@@ -50,6 +54,8 @@ class Estimate(BaseModel):
     k: int | None = None
     level: float = 0.95
     method: str = Field("bootstrap", description="where [low, high] came from: hybrid, bootstrap, wilson or pooled")
+    errors: int = Field(0, description="samples that ended in an infrastructure error, left out of n")
+    tasks_dropped: int = Field(0, description="tasks left with fewer than k scored samples by errors, left out of the mean")
 
     def contains(self, value: float) -> bool:
         return self.low - 1e-12 <= value <= self.high + 1e-12
@@ -110,6 +116,36 @@ def _z(level: float) -> float:
     from statistics import NormalDist
 
     return NormalDist().inv_cdf(0.5 + level / 2)
+
+
+Outcome = bool | None  # None: an infrastructure error, neither pass nor fail
+
+
+def task_outcomes(episodes: Iterable[Mapping[str, Any]]) -> dict[str, list[Outcome]]:
+    """{task_id: [outcome, ...]} from episode rows with task_id, passed and infra_error (the
+    sweep store's): an errored episode is None."""
+    out: dict[str, list[Outcome]] = {}
+    for ep in episodes:
+        out.setdefault(str(ep["task_id"]), []).append(None if ep.get("infra_error") else bool(ep["passed"]))
+    return out
+
+
+def _scored(results: Mapping[str, Sequence[Outcome]], k: int) -> tuple[dict[str, list[bool]], int, int]:
+    """(results without errored samples, errored samples, tasks dropped for having fewer than k
+    scored samples left). A task with fewer than k samples in all is the caller's mistake (raises)."""
+    scored: dict[str, list[bool]] = {}
+    errors = dropped = 0
+    for task, rows in results.items():
+        kept = [bool(x) for x in rows if x is not None]
+        errors += len(rows) - len(kept)
+        if len(kept) < k and len(kept) < len(rows):  # short because of errors (too few in all: pass_at_k says so)
+            dropped += 1
+            continue
+        scored[task] = kept
+    if results and not scored:
+        raise ValueError(f"no task has {k} samples without infrastructure errors ({errors} errored); fix the cause "
+                         "and re-run them (agentgym sweep CONFIG --retry-errors)")
+    return scored, errors, dropped
 
 
 CIMethod = Literal["auto", "hybrid", "bootstrap", "wilson", "pooled"]
@@ -192,28 +228,32 @@ def _estimate(values: list[float], k: int | None, level: float, n_boot: int, see
     return Estimate(mean=float(v.mean()), low=low, high=high, n_tasks=len(v), k=k, level=level, method=method)
 
 
-def pass_at_k_estimate(results: Mapping[str, Sequence[bool]], k: int, level: float = 0.95, n_boot: int = 2000, seed: int = 0,
+def pass_at_k_estimate(results: Mapping[str, Sequence[Outcome]], k: int, level: float = 0.95, n_boot: int = 2000, seed: int = 0,
                        method: CIMethod = "auto") -> Estimate:
     """Mean unbiased pass@k over tasks; interval by `method` (see the module docstring: the
     default is the hybrid of the task bootstrap and the within-task binomial bootstrap, and
-    Wilson where every task has the same value)."""
-    values = _per_task(results, k, pass_at_k)
-    n, c = _counts(results)
-    return _estimate(values, k, level, n_boot, seed, method,
-                     lambda: pooled_ci(n, c, lambda p: 1.0 - (1.0 - p) ** k, level),
-                     lambda: within_task_ci(n, c, k, pass_at_k, level, n_boot, seed))
+    Wilson where every task has the same value). None outcomes (infra errors) are left out of n."""
+    scored, errors, dropped = _scored(results, k)
+    values = _per_task(scored, k, pass_at_k)
+    n, c = _counts(scored)
+    est = _estimate(values, k, level, n_boot, seed, method,
+                    lambda: pooled_ci(n, c, lambda p: 1.0 - (1.0 - p) ** k, level),
+                    lambda: within_task_ci(n, c, k, pass_at_k, level, n_boot, seed))
+    return est.model_copy(update={"errors": errors, "tasks_dropped": dropped})
 
 
-def pass_hat_k_estimate(results: Mapping[str, Sequence[bool]], k: int, level: float = 0.95, n_boot: int = 2000, seed: int = 0,
+def pass_hat_k_estimate(results: Mapping[str, Sequence[Outcome]], k: int, level: float = 0.95, n_boot: int = 2000, seed: int = 0,
                         method: CIMethod = "auto") -> Estimate:
-    """Mean pass^k over tasks; interval by `method` as for pass_at_k_estimate."""
-    values = _per_task(results, k, pass_hat_k)
-    n, c = _counts(results)
-    return _estimate(values, k, level, n_boot, seed, method, lambda: pooled_ci(n, c, lambda p: p**k, level),
-                     lambda: within_task_ci(n, c, k, pass_hat_k, level, n_boot, seed))
+    """Mean pass^k over tasks; interval by `method` as for pass_at_k_estimate (infra errors left out)."""
+    scored, errors, dropped = _scored(results, k)
+    values = _per_task(scored, k, pass_hat_k)
+    n, c = _counts(scored)
+    est = _estimate(values, k, level, n_boot, seed, method, lambda: pooled_ci(n, c, lambda p: p**k, level),
+                    lambda: within_task_ci(n, c, k, pass_hat_k, level, n_boot, seed))
+    return est.model_copy(update={"errors": errors, "tasks_dropped": dropped})
 
 
-def coverage_curve(results: Mapping[str, Sequence[bool]], ks: Sequence[int] = (1, 2, 4, 8, 16), **kw: Any) -> list[Estimate]:
+def coverage_curve(results: Mapping[str, Sequence[Outcome]], ks: Sequence[int] = (1, 2, 4, 8, 16), **kw: Any) -> list[Estimate]:
     """pass@k for each k (Large Language Monkeys' coverage)."""
     return [pass_at_k_estimate(results, k, **kw) for k in ks]
 
@@ -268,6 +308,7 @@ def cost_per_solved(samples: Mapping[str, Sequence[Sample]], level: float = 0.95
 
 
 __all__ = [
-    "CIMethod", "Estimate", "Sample", "bootstrap_ci", "cost_per_solved", "coverage_curve", "pass_at_k", "pass_at_k_estimate",
-    "pass_hat_k", "pass_hat_k_estimate", "pooled_ci", "selected_accuracy", "wilson_ci", "within_task_ci",
+    "CIMethod", "Estimate", "Outcome", "Sample", "bootstrap_ci", "cost_per_solved", "coverage_curve", "pass_at_k", "pass_at_k_estimate",
+    "pass_hat_k", "pass_hat_k_estimate", "pooled_ci", "selected_accuracy", "task_outcomes", "wilson_ci",
+    "within_task_ci",
 ]

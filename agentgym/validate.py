@@ -1,7 +1,10 @@
 """`agentgym validate`: every task's reference solution must pass and a null solution must fail.
 
 This is how a domain proves its tasks are sound: a task whose gold fails is broken, a task that
-a do-nothing submission passes is free reward (R2E-Gym#27).
+a do-nothing submission passes is free reward (R2E-Gym#27). A task whose run hit an infrastructure
+error (info["error"], or an exception) says nothing about the task: it is neither a pass nor a
+fail, its row shows the error, and the pass rates are over the tasks that ran cleanly (None when
+none did); `errors` counts the rest.
 """
 
 from __future__ import annotations
@@ -30,13 +33,17 @@ class ValidationReport(BaseModel):
     env: str
     runtime: str | None = None
     tasks: int
-    gold_pass_rate: float
-    null_pass_rate: float
-    errors: int
+    gold_pass_rate: float | None = Field(..., description="over the tasks without an infrastructure error; None if none")
+    null_pass_rate: float | None = Field(..., description="over the tasks without an infrastructure error; None if none")
+    errors: int = Field(..., description="tasks whose gold or null run hit an infrastructure error (not scored)")
     rows: list[TaskValidation] = Field(default_factory=list)
 
     def summary(self) -> dict[str, Any]:
         return self.model_dump(exclude={"rows"})
+
+    def ok(self) -> bool:
+        """Every task ran cleanly, every gold passed, no null did."""
+        return not self.errors and self.gold_pass_rate == 1.0 and self.null_pass_rate == 0.0
 
 
 def spread_sample(ids: Sequence[str], n: int) -> list[str]:
@@ -81,13 +88,13 @@ def validate(
                 on_task(row)
     finally:
         env.close()
-    n = len(rows)
+    clean = [r for r in rows if r.error is None]
     return ValidationReport(
         env=env_id,
         runtime=getattr(env, "runtime", None),
-        tasks=n,
-        gold_pass_rate=sum(r.gold_pass for r in rows) / n if n else 0.0,
-        null_pass_rate=sum(r.null_pass for r in rows) / n if n else 0.0,
-        errors=sum(r.error is not None for r in rows),
+        tasks=len(rows),
+        gold_pass_rate=sum(r.gold_pass for r in clean) / len(clean) if clean else None,
+        null_pass_rate=sum(r.null_pass for r in clean) / len(clean) if clean else None,
+        errors=len(rows) - len(clean),
         rows=rows,
     )

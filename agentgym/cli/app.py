@@ -168,16 +168,18 @@ def validate(
                   console=out, transient=as_json) as progress:
         bar = progress.add_task(f"validating {meta.id}", total=len(ids))
         report = run_validate(env_id, task_ids=ids, runtime=runtime, on_task=lambda row: progress.advance(bar), **kwargs)
-    table = Table("task", "gold reward", "gold", "null reward", "null", "error", "s", title=f"{meta.id} ({report.runtime})")
+    table = Table("task", "gold reward", "gold", "null reward", "null", "infra error (not scored)", "s", title=f"{meta.id} ({report.runtime})")
     for r in report.rows:
         mark = lambda ok, good: "[green]pass[/]" if ok == good else ("[red]pass[/]" if ok else "[red]fail[/]")
-        table.add_row(r.task_id, f"{r.gold_reward}", mark(r.gold_pass, True), f"{r.null_reward}",
-                      mark(r.null_pass, False), r.error or "", f"{r.seconds:.2f}")
+        gold, null = ("[yellow]error[/]",) * 2 if r.error else (mark(r.gold_pass, True), mark(r.null_pass, False))
+        table.add_row(r.task_id, f"{r.gold_reward}", gold, f"{r.null_reward}", null, (r.error or "")[:300], f"{r.seconds:.2f}")
     out.print(table)
-    out.print(f"gold pass rate {report.gold_pass_rate:.3f}, null pass rate {report.null_pass_rate:.3f}, errors {report.errors}")
+    rate = lambda v: "-" if v is None else f"{v:.3f}"
+    out.print(f"gold pass rate {rate(report.gold_pass_rate)}, null pass rate {rate(report.null_pass_rate)} "
+              f"(over {report.tasks - report.errors} tasks), infra errors {report.errors} (not scored)")
     if as_json:
         print(json.dumps(report.summary()))
-    if report.gold_pass_rate < 1.0 or report.null_pass_rate > 0.0 or report.errors:
+    if not report.ok():
         raise typer.Exit(1)
 
 
@@ -292,6 +294,7 @@ def _register(module: str) -> None:
 
 _register("agentgym.cli.sweep_cmd")  # sweep, report
 _register("agentgym.cli.plugins_cmd")  # the global --import MODULE option, plugins
+_register("agentgym.cli.eval_cmd")  # eval
 _register("agentgym.cli.view_cmd")  # view
 
 

@@ -1,48 +1,115 @@
-"""`agentgym sweep` and `agentgym report`."""
+"""`agentgym sweep` and `agentgym report`.
+
+A sweep resumes by default; episodes that ended in infrastructure errors are stored but never
+scored, and `--retry-errors` re-runs exactly those (a plain resume asks, or says the flag exists).
+Nothing runs before the preflight passed (every env made once, every model endpoint probed).
+Ctrl-C prints the command that resumes; a sweep whose episodes all errored exits 1.
+"""
 
 from __future__ import annotations
 
+import shlex
+import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 
-console = Console()
-err = Console(stderr=True)
+from agentgym.cli.boundary import fail
+
+console = Console(width=None if sys.stdout.isatty() else 200)  # a table piped to a file keeps one line per row
+err = Console(stderr=True, soft_wrap=True)
+
+RetryOpt = Annotated[bool, typer.Option("--retry-errors", help="re-run the stored episodes that ended in infrastructure "
+                                        "errors (dead model server, sandbox crash) and replace them")]
+PreflightOpt = Annotated[bool, typer.Option("--preflight/--no-preflight", help="probe each model endpoint before any "
+                                            "episode runs (a dead one fails in seconds)")]
 
 
-def _fail(msg: str, code: int = 2) -> None:
-    err.print(f"[bold red]error:[/] {msg}", highlight=False)
-    raise typer.Exit(code)
+def load_config(path: Path) -> Any:
+    """The sweep config, or one line saying what is wrong with the file."""
+    import yaml
+
+    from agentgym.sweep import SweepConfig
+
+    try:
+        return SweepConfig.from_yaml(path)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        fail(f"{path}: not valid YAML{where}: {problem}; fix the syntax (see demos/demo.yaml)")
+    except (FileNotFoundError, ValueError) as exc:
+        fail(str(exc))
+
+
+def ask_retry(resume: str) -> Any:
+    """run_sweep's retry_errors for a plain resume: ask at a terminal, else say the flag exists."""
+
+    def decide(n: int) -> bool:
+        if sys.stdin.isatty() and sys.stdout.isatty():
+            return typer.confirm(f"{n} stored episodes of this run ended in infrastructure errors (not scored); "
+                                 "re-run them now?", default=False, err=True)
+        typer.echo(f"note: {n} stored episodes ended in infrastructure errors and are not scored; re-run them with "
+                   f"`{resume} --retry-errors`", err=True)
+        return False
+
+    return decide
+
+
+def execute(cfg: Any, out: Path, resume: str, runtime: str | None, quiet: bool, retry_errors: bool,
+            preflight: bool) -> Any:
+    """run_sweep with the CLI's manners (preflight line, Ctrl-C line, all-errored exit), then the table."""
+    from agentgym.models.preflight import PreflightError
+    from agentgym.sweep import run_sweep
+    from agentgym.sweep.table import rich_table, run_rows
+
+    try:
+        summary = run_sweep(cfg, out=out, runtime=runtime, progress=not quiet, preflight=preflight,
+                            retry_errors=True if retry_errors else ask_retry(resume))
+    except PreflightError as exc:
+        fail(f"preflight: {exc}")
+    except KeyboardInterrupt:
+        typer.echo(f"interrupted: finished episodes are stored; resume with `{resume}`", err=True)
+        raise typer.Exit(130) from None
+    retried = f", {summary.retried} of them retried errors" if summary.retried else ""
+    console.print(f"{summary.out}: {summary.total} episodes ({summary.skipped} already stored, {summary.ran} run now{retried}: "
+                  f"{summary.passed} passed, {summary.failed} failed, {summary.infra_errors} infra errors, not scored)",
+                  highlight=False, soft_wrap=True)
+    if summary.total:
+        console.print(rich_table(run_rows(summary.out)))
+    if summary.ran and summary.infra_errors == summary.ran:
+        fail(f"every episode run now ended in an infrastructure error (first: {summary.first_error}); fix the cause, "
+             f"then `{resume} --retry-errors`", code=1)
+    if summary.stored_errors and summary.ran:  # (a plain resume that ran nothing has said so already)
+        typer.echo(f"note: {summary.stored_errors} episodes of this run are infrastructure errors (not scored); "
+                   f"re-run them with `{resume} --retry-errors`", err=True)
+    return summary
 
 
 def sweep(
     config: Annotated[Path, typer.Argument(help="sweep config YAML (name, envs, agents, models, budgets, k, seed, runtime, concurrency)")],
     out: Annotated[Path | None, typer.Option("--out", "-o", help="run directory (default runs/<name>); an existing one is resumed")] = None,
     runtime: Annotated[str | None, typer.Option("--runtime", "-r", help="docker, local or auto; overrides the config's runtime")] = None,
-    concurrency: Annotated[int | None, typer.Option(help="episodes in flight; overrides the config")] = None,
+    concurrency: Annotated[int | None, typer.Option(min=1, help="episodes in flight; overrides the config")] = None,
     report: Annotated[bool, typer.Option("--report/--no-report", help="write RUN_DIR/report.html at the end")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar")] = False,
+    retry_errors: RetryOpt = False,
+    preflight: PreflightOpt = True,
 ) -> None:
     """Run envs x agents x models x budgets x k episodes into a resumable store (re-run to resume)."""
-    from agentgym.sweep import SweepConfig, run_sweep
-
-    try:
-        cfg = SweepConfig.from_yaml(config)
-        if concurrency is not None:
-            cfg = cfg.model_copy(update={"concurrency": max(1, concurrency)})
-        summary = run_sweep(cfg, out=out, runtime=runtime, progress=not quiet)
-    except (FileNotFoundError, ValueError) as exc:
-        _fail(str(exc))
-    except KeyError as exc:  # agentgym.UnknownEnvError: an env id the registry does not know
-        _fail(str(exc.args[0]) if exc.args else str(exc))
-    console.print(f"{summary.out}: {summary.total} episodes ({summary.skipped} already stored, {summary.ran} run now; "
-                  f"{summary.passed} of those passed, {summary.infra_errors} infra errors)", highlight=False)
+    cfg = load_config(config)
+    if concurrency is not None:
+        cfg = cfg.model_copy(update={"concurrency": concurrency})
+    root = out if out is not None else Path("runs") / cfg.name
+    argv = ["agentgym", "sweep", str(config), "--out", str(root)]
+    argv += (["--runtime", runtime] if runtime else []) + (["--concurrency", str(concurrency)] if concurrency else [])
+    summary = execute(cfg, root, shlex.join(argv), runtime, quiet, retry_errors, preflight)
     if report:
         from agentgym.report import write_report
 
-        console.print(f"report: {write_report(summary.out)}", highlight=False)
+        console.print(f"report: {write_report(summary.out)}", highlight=False, soft_wrap=True)
 
 
 def report(
@@ -56,8 +123,8 @@ def report(
     try:
         path = write_report(run_dir, out, max_trajectories=max_trajectories)
     except FileNotFoundError as exc:
-        _fail(str(exc))
-    console.print(f"report: {path}", highlight=False)
+        fail(str(exc))
+    console.print(f"report: {path}", highlight=False, soft_wrap=True)
 
 
 def register(app: typer.Typer) -> None:

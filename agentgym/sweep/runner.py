@@ -3,6 +3,12 @@
 Env work runs in worker threads (parallel.run_episode_async); the store is written from the
 event loop's thread only, one transaction per episode, so a SIGKILL loses at most the episodes
 in flight, and a restart skips every key already stored.
+
+Infrastructure errors (a dead model server, a sandbox that died) are stored too, marked, and never
+scored; `retry_errors` re-runs exactly those keys and replaces them. Before anything runs, a
+preflight makes every env once (plan() needs its task ids anyway) and probes every model endpoint
+the pending episodes use (models/preflight.py), so a dead endpoint fails in seconds, not after
+every episode's retries.
 """
 
 from __future__ import annotations
@@ -15,7 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from agentgym.budget import Usage
 from agentgym.models.pricing import PriceTable
@@ -27,11 +33,18 @@ from agentgym.sweep.store import EpisodeRecord, Store
 
 class SweepSummary(BaseModel):
     out: str
-    total: int
-    skipped: int
-    ran: int
-    passed: int
-    infra_errors: int
+    total: int = Field(..., description="episodes in the plan")
+    skipped: int = Field(..., description="already stored, not run now")
+    ran: int = Field(..., description="run now (retried errors included)")
+    passed: int = Field(..., description="of those run now")
+    infra_errors: int = Field(..., description="of those run now: infrastructure errors (not scored)")
+    retried: int = Field(0, description="errored keys of the store run again now")
+    stored_errors: int = Field(0, description="keys of the plan whose stored episode is an infrastructure error, after this run")
+    first_error: str | None = Field(None, description="the first line of the first error seen now")
+
+    @property
+    def failed(self) -> int:
+        return self.ran - self.passed - self.infra_errors
 
 
 def plan(cfg: SweepConfig, runtime: str | None = None) -> tuple[list[RunConfig], list[Episode]]:
@@ -42,7 +55,7 @@ def plan(cfg: SweepConfig, runtime: str | None = None) -> tuple[list[RunConfig],
     tasks: dict[str, list[str]] = {}
     k_of = {sel.id: sel.k or cfg.k for sel in cfg.envs}
     for sel in cfg.envs:
-        env = agentgym.make(sel.id, runtime=runtime or cfg.runtime, **sel.kwargs)
+        env = _make_for_plan(sel.id, runtime or cfg.runtime, dict(sel.kwargs))
         try:
             available = list(env.task_ids())
         finally:
@@ -55,6 +68,34 @@ def plan(cfg: SweepConfig, runtime: str | None = None) -> tuple[list[RunConfig],
     episodes = [Episode(config_id=rc.config_id, task_id=t, sample=s, seed=episode_seed(cfg.seed, rc.env, t, s))
                 for rc in configs for t in tasks[rc.env] for s in range(k_of[rc.env])]
     return configs, episodes
+
+
+def _make_for_plan(env_id: str, runtime: str, kwargs: dict[str, Any]) -> Any:
+    """The env preflight: made (and closed by the caller) before any episode, or one line saying why not."""
+    import agentgym
+    from agentgym.models.preflight import PreflightError
+
+    try:
+        return agentgym.make(env_id, runtime=runtime, **kwargs)
+    except agentgym.UnknownEnvError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - reported as one line, before anything runs
+        raise PreflightError(f"env {env_id} could not be made on runtime {runtime!r} ({type(exc).__name__}: "
+                             f"{str(exc).strip()}); check it with `agentgym info {env_id} -r {runtime}`") from exc
+
+
+def endpoints(configs: list[RunConfig]) -> list[Any]:
+    """The model endpoints the configs' agents talk to (each once)."""
+    from agentgym.models.preflight import Endpoint
+
+    out = []
+    for rc in configs:
+        if rc.model is None and rc.agent.name not in ("react", "budget-aware"):
+            continue
+        ep = Endpoint.from_kwargs({**rc.agent.kwargs, **(rc.model.agent_kwargs() if rc.model else {})})
+        if ep is not None:
+            out.append(ep)
+    return list(dict.fromkeys(out))
 
 
 def _agent_kwargs(rc: RunConfig, ep: Episode) -> dict[str, Any]:
@@ -87,7 +128,8 @@ def _cost(traj: Trajectory, usage: dict[str, Any] | None, prices: PriceTable | N
 
 
 async def _run(cfg: SweepConfig, runtime: str, configs: dict[str, RunConfig], todo: list[Episode], store: Store,
-               on_done: Callable[[EpisodeRecord], None], prices: PriceTable | None = None) -> None:
+               on_done: Callable[[EpisodeRecord], None], prices: PriceTable | None = None,
+               retry: frozenset[tuple[str, str, int]] = frozenset()) -> None:
     import agentgym
     from agentgym.agents import make_agent
 
@@ -122,7 +164,7 @@ async def _run(cfg: SweepConfig, runtime: str, configs: dict[str, RunConfig], to
             rec = EpisodeRecord(config_id=ep.config_id, task_id=ep.task_id, sample=ep.sample, seed=ep.seed,
                                 passed=traj.passed, reward=traj.total_reward, turns=traj.turns, cost=_cost(traj, usage, prices, rc.model.model if rc.model else None),
                                 seconds=traj.seconds, infra_error=infra, error=traj.error)
-            store.record(rec, traj)
+            store.record(rec, traj, replace_error=(ep.config_id, ep.task_id, ep.sample) in retry)
             on_done(rec)
 
     try:
@@ -139,42 +181,56 @@ def _close_quietly(env: Any) -> None:
         warnings.warn(f"closing env failed: {type(exc).__name__}: {exc}", RuntimeWarning, stacklevel=1)
 
 
-def run_sweep(cfg: SweepConfig, out: str | Path | None = None, runtime: str | None = None, progress: bool = True) -> SweepSummary:
-    """Run (or resume) `cfg` into `out` (default runs/<name>)."""
+RetryChoice = bool | Callable[[int], bool]
+
+
+def _stored(root: Path) -> tuple[Store | None, set[tuple[str, str, int]], set[tuple[str, str, int]]]:
+    """(the store if one exists, its keys, its errored keys), creating nothing."""
+    if not (root / Store.DB).is_file():
+        return None, set(), set()
+    store = Store(root)
+    return store, store.done_keys(), store.error_keys()
+
+
+def run_sweep(cfg: SweepConfig, out: str | Path | None = None, runtime: str | None = None, progress: bool = True,
+              retry_errors: RetryChoice = False, preflight: bool = True) -> SweepSummary:
+    """Run (or resume) `cfg` into `out` (default runs/<name>).
+
+    Args:
+        retry_errors: re-run the keys whose stored episode is an infrastructure error (replacing
+            them); or a function given their count that decides (the CLI asks the user).
+        preflight: probe each model endpoint the pending episodes use before running any.
+    Raises:
+        PreflightError: an env cannot be made or an endpoint does not answer (nothing ran).
+    """
     root = Path(out) if out is not None else Path("runs") / cfg.name
     runtime = runtime or cfg.runtime
     configs, episodes = plan(cfg, runtime)
     prices = cfg.price_table()
-    store = Store(root)
+    store, done, errored = _stored(root)
     try:
-        store.set_meta("sweep", cfg.model_dump(mode="json"))
-        before = store.meta("prices")
-        if store.count() and (before or {}).get("version") != (prices.version if prices else None):
-            warnings.warn(f"{root}: stored costs used price table {(before or {}).get('version')!r}, this run uses "
-                          f"{prices.version if prices else None!r}; costs in the store now mix the two", RuntimeWarning, stacklevel=2)
-        if prices is not None:  # costs in the store are in this table's currency, at this version
-            store.set_meta("prices", {"version": prices.version, "date": prices.date, "currency": prices.currency, "source": cfg.prices})
-        store.set_meta("planned", len(episodes))
-        for rc in configs:
-            store.add_config(rc)
-        done = store.done_keys()
-        todo = [e for e in episodes if (e.config_id, e.task_id, e.sample) not in done]
-        counts = {"passed": 0, "infra": 0}
+        planned_errors = errored & {(e.config_id, e.task_id, e.sample) for e in episodes}
+        retry = bool(planned_errors) and (retry_errors(len(planned_errors)) if callable(retry_errors) else bool(retry_errors))
+        retrying = frozenset(planned_errors) if retry else frozenset()
+        todo = [e for e in episodes if (e.config_id, e.task_id, e.sample) not in done or (e.config_id, e.task_id, e.sample) in retrying]
+        if preflight and todo:
+            from agentgym.models.preflight import check_endpoints
+
+            pending = {e.config_id for e in todo}
+            check_endpoints(endpoints([rc for rc in configs if rc.config_id in pending]))
+        store = store or Store(root)
+        _write_meta(store, cfg, root, prices, len(episodes), configs)
+        counts: dict[str, Any] = {"passed": 0, "infra": 0, "first_error": None}
 
         def tally(rec: EpisodeRecord) -> None:
             counts["passed"] += rec.passed
             counts["infra"] += rec.infra_error
+            if rec.error and counts["first_error"] is None:
+                counts["first_error"] = next((ln for ln in rec.error.splitlines() if ln.strip()), rec.error)[:500]
 
         by_id = {rc.config_id: rc for rc in configs}
         if progress and todo:
-            from rich.progress import (
-                BarColumn,
-                MofNCompleteColumn,
-                Progress,
-                TextColumn,
-                TimeElapsedColumn,
-                TimeRemainingColumn,
-            )
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
             with Progress(TextColumn(f"[bold]sweep {cfg.name}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                           TimeRemainingColumn(), TextColumn("{task.fields[stats]}")) as bar:
@@ -184,13 +240,30 @@ def run_sweep(cfg: SweepConfig, out: str | Path | None = None, runtime: str | No
                     tally(rec)
                     bar.update(task, advance=1, stats=f"passed {counts['passed']}  infra errors {counts['infra']}")
 
-                asyncio.run(_run(cfg, runtime, by_id, todo, store, tick, prices))
+                asyncio.run(_run(cfg, runtime, by_id, todo, store, tick, prices, retrying))
         else:
-            asyncio.run(_run(cfg, runtime, by_id, todo, store, tally, prices))
+            asyncio.run(_run(cfg, runtime, by_id, todo, store, tally, prices, retrying))
+        left = store.error_keys() & {(e.config_id, e.task_id, e.sample) for e in episodes}
         return SweepSummary(out=str(root), total=len(episodes), skipped=len(episodes) - len(todo), ran=len(todo),
-                            passed=counts["passed"], infra_errors=counts["infra"])
+                            passed=counts["passed"], infra_errors=counts["infra"], retried=len(retrying),
+                            stored_errors=len(left), first_error=counts["first_error"] if counts["infra"] else None)
     finally:
-        store.close()
+        if store is not None:
+            store.close()
 
 
-__all__ = ["SweepSummary", "plan", "run_sweep"]
+def _write_meta(store: Store, cfg: SweepConfig, root: Path, prices: PriceTable | None, planned: int,
+                configs: list[RunConfig]) -> None:
+    store.set_meta("sweep", cfg.model_dump(mode="json"))
+    before = store.meta("prices")
+    if store.count() and (before or {}).get("version") != (prices.version if prices else None):
+        warnings.warn(f"{root}: stored costs used price table {(before or {}).get('version')!r}, this run uses "
+                      f"{prices.version if prices else None!r}; costs in the store now mix the two", RuntimeWarning, stacklevel=3)
+    if prices is not None:  # costs in the store are in this table's currency, at this version
+        store.set_meta("prices", {"version": prices.version, "date": prices.date, "currency": prices.currency, "source": cfg.prices})
+    store.set_meta("planned", planned)
+    for rc in configs:
+        store.add_config(rc)
+
+
+__all__ = ["SweepSummary", "endpoints", "plan", "run_sweep"]

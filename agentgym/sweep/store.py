@@ -4,6 +4,11 @@ Every episode is one row keyed by (config_id, task_id, sample), written once in 
 (INSERT OR IGNORE), with its trajectory JSON in the row. trajectories.jsonl is appended after
 the commit; on open it is rebuilt from the DB, so a kill between the commit and the append
 (or during the append) leaves no duplicate, missing or torn line after a resume.
+
+An episode that ended in an infrastructure error is stored like any other (infra_error=1), so a
+resume skips it; `agentgym sweep --retry-errors` re-runs such keys and `replace_error` swaps the
+row in one transaction, only while the stored row is still an error (a key is never stored twice,
+and a scored episode is never replaced). The JSONL is rebuilt when the store closes after that.
 """
 
 from __future__ import annotations
@@ -59,6 +64,7 @@ class Store:
         self.conn.execute("PRAGMA journal_mode=WAL")
         self.conn.execute("PRAGMA synchronous=NORMAL")
         self.conn.executescript(SCHEMA)
+        self._replaced = 0
         self.rebuild_jsonl()
 
     @classmethod
@@ -68,6 +74,9 @@ class Store:
         return cls(root)
 
     def close(self) -> None:
+        if self._replaced:
+            self.rebuild_jsonl()
+            self._replaced = 0
         self.conn.close()
 
     # -- metadata ---------------------------------------------------------------------------
@@ -91,17 +100,29 @@ class Store:
     def done_keys(self) -> set[tuple[str, str, int]]:
         return {(c, t, s) for c, t, s in self.conn.execute("SELECT config_id, task_id, sample FROM episodes")}
 
-    def record(self, rec: EpisodeRecord, traj: Trajectory) -> bool:
-        """Write one episode exactly once; returns False when the key was already stored."""
+    def error_keys(self) -> set[tuple[str, str, int]]:
+        """Keys whose stored episode ended in an infrastructure error (neither pass nor fail)."""
+        cur = self.conn.execute("SELECT config_id, task_id, sample FROM episodes WHERE infra_error = 1")
+        return {(c, t, s) for c, t, s in cur}
+
+    def record(self, rec: EpisodeRecord, traj: Trajectory, *, replace_error: bool = False) -> bool:
+        """Write one episode exactly once; returns False when the key was already stored. With
+        `replace_error`, a stored row of the same key that is an infrastructure error is replaced
+        (in the same transaction); a stored scored row never is."""
         tj = traj.model_dump_json()
         with self._tx():
+            replaced = replace_error and self.conn.execute(
+                "DELETE FROM episodes WHERE config_id = ? AND task_id = ? AND sample = ? AND infra_error = 1",
+                (rec.config_id, rec.task_id, rec.sample)).rowcount == 1
             cur = self.conn.execute(
                 "INSERT OR IGNORE INTO episodes (config_id, task_id, sample, seed, passed, reward, turns, cost, seconds,"
                 " infra_error, error, trajectory) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (rec.config_id, rec.task_id, rec.sample, rec.seed, int(rec.passed), rec.reward, rec.turns, rec.cost,
                  rec.seconds, int(rec.infra_error), rec.error, tj))
             inserted = cur.rowcount == 1
-        if inserted:
+        if replaced:  # its old line is in the JSONL: rebuilt on close (or on the next open, after a kill)
+            self._replaced += 1
+        elif inserted:
             line = json.dumps({"config_id": rec.config_id, "task_id": rec.task_id, "sample": rec.sample,
                                "trajectory": json.loads(tj)})
             with open(self.jsonl_path, "a", encoding="utf-8") as f:

@@ -1,0 +1,67 @@
+"""Infrastructure errors are neither passes nor failures: out of pass@k's n, counted apart, in
+metrics, the sweep's table and `validate`."""
+
+from __future__ import annotations
+
+import pytest
+
+from agentgym import validate as validate_mod
+from agentgym.metrics import pass_at_k_estimate, pass_hat_k_estimate, task_outcomes
+from agentgym.rollout import Trajectory
+from agentgym.sweep.table import config_rows
+
+
+def test_errored_samples_leave_n_and_are_counted():
+    results = {"a": [True, None, False], "b": [None, None, True, True]}
+    est = pass_at_k_estimate(results, 1, n_boot=200)
+    assert est.mean == pytest.approx((1 / 2 + 1) / 2), "errors counted as failures would give (1/3 + 2/4) / 2"
+    assert (est.errors, est.tasks_dropped, est.n_tasks) == (3, 0, 2)
+    hat = pass_hat_k_estimate(results, 2, n_boot=200)
+    assert hat.mean == pytest.approx((0 + 1) / 2) and hat.errors == 3
+
+
+def test_a_task_that_errors_leave_short_of_k_is_dropped_and_said():
+    est = pass_at_k_estimate({"a": [True, None], "b": [True, False]}, 2, n_boot=200)
+    assert (est.n_tasks, est.tasks_dropped, est.mean) == (1, 1, 1.0)
+    with pytest.raises(ValueError, match="needs at least k samples"):  # too few samples in all: the caller's mistake
+        pass_at_k_estimate({"a": [True]}, 2)
+    with pytest.raises(ValueError, match="--retry-errors"):
+        pass_at_k_estimate({"a": [None, None], "b": [None]}, 1)
+
+
+def _ep(task, passed, err, cfg="c"):
+    return {"config_id": cfg, "task_id": task, "passed": passed, "infra_error": err, "turns": 2, "cost": 0.5}
+
+
+def test_table_rows_show_errors_apart_and_all_errored_rows_have_no_score():
+    eps = [_ep("t1", True, False), _ep("t1", False, True), _ep("t2", False, False), _ep("t2", False, True),
+           _ep("t1", False, True, cfg="dead"), _ep("t2", False, True, cfg="dead")]
+    assert task_outcomes(eps[:4]) == {"t1": [True, None], "t2": [False, None]}
+    cfgs = [{"config_id": c, "env": "e", "agent": "a", "model": "-", "budget": "default"} for c in ("c", "dead")]
+    row, dead = config_rows(cfgs, eps, n_boot=200)
+    assert (row.passed, row.failed, row.errors, row.k) == (1, 1, 2, 1)
+    assert row.pass1.mean == 0.5 and row.mean_turns == 2 and row.mean_cost == 0.5
+    assert (dead.passed, dead.failed, dead.errors, dead.pass1, dead.k) == (0, 0, 2, None, 0), "no 0.000 for a dead server"
+
+
+def test_validate_scores_only_the_tasks_that_ran_cleanly(monkeypatch):
+    import agentgym
+
+    def play(env, task_id, which):
+        traj = Trajectory(env_id="shell-fixture", task_id=task_id, seed=None, first_observation="")
+        if task_id == "count-lines":
+            traj.error = "sandbox died"
+        else:
+            traj.passed = which == "gold"
+        return traj
+
+    monkeypatch.setattr(validate_mod, "_play", play)
+    with agentgym.make("shell-fixture", runtime="local") as env:
+        ids = list(env.task_ids())[:3]
+    report = validate_mod.validate("shell-fixture", task_ids=ids, runtime="local")
+    assert (report.tasks, report.errors, report.gold_pass_rate, report.null_pass_rate) == (3, 1, 1.0, 0.0)
+    assert not report.ok(), "an errored task still fails validation (exit 1), as an error, not as a gold failure"
+    monkeypatch.setattr(validate_mod, "_play", lambda env, t, w: Trajectory(env_id="x", task_id=t, seed=None,
+                                                                             first_observation="", error="engine gone"))
+    report = validate_mod.validate("shell-fixture", task_ids=ids, runtime="local")
+    assert (report.errors, report.gold_pass_rate, report.null_pass_rate) == (3, None, None)

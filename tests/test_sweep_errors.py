@@ -1,0 +1,157 @@
+"""Infrastructure errors in sweeps: a preflight that fails fast, errored episodes stored apart and
+re-run by --retry-errors (each key exactly once afterwards), a plain resume that says the flag
+exists, an all-errored sweep that exits non-zero, and Ctrl-C that prints the command to resume.
+
+The model is agentgym's scripted OpenAI-compatible server (a real HTTP server), the env the local
+shell fixture: the react agent submits at once, one chat request per episode."""
+
+from __future__ import annotations
+
+import collections
+import json
+import os
+import re
+import shlex
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import yaml
+from typer.testing import CliRunner
+
+from agentgym.cli import app
+from agentgym.models.testing import OpenAITestServer, Reply
+from agentgym.sweep.table import run_rows
+
+runner = CliRunner()
+
+
+class Flaky:
+    """Answers preflight pings always; episode requests while `up`, at most `budget` of them
+    (None: no limit), else HTTP 503; `delay_s` slows every episode request."""
+
+    def __init__(self, budget: int | None = None, delay_s: float = 0.0):
+        self.lock = threading.Lock()
+        self.budget, self.delay_s, self.served, self.episode_requests = budget, delay_s, 0, 0
+
+    def __call__(self, req: dict) -> Reply:
+        if req.get("max_tokens") == 1:
+            return Reply.text("pong")
+        with self.lock:
+            self.episode_requests += 1
+            ok = self.budget is None or self.served < self.budget
+            self.served += ok
+        return Reply.call("submit", {}, delay_s=self.delay_s) if ok else Reply.fault(503)
+
+
+def _config(tmp_path: Path, base_url: str, tasks: int = 3, k: int = 2, name: str = "errs") -> Path:
+    cfg = {"name": name, "envs": [{"id": "shell-fixture", "max_tasks": tasks}], "agents": ["react"],
+           "models": [{"model": "m", "base_url": base_url, "backend_kwargs": {"max_retries": 0}}],
+           "k": k, "runtime": "local", "concurrency": 2}
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    return path
+
+
+def _keys(run: Path) -> tuple[collections.Counter, int]:
+    con = sqlite3.connect(run / "results.sqlite")
+    try:
+        rows = con.execute("SELECT config_id, task_id, sample, infra_error FROM episodes").fetchall()
+    finally:
+        con.close()
+    return collections.Counter(r[:3] for r in rows), sum(r[3] for r in rows)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_dead_endpoint_fails_the_preflight_in_one_line(tmp_path):
+    cfg = _config(tmp_path, f"http://127.0.0.1:{_free_port()}/v1")
+    t0 = time.perf_counter()
+    res = runner.invoke(app, ["sweep", str(cfg), "--out", str(tmp_path / "run"), "-q"])
+    assert res.exit_code == 2, res.output
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: preflight: cannot reach model endpoint http://127.0.0.1:"), lines
+    assert "--base-url" in lines[0]
+    assert not (tmp_path / "run").exists(), "nothing ran, nothing was written"
+    assert time.perf_counter() - t0 < 30
+
+
+def test_mid_run_failure_is_completed_by_retry_errors_each_key_once(tmp_path):
+    flaky = Flaky(budget=2)
+    run = tmp_path / "run"
+    with OpenAITestServer(flaky) as srv:
+        cfg = _config(tmp_path, srv.base_url)
+        first = runner.invoke(app, ["sweep", str(cfg), "--out", str(run), "-q"])
+        assert first.exit_code == 0, first.output
+        keys, errors = _keys(run)
+        assert (len(keys), errors, flaky.episode_requests) == (6, 4, 6)
+        [row] = run_rows(run)
+        assert (row.passed + row.failed, row.errors) == (2, 4), "errored episodes are neither passed nor failed"
+        assert row.pass1 is not None and row.pass1.errors == 4
+        assert re.search(r"│ 4 +│", first.stdout), "the table shows the errors in a column of their own"
+
+        flaky.budget = None  # the server is back
+        plain = runner.invoke(app, ["sweep", str(cfg), "--out", str(run), "-q"])
+        assert plain.exit_code == 0, plain.output
+        assert flaky.episode_requests == 6, "a plain resume re-runs nothing"
+        assert f"agentgym sweep {cfg} --out {run} --retry-errors" in " ".join(plain.stderr.split())
+
+        retry = runner.invoke(app, ["sweep", str(cfg), "--out", str(run), "-q", "--retry-errors"])
+        assert retry.exit_code == 0, retry.output
+        assert flaky.episode_requests == 10, "exactly the 4 errored keys ran again"
+    keys, errors = _keys(run)
+    assert errors == 0 and len(keys) == 6 and set(keys.values()) == {1}, keys
+    lines = [json.loads(ln) for ln in (run / "trajectories.jsonl").read_text().splitlines()]
+    jkeys = collections.Counter((d["config_id"], d["task_id"], d["sample"]) for d in lines)
+    assert jkeys == keys and not any(d["trajectory"].get("error") for d in lines)
+    [row] = run_rows(run)
+    assert (row.errors, row.passed + row.failed, row.k) == (0, 6, 2)
+
+
+def test_sweep_whose_episodes_all_errored_exits_nonzero(tmp_path):
+    with OpenAITestServer(Flaky(budget=0)) as srv:
+        cfg = _config(tmp_path, srv.base_url, tasks=2, k=1)
+        res = runner.invoke(app, ["sweep", str(cfg), "--out", str(tmp_path / "run"), "-q"])
+    assert res.exit_code == 1, res.output
+    [line] = [ln for ln in res.stderr.splitlines() if ln.startswith("error:")]
+    assert "every episode run now ended in an infrastructure error" in line and "--retry-errors" in line
+    assert "503" in line, "the first error is named"
+
+
+def test_ctrl_c_prints_the_exact_command_that_resumes(tmp_path):
+    flaky = Flaky(delay_s=60)
+    run = tmp_path / "run"
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    with OpenAITestServer(flaky) as srv:
+        cfg = _config(tmp_path, srv.base_url, tasks=2, k=1)
+        proc = subprocess.Popen([sys.executable, "-m", "agentgym", "sweep", str(cfg), "--out", str(run), "-q"],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+        try:
+            deadline = time.monotonic() + 60
+            while flaky.episode_requests == 0 and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert flaky.episode_requests > 0, "the sweep never reached the model"
+            proc.send_signal(signal.SIGINT)
+            _, stderr = proc.communicate(timeout=60)
+        finally:
+            proc.kill()
+        assert proc.returncode == 130, stderr
+        match = re.search(r"resume with `([^`]+)`", stderr)
+        assert match, stderr
+        argv = shlex.split(match.group(1))
+        assert argv[:2] == ["agentgym", "sweep"] and str(run) in argv
+        flaky.delay_s = 0.0
+        done = subprocess.run([sys.executable, "-m", "agentgym", *argv[1:], "-q"], capture_output=True, text=True,
+                              timeout=120, env=env)
+        assert done.returncode == 0, done.stderr
+    keys, errors = _keys(run)
+    assert len(keys) == 2 and errors == 0
