@@ -1,0 +1,107 @@
+"""An agentgym env as a SkyRL-gym environment (``skyrl_gym.envs.base_text_env.BaseTextEnv``).
+
+Why: SkyRL's trainers play episodes through skyrl_gym: they build an env per dataset row with
+``skyrl_gym.make(env_class, env_config=..., extras=row)``, call ``init(prompt)`` for the first
+chat messages, then ``step(model_text)`` each turn for the observation messages, reward and done.
+This class is that contract over any registered agentgym env:
+
+- ``extras`` (the dataset row) picks ``env_id``, ``task_id``, ``seed`` and ``max_turns`` (at the
+  top level or under ``extra_info``, as SkyRL datasets carry them); ``env_config`` (SkyRL's
+  ``environment.skyrl_gym.<name>`` section) holds agentgym.make kwargs such as ``runtime``.
+- ``init`` resets the env and appends the task statement as a user message, after a system
+  message listing the env's tools when the prompt has none.
+- ``step`` parses the model's tool calls from its text and passes them to ``env.step``; text with
+  no call goes to the env as it is, which answers it as a malformed action. The observation comes
+  back as a user message (SkyRL's convention for tool output), the reward is the env's step reward
+  (its sum over the episode is the env's total), done is terminated or truncated.
+- An infrastructure error is reported in ``metadata["infra_error"]`` and ``get_metrics``; SkyRL
+  has no "unscorable" reward, so a trainer must drop those episodes by that flag.
+
+Use: ``register_skyrl()`` once in the training entry point, then name ``env_class: agentgym``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from skyrl_gym.envs.base_text_env import BaseTextEnv, BaseTextEnvStepOutput
+
+from agentgym.rl.adapters import text_action, tools_prompt
+
+DEFAULT_ID = "agentgym"
+
+
+def _pick(extras: Mapping[str, Any], key: str, default: Any = None) -> Any:
+    if key in extras and extras[key] is not None:
+        return extras[key]
+    info = extras.get("extra_info") or {}
+    return info.get(key, default) if isinstance(info, Mapping) else default
+
+
+class AgentGymTextEnv(BaseTextEnv):
+    """A registered agentgym env behind SkyRL-gym's text-env interface (see the module docstring)."""
+
+    def __init__(self, env_config: Any = None, extras: Mapping[str, Any] | None = None):
+        super().__init__()
+        import agentgym
+
+        extras = dict(extras or {})
+        config = dict(env_config or {})
+        self.env_id = _pick(extras, "env_id") or config.pop("env_id", None)
+        if not self.env_id:
+            raise ValueError("agentgym SkyRL env: give env_id in the dataset row (extras) or in env_config")
+        config.pop("env_id", None)
+        self.task_id = _pick(extras, "task_id")
+        seed = _pick(extras, "seed")
+        self.seed = int(seed) if seed is not None else None
+        self.max_turns = int(_pick(extras, "max_turns", config.pop("max_turns", 10)))
+        self.env = agentgym.make(self.env_id, **config)
+        self.total_reward = 0.0
+        self.passed = False
+        self.infra_error: str | None = None
+
+    def init(self, prompt: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+        options: dict[str, Any] = {"max_turns": self.max_turns}
+        if self.task_id is not None:
+            options["task_id"] = str(self.task_id)
+        obs, info = self.env.reset(seed=self.seed, options=options)
+        self.task_id = info.get("task_id")
+        chat = list(prompt or [])
+        if not any(m.get("role") == "system" for m in chat):
+            chat.insert(0, {"role": "system", "content": tools_prompt(self.env.tools)})
+        chat.append({"role": "user", "content": obs["text"]})
+        return chat, {"task_id": self.task_id, "env_id": self.env_id, "tools": self.env.tools}
+
+    def step(self, action: str) -> BaseTextEnvStepOutput:
+        self.turns += 1
+        obs, reward, terminated, truncated, info = self.env.step(text_action(action))
+        self.total_reward += float(reward)
+        if info.get("error"):
+            self.infra_error = str(info["error"])
+        done = bool(terminated or truncated)
+        if done:
+            self.passed = self.infra_error is None and terminated and bool(self.env.unwrapped.passed(self.total_reward, info))
+        metadata = {k: info[k] for k in ("task_id", "terminated_reason", "truncated_reason", "action_error", "agent_failure") if k in info}
+        metadata["infra_error"] = self.infra_error
+        return BaseTextEnvStepOutput(observations=[] if done else [{"role": "user", "content": obs["text"]}],
+                                     reward=float(reward), done=done, metadata=metadata)
+
+    def get_metrics(self) -> dict[str, Any]:
+        return {"turns": self.turns, "reward": self.total_reward, "passed": float(self.passed),
+                "infra_error": float(self.infra_error is not None)}
+
+    def close(self) -> None:
+        self.env.close()
+
+
+def register_skyrl(id: str = DEFAULT_ID) -> str:
+    """Register AgentGymTextEnv in skyrl_gym's registry under ``id``; returns the id."""
+    import skyrl_gym
+
+    if id not in skyrl_gym.registry:
+        skyrl_gym.register(id=id, entry_point=f"{__name__}:AgentGymTextEnv")
+    return id
+
+
+__all__ = ["AgentGymTextEnv", "DEFAULT_ID", "register_skyrl"]
