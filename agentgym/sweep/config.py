@@ -44,8 +44,9 @@ class AgentSel(BaseModel):
     """An agent by registry name, with its constructor kwargs (e.g. simulated: {p: 0.3})."""
 
     model_config = ConfigDict(extra="forbid")
-    name: str
-    kwargs: dict[str, Any] = Field(default_factory=dict)
+    name: str = Field(..., description="a registered agent (`agentgym run --help` lists them; plugins' included); "
+                      "quote \"null\" in YAML, where a bare null is no value")
+    kwargs: dict[str, Any] = Field(default_factory=dict, description="the agent's constructor options (e.g. simulated: {p: 0.3})")
     label: str | None = Field(None, description="name shown in reports (default: name + kwargs)")
 
     def display(self) -> str:
@@ -57,12 +58,14 @@ class AgentSel(BaseModel):
 
 
 class ModelSel(BaseModel):
-    """Backend settings passed to model-driven agents (react, budget-aware) as kwargs."""
+    """Backend settings passed to model-driven agents (react, budget-aware) as kwargs. Any other key
+    is passed on too (api_key, backend_kind, backend_kwargs, temperature, max_tokens, ...)."""
 
     model_config = ConfigDict(extra="allow")
-    model: str
-    base_url: str | None = None
-    label: str | None = None
+    model: str = Field(..., description="the model name the endpoint serves (as in its /v1/models)")
+    base_url: str | None = Field(None, description="an OpenAI-compatible endpoint, e.g. http://127.0.0.1:8000/v1 (vLLM); "
+                                 "default: $OPENAI_BASE_URL, else http://127.0.0.1:8000/v1")
+    label: str | None = Field(None, description="name shown in reports (default: model)")
 
     def display(self) -> str:
         return self.label or self.model
@@ -105,16 +108,18 @@ def budget_label(budget: Budget | None) -> str:
 
 
 class SweepConfig(BaseModel):
+    """A sweep: every env x agent (x model, for agents that take one) x budget, k samples per task."""
+
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(..., pattern=r"^[A-Za-z0-9_.-]+$", description="run name; the store goes under runs/<name>/")
-    envs: list[EnvSel] = Field(..., min_length=1)
-    agents: list[AgentSel] = Field(..., min_length=1)
+    envs: list[EnvSel] = Field(..., min_length=1, description="env entries, or plain env ids; each env listed once")
+    agents: list[AgentSel] = Field(..., min_length=1, description="agent entries, or plain agent names")
     models: list[ModelSel] = Field(default_factory=list, description="crossed with agents that take a model (react, budget-aware)")
     budgets: list[Budget | None] = Field(default_factory=lambda: [None], description="Budget dicts, or plain max_turns ints; null = env default")
     k: int = Field(1, ge=1, description="samples per task")
-    seed: int = 0
-    runtime: str = "local"
+    seed: int = Field(0, description="base seed: each episode's seed derives from (seed, env, task, sample)")
+    runtime: str = Field("local", description="docker, local or auto (docker when an engine answers); --runtime overrides")
     concurrency: int = Field(4, ge=1, description="episodes in flight")
     max_steps: int = Field(10_000, ge=1, description="safety net; the budget is what ends episodes")
     prices: str | None = Field(None, description="price table for episode costs: a shipped name ('default') or a YAML/JSON "
@@ -138,6 +143,8 @@ class SweepConfig(BaseModel):
     @field_validator("agents", mode="before")
     @classmethod
     def _agents(cls, v: Any) -> Any:
+        if any(a is None for a in (v or [])):
+            raise ValueError('an agent is empty: YAML reads a bare null as no value; write the null agent quoted, "null"')
         return [{"name": a} if isinstance(a, str) else a for a in (v or [])]
 
     @field_validator("budgets", mode="before")
