@@ -113,3 +113,33 @@ def test_cli_prints_url_serves_locally_and_stops_on_ctrl_c(runs, tmp_path):
     bad = subprocess.run([sys.executable, "-m", "agentgym", "view", str(tmp_path / "nope")], cwd=ROOT, env=env,
                          capture_output=True, text=True, timeout=60)
     assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1 and "results.sqlite" in bad.stderr
+
+
+def test_a_sweep_stores_the_transcript_and_grader_report_the_viewer_shows(tmp_path):
+    """End to end through the sweep runner (react agent, HTTP test server, shell-fixture on the
+    local runtime): what the store keeps is what the model saw, and the grader's reason shows."""
+    from agentgym.models.testing import OpenAITestServer, Reply
+    from agentgym.sweep import SweepConfig, run_sweep
+
+    def script(req):
+        if len(req["messages"]) <= 2:
+            return Reply.call("bash", {"command": "echo hi"}) if req.get("tools") else Reply.text("ok")
+        return Reply.call("submit", {})
+
+    with OpenAITestServer(script) as srv:
+        cfg = SweepConfig.model_validate({"name": "e2e", "envs": [{"id": "shell-fixture", "tasks": ["hello"]}], "agents": ["react"],
+                                          "models": [{"model": "m", "base_url": srv.base_url}], "budgets": [5], "k": 1,
+                                          "runtime": "local", "concurrency": 1})
+        run_sweep(cfg, out=tmp_path / "run", progress=False)
+    v = Viewer(tmp_path / "run")
+    (row,) = v.data.episodes()
+    ep = v.data.episode(row["config_id"], row["task_id"], row["sample"])
+    traj = ep["trajectory"]
+    sent = [r for r in srv.requests if r.get("tools")][-1]["messages"]
+    assert traj["schema_version"] == 2 and traj["transcript"]["messages"][: len(sent)] == sent
+    g = traj["grader_report"]
+    assert g["verdict"] == "failed" and g["source"] == "submit" and g["summary"] and g["summary"] in ep["trajectory"]["steps"][-1]["observation"]
+    _, index = v.handle("/")
+    href = re.search(r'<a class=open href="([^"]+)"', index).group(1).replace("&amp;", "&")
+    _, page = v.handle(href)
+    assert "echo hi" in page and "Grader verdict" in page and "badge failed" in page
