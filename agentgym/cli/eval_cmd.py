@@ -59,9 +59,9 @@ def eval_cmd(
             "models": [{"model": model, **({"base_url": base_url} if base_url else {})}] if model else []}
     cfg = SweepConfig.model_validate(spec)
     root = out if out is not None else Path("runs") / "eval" / f"{label}-{time.strftime('%Y%m%d-%H%M%S')}"
-    typer.echo(f"run directory: {root}", err=True)
     argv = ["agentgym", *_argv_tail(), "--out", str(root)]
-    execute(cfg, root, shlex.join(argv), runtime, quiet, retry_errors, preflight)
+    execute(cfg, root, shlex.join(argv), runtime, quiet, retry_errors, preflight,
+            on_start=lambda path, n: typer.echo(f"run directory: {path} ({n} episodes to run)", err=True))
     typer.echo(f"report: agentgym report {shlex.quote(str(root))}", err=True)
 
 

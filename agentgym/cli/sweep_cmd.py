@@ -59,7 +59,7 @@ def ask_retry(resume: str) -> Any:
 
 
 def execute(cfg: Any, out: Path, resume: str, runtime: str | None, quiet: bool, retry_errors: bool,
-            preflight: bool) -> Any:
+            preflight: bool, on_start: Any = None) -> Any:
     """run_sweep with the CLI's manners (preflight line, Ctrl-C line, all-errored exit), then the table."""
     from agentgym.models.preflight import PreflightError
     from agentgym.sweep import run_sweep
@@ -67,7 +67,7 @@ def execute(cfg: Any, out: Path, resume: str, runtime: str | None, quiet: bool, 
 
     try:
         summary = run_sweep(cfg, out=out, runtime=runtime, progress=not quiet, preflight=preflight,
-                            retry_errors=True if retry_errors else ask_retry(resume))
+                            retry_errors=True if retry_errors else ask_retry(resume), on_start=on_start)
     except PreflightError as exc:
         fail(f"preflight: {exc}")
     except KeyboardInterrupt:

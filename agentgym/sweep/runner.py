@@ -193,13 +193,15 @@ def _stored(root: Path) -> tuple[Store | None, set[tuple[str, str, int]], set[tu
 
 
 def run_sweep(cfg: SweepConfig, out: str | Path | None = None, runtime: str | None = None, progress: bool = True,
-              retry_errors: RetryChoice = False, preflight: bool = True) -> SweepSummary:
+              retry_errors: RetryChoice = False, preflight: bool = True,
+              on_start: Callable[[Path, int], None] | None = None) -> SweepSummary:
     """Run (or resume) `cfg` into `out` (default runs/<name>).
 
     Args:
         retry_errors: re-run the keys whose stored episode is an infrastructure error (replacing
             them); or a function given their count that decides (the CLI asks the user).
         preflight: probe each model endpoint the pending episodes use before running any.
+        on_start: called with (run directory, episodes to run) once the preflight passed.
     Raises:
         PreflightError: an env cannot be made or an endpoint does not answer (nothing ran).
     """
@@ -219,6 +221,8 @@ def run_sweep(cfg: SweepConfig, out: str | Path | None = None, runtime: str | No
             pending = {e.config_id for e in todo}
             check_endpoints(endpoints([rc for rc in configs if rc.config_id in pending]))
         store = store or Store(root)
+        if on_start is not None:
+            on_start(root, len(todo))
         _write_meta(store, cfg, root, prices, len(episodes), configs)
         counts: dict[str, Any] = {"passed": 0, "infra": 0, "first_error": None}
 

@@ -53,12 +53,21 @@ class WorkdirFiles:
     sandbox: Sandbox | None
     spec_template: SandboxSpec
 
+    def workdir_shown(self) -> str:
+        """The working directory as the agent's commands see it: spec.workdir in a container; on
+        the local runtime the sandbox's real directory (spec.workdir does not exist on the host)."""
+        work = getattr(self.sandbox, "work", None)  # LocalSandbox: its temp dir's work/
+        return str(work) if work is not None else self.spec_template.workdir
+
     def _path(self, path: str) -> str:
         """The sandbox path of a tool's path argument: inside the working directory, or refused
         (`../` and absolute paths elsewhere would reach the host's files on the local runtime)."""
         if not path or "\x00" in path:
             raise ActionError("path must be a non-empty string without NUL bytes")
         wd = posixpath.normpath(self.spec_template.workdir)
+        shown = posixpath.normpath(self.workdir_shown())
+        if shown != wd and (path == shown or path.startswith(shown + "/")):  # the real directory, by its absolute path
+            path = posixpath.relpath(posixpath.normpath(path), shown)
         full = posixpath.normpath(posixpath.join(wd, path))
         if full != wd and not full.startswith(wd.rstrip("/") + "/"):
             raise ActionError(f"path {path[:200]!r} is outside the working directory {wd}; file tools work inside it")
@@ -101,7 +110,7 @@ class ShellEnv(WorkdirFiles, AgentEnv):
         tools = ", ".join(t.name for t in self._tools())
         return (
             f"Task ({task_id}): {task.statement}\n"
-            f"Your working directory is {self.spec_template.workdir}. Tools: {tools}. "
+            f"Your working directory is {self.workdir_shown()}. Tools: {tools}. "
             "Call submit when you are done; it ends the episode."
         )
 
