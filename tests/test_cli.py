@@ -21,7 +21,7 @@ def ag(*args, check=True):
 
 def test_help_lists_every_command_and_readme_documents_them():
     out = ag("--help").stdout
-    commands = ["list", "info", "run", "validate", "images", "gc"]
+    commands = ["list", "info", "run", "validate", "images", "gc", "sweep", "eval", "report"]
     for cmd in commands:
         assert re.search(rf"\b{cmd}\b", out), cmd
     readme = README.read_text()
