@@ -152,6 +152,7 @@ class RLRow(BaseModel):
     truncated: bool
     truncation_reason: str | None
     num_turns: int
+    group_all_equal: bool = Field(False, description="every usable reward of its group is equal (advantage 0): dynamic sampling drops these")
 
 
 class GroupStats(BaseModel):

@@ -99,6 +99,12 @@ class ShellEnv(WorkdirFiles, AgentEnv):
     def task_ids(self) -> list[str]:
         return list(self._tasks)
 
+    #: Held out for evaluation (agentgym.rl's train/test split): kinds of work no training task does.
+    TEST_TASKS = frozenset({"sum-column", "rename-ext"})
+
+    def split_of(self, task_id: str) -> str:
+        return "test" if task_id in self.TEST_TASKS else "train"
+
     def _start_episode(self, task_id: str) -> str:
         if self.sandbox is None or not self.sandbox.alive:
             self.sandbox = make_sandbox(self.spec_template, runtime=self.runtime)

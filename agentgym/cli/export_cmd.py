@@ -1,0 +1,38 @@
+"""`agentgym export RUN --format sft|rl --out DIR`: training data from a run (agentgym.rl.export)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+
+console = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
+
+
+def export(
+    run: Annotated[Path, typer.Argument(help="a sweep run directory, a token-level run directory (tokens.jsonl) or a trajectories .jsonl")],
+    fmt: Annotated[str, typer.Option("--format", "-f", help="sft: chat messages + tools of passed episodes (TRL SFTTrainer); "
+                                     "rl: token rows with prompt_ids, response_ids, response_mask, logprobs, reward, advantage")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="a new folder: train.* and test.* files, one set per split")],
+    split: Annotated[Optional[str], typer.Option(help="train or test: export only that split (default: both, in separate files)")] = None,
+    runtime: Annotated[str, typer.Option("--runtime", "-r", help="runtime for making envs (SFT: tool schemas, task splits)")] = "local",
+    scale_std: Annotated[bool, typer.Option("--scale-std", help="rl: divide advantages by the group's std (GRPO)")] = False,
+) -> None:
+    """Export a run as SFT or RL training data, train and test splits kept apart."""
+    from agentgym.rl.export import ExportError, export_run
+
+    try:
+        summary = export_run(run, fmt, out, split=split, runtime=runtime, scale_std=scale_std)
+    except ExportError as exc:
+        err.print(f"[bold red]error:[/] {exc}")
+        raise typer.Exit(2) from None
+    rows = ", ".join(f"{k} {v}" for k, v in summary.rows.items())
+    skipped = ", ".join(f"{k} {v}" for k, v in summary.skipped.items() if v) or "none"
+    console.print(f"wrote {summary.out}: {rows} rows ({', '.join(summary.files)}); skipped: {skipped}", highlight=False)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("export")(export)

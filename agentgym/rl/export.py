@@ -1,0 +1,267 @@
+"""Export runs as training data: SFT chat data and token-level RL data, one file set per split.
+
+Why: R2E-Gym's recipe is SFT on the trajectories that passed (rejection sampling), and verl /
+OpenRLHF-style trainers read flat token rows. Both must keep an env's train and test tasks apart,
+or held-out scores measure memorisation. So every row carries its split and every split is its
+own file: ``train.jsonl`` / ``test.jsonl`` (and ``.parquet`` for RL); ``--split`` keeps one.
+
+Inputs (RUN):
+- a sweep run directory (``results.sqlite``): SFT from its passed episodes;
+- a token-level run directory (``tokens.jsonl``, one ``TokenEpisode`` per line, written by
+  ``append_episodes``): RL rows (infrastructure errors dropped and counted, advantages by group);
+- a JSONL file of trajectories (``agentgym run --json >> run.jsonl``): SFT.
+
+SFT rows are ``{"messages": [...], "tools": [...]}`` as TRL's SFTTrainer and ``datasets`` read
+them: OpenAI chat messages, tool-call arguments as objects, tool messages with the tool's name.
+Nothing half-written: files go to a temporary folder beside ``--out`` that is renamed at the end,
+and ``--out`` must not exist yet (an export never mixes with an older one).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel
+
+from agentgym.rl.groups import make_batch
+from agentgym.rl.records import TokenEpisode
+from agentgym.rl.splits import SPLITS, check_split, split_of
+
+TOKENS_FILE = "tokens.jsonl"
+SWEEP_DB = "results.sqlite"
+
+
+class ExportError(ValueError):
+    """Bad input for an export: one line that says what to do."""
+
+
+class ExportSummary(BaseModel):
+    format: Literal["sft", "rl"]
+    out: str
+    rows: dict[str, int]
+    skipped: dict[str, int]
+    files: list[str]
+
+
+def append_episodes(run_dir: str | Path, episodes: Iterable[TokenEpisode]) -> Path:
+    """Append token-level episodes to RUN/tokens.jsonl (the input of ``--format rl``)."""
+    path = Path(run_dir) / TOKENS_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a", encoding="utf-8") as f:
+        for ep in episodes:
+            f.write(ep.model_dump_json() + "\n")
+    return path
+
+
+def read_episodes(run_dir: str | Path) -> list[TokenEpisode]:
+    path = Path(run_dir) / TOKENS_FILE
+    out = []
+    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if line.strip():
+            try:
+                out.append(TokenEpisode.model_validate_json(line))
+            except ValueError as exc:
+                raise ExportError(f"{path}:{n} is not a token-level episode ({str(exc).splitlines()[0]})") from None
+    return out
+
+
+# -- SFT ------------------------------------------------------------------------------------------------
+def sft_messages(traj: Any) -> list[dict[str, Any]]:
+    """The trajectory as chat messages: the transcript the model saw when there is one, else
+    rebuilt from its steps (task statement, tool calls as the agent made them, observations)."""
+    transcript = getattr(traj, "transcript", None)
+    raw = list(getattr(transcript, "messages", None) or []) or _rebuilt(traj)
+    names: dict[str, str] = {}
+    out = []
+    for m in raw:
+        m = {k: v for k, v in m.items() if v is not None}
+        if m.get("tool_calls"):
+            m["tool_calls"] = [_call_with_object_args(c) for c in m["tool_calls"]]
+            names.update({c["id"]: c["function"]["name"] for c in m["tool_calls"] if c.get("id")})
+        if m.get("role") == "tool" and "name" not in m and m.get("tool_call_id") in names:
+            m["name"] = names[m["tool_call_id"]]
+        out.append(m)
+    return out
+
+
+def _call_with_object_args(call: dict[str, Any]) -> dict[str, Any]:
+    fn = dict(call.get("function") or {})
+    if isinstance(fn.get("arguments"), str):
+        try:
+            fn["arguments"] = json.loads(fn["arguments"])
+        except ValueError:
+            pass
+    return {**call, "type": "function", "function": fn}
+
+
+def _rebuilt(traj: Any) -> list[dict[str, Any]]:
+    msgs: list[dict[str, Any]] = [{"role": "user", "content": traj.first_observation}]
+    for i, step in enumerate(traj.steps):
+        calls = step.action if isinstance(step.action, list) else [step.action]
+        calls = [c for c in calls if isinstance(c, dict)]
+        if not calls:
+            msgs += [{"role": "assistant", "content": str(step.action)}, {"role": "user", "content": step.observation}]
+            continue
+        shaped = []
+        for j, c in enumerate(calls):
+            fn = c.get("function") or {"name": c.get("name", ""), "arguments": c.get("arguments", {})}
+            shaped.append({"id": c.get("id") or f"call_{i}_{j}", "type": "function", "function": fn})
+        msgs.append({"role": "assistant", "content": None, "tool_calls": shaped})
+        msgs.append({"role": "tool", "tool_call_id": shaped[0]["id"], "content": step.observation})
+    return msgs
+
+
+def _sweep_trajectories(run: Path) -> Iterable[tuple[str, dict[str, Any], Any, bool]]:
+    """(env id, env kwargs, trajectory, usable) of every stored episode of a sweep run."""
+    from agentgym.rollout import Trajectory
+    from agentgym.sweep.store import Store
+
+    store = Store.open_existing(run)
+    try:
+        specs = {r[0]: json.loads(r[1]) for r in store.conn.execute("SELECT config_id, spec FROM configs")}
+        rows = store.conn.execute("SELECT config_id, infra_error, trajectory FROM episodes ORDER BY rowid").fetchall()
+    finally:
+        store.close()
+    for cid, infra, tj in rows:
+        spec = specs.get(cid, {})
+        traj = Trajectory.model_validate_json(tj)
+        yield spec.get("env") or traj.env_id, spec.get("env_kwargs") or {}, traj, not infra
+
+
+def _jsonl_trajectories(run: Path) -> Iterable[tuple[str, dict[str, Any], Any, bool]]:
+    from agentgym.rollout import Trajectory
+
+    for n, line in enumerate(run.read_text(encoding="utf-8").splitlines(), 1):
+        if line.strip():
+            try:
+                traj = Trajectory.model_validate_json(line)
+            except ValueError:
+                raise ExportError(f"{run}:{n} is not a trajectory (write them with `agentgym run ENV --json >> {run.name}`)") from None
+            yield traj.env_id, {}, traj, traj.error is None
+
+
+class _Envs:
+    """One env per (id, kwargs), made on first need: its tool schemas and task splits."""
+
+    def __init__(self, runtime: str):
+        self.runtime, self._envs = runtime, {}
+
+    def get(self, env_id: str, kwargs: dict[str, Any]) -> Any:
+        import agentgym
+
+        key = (env_id, json.dumps(kwargs, sort_keys=True))
+        if key not in self._envs:
+            try:
+                self._envs[key] = agentgym.make(env_id, runtime=self.runtime, **kwargs).unwrapped
+            except agentgym.UnknownEnvError as exc:
+                raise ExportError(str(exc)) from None
+        return self._envs[key]
+
+    def close(self) -> None:
+        for env in self._envs.values():
+            env.close()
+
+
+def sft_rows(run: Path, split: str | None, runtime: str) -> tuple[dict[str, list[dict[str, Any]]], dict[str, int]]:
+    source = _sweep_trajectories(run) if (run / SWEEP_DB).is_file() else _jsonl_trajectories(run)
+    rows: dict[str, list[dict[str, Any]]] = {s: [] for s in SPLITS}
+    skipped = {"not_passed": 0, "infra_error": 0, "other_split": 0}
+    envs = _Envs(runtime)
+    try:
+        for env_id, kwargs, traj, usable in source:
+            if not usable:
+                skipped["infra_error"] += 1
+                continue
+            if not traj.passed:
+                skipped["not_passed"] += 1
+                continue
+            env = envs.get(env_id, kwargs)
+            s = split_of(env, traj.task_id) if traj.task_id else "train"
+            if split is not None and s != split:
+                skipped["other_split"] += 1
+                continue
+            rows[s].append({"messages": sft_messages(traj), "tools": env.tools, "env_id": env_id, "task_id": traj.task_id,
+                            "split": s, "reward": traj.total_reward})
+    finally:
+        envs.close()
+    return rows, skipped
+
+
+# -- RL -------------------------------------------------------------------------------------------------
+def rl_rows(run: Path, split: str | None, scale_std: bool) -> tuple[dict[str, list[dict[str, Any]]], dict[str, int]]:
+    if not (run / TOKENS_FILE).is_file():
+        raise ExportError(f"{run} holds no {TOKENS_FILE}: --format rl needs token-level episodes (agentgym.rl.collect, "
+                          "saved with agentgym.rl.export.append_episodes); a sweep or `agentgym run` records text only: use --format sft")
+    episodes = read_episodes(run)
+    batch = make_batch(episodes, scale_std=scale_std)
+    rows: dict[str, list[dict[str, Any]]] = {s: [] for s in SPLITS}
+    skipped = {"infra_error": batch.dropped_infra, "other_split": 0}
+    flagged = set(batch.flagged_groups)
+    for ep in batch.episodes:
+        s = ep.split or "train"
+        if split is not None and s != split:
+            skipped["other_split"] += 1
+            continue
+        rows[s].append(ep.to_row().model_copy(update={"group_all_equal": ep.group_id in flagged}).model_dump())
+    return rows, skipped
+
+
+# -- writing --------------------------------------------------------------------------------------------
+def _write(tmp: Path, fmt: str, rows: dict[str, list[dict[str, Any]]]) -> list[str]:
+    files = []
+    for s, items in rows.items():
+        if not items:
+            continue
+        with (tmp / f"{s}.jsonl").open("w", encoding="utf-8") as f:
+            for r in items:
+                f.write(json.dumps(r, ensure_ascii=False) + "\n")
+        files.append(f"{s}.jsonl")
+        if fmt == "rl":
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+
+            pq.write_table(pa.Table.from_pylist(items), tmp / f"{s}.parquet")
+            files.append(f"{s}.parquet")
+    return files
+
+
+def export_run(run: str | Path, fmt: str, out: str | Path, *, split: str | None = None, runtime: str = "local",
+               scale_std: bool = False) -> ExportSummary:
+    """Export RUN to OUT (which must not exist). Raises ExportError for bad input, before writing."""
+    run, out = Path(run), Path(out)
+    if fmt not in ("sft", "rl"):
+        raise ExportError(f"unknown --format {fmt!r}; use 'sft' (chat messages of passed episodes) or 'rl' (token rows)")
+    try:
+        split = check_split(split)
+    except ValueError as exc:
+        raise ExportError(str(exc)) from None
+    if not run.exists():
+        raise ExportError(f"{run} does not exist; pass a sweep run directory, a token-level run directory or a trajectories .jsonl")
+    if out.exists():
+        raise ExportError(f"{out} already exists; pass a new --out folder (an export never mixes with an older one)")
+    if fmt == "rl":
+        rows, skipped = rl_rows(run, split, scale_std)
+    elif run.is_dir() and not (run / SWEEP_DB).is_file():
+        raise ExportError(f"{run} holds no {SWEEP_DB}: --format sft reads a sweep run directory or a trajectories .jsonl")
+    else:
+        rows, skipped = sft_rows(run, split, runtime)
+    if not any(rows.values()):
+        raise ExportError(f"nothing to export from {run}: no usable {'passed ' if fmt == 'sft' else ''}episode"
+                          f"{' of the ' + split + ' split' if split else ''} (skipped: {skipped})")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
+    try:
+        files = _write(tmp, fmt, rows)
+        tmp.rename(out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return ExportSummary(format=fmt, out=str(out), rows={s: len(v) for s, v in rows.items()}, skipped=skipped, files=files)  # type: ignore[arg-type]
+
+
+__all__ = ["ExportError", "ExportSummary", "TOKENS_FILE", "append_episodes", "export_run", "read_episodes", "sft_messages"]
