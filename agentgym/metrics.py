@@ -265,6 +265,7 @@ class Sample(BaseModel):
     answer: str | None = None
     score: float | None = Field(None, description="a verifier's score; higher is better")
     cost: float = 0.0
+    error: bool = Field(False, description="ended in an infrastructure error: never selected from, never scored")
 
 
 Selector = Callable[[Sequence[Sample], np.random.Generator], int]
@@ -273,17 +274,24 @@ Selector = Callable[[Sequence[Sample], np.random.Generator], int]
 def selected_accuracy(samples: Mapping[str, Sequence[Sample]], k: int, select: Selector, n_subsets: int = 50,
                       level: float = 0.95, n_boot: int = 2000, seed: int = 0, method: CIMethod = "auto") -> Estimate:
     """Accuracy of the answer `select` picks from k samples: per task, the mean over `n_subsets`
-    random k-subsets of its n samples; then a bootstrap over tasks."""
+    random k-subsets of its n samples; then a bootstrap over tasks. Errored samples are left out
+    (a task they leave with fewer than k is left out too; all tasks so: ValueError)."""
     rng = np.random.default_rng(seed)
     per_task = []
-    for rows in samples.values():
+    for all_rows in samples.values():
+        rows = [s for s in all_rows if not s.error]
+        if k > len(all_rows):
+            raise ValueError(f"k={k} exceeds the {len(all_rows)} samples of a task")
         if k > len(rows):
-            raise ValueError(f"k={k} exceeds the {len(rows)} samples of a task")
+            continue
+
         hits = 0
         for _ in range(n_subsets):
             subset = [rows[i] for i in rng.choice(len(rows), size=k, replace=False)]
             hits += subset[select(subset, rng)].passed
         per_task.append(hits / n_subsets)
+    if samples and not per_task:
+        raise ValueError(f"no task has {k} samples without infrastructure errors; re-run them (agentgym sweep --retry-errors)")
     if method in ("pooled", "hybrid"):
         raise ValueError(f"method={method!r} is for pass@k and pass^k; use 'auto', 'bootstrap' or 'wilson'")
     return _estimate(per_task, k, level, n_boot, seed, method)
@@ -291,9 +299,10 @@ def selected_accuracy(samples: Mapping[str, Sequence[Sample]], k: int, select: S
 
 def cost_per_solved(samples: Mapping[str, Sequence[Sample]], level: float = 0.95, n_boot: int = 2000, seed: int = 0) -> Estimate:
     """Total cost / tasks solved by any sample (pass@n), bootstrapped over tasks as a ratio.
-    Infinite when nothing is solved; say so rather than divide by zero silently."""
+    Infinite when nothing is solved; say so rather than divide by zero silently. Errored samples'
+    cost counts (it was spent); they solve nothing."""
     costs = np.array([sum(s.cost for s in rows) for rows in samples.values()])
-    solved = np.array([float(any(s.passed for s in rows)) for rows in samples.values()])
+    solved = np.array([float(any(s.passed and not s.error for s in rows)) for rows in samples.values()])
     if len(costs) == 0:
         raise ValueError("no tasks")
     mean = costs.sum() / solved.sum() if solved.sum() else math.inf

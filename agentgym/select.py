@@ -41,7 +41,7 @@ def final_answer(traj: Trajectory, tool: str = "submit") -> str | None:
 
 
 def sample_from_trajectory(traj: Trajectory, score: float | None = None, cost: float = 0.0) -> Sample:
-    return Sample(passed=traj.passed, answer=final_answer(traj), score=score, cost=cost)
+    return Sample(passed=traj.passed, answer=final_answer(traj), score=score, cost=cost, error=traj.error is not None)
 
 
 def majority_vote(samples: Sequence[Sample], rng: np.random.Generator | None = None) -> int:

@@ -48,6 +48,8 @@ def one_error_line(res, *needles: str) -> str:
     (["run", "shell-fixture", "-r", "local", "-e", "colour=1"], ["colour"]),
     (["run", "shell-fixture", "-r", "local", "--seed", "x"], ["--seed"]),
     (["eval", "shell-fixture", "-r", "local"], ["needs --model"]),
+    (["eval", "shell-fixture", "-r", "local", "--agent", "oracle", "-e", "colour=1"], ["no option 'colour'"]),
+    (["eval", "shell-fixture", "-r", "local", "--agent", "nope"], ["no agent 'nope'"]),
     (["no-such-command"], ["No such command", "agentgym --help"]),
 ])
 def test_bad_input_is_one_line_and_exit_2(args, needles):

@@ -65,3 +65,16 @@ def test_validate_scores_only_the_tasks_that_ran_cleanly(monkeypatch):
                                                                              first_observation="", error="engine gone"))
     report = validate_mod.validate("shell-fixture", task_ids=ids, runtime="local")
     assert (report.errors, report.gold_pass_rate, report.null_pass_rate) == (3, None, None)
+
+
+def test_selection_never_picks_an_errored_sample():
+    from agentgym.metrics import Sample, selected_accuracy
+    from agentgym.select import sample_from_trajectory
+
+    first = lambda subset, rng: 0  # noqa: E731 - picks the first sample it is offered
+    rows = {"a": [Sample(passed=False, error=True), Sample(passed=True), Sample(passed=True)]}
+    assert selected_accuracy(rows, 1, first, n_subsets=20).mean == 1.0, "errors counted as failures would give ~2/3"
+    with pytest.raises(ValueError, match="--retry-errors"):
+        selected_accuracy({"a": [Sample(passed=True, error=True)]}, 1, first)
+    traj = Trajectory(env_id="e", task_id="t", seed=None, first_observation="", error="engine gone")
+    assert sample_from_trajectory(traj).error is True

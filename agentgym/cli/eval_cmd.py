@@ -16,7 +16,7 @@ from typing import Annotated, Optional
 import typer
 
 from agentgym.cli.boundary import fail
-from agentgym.cli.sweep_cmd import PreflightOpt, RetryOpt, execute
+from agentgym.cli.sweep_cmd import PreflightOpt, RetryOpt, execute, resume_command
 
 MODEL_AGENTS = ("react", "budget-aware")
 
@@ -58,34 +58,13 @@ def eval_cmd(
             "concurrency": concurrency, "budgets": [max_turns] if max_turns else None,
             "models": [{"model": model, **({"base_url": base_url} if base_url else {})}] if model else []}
     cfg = SweepConfig.model_validate(spec)
+    cfg.check(where="eval")  # env id, -e options and agent name, before anything is built
     root = out if out is not None else Path("runs") / "eval" / f"{label}-{time.strftime('%Y%m%d-%H%M%S')}"
-    argv = ["agentgym", *_argv_tail(), "--out", str(root)]
-    execute(cfg, root, shlex.join(argv), runtime, quiet, retry_errors, preflight,
+    fallback = ["eval", env_id, "--agent", agent, "-k", str(k), "-r", runtime] + (["--model", model] if model else []) \
+        + (["--base-url", base_url] if base_url else []) + (["--tasks", tasks] if tasks else [])
+    execute(cfg, root, resume_command("eval", root, fallback), runtime, quiet, retry_errors, preflight,
             on_start=lambda path, n: typer.echo(f"run directory: {path} ({n} episodes to run)", err=True))
     typer.echo(f"report: agentgym report {shlex.quote(str(root))}", err=True)
-
-
-def _argv_tail() -> list[str]:
-    """This command's own arguments (to print the resume command), without a previous --out."""
-    import sys
-
-    args = sys.argv[1:]
-    if "eval" not in args:  # called in-process (tests): the resume line still names the run directory
-        return ["eval"]
-    args = args[args.index("eval"):]
-    keep: list[str] = []
-    skip = False
-    for a in args:
-        if skip:
-            skip = False
-            continue
-        if a in ("--out", "-o"):
-            skip = True
-            continue
-        if a.startswith("--out="):
-            continue
-        keep.append(a)
-    return keep
 
 
 def register(app: typer.Typer) -> None:

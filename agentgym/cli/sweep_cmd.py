@@ -58,6 +58,25 @@ def ask_retry(resume: str) -> Any:
     return decide
 
 
+def resume_command(command: str, root: Path, fallback: list[str]) -> str:
+    """The command line the user ran (global options and all) with `--out ROOT` pinned and without
+    --retry-errors; `fallback` (this command's arguments) when not run from a shell (tests)."""
+    args = sys.argv[1:]
+    if command not in args:
+        args = fallback
+    keep: list[str] = []
+    skip = False
+    for a in args:
+        if skip or a in ("--retry-errors",) or a.startswith("--out="):
+            skip = False
+            continue
+        if a in ("--out", "-o"):
+            skip = True
+            continue
+        keep.append(a)
+    return shlex.join(["agentgym", *keep, "--out", str(root)])
+
+
 def execute(cfg: Any, out: Path, resume: str, runtime: str | None, quiet: bool, retry_errors: bool,
             preflight: bool, on_start: Any = None) -> Any:
     """run_sweep with the CLI's manners (preflight line, Ctrl-C line, all-errored exit), then the table."""
@@ -103,9 +122,8 @@ def sweep(
     if concurrency is not None:
         cfg = cfg.model_copy(update={"concurrency": concurrency})
     root = out if out is not None else Path("runs") / cfg.name
-    argv = ["agentgym", "sweep", str(config), "--out", str(root)]
-    argv += (["--runtime", runtime] if runtime else []) + (["--concurrency", str(concurrency)] if concurrency else [])
-    summary = execute(cfg, root, shlex.join(argv), runtime, quiet, retry_errors, preflight)
+    argv = ["sweep", str(config)] + (["--runtime", runtime] if runtime else []) + (["--concurrency", str(concurrency)] if concurrency else [])
+    summary = execute(cfg, root, resume_command("sweep", root, argv), runtime, quiet, retry_errors, preflight)
     if report:
         from agentgym.report import write_report
 

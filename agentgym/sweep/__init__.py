@@ -3,6 +3,7 @@
     cfg = SweepConfig.from_yaml("demos/demo.yaml")
     run_sweep(cfg)                      # or: agentgym sweep demos/demo.yaml
     write_report("runs/demo")           # or: agentgym report runs/demo
+    run_rows("runs/demo")               # per-config rows: passed, failed, errors (never scored), pass@k
 """
 
 from agentgym.sweep.config import (
@@ -16,6 +17,7 @@ from agentgym.sweep.config import (
 )
 from agentgym.sweep.runner import SweepSummary, plan, run_sweep
 from agentgym.sweep.store import EpisodeRecord, Store
+from agentgym.sweep.table import ConfigRow, config_rows, run_rows
 
-__all__ = ["AgentSel", "EnvSel", "Episode", "EpisodeRecord", "ModelSel", "RunConfig", "Store", "SweepConfig", "SweepSummary",
-           "episode_seed", "plan", "run_sweep"]
+__all__ = ["AgentSel", "ConfigRow", "EnvSel", "Episode", "EpisodeRecord", "ModelSel", "RunConfig", "Store", "SweepConfig",
+           "SweepSummary", "config_rows", "episode_seed", "plan", "run_rows", "run_sweep"]
