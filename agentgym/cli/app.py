@@ -220,6 +220,8 @@ def run(
         env.close()
     if as_json:
         print(traj.model_dump_json())
+        if traj.error:
+            raise typer.Exit(1)
         return
     console.rule(f"{traj.env_id} / {traj.task_id} / agent {agent}")
     console.print(traj.first_observation, markup=False)
@@ -228,8 +230,10 @@ def run(
         console.print(f"[bold cyan]action:[/] {json.dumps(s.action)[:2000]}", highlight=False)
         console.print(s.observation, markup=False)
     console.rule()
-    status = "error: " + traj.error if traj.error else ("passed" if traj.passed else "not passed")
+    status = "infra error (not scored): " + traj.error if traj.error else ("passed" if traj.passed else "not passed")
     console.print(f"reward {traj.total_reward}  turns {traj.turns}  {status}  ({traj.seconds:.2f}s)")
+    if traj.error:  # the episode did not run to a verdict
+        raise typer.Exit(1)
 
 
 @app.command()
@@ -289,7 +293,11 @@ def images_ls() -> None:
 def _register(module: str) -> None:
     import importlib
 
-    importlib.import_module(module).register(app)
+    try:
+        importlib.import_module(module).register(app)
+    except ImportError as exc:  # one module's missing dependency must not take every other command down
+        print(f"agentgym: the commands of {module} are unavailable ({type(exc).__name__}: {exc}); "
+              "reinstall agentgym with its extras", file=sys.stderr)
 
 
 _register("agentgym.cli.sweep_cmd")  # sweep, report
