@@ -205,8 +205,13 @@ def run_sweep(cfg: SweepConfig, out: str | Path | None = None, runtime: str | No
     Raises:
         PreflightError: an env cannot be made or an endpoint does not answer (nothing ran).
     """
+    from agentgym.models.preflight import check_endpoints
+
     root = Path(out) if out is not None else Path("runs") / cfg.name
     runtime = runtime or cfg.runtime
+    fresh = not (root / Store.DB).is_file()
+    if preflight and fresh:  # every config is pending: probe the endpoints before making any (slow) env
+        check_endpoints(endpoints(cfg.configs()))
     configs, episodes = plan(cfg, runtime)
     prices = cfg.price_table()
     store, done, errored = _stored(root)
@@ -215,9 +220,7 @@ def run_sweep(cfg: SweepConfig, out: str | Path | None = None, runtime: str | No
         retry = bool(planned_errors) and (retry_errors(len(planned_errors)) if callable(retry_errors) else bool(retry_errors))
         retrying = frozenset(planned_errors) if retry else frozenset()
         todo = [e for e in episodes if (e.config_id, e.task_id, e.sample) not in done or (e.config_id, e.task_id, e.sample) in retrying]
-        if preflight and todo:
-            from agentgym.models.preflight import check_endpoints
-
+        if preflight and todo and not fresh:
             pending = {e.config_id for e in todo}
             check_endpoints(endpoints([rc for rc in configs if rc.config_id in pending]))
         store = store or Store(root)
