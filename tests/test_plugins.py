@@ -149,6 +149,11 @@ def test_plugin_env_and_agent_from_every_command(site: Path) -> None:
     oracle = cli(site, "run", "plugin-double", "--task", "double-2", "-r", "local", "--json", "-e", "n_tasks=2")
     assert oracle.returncode == 0 and json.loads(oracle.stdout)["total_reward"] == 1.0, oracle.stderr
 
+    listed = cli(site, "plugins", "--json")
+    states = {(r["group"], r["name"]): r["state"] for r in map(json.loads, listed.stdout.splitlines())}
+    assert states[("agentgym.envs", "double")] == states[("agentgym.agents", "thrice")] == "loaded"
+    assert states[("agentgym.envs", "broken")].startswith("failed: ImportError") and listed.returncode == 1
+
 
 def test_plugin_env_and_agent_in_a_sweep(site: Path, tmp_path: Path) -> None:
     cfg = tmp_path / "sweep.yaml"

@@ -29,7 +29,7 @@ def main_callback(imports: ImportOpt = None) -> None:
 
 
 def plugins_cmd(as_json: Annotated[bool, typer.Option("--json", help="one JSON object per plugin")] = False) -> None:
-    """List installed plugins (entry points agentgym.envs / agentgym.agents) and whether they load."""
+    """List installed plugins (entry points agentgym.envs / agentgym.agents) and whether they load (exit 1 if one fails)."""
     from rich.console import Console
     from rich.table import Table
 
@@ -41,14 +41,13 @@ def plugins_cmd(as_json: Annotated[bool, typer.Option("--json", help="one JSON o
     if as_json:
         for row in rows:
             print(json.dumps(row))
-        return
-    if not rows:
+    elif not rows:
         typer.echo("no plugins installed (packages declare entry points in the groups agentgym.envs, agentgym.agents)")
-        return
-    table = Table("group", "name", "entry point", "state")
-    for row in rows:
-        table.add_row(row["group"], row["name"], row["value"], row["state"])
-    Console().print(table)
+    else:
+        table = Table("group", "name", "entry point", "state")
+        for row in rows:
+            table.add_row(row["group"], row["name"], row["value"], row["state"])
+        Console().print(table)
     if any(r["state"].startswith("failed") for r in rows):
         raise typer.Exit(1)
 
