@@ -18,6 +18,7 @@ marks the episode ``infra_error``: ``agentgym.rl.groups`` drops it from the batc
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import time
 from typing import Any
@@ -25,7 +26,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from agentgym.models.base import ModelBackend, ModelError, TokenIdsUnavailable
-from agentgym.rl.chat_format import ChatFormat, delta_ids, parse_reply
+from agentgym.rl.chat_format import ChatFormat, ChatFormatError, delta_ids, parse_reply
 from agentgym.rl.records import TokenEpisode, TokenTurn
 from agentgym.rl.splits import split_of
 
@@ -49,11 +50,23 @@ def _call_id(cid: Any, turn: int, i: int) -> str:
     return cid if isinstance(cid, str) and _CALL_ID.match(cid) else f"c{turn:04d}{i:04d}"
 
 
+def _with_object_args(call: dict[str, Any]) -> dict[str, Any]:
+    """Arguments as an object where they parse: chat templates iterate or re-serialise them."""
+    fn = dict(call["function"])
+    try:
+        args = json.loads(fn.get("arguments") or "{}")
+        fn["arguments"] = args if isinstance(args, dict) else fn["arguments"]
+    except (TypeError, ValueError):
+        pass
+    return {**call, "function": fn}
+
+
 def _tool_messages(calls: list[dict[str, Any]], text: str) -> list[dict[str, Any]]:
     # One env step ran all calls and returned one observation: it answers the first call.
     first, *rest = [c["id"] for c in calls]
-    return [{"role": "tool", "tool_call_id": first, "content": text}] + [
-        {"role": "tool", "tool_call_id": cid, "content": f"(output included in the result of call {first})"} for cid in rest
+    names = {c["id"]: c["function"].get("name", "") for c in calls}
+    return [{"role": "tool", "tool_call_id": first, "name": names[first], "content": text}] + [
+        {"role": "tool", "tool_call_id": cid, "name": names[cid], "content": f"(output included in the result of call {first})"} for cid in rest
     ]
 
 
@@ -132,9 +145,16 @@ async def _play(env: Any, backend: ModelBackend, fmt: ChatFormat, ep: TokenEpiso
             ep.truncation_reason = info.get("truncated_reason") if truncated else None
             ep.passed = bool(env.unwrapped.passed(ep.reward, info))
             return
-        assistant = {"role": "assistant", "content": content, "tool_calls": calls}
+        assistant = {"role": "assistant", "content": content, "tool_calls": [_with_object_args(c) for c in calls]}
         new = _tool_messages(calls, obs["text"])
-        context = delta_ids(fmt, messages + [assistant], new, tools, sampled_stop=sample.finish_reason == "stop")
+        try:
+            context = delta_ids(fmt, messages + [assistant], new, tools, sampled_stop=sample.finish_reason == "stop")
+        except ChatFormatError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - e.g. a call without a name: the model's doing, not the infra's
+            ep.agent_failure = f"the chat template cannot render this turn's tool calls ({type(exc).__name__}: {str(exc)[:200]})"
+            ep.end_reason = "unrenderable_tool_call"
+            return
         messages += [assistant, *new]
         seq += sample.ids + context
     ep.truncated, ep.truncation_reason, ep.end_reason = True, "max_turns", "max_turns"
