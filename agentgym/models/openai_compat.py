@@ -100,7 +100,9 @@ class OpenAICompatibleBackend(ModelBackend):
         """Token in, token out through /v1/completions: the prompt goes as a list of ids (no
         template, no tokenizer on the server's side) and the answer must carry the sampled ids and
         their logprobs (vLLM: ``return_token_ids``, or ``return_tokens_as_token_ids`` with
-        ``logprobs``). A server that answers without them is refused, never approximated."""
+        ``logprobs``). A server that answers without them is refused, never approximated.
+        Start vLLM with ``--logprobs-mode processed_logprobs`` for logprobs of the distribution it
+        sampled from (temperature applied), as TransformersBackend's are; its default is raw."""
         body: dict[str, Any] = {
             "model": self.config.model, "prompt": list(prompt_ids), "max_tokens": max_tokens, "temperature": temperature,
             "logprobs": 0, "return_token_ids": True, "return_tokens_as_token_ids": True, "skip_special_tokens": False,
