@@ -18,8 +18,9 @@ from agentgym.sandbox.channel import FAST_PATH, Channel, DockerTransport, server
 #: under a burst of parallel creates, so bursts queue here instead.
 CREATE_SEM = threading.BoundedSemaphore(int(os.environ.get("AGENTGYM_DOCKER_CREATE_CONCURRENCY", "4")))
 CREATE_ATTEMPTS = 3
-#: How long a channel that cannot reopen waits for Docker to record a container's OOM kill.
-OOM_WAIT_S = 3.0
+#: How long a channel that cannot reopen waits for Docker to record a container's OOM kill. A loaded
+#: machine's dockerd took more than 3 s, and the agent's OOM was then reported as an infrastructure error.
+OOM_WAIT_S = 20.0
 #: Background work: warm spares and asynchronous removal of replaced containers.
 POOL = ThreadPoolExecutor(max_workers=int(os.environ.get("AGENTGYM_DOCKER_WORKERS", "8")), thread_name_prefix="agentgym-docker")
 
@@ -196,8 +197,11 @@ def oom_check(api: Any, container_id: str, sbx_id: str, memory: str, wait_s: flo
     """Raise SandboxOutOfMemory when the container stopped out of memory (the agent used up its
     limit and the kernel took pid 1); else whether it still runs (False: stopped otherwise, or
     Docker did not answer). Docker may need a moment to record a pid 1 the kernel just killed,
-    hence a short wait while it still runs."""
+    hence a wait while it still runs (OOM_WAIT_S: this is a failure path only, so waiting costs
+    nothing when all is well); it ends after a second when the container's first process is seen
+    alive on this host (Docker's record is then not late: the container really runs)."""
     deadline = time.monotonic() + wait_s
+    quiet = time.monotonic() + min(wait_s, 1.0)
     while True:
         try:
             state = api.inspect_container(container_id)["State"]
@@ -210,9 +214,23 @@ def oom_check(api: Any, container_id: str, sbx_id: str, memory: str, wait_s: flo
                     f"the kernel killed the container's first process (docker sandbox {sbx_id}); the episode "
                     "ends, reset() starts a fresh sandbox")
             return False
-        if time.monotonic() > deadline:
+        if time.monotonic() > deadline or (time.monotonic() > quiet and _pid_alive(state.get("Pid"))):
             return True
         time.sleep(0.1)
+
+
+def _pid_alive(pid: Any) -> bool:
+    """Whether the host process pid runs (False: gone, a zombie, or not visible from here, as
+    with a Docker engine in a VM: then the full wait applies)."""
+    if not isinstance(pid, int) or pid <= 0:
+        return False
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read()
+    except OSError:
+        return False
+    fields = stat[stat.rfind(b")") + 2:].split()
+    return bool(fields) and fields[0] not in (b"Z", b"X")
 
 
 def start_live(spec: SandboxSpec, target: Target, sbx_id: str, seq: int) -> Live:
