@@ -26,6 +26,7 @@ from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+from agentgym.env import InfraError
 from agentgym.envs.sql.engines.base import QueryTimeout, SqlError
 from agentgym.envs.sql.grading import GRADE_MAX_ROWS, CheckOutcome, GradeResult
 
@@ -306,6 +307,8 @@ def run_test_case(fn: Any, db: Any, pred_sqls: list[str], sol_sqls: list[str], c
     sys.settrace(tracer)
     try:
         fn(*args)
+    except InfraError:
+        raise  # the server went away under the test (PostgresUnavailable): nobody's answer was judged
     except Exception as exc:  # any failure of the test is a failed submission; the type only (docstring)
         return CheckOutcome(passed=False, description="BIRD test case", reason=f"test case failed ({type(exc).__name__})")
     finally:

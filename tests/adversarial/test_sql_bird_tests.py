@@ -45,3 +45,34 @@ def test_attack_unterminated_comments_stall_the_grader(gallery):
     text, reward, term, info = submit(gallery, "SELECT 1 " + "/* " * 60_000)
     assert reward == 0.0 and "error" not in info, (text[:300], info)
     assert time.monotonic() - t0 < 20
+
+
+def test_a_server_lost_under_a_test_case_is_infrastructure():
+    """A BIRD test case caught every exception as the submission's failure, so a PostgreSQL server
+    that died under it (PostgresUnavailable, an InfraError) scored the agent 0 instead of being an
+    infrastructure error. Now it propagates; the agent's own failures still fail the test."""
+    from agentgym.env import InfraError
+    from agentgym.envs.sql.bird_tests import TEST_CASE_DEFAULT, grade_test_cases
+    from agentgym.envs.sql.engines.base import SqlError
+    from agentgym.envs.sql.engines.pg_container import PostgresUnavailable
+
+    class Db:
+        db_id = "x"
+
+        def __init__(self, fail):
+            self.fail = fail
+
+        def execute(self, sql, **kw):
+            raise self.fail
+
+        def close(self):
+            pass
+
+    def grade(fail):
+        engine = type("E", (), {"open": lambda self, db_id: Db(fail)})()
+        return grade_test_cases(engine, "x", [], "SELECT 1", test_cases=[TEST_CASE_DEFAULT], gold=["SELECT 1"],
+                                conditions={}, clean_up=[], timeout_s=5)
+
+    with pytest.raises(InfraError):
+        grade(PostgresUnavailable("the PostgreSQL container exited"))
+    assert not grade(SqlError("syntax error")).passed
