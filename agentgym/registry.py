@@ -23,7 +23,7 @@ from pydantic import BaseModel, Field
 
 from agentgym import env_options as _opts
 from agentgym import plugins
-from agentgym.env_options import EnvOptionError
+from agentgym.env_options import EnvOptionError  # noqa: F401 - re-exported for callers that catch it
 
 NAMESPACE = "agentgym"
 

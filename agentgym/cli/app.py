@@ -302,6 +302,7 @@ def _register(module: str) -> None:
 
 _register("agentgym.cli.sweep_cmd")  # sweep, report
 _register("agentgym.cli.plugins_cmd")  # the global --import MODULE option, plugins
+_register("agentgym.cli.swe_cmd")  # swe evaluate: SWE-bench predictions -> SWE-bench report JSON
 _register("agentgym.cli.eval_cmd")  # eval
 _register("agentgym.cli.view_cmd")  # view
 _register("agentgym.cli.export_cmd")  # export
