@@ -1,7 +1,9 @@
 """Compare the web observation's ids and names with Chromium's own accessibility tree (CDP
 Accessibility.getFullAXTree): every interactive element the tree lists must have a line with an
-id in the observation, with the same accessible name and a matching role. A helper for
-tests/test_web_observation_ax.py (and for checking any other page by hand)."""
+id in the observation, with the same accessible name and a matching role. And with Chromium's own
+list of event listeners (CDP DOMDebugger.getEventListeners): every rendered element with a
+click-like listener (SVG shapes, icons, divs: what the tree does not call interactive) must have
+an id too. A helper for tests/test_web_observation_ax.py (and for checking any other page by hand)."""
 
 from __future__ import annotations
 
@@ -18,6 +20,10 @@ INTERACTIVE = {"button", "link", "textbox", "searchbox", "combobox", "listbox", 
 SAME_ROLE = {"DisclosureTriangle": {"button"}, "ColorWell": {"button"}, "Date": {"textbox"}, "DateTime": {"textbox"},
              "InputTime": {"textbox"}, "image": {"img"}, "generic": {"clickable", "textbox", "draggable"},
              "LabelText": {"label"}, "paragraph": {"clickable"}}
+# Listener types that make an element something to click (as the observation's init script counts them).
+CLICK_TYPES = {"click", "dblclick", "mousedown", "mouseup", "pointerdown", "pointerup"}
+RENDERED_JS = ("function () { const r = this.getBoundingClientRect(), st = getComputedStyle(this);"
+               " return r.width > 0 && r.height > 0 && st.visibility === 'visible' && !this.closest('[aria-hidden=true]'); }")
 LINE = re.compile(r'^\s*\[(\d+)\] (\S+)(?: "((?:[^"\\]|\\.)*)")?')
 
 
@@ -76,4 +82,30 @@ async def compare(page: Any, cdp: Any) -> tuple[list[str], int, str]:
             bad.append(f"[{ident}] role {our_role} for {desc}")
         if role != "generic" and our_name != name:
             bad.append(f'[{ident}] name "{our_name}" for {desc}')
-    return bad, checked, walk["text"]
+    more, n = await listener_gaps(cdp, dom, ours)
+    return bad + more, checked + n, walk["text"]
+
+
+async def listener_gaps(cdp: Any, dom: dict[int, dict[str, Any]], ours: dict[str, tuple[str, str]]) -> tuple[list[str], int]:
+    """(elements with a click-like listener, rendered, that have no id; how many were checked)."""
+    doc = await cdp.send("Runtime.evaluate", {"expression": "document"})
+    found = await cdp.send("DOMDebugger.getEventListeners", {"objectId": doc["result"]["objectId"], "depth": -1, "pierce": True})
+    nodes: dict[int, set[str]] = {}
+    for ls in found["listeners"]:
+        if ls["type"] in CLICK_TYPES and ls.get("backendNodeId"):
+            nodes.setdefault(ls["backendNodeId"], set()).add(ls["type"])
+    bad, checked = [], 0
+    for backend, types in nodes.items():
+        d = dom.get(backend)
+        if d is None or d["ua"] or d["select"] or d["tag"] in ("HTML", "BODY", "#document"):
+            continue
+        obj = await cdp.send("DOM.resolveNode", {"backendNodeId": backend})
+        shown = await cdp.send("Runtime.callFunctionOn", {"objectId": obj["object"]["objectId"],
+                                                          "functionDeclaration": RENDERED_JS, "returnByValue": True})
+        if not shown["result"].get("value"):
+            continue
+        checked += 1
+        if d["attrs"].get("data-agid") not in ours:
+            attrs = " ".join(f"{k}={v!r}" for k, v in d["attrs"].items())[:120]
+            bad.append(f"no id for <{d['tag'].lower()} {attrs}> with a {'/'.join(sorted(types))} listener")
+    return bad, checked

@@ -121,3 +121,32 @@ def test_a_click_under_a_sticky_header_is_not_blocked(session):
     host.call(s.page.evaluate("() => window.scrollTo(0, document.querySelector('button').offsetTop - 20)"))
     host.call(s.click(_id(text, 'button "Deep"')))
     assert host.call(s.page.title()) == "hit"
+
+
+SVG = """<!doctype html><title>svg</title><p>Pick <b>2</b></p>
+<svg id=pic width=200 height=80><title>Numbers</title><defs><style>rect { fill: #ccc }</style></defs>
+<text x=10 y=20>1</text><text id=two x=40 y=20>2</text><rect id=box x=70 y=5 width=20 height=20></rect>
+<circle id=dot cx=120 cy=15 r=8 style="cursor:pointer"></circle><text x=150 y=20>plain</text></svg>
+<svg width=20 height=20 aria-label="Logo"><circle id=logo cx=10 cy=10 r=5></circle></svg>
+<button>Save <svg width=10 height=10><path d="M0 0L10 10"></path></svg> now</button>
+<script>
+document.getElementById('two').addEventListener('click', () => document.title = 'two');
+document.getElementById('box').addEventListener('mousedown', () => document.title = 'box');
+</script>"""
+
+
+def test_svg_shapes_and_texts_with_handlers_or_a_pointer_have_ids(session):
+    """Pages draw targets in SVG (MiniWoB's shapes, pie menus, grids): a shape or text with a
+    listener or a pointer cursor gets an id and can be clicked; each text is a run of its own; a
+    named <svg> with nothing to act on stays one picture; an icon inside a button leaves its name whole."""
+    host, s = session
+    text = _load(session, SVG)
+    assert re.search(r'\[\d+\] img "Numbers"\n  \[\d+\] text "1"\n  \[\d+\] clickable "2"\n  \[\d+\] clickable\n'
+                     r'  \[\d+\] clickable\n  \[\d+\] text "plain"', text), text
+    assert text.count("Numbers") == 1 and "fill" not in text
+    assert re.search(r'\[\d+\] img "Logo"\n', text) and not host.call(s.page.get_attribute("#logo", "data-agid"))
+    assert re.search(r'\[\d+\] button "Save now"$', text, re.M), text
+    for ident, title in ((_id(text, 'clickable "2"'), "two"), (host.call(s.page.get_attribute("#box", "data-agid")), "box")):
+        host.call(s.click(ident))
+        assert host.call(s.page.title()) == title
+    assert host.call(s.page.get_attribute("#dot", "data-agid")) in text

@@ -17,7 +17,9 @@ AX_LIB_JS = r"""
   const CS = new Map();
   const style = (el) => { let s = CS.get(el); if (!s) { s = getComputedStyle(el); CS.set(el, s); } return s; };
   const clean = (s) => (s || '').replace(/\s+/g, ' ').trim();
-  const SKIP = new Set(['SCRIPT','STYLE','TEMPLATE','NOSCRIPT','HEAD','META','LINK','TITLE','OPTION','OPTGROUP','DATALIST','PARAM','SOURCE','TRACK']);
+  const SKIP = new Set(['SCRIPT','STYLE','TEMPLATE','NOSCRIPT','HEAD','META','LINK','TITLE','OPTION','OPTGROUP','DATALIST','PARAM','SOURCE','TRACK',
+    // SVG's (lower case): definitions and metadata, never drawn where they stand
+    'script','style','title','desc','metadata','defs','clipPath','mask','pattern','linearGradient','radialGradient','symbol','marker','filter']);
   const INPUT_ROLE = {button:'button', submit:'button', reset:'button', image:'button', file:'button', checkbox:'checkbox',
     radio:'radio', range:'slider', number:'spinbutton', search:'searchbox', hidden:null, color:'button'};
   const TAG_ROLE = {BUTTON:'button', TEXTAREA:'textbox', H1:'heading', H2:'heading', H3:'heading', H4:'heading',

@@ -45,7 +45,7 @@ async (b64) => {
 """
 
 # The walk: roles and names as Chromium computes them (accname.py); every element with a role, a
-# click handler, a tabindex or a pointer cursor gets a line and an id; text is gathered in runs, so
+# click handler, a tabindex or a pointer cursor gets a line and an id (SVG shapes and texts too); text is gathered in runs, so
 # inline elements (<span>, <b>, <a role=presentation>) stay in their sentence, and a run breaks only
 # at a block or at an element with a line of its own. Everything emitted carries an id.
 WALK_JS = r"""
@@ -63,7 +63,8 @@ WALK_JS = r"""
   const STRUCT = new Set(['row','rowgroup','list','table','form','group','navigation','main','banner','contentinfo',
     'complementary','region','article','figure','tablist','menu','menubar','tree','toolbar','radiogroup','paragraph']);
   // Controls whose inside is not shown (a select's options are listed as its options=[...]).
-  const LEAF = new Set(['INPUT','SELECT','TEXTAREA','IMG','PROGRESS','METER','svg','IFRAME','VIDEO','AUDIO','CANVAS']);
+  const SVG_INLINE = new Set(['tspan', 'textPath', 'a']);  // SVG elements that flow inside a text
+  const LEAF = new Set(['INPUT','SELECT','TEXTAREA','IMG','PROGRESS','METER','IFRAME','VIDEO','AUDIO','CANVAS']);
   function idOf(el) {
     let id = el.getAttribute(ATTR);
     if (!id) { id = String(window.__agNext++); el.setAttribute(ATTR, id); }
@@ -130,9 +131,13 @@ WALK_JS = r"""
     let role = el.tagName === 'svg' ? (el.getAttribute('aria-label') || el.querySelector(':scope > title') ? 'img' : null) : roleOf(el);
     if (!role && clickable(el, st)) role = 'clickable';
     if (!role && el.getAttribute('draggable') === 'true') role = 'draggable';
+    // An <svg>'s shapes and texts are walked: the ones with a handler or a pointer cursor get ids, each
+    // text is a run of its own (placed, not flowed). A named one is an img line (with those, if any).
+    const leaf = LEAF.has(el.tagName) && el.tagName !== 'svg';
     if (!role) {
-      if (el.tagName === 'svg' || LEAF.has(el.tagName)) return [];
+      if (leaf) return [];
       const kids = children(el, level);
+      if (el instanceof SVGElement && !SVG_INLINE.has(el.tagName)) return kids.length ? [BR, ...runs(kids, el), BR] : [];
       if (st.display === 'inline' || st.display === 'contents') return kids;
       if (st.display.startsWith('inline')) return [' ', ...kids, ' '];
       return [BR, ...runs(kids, el), BR];
@@ -140,9 +145,10 @@ WALK_JS = r"""
     made++;
     const generic = role === 'clickable' || role === 'draggable';
     let name = generic ? '' : (STRUCT.has(role) ? explicitName(el, role) : nameOf(el, role));
-    if (LEAF.has(el.tagName)) return [{el, name, head: role + (name ? ' ' + q(name) : '') + props(el, role), kids: []}];
+    if (leaf) return [{el, name, head: role + (name ? ' ' + q(name) : '') + props(el, role), kids: []}];
     const kids = children(el, level);
-    if (STRUCT.has(role) && !name && !(el.hasAttribute('tabindex') && el.tabIndex >= 0)) { made--; return [BR, ...runs(kids, el), BR]; }
+    // (a container with a click handler of its own keeps its line: a sortable list, a clickable row)
+    if (STRUCT.has(role) && !name && !(el.hasAttribute('tabindex') && el.tabIndex >= 0) && !hasClick(el)) { made--; return [BR, ...runs(kids, el), BR]; }
     const nodes = runs(kids, el);
     const lined = nodes.some((n) => n.text === undefined);
     if (!lined && !STRUCT.has(role)) {  // nothing inside has a line: one line, its text as the name
@@ -152,7 +158,7 @@ WALK_JS = r"""
     // A name from this content already says what its own runs say; otherwise the first run names the line.
     const own = FROM_CONTENT.has(role) && name && !el.hasAttribute('aria-label') && !el.hasAttribute('aria-labelledby');
     const shown = own ? nodes.filter((n) => n.text === undefined || n.el !== el) : nodes;
-    if (!name && shown.length && shown[0].text !== undefined) name = shown.shift().text;
+    if (!name && !STRUCT.has(role) && shown.length && shown[0].text !== undefined) name = shown.shift().text;
     // A cell or heading named by the one link it holds: the name is said once, on the link.
     if (own && !WIDGETS.has(role) && shown.map((n) => n.text !== undefined ? n.text : n.name).join(' ') === name) name = '';
     return [{el, name, head: role + (name ? ' ' + q(name) : '') + props(el, role), kids: shown}];
