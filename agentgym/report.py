@@ -17,7 +17,7 @@ from typing import Any
 
 from agentgym.metrics import Estimate, pass_at_k_estimate, pass_hat_k_estimate, task_outcomes
 from agentgym.view.charts import CHART_CSS, env_charts
-from agentgym.view.data import OUTCOME_RANK, outcome
+from agentgym.view.data import OUTCOME_RANK, config_label, outcome
 from agentgym.view.episode import EPISODE_CSS, badge, episode_body
 
 CSS = """
@@ -118,11 +118,6 @@ def _href(stem: str, page: int, idx: int, here: int) -> str:
     return (f"page-{page}.html" if here >= 2 else _page_name(stem, page)) + anchor
 
 
-def _label(c: dict[str, Any] | None) -> str:
-    c = c or {}
-    return " · ".join(str(c[k]) for k in ("env", "agent", "model", "budget") if c.get(k) not in (None, "", "-"))
-
-
 def _episode_index(eps: list[dict[str, Any]], labels: dict[str, str], stem: str, page_size: int, idx: dict[int, int]) -> str:
     rows = []
     for ep in eps:
@@ -154,7 +149,7 @@ def render_pages(configs: list[dict[str, Any]], episodes: list[dict[str, Any]], 
     """The report's main HTML (tables, charts, every episode listed, the first page of trajectories) and
     the other trajectory pages by number (written to STEM_files/page-N.html)."""
     rows = summarize(configs, episodes)
-    labels = {c["config_id"]: _label(c) for c in configs}
+    labels = {c["config_id"]: config_label(c) for c in configs}
     eps = sorted(episodes, key=lambda e: (OUTCOME_RANK[outcome(e)], labels.get(e["config_id"], ""), str(e["task_id"]), e["sample"]))
     for ep in eps:
         ep["outcome"] = outcome(ep)

@@ -22,6 +22,12 @@ def outcome(ep: dict[str, Any]) -> str:
     return "error" if ep.get("infra_error") else "passed" if ep.get("passed") else "failed"
 
 
+def config_label(c: dict[str, Any] | None) -> str:
+    """env · agent · model · budget, leaving out what is unset."""
+    c = c or {}
+    return " · ".join(str(c[k]) for k in ("env", "agent", "model", "budget") if c.get(k) not in (None, "", "-"))
+
+
 class RunData:
     DB = "results.sqlite"
 
@@ -51,15 +57,16 @@ class RunData:
 
     def episodes(self) -> list[dict[str, Any]]:
         """Every episode's row (no trajectory), with its env and outcome, errors first."""
-        envs = {c["config_id"]: c["env"] for c in self.configs()}
+        cfgs = {c["config_id"]: c for c in self.configs()}
         with self._conn() as c:
             cur = c.execute(f"SELECT {', '.join(_LIST_COLS)} FROM episodes")
             rows = [dict(zip(_LIST_COLS, r)) for r in cur]
         for r in rows:
             r["passed"], r["infra_error"] = bool(r["passed"]), bool(r["infra_error"])
-            r["env"] = envs.get(r["config_id"], "?")
+            r["env"] = cfgs.get(r["config_id"], {}).get("env", "?")
+            r["label"] = config_label(cfgs.get(r["config_id"])) or r["config_id"]
             r["outcome"] = outcome(r)
-        rows.sort(key=lambda r: (OUTCOME_RANK[r["outcome"]], r["env"], r["config_id"], str(r["task_id"]), r["sample"]))
+        rows.sort(key=lambda r: (OUTCOME_RANK[r["outcome"]], r["label"], str(r["task_id"]), r["sample"]))
         return rows
 
     def episode(self, config_id: str, task_id: str, sample: int) -> dict[str, Any] | None:
@@ -92,4 +99,4 @@ def filter_episodes(rows: list[dict[str, Any]], env: str = "", config: str = "",
             and (not task or task in str(r["task_id"])) and (not outcome_ or r["outcome"] == outcome_)]
 
 
-__all__ = ["OUTCOME_RANK", "OUTCOMES", "RunData", "filter_episodes", "outcome"]
+__all__ = ["OUTCOME_RANK", "OUTCOMES", "RunData", "config_label", "filter_episodes", "outcome"]

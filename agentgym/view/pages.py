@@ -10,7 +10,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from agentgym.view.charts import CHART_CSS, env_charts
-from agentgym.view.data import OUTCOMES, RunData, filter_episodes
+from agentgym.view.data import OUTCOMES, RunData, config_label, filter_episodes
 from agentgym.view.episode import EPISODE_CSS, badge, e, episode_body
 
 PAGE_SIZE = 100
@@ -73,7 +73,7 @@ def index_page(data: RunData, q: dict[str, str], rows: list[dict[str, Any]]) -> 
     pages = max(1, -(-len(shown) // PAGE_SIZE))
     page = min(page, pages)
     counts = {o: sum(r["outcome"] == o for r in eps) for o in OUTCOMES}
-    label = {c["config_id"]: " · ".join(str(c[k]) for k in ("env", "agent", "model", "budget") if c[k] not in (None, "", "-")) for c in configs}
+    label = {c["config_id"]: config_label(c) for c in configs}
     form = ('<form class=filters method=get action="/">'
             + _select("env", [("", "all envs")] + [(x, x) for x in sorted({c["env"] for c in configs})], f_env)
             + _select("config", [("", "all configs")] + [(c["config_id"], label[c["config_id"]]) for c in configs], f_cfg)
@@ -120,13 +120,14 @@ def episode_page(data: RunData, q: dict[str, str]) -> tuple[int, str]:
             f'{e(cfg.get("model", "?"))} · budget {e(cfg.get("budget", "?"))} · task <b>{e(ep["task_id"])}</b> · sample {ep["sample"]} · '
             f'seed {e(ep["seed"])} · {ep["turns"]} turns · reward {float(ep["reward"] or 0):g} · cost {float(ep["cost"] or 0):.6g} · '
             f'{float(ep["seconds"] or 0):.1f} s · <a href="{link("/compare", task=ep["task_id"], a=ep["config_id"])}">compare with another config</a></p>')
-    return 200, layout(f"{ep['task_id']} · {ep['config_id']} · sample {ep['sample']}", head + episode_body(ep), str(data.root))
+    return 200, layout(f"{ep['task_id']} · {config_label(cfg) or ep['config_id']} · sample {ep['sample']}", head + episode_body(ep),
+                       str(data.root))
 
 
 def compare_page(data: RunData, q: dict[str, str]) -> str:
     eps = data.episodes()
     configs = data.configs()
-    label = {c["config_id"]: " · ".join(str(c[k]) for k in ("env", "agent", "model", "budget") if c[k] not in (None, "", "-")) for c in configs}
+    label = {c["config_id"]: config_label(c) for c in configs}
     task, a, b = q.get("task", ""), q.get("a", ""), q.get("b", "")
     tasks = sorted({str(r["task_id"]) for r in eps})
     on_task = [r for r in eps if str(r["task_id"]) == task]
