@@ -133,9 +133,10 @@ def _trajectories(eps: list[dict[str, Any]], labels: dict[str, str], start: int)
     out = []
     for i, ep in enumerate(eps, start):
         traj = ep.get("trajectory") or {}
-        out.append(f'<details id="ep-{i}"><summary>{badge(ep["outcome"])} {_e(labels.get(ep["config_id"], ep["config_id"]))} · task '
+        # The anchor is inside the collapsed body: following a link to it opens the <details> (no script needed).
+        out.append(f'<details class=ep><summary>{badge(ep["outcome"])} {_e(labels.get(ep["config_id"], ep["config_id"]))} · task '
                    f'{_e(ep["task_id"])} · sample {ep["sample"]} · {ep["turns"]} turns · reward {float(ep["reward"] or 0):g}</summary>'
-                   f"{episode_body({**ep, 'trajectory': traj})}</details>")
+                   f'<div id="ep-{i}">{episode_body({**ep, "trajectory": traj})}</div></details>')
     return "".join(out)
 
 

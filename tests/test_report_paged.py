@@ -27,7 +27,7 @@ def test_every_episode_is_in_the_report_once_paged_and_every_link_resolves(demo,
     pages = sorted((tmp_path / "r_files").glob("page-*.html"))
     assert len(pages) == -(-total // 100) - 1  # the first page is in the report itself
     texts = {path: path.read_text()} | {p: p.read_text() for p in pages}
-    ids = [i for t in texts.values() for i in re.findall(r'<details id="ep-(\d+)">', t)]
+    ids = [i for t in texts.values() for i in re.findall(r'<details class=ep><summary>.*?</summary><div id="ep-(\d+)">', t)]
     assert sorted(map(int, ids)) == list(range(total)), "each episode's trajectory exactly once"
     main = texts[path]
     assert f"All episodes ({total})" in main and f"Infrastructure errors ({counts['error']})" in main

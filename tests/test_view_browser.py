@@ -39,6 +39,7 @@ def servers(tmp_path_factory):
         threading.Thread(target=srv.serve_forever, daemon=True).start()
         running.append(srv)
         urls[name] = f"http://127.0.0.1:{srv.server_address[1]}"
+        urls[f"{name}_dir"] = base / name
     yield urls
     for srv in running:
         srv.shutdown()
@@ -101,6 +102,27 @@ def test_index_filters_and_charts_on_the_demo_like_run(servers, page, shots):
     assert any(text == LONG_AGENT + " · turns=16" for text, _ in legend), "legend labels are whole"
     assert all(fits for _, fits in legend), "a legend label is cut off"
     page.screenshot(path=str(shots / "demo-plots.png"), full_page=True)
+
+    page.goto(servers["demo"] + "/")
+    click = Clicks(page)
+    click("text=/\\d+ failed/")
+    click("#episodes tr.ep.failed a.open")
+    assert click.n <= 3 and "failed" in page.inner_text("#verdict")
+
+
+def test_static_report_links_open_the_trajectory_on_its_page(servers, page, shots, tmp_path):
+    from agentgym.report import write_report
+
+    path = write_report(servers["demo_dir"], tmp_path / "r.html", max_trajectories=100)
+    page.goto(path.resolve().as_uri())
+    failed = page.locator("table.index tr:has(.badge.failed) a")
+    failed.nth(150).click()  # an episode on a later page
+    page.wait_for_load_state()
+    assert "r_files/page-" in page.url
+    opened = page.evaluate("() => [...document.querySelectorAll('details[open] > div')].map(d => d.id)")
+    assert opened == [page.url.split("#")[1]], "the linked trajectory is opened"
+    assert "Grader verdict" in page.inner_text(f"#{opened[0]}")
+    page.screenshot(path=str(shots / "report-linked-trajectory.png"))
 
 
 def test_a_failing_and_an_errored_episode_within_three_clicks_and_compare(servers, page, shots):
