@@ -155,7 +155,7 @@ def test_plugin_env_and_agent_from_every_command(site: Path) -> None:
     assert states[("agentgym.envs", "broken")].startswith("failed: ImportError") and listed.returncode == 1
 
 
-def test_plugin_env_and_agent_in_a_sweep(site: Path, tmp_path: Path) -> None:
+def test_plugin_env_and_agent_in_a_sweep_and_eval(site: Path, tmp_path: Path) -> None:
     cfg = tmp_path / "sweep.yaml"
     cfg.write_text("name: plug\nruntime: local\nenvs: [{id: plugin-double, kwargs: {n_tasks: 2}}]\n"
                    "agents: [oracle, plugin-thrice]\n")
@@ -167,6 +167,9 @@ def test_plugin_env_and_agent_in_a_sweep(site: Path, tmp_path: Path) -> None:
     assert sorted(r[:4] for r in rows) == [("oracle", "double-1", 1, 0), ("oracle", "double-2", 1, 0),
                                            ("plugin-thrice", "double-1", 0, 0), ("plugin-thrice", "double-2", 0, 0)]
     assert all(json.loads(r[4])["env_kwargs"] == {"n_tasks": 2} for r in rows)
+    ev = cli(site, "eval", "plugin-double", "--agent", "plugin-thrice", "-e", "n_tasks=1", "-r", "local",
+             "--out", str(tmp_path / "ev"), "-q")
+    assert ev.returncode == 0 and "plugin-thrice" in ev.stdout, ev.stdout + ev.stderr
 
 
 def test_broken_plugin_is_named_when_its_env_is_asked_for(site: Path) -> None:
