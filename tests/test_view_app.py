@@ -49,6 +49,12 @@ def test_index_lists_errors_then_failures_and_filters_work(runs):
     assert m and 0 < int(m.group(1)) < 72
     _, page = v.handle("/?page=6")
     assert "Page 6 of 6" in page and "<b>6</b>" in page
+    cfg = next(c for c in v.data.configs() if c["env"] == "web-lite" and c["budget"] == "turns=16")
+    _, page = v.handle(f"/?config={cfg['config_id']}")
+    assert re.search(r"<p id=count>8 episodes match", page) and outcomes_in_order(page)[0] == "error"
+    old = re.search(r'<a class=open href="([^"]+sample=0)"', page).group(1).replace("&amp;", "&")  # a v1 record
+    status, page = v.handle(old)
+    assert status == 200 and "No model transcript stored" in page and "no grader report" in page and "Solve web-lite-task" in page
 
 
 def test_episode_page_shows_verdict_budget_per_turn_and_escaped_transcript(runs):
