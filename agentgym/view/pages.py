@@ -104,8 +104,9 @@ def index_page(data: RunData, q: dict[str, str], rows: list[dict[str, Any]]) -> 
 
 def plots_page(data: RunData, rows: list[dict[str, Any]]) -> str:
     charts = env_charts(rows)
-    body = "".join(f"<h2 id='env-{e(env)}'>{e(env)}</h2>" + "".join(cs) for env, cs in charts.items()) or "<p>no scored episodes yet</p>"
-    return layout(f"scaling: {data.root.name}", "<p class=muted>One chart per env; intervals are 95%.</p>" + body, str(data.root))
+    toc = " · ".join(f'<a href="#env-{e(env)}">{e(env)}</a>' for env in charts)
+    body = "".join(f'<h2 id="env-{e(env)}">{e(env)}</h2>' + "".join(cs) for env, cs in charts.items()) or "<p>no scored episodes yet</p>"
+    return layout(f"scaling: {data.root.name}", f"<p class=muted>One chart per env; intervals are 95%. {toc}</p>" + body, str(data.root))
 
 
 def episode_page(data: RunData, q: dict[str, str]) -> tuple[int, str]:
