@@ -101,7 +101,11 @@ def import_module(target: str) -> Any:
         if target.endswith(".py") or path.is_file():
             if not path.is_file():
                 raise PluginImportError(f"--import {target}: no such file")
-            name = f"agentgym_import_{path.stem}"
+            # imported under its own name, its folder on sys.path: a "my_envs:MyEnv" entry point it
+            # registers resolves to this very module, and its sibling imports work
+            name = path.stem if path.stem.isidentifier() and path.stem not in sys.modules else f"agentgym_import_{path.stem}"
+            if str(path.resolve().parent) not in sys.path:
+                sys.path.insert(0, str(path.resolve().parent))
             spec = importlib.util.spec_from_file_location(name, path.resolve())
             if spec is None or spec.loader is None:
                 raise PluginImportError(f"--import {target}: not a Python file")

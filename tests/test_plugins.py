@@ -89,7 +89,14 @@ def register_agents():
 
 SCRIPT = '''
 import agentgym
-agentgym.register("script-double", "agplug_demo:DoubleEnv", kwargs={"n_tasks": 2}, description="from a script")
+from agplug_demo import DoubleEnv
+
+
+class ScriptEnv(DoubleEnv):  # defined in the script itself: its entry point names the script's module
+    pass
+
+
+agentgym.register("script-double", "my_envs:ScriptEnv", kwargs={"n_tasks": 2}, description="from a script")
 '''
 
 
