@@ -3,7 +3,7 @@
 acme/clock (swe_mock_fixture.py) resolves with its gold patch only if the run uses its pytest.ini
 (pythonpath = src, --strict-markers with its markers, warnings as errors) and pytest-mock from its
 environment (the docker image's pip layer, or the local runtime's venv for the spec), and not with
-the empty patch. A pytest plugin the agent plants (a dist-info in the repository) is never loaded.
+the empty patch. (The attack of a pytest plugin the agent plants is in tests/adversarial/test_swe_setup.py.)
 A spec a local venv cannot honour is refused in one line.
 """
 
@@ -60,24 +60,6 @@ FORGE_PLUGIN = '''import pytest
 def pytest_runtest_logreport(report):
     report.outcome = "passed"
 '''
-
-
-def test_a_plugin_planted_by_the_agent_is_never_loaded(clock, runtime):
-    env = agentgym.make("swe-verified", dataset=str(clock["dataset"]), repo_source=str(clock["repo"]),
-                        repo_specs=str(clock["specs"]), runtime=runtime)
-    with env:
-        env.reset(options={"task_id": "acme__clock-1"})
-        files = {"forge_plugin.py": FORGE_PLUGIN,
-                 "forge-1.0.dist-info/METADATA": "Metadata-Version: 2.1\nName: forge\nVersion: 1.0\n",
-                 "forge-1.0.dist-info/entry_points.txt": "[pytest11]\nforge = forge_plugin\n"}
-        for path, text in files.items():
-            env.step({"name": "editor", "arguments": {"command": "create", "path": path, "file_text": text}})
-        obs, reward, term, trunc, info = env.step({"name": "submit"})
-    report = env.last_report
-    assert reward == 0.0 and report is not None and report.applied and report.error is None, report
-    # not loaded: the outcomes are the real ones (a loaded forger would pass everything, canaries too)
-    assert report.agent_failure is None and report.fail_to_pass == {"tests/test_clock.py::test_uptime_label": "FAILED"}
-    assert report.pass_to_pass == {"tests/test_clock.py::test_now_ms": "PASSED"}
 
 
 def test_a_spec_a_local_venv_cannot_honour_is_refused_in_one_line(tmp_path):

@@ -208,6 +208,13 @@ class Sandbox(abc.ABC):
     def missing_isolation(self) -> frozenset[str]:
         return ISOLATION_KINDS - self.isolation
 
+    def kill_processes(self) -> None:
+        """Kill every process the sandbox's commands started, daemons included (the channel server is
+        a subreaper: what double-forked is still its descendant); the next exec starts a fresh shell
+        in the workdir. Graders call it after running untrusted code and before putting anything of
+        their own in (SWE's reinstall step). Backends without a channel raise NotImplementedError."""
+        raise NotImplementedError(f"{type(self).__name__} cannot kill its processes")
+
     def __enter__(self) -> Sandbox:
         return self
 

@@ -197,6 +197,9 @@ class DockerSandbox(Sandbox):
              env: dict[str, str] | None = None) -> CommandResult:
         return self._live.channel.exec(command, timeout, cwd, env)
 
+    def kill_processes(self) -> None:
+        self._live.channel.killall(cwd=self.spec.workdir)
+
     def read_file(self, path: str, *, max_bytes: int = READ_LIMIT) -> bytes:
         return self._live.channel.read_file(self._abs(path), max_bytes)
 

@@ -168,6 +168,11 @@ class LocalSandbox(Sandbox):
              env: dict[str, str] | None = None) -> CommandResult:
         return self._channel.exec(command, timeout, str(self._host_path(cwd)) if cwd else None, env)
 
+    def kill_processes(self) -> None:
+        self._check_open()
+        self._channel.killall(cwd=str(self.work))
+        reaper.kill_marked(self.id)  # those a killed server left behind carry the sandbox's mark
+
     def read_file(self, path: str, *, max_bytes: int = READ_LIMIT) -> bytes:
         return self._channel.read_file(str(self._host_path(path)), max_bytes)
 

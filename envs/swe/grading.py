@@ -23,8 +23,6 @@ GradeReport.error (infrastructure), which the env reports as info["error"].
 from __future__ import annotations
 
 import os
-import random
-import secrets
 import shlex
 import shutil
 import time
@@ -34,7 +32,8 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from agentgym.envs.swe import local_env, testrun
-from agentgym.envs.swe.canaries import Canary, plant
+from agentgym.envs.swe.canaries import Canary
+from agentgym.envs.swe.canary_files import plant_canaries, read_tests
 from agentgym.envs.swe.diffs import diff_paths, filter_diff, patch_refusal
 from agentgym.envs.swe.instance import SWEInstance
 from agentgym.envs.swe.log_parsers import ERROR, FAILED, PASSED, TEXT_PARSERS, XFAIL, LogParseError
@@ -217,7 +216,14 @@ def _run(sbx: Sandbox, instance: SWEInstance, spec: RepoSpec, tests: list[str], 
     if spec.parser != "pytest":
         _run_text(sbx, instance, spec, tests, report, blame, exports)
         return
-    canaries = _plant_canaries(sbx, instance, tests, scratch)
+    files = read_tests(sbx, tests, _TEST_FILE_BYTES)  # honest copies, read before anything of the agent's runs
+    if spec.reinstall:  # it runs the agent's setup.py / build backend: before any file of ours is in
+        why = testrun.run_reinstall(sbx, f"cd {q(_workdir(sbx))} && {spec.prelude(scratch + '/prelude.log')}true",
+                                    scratch, spec.test_timeout + 60)
+        if why:
+            blame(why)
+            return
+    canaries = plant_canaries(sbx, instance.FAIL_TO_PASS, files, scratch, CANARIES, rewrite_all=bool(spec.reinstall))
     report.canaries = len(canaries)
     args = pytest_command(spec.test_cmd)[1]
     if not any(a.startswith("--rootdir") for a in args):
@@ -227,7 +233,7 @@ def _run(sbx: Sandbox, instance: SWEInstance, spec: RepoSpec, tests: list[str], 
     cmd = testrun.command(python.exe, scratch, key_file, [*args, *targets],
                           [p for p in spec.pythonpath.split(":") if p], spec.test_timeout, spec.isolate_runner,
                           python.plugins)
-    res = sbx.exec(f"cd {q(_workdir(sbx))} && {spec.prelude(scratch + '/prelude.log')}env {exports} {cmd}",
+    res = sbx.exec(f"cd {q(_workdir(sbx))} && {spec.prelude(scratch + '/prelude.log', reinstall=False)}env {exports} {cmd}",
                    timeout=spec.test_timeout + 60)
     run = testrun.outcome(res.stdout, secret, exit_code=res.exit_code, timed_out=res.timed_out,
                           timeout=spec.test_timeout)
@@ -284,33 +290,6 @@ def pytest_command(test_cmd: str) -> tuple[str, list[str]]:
     else:
         raise ValueError(f"a pytest spec's test_cmd must be 'python -m pytest ...' or 'pytest ...', not {test_cmd!r}")
     return python, args  # on the local runtime python3 is the sandbox's own venv (no agentgym in it)
-
-
-def _plant_canaries(sbx: Sandbox, instance: SWEInstance, tests: list[str], scratch: str) -> list[Canary]:
-    """Plant canaries in the run's test files (their mtimes kept), then remove .git: with it, a diff
-    against the commit would show which tests were added."""
-    q = shlex.quote
-    paths = [t for t in tests if t.endswith(".py")]
-    if not paths:
-        return []
-    listing = sbx.exec("for f in " + " ".join(q(p) for p in paths) + "; do "
-                       "if [ -f \"$f\" ] && [ ! -L \"$f\" ]; then printf '%s\\t%s\\n' \"$(stat -c %s -- \"$f\")\" \"$f\"; fi; done",
-                       timeout=60)
-    files = {}
-    for line in listing.stdout.splitlines():
-        size, _, path = line.partition("\t")
-        if path in paths and size.isdigit() and int(size) <= _TEST_FILE_BYTES:
-            files[path] = sbx.read_file(path, max_bytes=_TEST_FILE_BYTES).decode("utf-8", "replace")
-    changed, canaries = plant(files, instance.FAIL_TO_PASS, random.Random(secrets.token_bytes(32)), CANARIES)
-    if not changed:
-        return []
-    refs = {path: f"{scratch}/{secrets.token_hex(6)}" for path in changed}
-    sbx.exec(" && ".join(f"touch -r {q(p)} {q(r)}" for p, r in refs.items()), timeout=60)
-    for path, text in changed.items():
-        sbx.write_file(path, text)
-    sbx.exec(" ; ".join(f"touch -r {q(r)} {q(p)}" for p, r in refs.items()) + " ; rm -rf .git " +
-             " ".join(q(r) for r in refs.values()), timeout=120)
-    return canaries
 
 
 def _forged_canaries(canaries: list[Canary], results: dict[str, str], stopped_early: bool = False) -> str:

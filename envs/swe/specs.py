@@ -104,11 +104,13 @@ class RepoSpec(BaseModel):
         act = f"{CONDA_ROOT}/bin/activate"
         return f"if [ -f {act} ]; then . {act} {shlex.quote(self.conda_env)}; fi; "
 
-    def prelude(self, log: str = "/dev/null") -> str:
+    def prelude(self, log: str = "/dev/null", reinstall: bool = True) -> str:
         """Shell for the test command's own shell, run in /testbed after the patch: conda activation (where the
-        image has conda), eval_commands, then reinstall; their output is appended to `log`, and a failing
-        step does not stop the tests (as in SWE-bench's eval script, which has no `set -e`)."""
-        steps = "".join(f"{{ {cmd}\n}} >>{shlex.quote(log)} 2>&1; " for cmd in [*self.eval_commands, *self.reinstall])
+        image has conda), eval_commands, then reinstall (unless reinstall=False: the pytest grader runs it in a
+        step of its own, see grading.py); their output is appended to `log`, and a failing step does not stop
+        the tests (as in SWE-bench's eval script, which has no `set -e`)."""
+        cmds = [*self.eval_commands, *(self.reinstall if reinstall else [])]
+        steps = "".join(f"{{ {cmd}\n}} >>{shlex.quote(log)} 2>&1; " for cmd in cmds)
         return self.activation() + steps
 
     def test_args(self, files: list[str]) -> list[str]:

@@ -25,7 +25,7 @@ from pathlib import Path
 from pydantic import BaseModel, Field
 
 from agentgym.guard import AgentFault, parse_json
-from agentgym.sandbox import Sandbox
+from agentgym.sandbox import Sandbox, SandboxError
 from agentgym.envs.swe.log_parsers import ERROR, FAILED, PASSED, SKIPPED, XFAIL, pytest_summary_counts
 
 _HERE = Path(__file__).parent
@@ -57,6 +57,24 @@ def write_harness(sbx: Sandbox, scratch: str) -> tuple[str, str]:
     path = f"{scratch}/{secrets.token_hex(8)}.key"
     sbx.write_file(path, secret, mode=0o600)
     return secret, path
+
+
+def run_reinstall(sbx: Sandbox, line: str, scratch: str, timeout: float) -> str | None:
+    """Run a spec's reinstall step (`pip install -e .` runs the agent's setup.py or build backend) on
+    its own, BEFORE the harness, the secret or the canaries are in the sandbox (run in the test shell,
+    it could read the secret and rewrite the supervisor); then kill every process it left behind (a
+    daemon waiting for them) and replace the scratch folder (it may have planted files or a link
+    there). Its failure does not stop the tests (SWE-bench's eval script has no `set -e`); a step that
+    hangs is the reason returned (the caller decides whose fault), else None."""
+    res = sbx.exec(line, timeout=timeout)
+    sbx.kill_processes()
+    q = shlex.quote(scratch)
+    made = sbx.exec(f"rm -rf -- {q} && mkdir -m 700 -- {q}", timeout=60)
+    if not made.ok:
+        raise SandboxError(f"could not renew the grading folder after the reinstall step: {made.output[-300:]}")
+    if res.timed_out:
+        return f"the reinstall step (it runs the repository's setup) did not finish within {timeout:.0f} s and was killed"
+    return None
 
 
 #: lists 'DIST NAME=VALUE' of every installed pytest11 entry point (the format runner_boot.plugin_keys uses)
