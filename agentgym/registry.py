@@ -15,6 +15,7 @@ misspelt one is one line naming the options that exist.
 from __future__ import annotations
 
 import difflib
+from collections.abc import Callable
 from typing import Any
 
 import gymnasium
@@ -23,7 +24,7 @@ from pydantic import BaseModel, Field
 
 from agentgym import env_options as _opts
 from agentgym import plugins
-from agentgym.env_options import EnvOptionError  # noqa: F401 - re-exported for callers that catch it
+from agentgym.env_options import EnvOptionError  # re-exported (__all__) for callers that catch it
 
 NAMESPACE = "agentgym"
 
@@ -52,7 +53,7 @@ def gym_id(short_id: str, version: int = 0) -> str:
 
 def register(
     id: str,
-    entry_point: str,
+    entry_point: str | Callable[..., Any],
     *,
     description: str = "",
     kwargs: dict[str, Any] | None = None,
@@ -64,7 +65,7 @@ def register(
     """Register an env under a short id (and in gymnasium as agentgym/<id>-v<version>).
 
     entry_point is "module:Class" and is imported only when the env is made, so registering a
-    domain costs nothing until it is used.
+    domain costs nothing until it is used; a script may pass the class (or a factory) itself.
     """
     if "/" in id or id.endswith(tuple(f"-v{i}" for i in range(10))):
         raise ValueError(f"give the short id (like 'sql-lite'), not {id!r}")
@@ -77,7 +78,9 @@ def register(
         kwargs=dict(kwargs or {}, env_id=id),
         nondeterministic=nondeterministic,
     )
-    info = EnvInfo(id=id, gym_id=gid, entry_point=entry_point, description=description,
+    text = entry_point if isinstance(entry_point, str) else \
+        f"{getattr(entry_point, '__module__', '?')}:{getattr(entry_point, '__qualname__', repr(entry_point))}"
+    info = EnvInfo(id=id, gym_id=gid, entry_point=text, description=description,
                    kwargs=dict(kwargs or {}), tags=list(tags or []),
                    runtimes=list(runtimes or ["local", "docker"]))
     _ENVS[id] = info
@@ -154,3 +157,7 @@ def make(id: str, **kwargs: Any):
         raise better from exc
     env.spec = spec
     return env
+
+
+__all__ = ["NAMESPACE", "EnvInfo", "EnvOptionError", "UnknownEnvError", "check_options", "describe_options", "env_info",
+           "env_options", "gym_id", "list_envs", "make", "register"]

@@ -210,3 +210,22 @@ def test_entry_points_are_not_loaded_at_import(site: Path) -> None:
             "agentgym.make('plugin-double'); assert 'agplug_demo' in sys.modules; print('ok')")
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60)
     assert res.stdout.strip() == "ok", res.stderr
+
+
+def test_register_takes_the_class_itself() -> None:
+    import agentgym
+    from toy_env import ToyEnv
+
+    import gymnasium
+
+    from agentgym import registry
+
+    info = agentgym.register("plugin-test-class", ToyEnv, kwargs={"n_tasks": 2})
+    try:
+        assert info.entry_point == "toy_env:ToyEnv"
+        env = agentgym.make("plugin-test-class")
+        assert isinstance(env, ToyEnv) and env.task_ids() == ["sum-1", "sum-2"]
+        with pytest.raises(ValueError, match="has no option 'n_task'"):
+            agentgym.make("plugin-test-class", n_task=3)
+    finally:  # leave the registry as other tests found it
+        del registry._ENVS["plugin-test-class"], gymnasium.registry[info.gym_id]
