@@ -169,6 +169,7 @@ def test_swe_synth_lite_gold_resolved_empty_not_bad_patch_error(tmp_path: Path) 
     assert gold.returncode == 0, gold.stdout + gold.stderr
     rep = json.loads(out.read_text())
     assert rep["resolved_ids"] == sorted(ids) and rep["total_instances"] == rep["completed_instances"] == 2, rep
+    assert rep["submitted_instances"] == 24  # `gold` submits every instance, as in swebench; --instance-ids picks
     assert rep["error_instances"] == rep["empty_patch_instances"] == rep["unresolved_instances"] == 0
     for iid in ids:
         status = rep["instance_reports"][iid]["tests_status"]

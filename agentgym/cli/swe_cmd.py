@@ -84,7 +84,7 @@ def evaluate_cmd(
             instances = [env.instances[i] for i in wanted]
         try:
             if predictions == "gold" and not Path(predictions).exists():
-                preds, twice = ev.gold_predictions(instances), []
+                preds, twice = ev.gold_predictions(list(env.instances.values())), []  # all, as swebench's `gold`
             else:
                 preds, twice = ev.load_predictions(predictions)
                 ev.check_ids(env.instances, preds)
