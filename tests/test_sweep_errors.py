@@ -155,3 +155,14 @@ def test_ctrl_c_prints_the_exact_command_that_resumes(tmp_path):
         assert done.returncode == 0, done.stderr
     keys, errors = _keys(run)
     assert len(keys) == 2 and errors == 0
+
+
+def test_a_resume_at_a_terminal_asks_before_retrying(monkeypatch):
+    from agentgym.cli import sweep_cmd
+
+    asked = []
+    monkeypatch.setattr(sys.stdin, "isatty", lambda: True, raising=False)
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: True, raising=False)
+    monkeypatch.setattr(sweep_cmd.typer, "confirm", lambda text, **kw: asked.append(text) or True)
+    assert sweep_cmd.ask_retry("agentgym sweep c.yaml --out runs/c")(3) is True
+    assert "3 stored episodes" in asked[0] and "re-run them now?" in asked[0]
