@@ -117,3 +117,20 @@ def test_shell_tasks_name_the_working_directory_that_exists(runtime):
         env.step({"name": "write_file", "arguments": {"path": f"{wd}/hello.txt", "content": "hello, world\n"}})
         _, reward, *_ = env.step({"name": "submit", "arguments": {}})
         assert reward == 1.0, "a file tool takes the directory's absolute path too"
+
+
+def test_describe_keeps_messages_and_marks_bugs():
+    from pydantic import BaseModel, Field, ValidationError
+
+    from agentgym.cli.boundary import describe
+
+    class M(BaseModel):
+        n: int = Field(ge=1)
+
+    with pytest.raises(ValidationError) as info:
+        M(n=0)
+    assert describe(info.value).startswith("M: n: Input should be greater than or equal to 1")
+    assert describe(KeyError("no agent 'x'; available: a")) == "no agent 'x'; available: a"
+    assert "unexpected" in describe(KeyError("foo")) and "AGENTGYM_DEBUG=1" in describe(KeyError("foo"))
+    text = "invalid reset options: 1 validation error for ResetOptions\nmax_turns\n  Input should be >= 1 [type=x]"
+    assert describe(ValueError(text)) == "invalid reset options: max_turns: Input should be >= 1"

@@ -67,8 +67,8 @@ def describe(exc: BaseException) -> str:
         loc = ".".join(str(p) for p in first.get("loc", ())) or exc.title
         more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
         return f"{exc.title}: {loc}: {first.get('msg')}{more}; fix that value (see the command's --help)"
-    if isinstance(exc, KeyError):  # UnknownEnvError and friends carry their whole message in args[0]
-        return str(exc.args[0]) if exc.args else "a required key is missing"
+    if isinstance(exc, KeyError) and exc.args and " " in str(exc.args[0]):  # UnknownEnvError & co: a message
+        return str(exc.args[0])
     if isinstance(exc, ValueError) and "validation error" in str(exc):
         return _pydantic_text(str(exc))
     if isinstance(exc, (ValueError, FileNotFoundError, PermissionError, NotADirectoryError, IsADirectoryError)):
