@@ -97,3 +97,16 @@ def test_cli_bad_kwarg_and_bad_info_option_are_one_line_exit_2(tmp_path: Path) -
     good = cli("info", "sql-c-lite", "-r", "local", "-e", "max_rows=7")
     assert good.returncode == 0, good.stderr
     assert "options (-e KEY=VALUE" in good.stdout and "max_rows=" in good.stdout
+
+
+def test_env_whose_module_is_missing_is_one_line(tmp_path: Path) -> None:
+    import gymnasium
+
+    from agentgym import registry
+
+    info = registry.register("cfg-test-missing-module", "no_such_module_xyz:Env")
+    try:
+        with pytest.raises(ValueError, match="cannot be loaded .ModuleNotFoundError.*install the extra"):
+            SweepConfig.from_yaml(_write(tmp_path, "name: x\nenvs: [cfg-test-missing-module]\nagents: [oracle]\n"))
+    finally:
+        del registry._ENVS[info.id], gymnasium.registry[info.gym_id]

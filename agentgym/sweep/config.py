@@ -194,6 +194,9 @@ class SweepConfig(BaseModel):
                 check_options(env.id, env.kwargs)
             except UnknownEnvError as exc:
                 raise ValueError(f"{at}envs[{i}]: {exc}") from None
+            except ImportError as exc:  # its domain's extra is not installed
+                raise ValueError(f"{at}envs[{i}]: env {env.id} cannot be loaded ({type(exc).__name__}: {exc}); "
+                                 "install the extra it needs, e.g. pip install 'agentgym[web]'") from None
             except ValueError as exc:
                 raise ValueError(f"{at}envs[{i}].kwargs: {exc}") from None
         unknown = [a.name for a in self.agents if a.name not in AGENTS]
