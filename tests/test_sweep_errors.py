@@ -166,3 +166,17 @@ def test_a_resume_at_a_terminal_asks_before_retrying(monkeypatch):
     monkeypatch.setattr(sweep_cmd.typer, "confirm", lambda text, **kw: asked.append(text) or True)
     assert sweep_cmd.ask_retry("agentgym sweep c.yaml --out runs/c")(3) is True
     assert "3 stored episodes" in asked[0] and "re-run them now?" in asked[0]
+
+
+def test_eval_with_a_model_runs_react_against_the_endpoint(tmp_path):
+    flaky = Flaky()
+    with OpenAITestServer(flaky) as srv:
+        res = runner.invoke(app, ["eval", "shell-fixture", "--model", "m", "--base-url", srv.base_url, "-k", "2",
+                                  "--tasks", "hello", "-r", "local", "-q", "--out", str(tmp_path / "ev")])
+    assert res.exit_code == 0, res.output
+    assert flaky.episode_requests == 2 and "run directory:" in res.stderr
+    [row] = run_rows(tmp_path / "ev")
+    assert (row.agent, row.model, row.episodes, row.errors) == ("react", "m", 2, 0)
+    dead = runner.invoke(app, ["eval", "shell-fixture", "--model", "m", "--base-url", f"http://127.0.0.1:{_free_port()}/v1",
+                               "-r", "local", "--out", str(tmp_path / "dead")])
+    assert dead.exit_code == 2 and dead.stderr.startswith("error: preflight: cannot reach") and dead.stderr.count("\n") == 1
