@@ -183,3 +183,37 @@ def test_attack_fill_the_disk_from_a_submission(small_server):
                 + "; ".join(["INSERT INTO fill SELECT repeat('x', 1900) FROM generate_series(1, 20000)"] * 8))
         text, reward, term, info = submit(env, bomb)
         assert reward == 0.0 and "error" not in info and "Failed" in text
+
+
+SHARED_SIZE = ("SELECT SUM(pg_total_relation_size(c))::bigint FROM unnest(ARRAY['pg_db_role_setting', "
+               "'pg_shdescription', 'pg_shseclabel']::regclass[]) c")
+
+
+@docker
+def test_attack_fill_a_shared_catalog_with_role_settings(small_server):
+    """ALTER ROLE agentgym_owner SET is allowed (a role may set its own defaults; the session acts
+    as that role) and never applied (nobody logs in as it), but it writes to a shared catalog that
+    no episode's database size counts: a loop of them (each a new row version; ~3 MB/s, so ~15 MB
+    per call at the time limit) grew the disk unseen by the quota. Now the guard watches the shared catalogs: the looping episode is stopped past
+    its quota, the settings are deleted and the catalog rewritten; the neighbour goes on."""
+    with episodes(2, "docker") as (env, other):
+        srv = env.engine.server
+        with srv.admin() as a:
+            before = a.execute(SHARED_SIZE).fetchone()[0]
+        loop = ("DO $$ BEGIN FOR i IN 1..600 LOOP EXECUTE format('ALTER ROLE agentgym_owner SET search_path = %s', "
+                "(SELECT string_agg('s' || md5(random()::text), ',') FROM generate_series(1, 3000))); END LOOP; END $$")
+        for _ in range(12):  # each call is cut at the 5 s time limit; what it wrote stays
+            text, reward, term, info = sql(env, loop)
+            if term:
+                break
+        assert term and "role's settings" in info.get("agent_failure", "") and "error" not in info, (text, info)
+        assert "(1 row)" in sql(other, "SELECT COUNT(*) FROM orders")[0]
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            with srv.admin() as a:
+                after = a.execute(SHARED_SIZE).fetchone()[0]
+                settings = a.execute("SELECT COUNT(*) FROM pg_db_role_setting").fetchone()[0]
+            if after < before + 1024 * 1024 and settings == 0:
+                break
+            time.sleep(0.2)
+        assert after < before + 1024 * 1024 and settings == 0, (before, after, settings)

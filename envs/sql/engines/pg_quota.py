@@ -18,6 +18,14 @@ copy's checkpoint PANIC the server, killing every backend of every episode (issu
   less than half the reserve (PostgresUnavailable: capacity, not the agent). Checkpoints and the
   catalogs always keep room, so the server never PANICs for want of disk.
 
+- shared catalogs: `ALTER ROLE agentgym_owner SET ...` is the one write an episode can make outside
+  its database (a role may set its own defaults; the session acts as the owner role). Nothing
+  ever logs in as that role, so the settings are never applied, but they live in a shared catalog
+  (pg_db_role_setting, in no episode's pg_database_size), and a loop of them (each a new row
+  version until vacuumed) could fill the disk unseen. The guard also reads the shared catalogs'
+  size: past one quota of growth, the episodes whose statement holds a lock on them are stopped,
+  and once nobody does, every role setting is deleted and the catalogs rewritten (VACUUM FULL).
+
 Overshoot: a writer can outrun a poll by poll_s times its write rate (~60 MB/s measured here, so
 ~3 MB at 50 ms); the reserve is sized far above that.
 """
@@ -45,6 +53,13 @@ def size_bytes(text: str | None) -> int | None:
     return int(float(t[:-1] if t[-1:] in "kmgt" else t) * mult)
 
 
+#: shared catalogs an episode's role can write to (its own role's settings and comments)
+SHARED_CATALOGS = ("pg_catalog.pg_db_role_setting", "pg_catalog.pg_shdescription", "pg_catalog.pg_shseclabel")
+_SHARED_SIZE = ("SELECT COALESCE(SUM(pg_catalog.pg_total_relation_size(c)), 0)::bigint "
+                "FROM unnest(%s::regclass[]) AS c")
+_SHARED_LOCKERS = "SELECT DISTINCT pid FROM pg_catalog.pg_locks WHERE relation = ANY(%s::regclass[])"
+
+
 class DiskGuard:
     """Quota and reserve for one running container (see the module docstring). Thread-safe."""
 
@@ -60,6 +75,8 @@ class DiskGuard:
         self._dirty: set[str] = set()
         self._base: dict[str, int] = {}  # episode or template -> its size when it was made
         self._faults: dict[str, str] = {}
+        self._shared_base: int | None = None  # the shared catalogs' size at the first poll
+        self._shared_dirty = False  # they grew past the quota: clean them once nobody holds them
         self._wake = threading.Event()
         self._closed = False
         self._statvfs = self._find_statvfs(container_pid, disk_size)
@@ -198,6 +215,7 @@ class DiskGuard:
         with self._lock:
             for name, size in rows:
                 growth[name] = size - self._base.get(name, size)
+        self._watch_shared()
         for name, grown in growth.items():
             if grown > self.quota:
                 self._stop(name, f"this episode's database grew by {grown // MB} MB, past its disk quota of "
@@ -209,6 +227,33 @@ class DiskGuard:
             if writers and growth[writers[0]] > 0:
                 self._stop(writers[0], f"the database server's disk is nearly full and this episode's database is the "
                                        f"largest writer ({growth[writers[0]] // MB} MB grown); the episode is over")
+
+    def _watch_shared(self) -> None:
+        """The shared catalogs (module docstring): stop who grows them past a quota, then clean them."""
+        cats = list(SHARED_CATALOGS)
+        with self._db_lock:
+            conn = self._connection()
+            size = conn.execute(_SHARED_SIZE, (cats,)).fetchone()[0]
+            if self._shared_base is None:
+                self._shared_base = size
+            if size - self._shared_base <= self.quota and not self._shared_dirty:
+                return
+            lockers = {r[0] for r in conn.execute(_SHARED_LOCKERS, (cats,)).fetchall()}
+        with self._lock:
+            culprits = [n for n, pid in self._active.items() if pid in lockers]
+        for name in culprits:
+            self._stop(name, "this episode changed its role's settings (ALTER ROLE ... SET) past its disk quota; "
+                             "the episode is over")
+        self._shared_dirty = True
+        if lockers:
+            return  # cancelled: the next poll cleans up once they let go
+        with self._db_lock:
+            conn = self._connection()
+            conn.execute("DELETE FROM pg_catalog.pg_db_role_setting")
+            for cat in cats:
+                conn.execute(f"VACUUM FULL {cat}")
+            self._shared_base = conn.execute(_SHARED_SIZE, (cats,)).fetchone()[0]
+        self._shared_dirty = False
 
     def _stop(self, name: str, reason: str) -> None:
         with self._lock:
