@@ -60,6 +60,22 @@ def test_episode_starts_at_once_with_no_cover_and_no_score_display(env):
     assert env.read_page("() => [WOB_EPISODE_ID, WOB_DONE_GLOBAL, core.EPISODE_MAX_TIME]") == [0, False, 1_000_000]
 
 
+def test_a_solver_acting_on_an_element_the_observation_does_not_list_fails_validation(env, monkeypatch):
+    """read_page may work out what to do, but no back door to act: every target must be an id the
+    agent's observation listed (a <script> never is), and the policy numbers no element itself."""
+    from agentgym.envs.web import miniwob_solvers as ms
+
+    assert ms.listed_ids('URL: u\nFocused: [3] textbox\n\nclicked [4]\n[1] text "a"\n  [12] button "b"') == {"1", "12"}
+    monkeypatch.setattr(ms, "LISTED_WAIT_STEPS", 2)
+    monkeypatch.setitem(ms.SOLVERS, "click-button", lambda p: iter([p.click("document.querySelector('script')")]))
+    with pytest.raises(ms.UnlistedTarget, match=r"acts \(click\) on <script.*does not list: an agent could not act on it"):
+        _play(env, "miniwob.click-button", "gold")
+    assert env.read_page("() => document.querySelector('script').getAttribute('data-agid')") is None
+    monkeypatch.setitem(ms.SOLVERS, "click-button", lambda p: iter([ToolCall(name="click", arguments={"id": "999"})]))
+    with pytest.raises(ms.UnlistedTarget, match=r"acts \(click\) on \(no longer on the page\)"):
+        _play(env, "miniwob.click-button", "gold")
+
+
 @pytest.mark.parametrize("task", TASKS)
 def test_the_solver_passes_and_the_null_policy_fails(env, task):
     gold, null = _play(env, f"miniwob.{task}", "gold"), _play(env, f"miniwob.{task}", "null")

@@ -159,7 +159,13 @@ def text_transform(p: Page) -> T:
 @solves("choose-date", "choose-date-easy", "choose-date-medium", "choose-date-nodelay")
 def choose_date(p: Page) -> T:
     month, day, year = (int(x) for x in re.search(r"Select (\d+)/(\d+)/(\d+)", p.query()).groups())
-    yield p.click("'#datepicker'")
+    yield from pick_date(p, "#datepicker", month, day, year)
+    yield p.click("'#subbtn'")
+
+
+def pick_date(p: Page, field: str, month: int, day: int, year: int) -> T:
+    """Open a jQuery UI datepicker from its field, page to the month, click the day."""
+    yield p.click(repr(field))
     yield from wait_until(p, "vis(document.getElementById('ui-datepicker-div'))")
     months = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
               "November", "December"]
@@ -170,7 +176,6 @@ def choose_date(p: Page) -> T:
             break
         yield p.click("'.ui-datepicker-prev'" if at > (year, month) else "'.ui-datepicker-next'")
     yield p.click("$$('#ui-datepicker-div td a').find((e) => txt(e) === String(a[0]))", day)
-    yield p.click("'#subbtn'")
 
 
 @solves("use-slider")

@@ -3,9 +3,17 @@
 Why policies: every MiniWoB episode is a fresh random problem, so fixed oracle steps cannot solve
 it. A solver is a generator over a Page: it reads the problem off the live page (read-only
 scripts through WebEnv.read_page), and yields the agent's own tool calls (click, fill, ...) on
-element ids found by CSS paths (WebEnv.element_id); after each yield the env has stepped, so the
-next read sees the page the action left. Solvers act only through the agent's tools: what they
-prove is that the task is solvable in this env, by the same means an agent has.
+elements it picks by script; after each yield the env has stepped, so the next read sees the page
+the action left. Solvers act only through the agent's tools: what they prove is that the task is
+solvable in this env, by the same means an agent has.
+
+And only on what the agent can see: read_page may work out WHAT to do, but every element an
+action targets must have an id in the observation the policy was given. A solver names its
+target by a CSS path; MiniwobPolicy turns it into the id the observation gave that element
+(never numbering an element itself), and a target the observation does not list fails validation
+with UnlistedTarget, which names the element. A target not listed yet (a menu still opening) is
+waited for with noops, as an agent would wait, for at most LISTED_WAIT_STEPS observations. So the
+ids a solver's episode records are the observation's own, and replay in a new episode.
 """
 
 from __future__ import annotations
@@ -47,11 +55,12 @@ class Page:
         return self.env.read_page(f"(a) => {{ {PRELUDE}\nreturn ({expr}); }}", list(args))
 
     def id(self, expr: str, *args: Any) -> str:
-        """The element id of the element an expression picks (an element, or a CSS selector string)."""
+        """A reference to the element an expression picks (an element, or a CSS selector string):
+        its CSS path, which MiniwobPolicy turns into the element's id in the observation."""
         sel = self.read(f"(() => {{ const x = ({expr}); return typeof x === 'string' ? x : path(x); }})()", *args)
         if not sel:
             raise LookupError(f"the solver found no element for {expr!r} (args {args!r})")
-        return self.env.element_id(sel)
+        return REF + sel
 
     def query(self) -> str:
         return self.read("query()")
@@ -76,6 +85,23 @@ class Page:
         return ToolCall(name="press", arguments=arguments)
 
 
+TARGET_ARGS = ("id", "source", "target")  # the arguments of the tools that name an element
+REF = "css:"  # a solver's reference to an element, by CSS path (Page.id)
+LISTED_WAIT_STEPS = 20  # noops of 100 ms a target may take to appear in the observation
+_LINE_ID = re.compile(r"^\s*\[(\d+)\] ", re.M)
+ID_OF_JS = "(s) => { const e = document.querySelector(s); return e ? e.getAttribute('data-agid') : null; }"
+DESCRIBE_JS = "(s) => { const e = document.querySelector(s); return e ? e.outerHTML.slice(0, 160) : '(no longer on the page)'; }"
+
+
+class UnlistedTarget(Exception):
+    """A reference policy acted on an element the agent's observation does not list."""
+
+
+def listed_ids(text: str) -> set[str]:
+    """The element ids an observation text lists (its page lines, not the action's result)."""
+    return set(_LINE_ID.findall(text or ""))
+
+
 Solver = Callable[[Page], Iterator[ToolCall]]
 SOLVERS: dict[str, Solver] = {}
 FAMILY: dict[str, str] = {}
@@ -96,20 +122,61 @@ def family(name: str) -> str:
 
 
 class MiniwobPolicy:
-    """A solver as a reference policy; when it has nothing more to do it ends the episode."""
+    """A solver as a reference policy; when it has nothing more to do it ends the episode. Every
+    element it acts on must be listed in the observation it was given (else UnlistedTarget)."""
 
     def __init__(self, env: Any, task: Any):
         self.env, self.name = env, task.id.removeprefix("miniwob.")
         self._steps: Iterator[ToolCall] | None = None
+        self._pending: ToolCall | None = None  # a step whose target the observation does not list yet
+        self._waited = 0
 
     def reset(self, obs: dict[str, Any], info: dict[str, Any]) -> None:
-        self._steps = None
+        self._steps, self._pending, self._waited = None, None, 0
 
     def act(self, obs: dict[str, Any], info: dict[str, Any]) -> ToolCall:
         if self._steps is None:
             self._steps = SOLVERS[self.name](Page(self.env))
-        step = next(self._steps, None)
-        return step or ToolCall(name="send_msg_to_user", arguments={"text": "done"})
+        step = self._pending or next(self._steps, None)
+        if step is None:
+            return ToolCall(name="send_msg_to_user", arguments={"text": "done"})
+        resolved, missing = self._resolve(step, listed_ids(obs.get("text", "")))
+        if missing is None:
+            self._pending, self._waited = None, 0
+            return resolved
+        if self._waited >= LISTED_WAIT_STEPS:
+            raise UnlistedTarget(f"the solver of miniwob.{self.name} acts ({step.name}) on {self._describe(missing)}, which the "
+                                 "observation it was given does not list: an agent could not act on it (list it in "
+                                 "the observation, or act on what is listed)")
+        self._pending, self._waited = step, self._waited + 1
+        return ToolCall(name="noop", arguments={"wait_ms": 100})
+
+    def _resolve(self, step: ToolCall, listed: set[str]) -> tuple[ToolCall, str | None]:
+        """The step with its element references turned into the observation's ids, or the first
+        target (a reference or an id) that the observation does not list."""
+        args = dict(step.arguments)
+        for key in TARGET_ARGS:
+            value = str(args.get(key, ""))
+            if key not in args:
+                continue
+            if value.startswith(REF):
+                ident = self.env.read_page(ID_OF_JS, value[len(REF):])
+                if ident is None or ident not in listed:
+                    return step, value
+                args[key] = self.env.element_id(value[len(REF):])  # the same id (it has one); whoever watches
+                # element_id (benchmarks/web_miniwob.py maps ids to selectors for its BrowserGym replay) sees it
+            elif value not in listed:
+                return step, value
+        return ToolCall(name=step.name, arguments=args), None
+
+    def _describe(self, target: str) -> str:
+        """An element for an error message: its id (if it has one) and the start of its HTML."""
+        selector = target[len(REF):] if target.startswith(REF) else f'[data-agid="{target}"]'
+        try:
+            ident, html = self.env.read_page(f"(s) => [({ID_OF_JS})(s), ({DESCRIBE_JS})(s)]", selector)
+        except Exception as exc:  # noqa: BLE001 - only a description for the error
+            ident, html = None, f"(unreadable: {type(exc).__name__})"
+        return f"{'[' + str(ident) + '] ' if ident else ''}{html}"
 
 
 def policy(env: Any, task: Any) -> MiniwobPolicy:
@@ -117,4 +184,4 @@ def policy(env: Any, task: Any) -> MiniwobPolicy:
 
 
 from agentgym.envs.web.miniwob_tasks import EXCLUDED, LITE  # noqa: E402,F401 - the solvers register themselves
-from agentgym.envs.web import miniwob_apps  # noqa: E402,F401 - likewise
+from agentgym.envs.web import miniwob_apps, miniwob_more  # noqa: E402,F401 - likewise
