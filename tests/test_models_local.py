@@ -170,3 +170,40 @@ def test_vllm_backend_without_vllm_says_what_to_do(monkeypatch):
     monkeypatch.setitem(sys.modules, "vllm", None)
     with pytest.raises(ImportError, match="vllm serve"):
         VLLMBackend("some/model")
+
+
+def test_transformers_generate_ids_is_token_in_token_out(backend, tiny_model):
+    tok = transformers.AutoTokenizer.from_pretrained(tiny_model)
+    prompt = _prompt_ids(tok, ASK_TOOL, TOOLS)
+    greedy = asyncio.run(backend.generate_ids(prompt, max_tokens=200, temperature=0.0))
+    want = tok.encode(TOOL_REPLY, add_special_tokens=False) + [tok.eos_token_id]
+    assert greedy.ids == want and greedy.finish_reason == "stop"  # the sampled stop id is kept
+    assert greedy.logprobs == pytest.approx(backend.logprobs_of(prompt + greedy.ids, len(prompt)), abs=1e-4)
+    sampled = asyncio.run(backend.generate_ids(prompt, max_tokens=6, temperature=0.8, seed=3))
+    assert len(sampled.ids) == len(sampled.logprobs) <= 6 and all(lp <= 0 for lp in sampled.logprobs)
+    assert sampled.logprobs == pytest.approx(backend.logprobs_of(prompt + sampled.ids, len(prompt), temperature=0.8), abs=1e-4)
+    again = asyncio.run(backend.generate_ids(prompt, max_tokens=6, temperature=0.8, seed=3))
+    assert again == sampled
+
+
+def test_vllm_generate_ids_maps_token_prompt_and_logprobs(monkeypatch):
+    seen: dict = {}
+
+    class LLM:
+        def __init__(self, model, **kwargs):
+            pass
+
+        def generate(self, prompts, params, use_tqdm=True):
+            seen["generate"] = (prompts, params)
+            lp = [{5: SimpleNamespace(logprob=-0.5)}, {6: SimpleNamespace(logprob=-0.25), 9: SimpleNamespace(logprob=-2.0)}]
+            return [SimpleNamespace(outputs=[SimpleNamespace(token_ids=(5, 6), logprobs=lp, finish_reason="stop")])]
+
+    fake = types.ModuleType("vllm")
+    fake.LLM = LLM
+    fake.SamplingParams = lambda **kw: SimpleNamespace(**kw)
+    monkeypatch.setitem(sys.modules, "vllm", fake)
+    out = asyncio.run(VLLMBackend("m").generate_ids([1, 2, 3], max_tokens=4, temperature=0.7, seed=2, stop_ids=[6]))
+    prompts, params = seen["generate"]
+    assert prompts == [{"prompt_token_ids": [1, 2, 3]}]
+    assert (params.logprobs, params.stop_token_ids, params.temperature, params.seed, params.max_tokens) == (0, [6], 0.7, 2, 4)
+    assert (out.ids, out.logprobs, out.finish_reason) == ([5, 6], [-0.5, -0.25], "stop")
