@@ -306,6 +306,7 @@ _register("agentgym.cli.swe_cmd")  # swe evaluate: SWE-bench predictions -> SWE-
 _register("agentgym.cli.eval_cmd")  # eval
 _register("agentgym.cli.view_cmd")  # view
 _register("agentgym.cli.export_cmd")  # export
+_register("agentgym.cli.train_cmd")  # train
 
 
 def main() -> None:

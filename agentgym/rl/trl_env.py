@@ -188,4 +188,15 @@ def environment_class(env_id: str, *, env_kwargs: dict[str, Any] | None = None, 
     return type(cls_name, (_Base,), attrs)
 
 
-__all__ = ["EpisodeStat", "environment_class"]
+def tool_schemas(env_cls: type) -> list[dict[str, Any]]:
+    """The tool schemas GRPOTrainer renders for ``env_cls`` (its methods through transformers'
+    get_json_schema, in TRL's order): SFT rows and evaluations render these too, so the model sees
+    the same system prompt in every stage."""
+    from transformers.utils import get_json_schema
+
+    names = sorted(n for n, _ in inspect.getmembers(env_cls, predicate=inspect.isfunction)
+                   if n not in RESERVED and not n.startswith("_"))
+    return [get_json_schema(getattr(env_cls, n)) for n in names]
+
+
+__all__ = ["EpisodeStat", "environment_class", "tool_schemas"]

@@ -1,0 +1,135 @@
+"""GRPO with TRL's GRPOTrainer against an agentgym env, through TRL's ``environment_factory``.
+
+Why TRL's own hook and not a rollout of ours: GRPOTrainer (trl 1.x) plays tool-calling episodes
+itself when it is given an environment class (agentgym.rl.trl_env builds one from any registered
+env): token-in/token-out concatenation of tool results, tool tokens masked from the loss, group
+advantages, and rewards from ``get_reward``. What we add: the dataset of the split's tasks (one
+row per task and seed, the prompt our system message, the statement from ``reset``), CPU-safe
+settings, checkpoints, and one row per step in the run store (reward, pass rate, mean turns,
+tokens) through agentgym.rl.trl_log. Infra-error rollouts return None from get_reward, which TRL
+leaves out of the group baseline with zero advantage: never trained on as a zero.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from agentgym.rl.tinymodel import SYSTEM_PROMPT
+from agentgym.rl.trl_env import EpisodeStat, environment_class
+from agentgym.rl.trl_log import StepRow, TrainLog
+
+
+class GRPOSettings(BaseModel):
+    """What `agentgym train` takes under `grpo:` (unknown keys are refused)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    steps: int = Field(4, ge=1, description="optimizer steps")
+    num_generations: int = Field(4, ge=2, description="rollouts per task in a group")
+    prompts_per_step: int = Field(1, ge=1, description="tasks per step (batch = prompts_per_step x num_generations)")
+    learning_rate: float = Field(1e-4, gt=0)
+    temperature: float = Field(1.0, gt=0)
+    max_completion_length: int = Field(192, ge=8, description="tokens of a whole multi-turn completion (tool results included)")
+    max_turns: int = Field(4, ge=1, description="the env's horizon and TRL's tool-calling iterations")
+    beta: float = Field(0.0, ge=0, description="KL coefficient; 0 loads no reference model")
+    scale_rewards: Literal["group", "batch", "none"] = "group"
+    save_steps: int | None = Field(None, ge=1, description="checkpoint every N steps (the final model is always saved)")
+    seed: int = 0
+    seeds_per_task: int = Field(1, ge=1, description="distinct env seeds per task in the dataset")
+
+
+class GRPOOutcome(BaseModel):
+    final_model: str
+    steps: int
+    episodes: int
+    rows: list[StepRow]
+
+
+def grpo_dataset(task_ids: Sequence[str], seeds_per_task: int = 1, seed: int = 0):
+    """One row per task and seed: the prompt (our system message, an empty user turn that TRL
+    fills with the statement ``reset`` returns), and the columns ``reset`` reads."""
+    import datasets
+
+    rows = [{"prompt": [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": ""}],
+             "task_id": t, "seed": seed + k} for k in range(seeds_per_task) for t in task_ids]
+    return datasets.Dataset.from_list(rows)
+
+
+def _store_callback(log: TrainLog, stats: list[EpisodeStat], algorithm: str):
+    from transformers import TrainerCallback
+
+    class StoreCallback(TrainerCallback):
+        def on_log(self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None, **kw: Any) -> None:
+            if not logs or "reward" not in logs:
+                return  # the end-of-training summary, not a step
+            done = list(stats)
+            stats.clear()
+            scored = [s for s in done if s.infra_error is None]
+            n = len(scored)
+            log.add(StepRow(
+                algorithm=algorithm, step=int(state.global_step), reward=float(logs["reward"]),
+                pass_rate=sum(s.passed for s in scored) / n if n else None,
+                mean_turns=sum(s.turns for s in scored) / n if n else None,
+                tokens=logs.get("completions/mean_length"), loss=logs.get("loss"), episodes=len(done),
+                infra_errors=len(done) - n,
+                extra={k: v for k, v in logs.items() if isinstance(v, (int, float)) and k not in ("reward", "loss")},
+            ))
+
+    return StoreCallback()
+
+
+def train_grpo(model: Any, tokenizer: Any, env_id: str, task_ids: Sequence[str], out_dir: str | Path,
+               settings: GRPOSettings | None = None, *, env_kwargs: dict[str, Any] | None = None,
+               log: TrainLog | None = None) -> GRPOOutcome:
+    """Run GRPOTrainer on ``task_ids`` of ``env_id``; save the final model under OUT/final.
+
+    Args:
+        model: a path or a transformers causal LM (trained in place).
+        tokenizer: its tokenizer, with a tool-calling chat template TRL can parse.
+        env_id, task_ids: the env and the tasks to train on (one split; never mix test tasks in).
+        out_dir: run directory: checkpoints/, final/, results.sqlite (train_steps), train_log.jsonl.
+        env_kwargs: for agentgym.make (``{"runtime": "local"}``...).
+    """
+    os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")
+    from trl import GRPOConfig, GRPOTrainer
+
+    s = settings or GRPOSettings()
+    out = Path(out_dir)
+    stats: list[EpisodeStat] = []
+    env_cls = environment_class(env_id, env_kwargs=env_kwargs, max_turns=s.max_turns, on_episode=stats.append)
+    own_log = log is None
+    log = log or TrainLog(out)
+    tokenizer.padding_side = "left"
+    config = GRPOConfig(
+        output_dir=str(out / "checkpoints"), max_steps=s.steps, per_device_train_batch_size=s.num_generations * s.prompts_per_step,
+        num_generations=s.num_generations, learning_rate=s.learning_rate, temperature=s.temperature,
+        max_completion_length=s.max_completion_length, max_tool_calling_iterations=s.max_turns, beta=s.beta,
+        scale_rewards=s.scale_rewards, logging_steps=1, report_to="none", use_cpu=True, seed=s.seed,
+        save_strategy="steps" if s.save_steps else "no", save_steps=s.save_steps or 500, disable_tqdm=True,
+        dataloader_num_workers=0, bf16=False, gradient_checkpointing=False, log_completions=False,
+    )
+    trainer = GRPOTrainer(model=model, args=config, train_dataset=grpo_dataset(task_ids, s.seeds_per_task, s.seed),
+                          processing_class=tokenizer, environment_factory=env_cls,
+                          callbacks=[_store_callback(log, stats, "grpo")])
+    try:
+        trainer.train()
+        final = out / "final"
+        trainer.save_model(str(final))
+        tokenizer.save_pretrained(str(final))
+        rows = log.rows("grpo")
+    finally:
+        for pool in (getattr(trainer, "_environment_pool", None) or {}).values():
+            for env in pool:
+                env._close()
+        if own_log:
+            log.close()
+    return GRPOOutcome(final_model=str(final), steps=int(trainer.state.global_step),
+                       episodes=sum(r.episodes for r in rows), rows=rows)
+
+
+__all__ = ["GRPOOutcome", "GRPOSettings", "grpo_dataset", "train_grpo"]

@@ -1,0 +1,86 @@
+"""`agentgym train CONFIG.yaml` on bad input: one clear line on stderr, exit 2, and nothing written
+where the run would have gone (no output directory, no staging directory beside it)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from agentgym.cli.app import app
+
+
+@pytest.fixture
+def base(tmp_path):
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "config.json").write_text(json.dumps({"model_type": "llama"}))
+    return {"model": str(model), "env": "shell-fixture", "split": "train", "env_kwargs": {"runtime": "local"},
+            "algorithm": "grpo", "out": str(tmp_path / "runs" / "out")}
+
+
+def _train(tmp_path, cfg, *extra):
+    path = tmp_path / "train.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    res = CliRunner().invoke(app, ["train", str(path), *extra])
+    return res.exit_code, res.stdout, res.stderr
+
+
+def _nothing_written(cfg):
+    from pathlib import Path
+
+    parent = Path(cfg["out"]).parent
+    return not parent.exists() or not any(parent.iterdir())
+
+
+@pytest.mark.parametrize("change, expect", [
+    ({"lerning_rate": 1e-3}, "unknown config key 'lerning_rate'"),
+    ({"grpo": {"steps": 2, "lr": 1}}, "unknown config key 'grpo.lr'"),
+    ({"env": "shell-fixtur"}, "no agentgym env 'shell-fixtur'. Did you mean: shell-fixture"),
+    ({"split": "dev"}, "unknown split 'dev'; use train or test"),
+    ({"tasks": ["no-such-task"]}, "tasks not in the train split of shell-fixture: ['no-such-task']"),
+    ({"algorithm": "ppo"}, "config key 'algorithm'"),
+    ({"env_kwargs": {"colour": "red"}}, "env_kwargs for shell-fixture"),
+])
+def test_bad_config_is_one_line_and_writes_nothing(tmp_path, base, change, expect):
+    cfg = {**base, **change}
+    code, out, err = _train(tmp_path, cfg)
+    assert code == 2 and out == ""
+    assert len(err.strip().splitlines()) == 1 and err.startswith("error: ") and expect in err, err
+    assert _nothing_written(cfg)
+
+
+def test_missing_model_path_and_missing_keys(tmp_path, base):
+    cfg = {**base, "model": str(tmp_path / "nope")}
+    code, _, err = _train(tmp_path, cfg)
+    assert code == 2 and f"model path {tmp_path / 'nope'} does not exist" in err and len(err.splitlines()) == 1
+    cfg = {k: v for k, v in base.items() if k != "out"}
+    code, _, err = _train(tmp_path, cfg)
+    assert code == 2 and "config key 'out' is missing" in err
+    code, _, err = _train(tmp_path, {**base, "algorithm": "sft", "sft_data": str(tmp_path / "no-export")})
+    assert code == 2 and "sft_data" in err and "agentgym export" in err
+    assert _nothing_written(base)
+
+
+def test_occupied_output_dir_is_refused_untouched(tmp_path, base):
+    from pathlib import Path
+
+    out = Path(base["out"])
+    out.mkdir(parents=True)
+    (out / "keep.txt").write_text("mine")
+    code, _, err = _train(tmp_path, base)
+    assert code == 2 and "exists and is not empty" in err
+    assert [p.name for p in out.parent.iterdir()] == ["out"] and (out / "keep.txt").read_text() == "mine"
+
+
+def test_check_passes_a_good_config_through_the_real_entry_point(tmp_path, base):
+    path = tmp_path / "train.yaml"
+    path.write_text(yaml.safe_dump(base))
+    proc = subprocess.run([sys.executable, "-m", "agentgym", "train", str(path), "--check"], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("ok: grpo on ") and "tasks of shell-fixture" in proc.stdout
+    assert _nothing_written(base)
