@@ -134,3 +134,10 @@ def test_describe_keeps_messages_and_marks_bugs():
     assert "unexpected" in describe(KeyError("foo")) and "AGENTGYM_DEBUG=1" in describe(KeyError("foo"))
     text = "invalid reset options: 1 validation error for ResetOptions\nmax_turns\n  Input should be >= 1 [type=x]"
     assert describe(ValueError(text)) == "invalid reset options: max_turns: Input should be >= 1"
+
+
+def test_time_series_tasks_name_the_working_directory_that_exists_locally():
+    with agentgym.make("ts-lite", runtime="local") as env:
+        obs, _ = env.reset(options={"task_id": list(env.task_ids())[0]})
+        wd = re.search(r"Files in your working directory (\S+?):", obs["text"]).group(1)
+        assert wd != "/workspace" and Path(wd).is_dir()

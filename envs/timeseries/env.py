@@ -115,7 +115,7 @@ class TimeSeriesEnv(WorkdirFiles, AgentEnv):
             self.sandbox.write_file(self._path(path), text)
         tools = ", ".join(t.name for t in self._tools())
         return (f"Task ({task_id}): {self.instance.statement}\n"
-                f"Files in your working directory {self.spec_template.workdir}: "
+                f"Files in your working directory {self.workdir_shown()}: "
                 f"{', '.join(sorted(self.instance.public_files))}. Tools: {tools}. The python tool keeps one "
                 "session (numpy, pandas, scipy, scikit-learn, statsmodels); validate_submission checks the format "
                 "only; submit grades and ends the episode.")
