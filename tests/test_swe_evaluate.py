@@ -21,6 +21,7 @@ from agentgym.envs.swe.evaluate import (
     check_ids,
     evaluate,
     load_predictions,
+    read_instance_logs,
     write_instance_logs,
 )
 from agentgym.envs.swe.grading import MISSING, GradeReport
@@ -116,6 +117,28 @@ def test_every_outcome_maps_to_swebench_report_fields(tmp_path: Path, monkeypatc
     assert {k: report[k] for k in shared} == {k: official[k] for k in shared}
 
 
+def test_a_rerun_reuses_the_instance_reports_of_the_same_patches(tmp_path: Path) -> None:
+    preds = {p["instance_id"]: p for p in _preds()}
+    loaded, _ = load_predictions(_jsonl(tmp_path, preds.values()))
+    first = evaluate([_inst(i) for i in IDS], loaded, _grader([]))
+    write_instance_logs(first, loaded, tmp_path / "logs", "r")
+    preds["unresolved"]["model_patch"] = "a new patch"  # changed: graded again
+    loaded, _ = load_predictions(_jsonl(tmp_path, preds.values()))
+    done = read_instance_logs(tmp_path / "logs", "r", loaded)
+    assert sorted(done) == ["forged", "missing-test", "resolved"]
+    calls, written = [], {}
+    again = evaluate([_inst(i) for i in IDS], loaded, lambda inst, patch: _grader(calls)(inst, patch.replace(
+        "a new patch", "patch of unresolved")), done=done, on_report=written.__setitem__)
+    assert sorted(calls) == ["crash", "infra", "no-apply", "unresolved"] and list(written) == ["unresolved"]
+    assert {k: v for k, v in again.items() if k != "agentgym"} == {k: v for k, v in first.items() if k != "agentgym"}
+
+
+def _jsonl(tmp_path: Path, rows) -> Path:
+    path = tmp_path / "preds.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path
+
+
 def test_predictions_formats(tmp_path: Path) -> None:
     rows = _preds()[:2]
     as_list, as_dict = tmp_path / "a.json", tmp_path / "b.json"
@@ -178,6 +201,10 @@ def test_swe_synth_lite_gold_resolved_empty_not_bad_patch_error(tmp_path: Path) 
         on_disk = json.loads((tmp_path / "logs" / "t" / "gold" / iid / "report.json").read_text())
         assert on_disk == {iid: rep["instance_reports"][iid]}
     assert "Instances resolved: 2" in gold.stdout
+    again = cli("swe", "evaluate", "gold", "-d", "swe-synth-lite", "-r", "docker", "--instance-ids", ",".join(ids),
+                "--out", str(out), "--log-dir", str(tmp_path / "logs"), "--run-id", "t")  # resumes: nothing to grade
+    assert again.returncode == 0 and "reusing 2 instance reports" in again.stderr and "grading 0 of 2" in again.stderr
+    assert json.loads(out.read_text())["resolved_ids"] == sorted(ids)
 
     preds = tmp_path / "preds.jsonl"
     bad_patch = "diff --git a/nowhere.py b/nowhere.py\n--- a/nowhere.py\n+++ b/nowhere.py\n@@ -1 +1 @@\n-x\n+y\n"

@@ -66,8 +66,8 @@ def evaluate_cmd(
     run_id: Annotated[str, typer.Option("--run-id", help="names the report and the log folders")] = "agentgym",
     instance_ids: Annotated[Optional[str], typer.Option("--instance-ids", help="comma-separated: evaluate only these")] = None,
     max_workers: Annotated[int, typer.Option("--max-workers", min=1, help="instances graded at once")] = 1,
-    log_dir: Annotated[Optional[Path], typer.Option("--log-dir", help="also write LOG_DIR/RUN_ID/MODEL/ID/report.json, "
-                                                     "SWE-bench's layout")] = None,
+    log_dir: Annotated[Optional[Path], typer.Option("--log-dir", help="write LOG_DIR/RUN_ID/MODEL/ID/report.json as each "
+                                                     "is graded (SWE-bench's layout); a rerun reuses them (same patch)")] = None,
     env_arg: Annotated[Optional[list[str]], typer.Option("--env-arg", "-e", help="KEY=VALUE for the env "
                                                          "(repo_source=PATH, image_source=official, ...)")] = None,
 ) -> None:
@@ -99,11 +99,16 @@ def evaluate_cmd(
                 return spare.pop() if spare else _open_env(dataset, runtime, _env_args(env_arg))
 
             grader, close = ev.env_grader(make_env)
-            chosen = [preds[i.instance_id] for i in instances if i.instance_id in preds]
-            typer.echo(f"grading {sum(1 for p in chosen if p.model_patch)} of {len(chosen)} predictions "
-                       f"({env.runtime} runtime)", err=True)
+            chosen = {i.instance_id: preds[i.instance_id] for i in instances if i.instance_id in preds}
+            done = ev.read_instance_logs(log_dir, run_id, chosen) if log_dir is not None else {}
+            if done:
+                typer.echo(f"reusing {len(done)} instance reports in {log_dir / run_id} (same patch; delete them to "
+                           "grade again)", err=True)
+            typer.echo(f"grading {sum(1 for p in chosen.values() if p.model_patch) - len(done)} of {len(chosen)} "
+                       f"predictions ({env.runtime} runtime)", err=True)
+            write = (lambda iid, entry: ev.write_instance_log(log_dir, run_id, preds[iid], entry)) if log_dir else None
             try:
-                report = ev.evaluate(instances, preds, grader, max_workers=max_workers,
+                report = ev.evaluate(instances, preds, grader, max_workers=max_workers, done=done, on_report=write,
                                      on_result=lambda iid, outcome: typer.echo(f"{iid}: {outcome}", err=True))
             finally:
                 close()
@@ -114,8 +119,6 @@ def evaluate_cmd(
     path = out or ev.default_report_path(preds, run_id)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(report, indent=4) + "\n")
-    if log_dir is not None:
-        ev.write_instance_logs(report, preds, log_dir, run_id)
     for label, key in (("Total instances", "total_instances"), ("Instances submitted", "submitted_instances"),
                        ("Instances completed", "completed_instances"), ("Instances resolved", "resolved_instances"),
                        ("Instances unresolved", "unresolved_instances"), ("Instances with empty patches", "empty_patch_instances"),

@@ -158,22 +158,33 @@ def check_ids(dataset: Any, predictions: dict[str, Prediction]) -> None:
 
 
 def evaluate(instances: list[SWEInstance], predictions: dict[str, Prediction], grader: Grader, *,
-             max_workers: int = 1, on_result: Callable[[str, str], None] | None = None) -> dict[str, Any]:
+             max_workers: int = 1, on_result: Callable[[str, str], None] | None = None,
+             done: dict[str, dict[str, Any]] | None = None,
+             on_report: Callable[[str, dict[str, Any]], None] | None = None) -> dict[str, Any]:
     """Grade every prediction of an instance in `instances` with `grader(instance, patch)` and return
     SWE-bench's run report (plus `instance_reports` and our `agentgym` details). Predictions of other
     instances count as submitted only, as with swebench's --instance_ids (check_ids first: the
-    harness refuses ids that are in no dataset)."""
+    harness refuses ids that are in no dataset). `done`: instance reports of an earlier run, reused
+    instead of grading again (as the harness skips instances with a report.json); `on_report` gets
+    each new one as soon as it exists (to write it, so an interrupted run resumes)."""
+    _swebench()  # missing: one line now, not an error per instance
     dataset = {i.instance_id: i for i in instances}
+    done = {i: e for i, e in (done or {}).items() if i in dataset and i in predictions}
     empty = sorted(i for i in dataset if i in predictions and predictions[i].model_patch in ("", None))
-    todo = [i for i in dataset if i in predictions and i not in empty]
-    results: dict[str, tuple[GradeReport | None, str | None]] = {}
+    todo = [i for i in dataset if i in predictions and i not in empty and i not in done]
+    results: dict[str, tuple[GradeReport | None, str | None, dict[str, Any] | None]] = {}
 
     def one(iid: str) -> None:
+        entry = None
         try:
             rep, why = grader(dataset[iid], predictions[iid].model_patch or ""), None
+            if _outcome(rep) != "error":
+                entry = instance_report(dataset[iid], predictions[iid], rep)
         except Exception as exc:  # noqa: BLE001 - one instance's failure is its error, the rest go on
             rep, why = None, f"{type(exc).__name__}: {exc}"
-        results[iid] = (rep, why)
+        results[iid] = (rep, why, entry)
+        if entry is not None and on_report is not None:
+            on_report(iid, entry)
         if on_result is not None:
             on_result(iid, _outcome(rep))
 
@@ -183,17 +194,14 @@ def evaluate(instances: list[SWEInstance], predictions: dict[str, Prediction], g
     else:
         for iid in todo:
             one(iid)
-    completed, resolved, unresolved, errors = set(), set(), set(), set()
-    reports: dict[str, Any] = {}
+    errors = {iid for iid, (_rep, _why, entry) in results.items() if entry is None}
+    reports = {**done, **{iid: entry for iid, (_r, _w, entry) in results.items() if entry is not None}}
+    completed = set(reports)
+    resolved = {iid for iid, entry in reports.items() if entry.get("resolved")}
+    unresolved = completed - resolved
     ours: dict[str, Any] = {i: {"summary": "empty patch: not run"} for i in empty}
-    for iid, (rep, why) in results.items():
-        ours[iid] = _ours(rep, why)
-        if rep is None or rep.error or not rep.applied:
-            errors.add(iid)
-            continue
-        completed.add(iid)
-        reports[iid] = instance_report(dataset[iid], predictions[iid], rep)
-        (resolved if reports[iid]["resolved"] else unresolved).add(iid)
+    ours.update({i: {"summary": "graded by an earlier run: its report.json reused"} for i in done})
+    ours.update({iid: _ours(rep, why) for iid, (rep, why, _e) in results.items()})
     return {
         "total_instances": len(dataset),
         "submitted_instances": len(predictions),
@@ -255,14 +263,41 @@ def env_grader(make_env: Callable[[], Any]) -> tuple[Grader, Callable[[], None]]
     return grader, close
 
 
+def log_path(log_dir: Path, run_id: str, pred: Prediction) -> Path:
+    """SWE-bench's layout: LOG_DIR/RUN_ID/MODEL (/ as __)/INSTANCE/report.json."""
+    return log_dir / run_id / pred.model_name_or_path.replace("/", "__") / pred.instance_id / "report.json"
+
+
+def write_instance_log(log_dir: Path, run_id: str, pred: Prediction, entry: dict[str, Any]) -> None:
+    path = log_path(log_dir, run_id, pred)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    (path.parent / "patch.diff").write_text(pred.model_patch or "")
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps({pred.instance_id: entry}, indent=4))
+    tmp.replace(path)  # whole or absent: an interrupted write is graded again next time
+
+
 def write_instance_logs(report: dict[str, Any], predictions: dict[str, Prediction], log_dir: Path, run_id: str) -> None:
-    """The official layout: LOG_DIR/RUN_ID/MODEL/INSTANCE/report.json (+ patch.diff)."""
+    """Every instance report of `report`, in SWE-bench's layout."""
     for iid, entry in report["instance_reports"].items():
-        pred = predictions[iid]
-        folder = log_dir / run_id / pred.model_name_or_path.replace("/", "__") / iid
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / "report.json").write_text(json.dumps({iid: entry}, indent=4))
-        (folder / "patch.diff").write_text(pred.model_patch or "")
+        write_instance_log(log_dir, run_id, predictions[iid], entry)
+
+
+def read_instance_logs(log_dir: Path, run_id: str, predictions: dict[str, Prediction]) -> dict[str, dict[str, Any]]:
+    """Instance reports an earlier run wrote for these predictions (unreadable ones are graded again)."""
+    out: dict[str, dict[str, Any]] = {}
+    for iid, pred in predictions.items():
+        path = log_path(log_dir, run_id, pred)
+        if not pred.model_patch or not path.is_file():
+            continue
+        try:
+            entry = parse_json(read_agent_text(path, what="report"), what=str(path)).get(iid)
+        except (AgentFault, AttributeError):
+            continue
+        if isinstance(entry, dict) and isinstance(entry.get("resolved"), bool) and (path.parent / "patch.diff").is_file() \
+                and (path.parent / "patch.diff").read_text() == pred.model_patch:
+            out[iid] = entry  # only for the same patch: a changed prediction is graded again
+    return out
 
 
 def default_report_path(predictions: dict[str, Prediction], run_id: str) -> Path:
@@ -272,4 +307,5 @@ def default_report_path(predictions: dict[str, Prediction], run_id: str) -> Path
 
 
 __all__ = ["Prediction", "PredictionsError", "check_ids", "default_report_path", "env_grader", "evaluate", "gold_predictions",
-           "instance_report", "load_predictions", "write_instance_logs"]
+           "instance_report", "load_predictions", "log_path", "read_instance_logs", "write_instance_log",
+           "write_instance_logs"]
