@@ -144,7 +144,8 @@ def agents_table() -> str:
     from agentgym.agents import AGENTS
 
     rows = ["| name | what |", "|---|---|"]
-    rows += [f"| `{name}` | {desc} |" for name, (_f, desc) in sorted(AGENTS.items())]
+    rows += [f"| `{name}` | {desc} |" for name, (factory, desc) in sorted(AGENTS.items())
+             if getattr(factory, "__module__", "").startswith("agentgym.")]  # not plugins' (this install's)
     return "\n".join(rows)
 
 
