@@ -15,12 +15,8 @@ from agentgym.models.testing import OpenAITestServer, Reply
 # Every registered env that runs without Docker, two tasks each (the lite ones are the brief's
 # must-haves; the rest are "every ready env" from the issue).
 # (swe-verified needs a dataset file: its own tests run agents' paths on a local one.)
-# web-miniwob is played through web-miniwob-lite (the same class): its full list's first tasks
-# (ascending-numbers, SVG targets) are solved by a scripted policy that reaches elements the
-# observation does not list, so their recorded ids do not replay (an open issue-15 finding).
 LOCAL_ENVS = [e for e in agentgym.list_envs()
-              if "local" in agentgym.env_info(e).runtimes and "needs-dataset" not in agentgym.env_info(e).tags
-              and e != "web-miniwob"]
+              if "local" in agentgym.env_info(e).runtimes and "needs-dataset" not in agentgym.env_info(e).tags]
 CASES = [(e, 2) for e in LOCAL_ENVS]
 
 
