@@ -137,7 +137,11 @@ def test_describe_keeps_messages_and_marks_bugs():
 
 
 def test_time_series_tasks_name_the_working_directory_that_exists_locally():
+    import types
+
     with agentgym.make("ts-lite", runtime="local") as env:
-        obs, _ = env.reset(options={"task_id": list(env.task_ids())[0]})
-        wd = re.search(r"Files in your working directory (\S+?):", obs["text"]).group(1)
-        assert wd != "/workspace" and Path(wd).is_dir()
+        # the statement only: building the task's data (seconds) is not what is checked here
+        env.unwrapped._build = lambda tid: types.SimpleNamespace(statement="S", public_files={"train.csv": "a\n"})
+        text = env.unwrapped._start_episode(list(env.task_ids())[0])
+        wd = re.search(r"Files in your working directory (\S+?):", text).group(1)
+        assert wd != "/workspace" and Path(wd).is_dir() and (Path(wd) / "train.csv").is_file()
