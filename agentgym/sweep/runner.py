@@ -129,10 +129,23 @@ def _cost(traj: Trajectory, usage: dict[str, Any] | None, prices: PriceTable | N
 
 async def _run(cfg: SweepConfig, runtime: str, configs: dict[str, RunConfig], todo: list[Episode], store: Store,
                on_done: Callable[[EpisodeRecord], None], prices: PriceTable | None = None,
-               retry: frozenset[tuple[str, str, int]] = frozenset()) -> None:
+               retry: frozenset[tuple[str, str, int]] = frozenset(), executor: Any = None) -> None:
     import agentgym
     from agentgym.agents import make_agent
 
+    def finish(ep: Episode, traj: Trajectory, usage: dict[str, Any] | None) -> bool:
+        """Store one result (another executor's too); True when newly stored."""
+        rc = configs[ep.config_id]
+        rec = EpisodeRecord(config_id=ep.config_id, task_id=ep.task_id, sample=ep.sample, seed=ep.seed,
+                            passed=traj.passed, reward=traj.total_reward, turns=traj.turns, cost=_cost(traj, usage, prices, rc.model.model if rc.model else None),
+                            seconds=traj.seconds, infra_error=traj.error is not None, error=traj.error)
+        stored = store.record(rec, traj, replace_error=(ep.config_id, ep.task_id, ep.sample) in retry)
+        on_done(rec)
+        return stored
+
+    if executor is not None:  # episodes run elsewhere (e.g. agentgym.distributed.RayExecutor); stored here
+        await executor.run_episodes(runtime, cfg.max_steps, configs, todo, cfg.concurrency, finish, store)
+        return
     idle: dict[str, list[Any]] = {}
     made: list[Any] = []
     gate = asyncio.Semaphore(cfg.concurrency)
@@ -153,19 +166,13 @@ async def _run(cfg: SweepConfig, runtime: str, configs: dict[str, RunConfig], to
                 if callable(getattr(policy, "usage", None)):
                     usage = policy.usage().model_dump()
                 idle.setdefault(rc.env, []).append(env)
-                infra = traj.error is not None
             except Exception as exc:  # noqa: BLE001 - one broken episode is recorded, the sweep goes on
                 if env is not None:
                     made.remove(env)
                     await asyncio.to_thread(_close_quietly, env)
                 traj = Trajectory(env_id=rc.env, task_id=ep.task_id, seed=ep.seed, first_observation="",
                                   error=f"infrastructure error: {type(exc).__name__}: {exc}\n{traceback.format_exc(limit=6)}")
-                infra = True
-            rec = EpisodeRecord(config_id=ep.config_id, task_id=ep.task_id, sample=ep.sample, seed=ep.seed,
-                                passed=traj.passed, reward=traj.total_reward, turns=traj.turns, cost=_cost(traj, usage, prices, rc.model.model if rc.model else None),
-                                seconds=traj.seconds, infra_error=infra, error=traj.error)
-            store.record(rec, traj, replace_error=(ep.config_id, ep.task_id, ep.sample) in retry)
-            on_done(rec)
+            finish(ep, traj, usage)
 
     try:
         await asyncio.gather(*(one(ep) for ep in todo))
@@ -194,7 +201,7 @@ def _stored(root: Path) -> tuple[Store | None, set[tuple[str, str, int]], set[tu
 
 def run_sweep(cfg: SweepConfig, out: str | Path | None = None, runtime: str | None = None, progress: bool = True,
               retry_errors: RetryChoice = False, preflight: bool = True,
-              on_start: Callable[[Path, int], None] | None = None) -> SweepSummary:
+              on_start: Callable[[Path, int], None] | None = None, executor: Any = None) -> SweepSummary:
     """Run (or resume) `cfg` into `out` (default runs/<name>).
 
     Args:
@@ -202,6 +209,8 @@ def run_sweep(cfg: SweepConfig, out: str | Path | None = None, runtime: str | No
             them); or a function given their count that decides (the CLI asks the user).
         preflight: probe each model endpoint the pending episodes use before running any.
         on_start: called with (run directory, episodes to run) once the preflight passed.
+        executor: where episodes run; None: here (asyncio + threads). Another (e.g.
+            agentgym.distributed.RayExecutor) runs them and hands each result back to be stored here.
     Raises:
         PreflightError: an env cannot be made or an endpoint does not answer (nothing ran).
     """
@@ -247,9 +256,9 @@ def run_sweep(cfg: SweepConfig, out: str | Path | None = None, runtime: str | No
                     tally(rec)
                     bar.update(task, advance=1, stats=f"passed {counts['passed']}  infra errors {counts['infra']}")
 
-                asyncio.run(_run(cfg, runtime, by_id, todo, store, tick, prices, retrying))
+                asyncio.run(_run(cfg, runtime, by_id, todo, store, tick, prices, retrying, executor))
         else:
-            asyncio.run(_run(cfg, runtime, by_id, todo, store, tally, prices, retrying))
+            asyncio.run(_run(cfg, runtime, by_id, todo, store, tally, prices, retrying, executor))
         left = store.error_keys() & {(e.config_id, e.task_id, e.sample) for e in episodes}
         return SweepSummary(out=str(root), total=len(episodes), skipped=len(episodes) - len(todo), ran=len(todo),
                             passed=counts["passed"], infra_errors=counts["infra"], retried=len(retrying),

@@ -1,0 +1,162 @@
+"""The Ray executor: a sweep's episodes as Ray tasks on whichever nodes have the resources.
+
+Why Ray: the trainers our users scale with (SkyRL, verl, OpenRLHF, AgentLab) already run on Ray,
+so a sweep joins the cluster they have instead of a scheduler of our own. Each episode is one Ray
+task (worker.play_episode) that makes, plays and closes its env on the node Ray picked; only the
+result comes back. The driver stays the single writer of the store: it writes each result as it
+arrives, keyed by (config, task, sample), so exactly-once and resume hold as on the local executor.
+
+Placement: every episode asks for `num_cpus` CPUs, plus `{"docker": 0.01}` on the docker runtime
+(a node that did not declare a `docker` resource never gets one), plus any custom resources the
+user gives per env id (e.g. `{"web-lite": {"chromium": 1}}`). A plan that no alive node can run
+fails before anything runs.
+
+Faults: a task lost to a dead worker process or node is retried by the driver (up to
+`max_retries` more times); an episode that still has no result is stored as an infrastructure
+error. Where each stored episode ran, and after how many attempts, goes into the store's
+`ray_placements` table (placement.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import traceback
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from agentgym.distributed.placement import record_placement
+
+DOCKER_SHARE = 0.01  # one `docker` unit on a node = 100 concurrent docker-runtime episodes
+
+
+class RayExecutorError(RuntimeError):
+    """A cluster the sweep cannot use (unreachable, wrong version, no node for an env); one line."""
+
+
+class RayExecutor:
+    """Run sweep episodes on a Ray cluster.
+
+    Args:
+        address: the cluster (``HOST:PORT`` of the head's GCS, or ``auto``); None starts a
+            local one-node Ray (or joins $RAY_ADDRESS).
+        num_cpus: CPUs each episode asks for.
+        resources: env id -> extra custom resources each of its episodes asks for.
+        max_retries: how many times an episode lost to a dead worker or node is run again.
+        spread: spread episodes over the nodes (Ray's SPREAD strategy) rather than filling one.
+    """
+
+    def __init__(self, address: str | None = None, *, num_cpus: float = 1.0,
+                 resources: Mapping[str, Mapping[str, float]] | None = None, max_retries: int = 2,
+                 spread: bool = True, connect_timeout: float = 5.0):
+        self.address, self.num_cpus, self.max_retries, self.spread = address, num_cpus, max_retries, spread
+        self.resources = {k: dict(v) for k, v in (resources or {}).items()}
+        self.connect_timeout = connect_timeout
+        self._inited = False
+
+    # -- cluster --------------------------------------------------------------------------
+    def connect(self) -> None:
+        """Join the cluster (once), or raise RayExecutorError with one line saying what to do."""
+        if self._inited:
+            return
+        try:
+            import ray
+        except ImportError as exc:
+            raise RayExecutorError("the ray executor needs Ray: pip install 'agentgym[ray]'") from exc
+        if self.address and self.address != "auto":
+            self._probe(self.address)
+        try:
+            ray.init(address=self.address, ignore_reinit_error=True, log_to_driver=False, include_dashboard=False,
+                     logging_level="ERROR")
+        except Exception as exc:  # noqa: BLE001 - version mismatch, no cluster at "auto", ...: one line
+            first = next((ln for ln in str(exc).splitlines() if ln.strip()), type(exc).__name__)
+            hint = " (the driver's Ray and Python must match the cluster's: pip install 'ray==<cluster version>')" \
+                if "version" in str(exc).lower() else ""
+            raise RayExecutorError(f"cannot join the Ray cluster at {self.address or 'a new local one'}: {first}{hint}") from exc
+        self._inited = True
+
+    def _probe(self, address: str) -> None:
+        host, _, port = address.rpartition(":")
+        host = host.removeprefix("ray://") or "127.0.0.1"
+        try:
+            with socket.create_connection((host, int(port)), timeout=self.connect_timeout):
+                pass
+        except (OSError, ValueError) as exc:
+            raise RayExecutorError(f"no Ray cluster answers at {address} ({type(exc).__name__}: {exc}); start one with "
+                                   f"`ray start --head --port PORT` or pass the head's HOST:PORT to --address") from exc
+
+    def close(self) -> None:
+        if self._inited:
+            import ray
+
+            ray.shutdown()
+            self._inited = False
+
+    def request(self, env_id: str, runtime: str) -> dict[str, float]:
+        """The custom resources one episode of `env_id` on `runtime` asks for."""
+        need = dict(self.resources.get(env_id, {}))
+        if runtime == "docker":
+            need.setdefault("docker", DOCKER_SHARE)
+        return need
+
+    def check(self, env_ids: list[str], runtime: str) -> None:
+        """Raise RayExecutorError unless some alive node can run each env's episodes."""
+        import ray
+
+        self.connect()
+        nodes = [n.get("Resources", {}) for n in ray.nodes() if n.get("Alive")]
+        for env_id in dict.fromkeys(env_ids):
+            need = {"CPU": self.num_cpus, **self.request(env_id, runtime)}
+            if not any(all(res.get(k, 0) >= v for k, v in need.items()) for res in nodes):
+                raise RayExecutorError(
+                    f"no node of the Ray cluster has {need} for {env_id} on runtime {runtime!r} "
+                    f"({len(nodes)} alive nodes); start a node with those resources (e.g. `ray start ... --resources "
+                    "'{\"docker\": 1}'` on a machine with Docker) or use another runtime")
+
+    # -- the sweep hook (agentgym.sweep.runner) -------------------------------------------
+    async def run_episodes(self, runtime: str, max_steps: int, configs: Mapping[str, Any], todo: list[Any],
+                           concurrency: int, finish: Callable[[Any, Any, dict[str, Any] | None], bool], store: Any) -> None:
+        """Run `todo` on the cluster; `finish(ep, trajectory, usage)` stores each result (True if newly stored)."""
+        import ray
+
+        from agentgym.distributed.worker import play_episode
+        from agentgym.rollout import Trajectory
+
+        self.check([configs[ep.config_id].env for ep in todo], runtime)
+        remote = ray.remote(play_episode)
+        gate = asyncio.Semaphore(concurrency)
+        # Driver-side retries: Ray's own (max_retries) would hide from us that an episode was re-run.
+        system_errors = tuple(getattr(ray.exceptions, n) for n in (
+            "WorkerCrashedError", "NodeDiedError", "ObjectLostError", "LocalRayletDiedError", "RaySystemError",
+            "OwnerDiedError", "ObjectFetchTimedOutError") if hasattr(ray.exceptions, n))
+
+        async def one(ep: Any) -> None:
+            rc = configs[ep.config_id]
+            opts: dict[str, Any] = {"num_cpus": self.num_cpus, "resources": self.request(rc.env, runtime),
+                                    "max_retries": 0}
+            if self.spread:
+                opts["scheduling_strategy"] = "SPREAD"
+            async with gate:
+                attempts, out, last = 0, None, ""
+                while out is None and attempts <= self.max_retries:
+                    attempts += 1
+                    try:
+                        out = await remote.options(**opts).remote(rc, ep, runtime, max_steps)
+                    except system_errors as exc:
+                        last = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
+                    except Exception as exc:  # noqa: BLE001 - the task itself failed (e.g. cannot import): no retry
+                        last = f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=4)}"
+                        break
+            if out is None:
+                traj = Trajectory(env_id=rc.env, task_id=ep.task_id, seed=ep.seed, first_observation="",
+                                  error=f"infrastructure error: ray: no result after {attempts} attempts ({last})")
+                usage, node = None, None
+            else:
+                traj, usage, node = Trajectory.model_validate(out["trajectory"]), out["usage"], out["node_id"]
+            if finish(ep, traj, usage):
+                record_placement(store, ep, node, attempts)
+
+        await asyncio.gather(*(one(ep) for ep in todo))
+
+
+__all__ = ["RayExecutor", "RayExecutorError"]
