@@ -78,7 +78,7 @@ def resume_command(command: str, root: Path, fallback: list[str]) -> str:
 
 
 def execute(cfg: Any, out: Path, resume: str, runtime: str | None, quiet: bool, retry_errors: bool,
-            preflight: bool, on_start: Any = None) -> Any:
+            preflight: bool, on_start: Any = None, executor: Any = None) -> Any:
     """run_sweep with the CLI's manners (preflight line, Ctrl-C line, all-errored exit), then the table."""
     from agentgym.models.preflight import PreflightError
     from agentgym.sweep import run_sweep
@@ -86,7 +86,8 @@ def execute(cfg: Any, out: Path, resume: str, runtime: str | None, quiet: bool, 
 
     try:
         summary = run_sweep(cfg, out=out, runtime=runtime, progress=not quiet, preflight=preflight,
-                            retry_errors=True if retry_errors else ask_retry(resume), on_start=on_start)
+                            retry_errors=True if retry_errors else ask_retry(resume), on_start=on_start,
+                            executor=executor)
     except PreflightError as exc:
         fail(f"preflight: {exc}")
     except KeyboardInterrupt:
@@ -116,6 +117,10 @@ def sweep(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar")] = False,
     retry_errors: RetryOpt = False,
     preflight: PreflightOpt = True,
+    executor: Annotated[str, typer.Option("--executor", help="where episodes run: local (this machine) or ray (a Ray "
+                                          "cluster; needs agentgym[ray])")] = "local",
+    address: Annotated[str | None, typer.Option("--address", help="the Ray cluster's head HOST:PORT (default: "
+                                                "$RAY_ADDRESS, else a new local Ray)")] = None,
 ) -> None:
     """Run envs x agents x models x budgets x k episodes into a resumable store (re-run to resume)."""
     cfg = load_config(config)
@@ -123,11 +128,36 @@ def sweep(
         cfg = cfg.model_copy(update={"concurrency": concurrency})
     root = out if out is not None else Path("runs") / cfg.name
     argv = ["sweep", str(config)] + (["--runtime", runtime] if runtime else []) + (["--concurrency", str(concurrency)] if concurrency else [])
-    summary = execute(cfg, root, resume_command("sweep", root, argv), runtime, quiet, retry_errors, preflight)
+    runner = _executor(executor, address, cfg, runtime)
+    try:
+        summary = execute(cfg, root, resume_command("sweep", root, argv), runtime, quiet, retry_errors, preflight,
+                          executor=runner)
+    finally:
+        if runner is not None:
+            runner.close()
     if report:
         from agentgym.report import write_report
 
         console.print(f"report: {write_report(summary.out)}", highlight=False, soft_wrap=True)
+
+
+def _executor(name: str, address: str | None, cfg: Any, runtime: str | None) -> Any:
+    """None for the local executor; a connected RayExecutor that can place every env; or one line, exit 2."""
+    if name == "local":
+        if address is not None:
+            fail("--address names a Ray cluster; add `--executor ray`")
+        return None
+    if name != "ray":
+        fail(f"unknown executor {name!r}; use local or ray")
+    from agentgym.distributed import RayExecutor, RayExecutorError
+
+    ex = RayExecutor(address)
+    try:
+        ex.check([e.id for e in cfg.envs], runtime or cfg.runtime)
+    except RayExecutorError as exc:
+        ex.close()
+        fail(str(exc))
+    return ex
 
 
 def report(
