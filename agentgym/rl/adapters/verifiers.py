@@ -1,0 +1,177 @@
+"""An agentgym env as a verifiers environment (the ``verifiers.v1`` stack: Taskset, Task, Toolset).
+
+Why this shape: verifiers 0.4 (what prime-rl trains with) builds an environment from a
+``Taskset`` (the tasks: prompts plus data), a ``Task`` per row (its ``@vf.reward``s and
+``@vf.stop``s score and end a rollout from the trace) and ``Toolset``s (MCP tool servers launched
+per rollout, whose ``@vf.tool`` methods the model calls; they share a typed ``State`` with the host
+trace through verifiers' state channel). The multi-turn loop itself belongs to the agent harness.
+So an agentgym env maps onto it as:
+
+- ``taskset_class(env_id)``: one Task per task id of the chosen split, the env's task statement as
+  the prompt, ``env_id``/``task_id``/``seed`` in the task data;
+- a Toolset whose tools are the env's tools (names, descriptions, argument types from
+  ``env.tools``); ``setup_task`` resets its own env to the task, each call goes through
+  ``env.step`` and records reward, turns, termination and infrastructure errors in the state;
+- the Task's ``env_reward`` returns the episode's env reward; when an infrastructure error ended
+  the episode it raises verifiers' ``SandboxError``, so the rollout is recorded as errored with its
+  reward unscored (retryable by verifiers' RetryConfig), never as a zero; ``episode_over`` stops the
+  rollout once the env terminated or truncated.
+
+Grading stays the env's: the toolset process holds the env (its sandbox and grader); the model
+only ever sees tool results.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+from typing import Any
+
+import verifiers.v1 as vf
+
+from agentgym.rl.trl_env import _py_type
+
+_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+class AgentGymState(vf.State):
+    """The episode as the env scored it, shared between the tool server and the host trace."""
+
+    reward: float = 0.0
+    turns: int = 0
+    done: bool = False
+    passed: bool = False
+    infra_error: str | None = None
+
+
+class AgentGymTaskData(vf.TaskData):
+    env_id: str
+    task_id: str
+    seed: int | None = None
+    max_turns: int = 10
+    split: str | None = None
+    env_kwargs: dict[str, Any] = {}
+
+
+class AgentGymToolsetConfig(vf.ToolsetConfig):
+    pass
+
+
+class _ToolsetBase(vf.Toolset[AgentGymToolsetConfig, AgentGymState]):
+    TOOL_PREFIX = None  # the env's tool names, bare: what the statement tells the model to call
+    env: Any = None
+
+    async def setup_task(self, task: AgentGymTaskData) -> None:
+        import agentgym
+
+        if self.env is None:
+            self.env = agentgym.make(task.env_id, **task.env_kwargs)
+        self.env.reset(seed=task.seed, options={"task_id": task.task_id, "max_turns": task.max_turns})
+
+    def _step(self, name: str, arguments: dict[str, Any]) -> str:
+        state = self.state
+        if state.done:
+            return "The episode is over; nothing more runs."
+        obs, reward, terminated, truncated, info = self.env.step({"name": name, "arguments": arguments})
+        state.turns += 1
+        state.reward += float(reward)
+        if info.get("error"):
+            state.infra_error = str(info["error"])
+        if terminated or truncated:
+            state.done = True
+            state.passed = state.infra_error is None and terminated and bool(self.env.unwrapped.passed(state.reward, info))
+        return obs["text"]
+
+
+def _tool(name: str, function: dict[str, Any]):
+    params_schema = function.get("parameters") or {}
+    props: dict[str, Any] = params_schema.get("properties") or {}
+    required = set(params_schema.get("required") or [])
+
+    async def tool(self: Any, **kwargs: Any) -> str:
+        return self._step(name, {k: v for k, v in kwargs.items() if v is not None or k in required})
+
+    params = [inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD)]
+    for pname, prop in props.items():
+        default = inspect.Parameter.empty if pname in required else None
+        params.append(inspect.Parameter(pname, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=_py_type(prop)))
+    tool.__signature__ = inspect.Signature(params, return_annotation=str)  # type: ignore[attr-defined]
+    tool.__annotations__ = {p.name: p.annotation for p in params[1:]} | {"return": str}
+    tool.__name__ = tool.__qualname__ = name
+    tool.__doc__ = " ".join(str(function.get("description") or name).split())
+    return vf.tool(tool)
+
+
+def toolset_class(env_id: str, env_kwargs: dict[str, Any] | None = None) -> type:
+    """A Toolset class whose ``@vf.tool`` methods are ``env_id``'s tools."""
+    import agentgym
+
+    with agentgym.make(env_id, **(env_kwargs or {})) as env:
+        schemas = env.tools
+    methods = {}
+    for schema in schemas:
+        fn = schema["function"]
+        if not _IDENT.match(fn["name"]) or fn["name"].startswith("_"):
+            raise ValueError(f"{env_id}: tool {fn['name']!r} is not a Python identifier")
+        methods[fn["name"]] = _tool(fn["name"], fn)
+    return type("AgentGymToolset_" + re.sub(r"\W", "_", env_id), (_ToolsetBase,), methods)
+
+
+class _TaskBase(vf.Task[AgentGymTaskData, AgentGymState]):
+    _toolset: type | None = None
+
+    @classmethod
+    def toolsets(cls, config: Any) -> list[Any]:
+        assert cls._toolset is not None
+        return [cls._toolset(AgentGymToolsetConfig())]
+
+    @vf.reward
+    async def env_reward(self, trace: vf.Trace) -> float:
+        """The env's total reward. An infrastructure error raises verifiers' SandboxError: the
+        rollout ends as errored (``sandbox_error``, reward left unscored, retryable), never 0."""
+        state = trace.state
+        if state.infra_error:
+            raise vf.SandboxError(f"agentgym env infrastructure error (not the agent's): {state.infra_error}")
+        return float(state.reward)
+
+    @vf.metric
+    async def env_turns(self, trace: vf.Trace) -> float:
+        return float(trace.state.turns)
+
+    @vf.stop
+    async def episode_over(self, trace: vf.Trace) -> bool:
+        return bool(trace.state.done)
+
+
+class AgentGymTasksetConfig(vf.TasksetConfig):
+    split: str | None = "train"
+    seed: int | None = 0
+    max_turns: int = 10
+
+
+def taskset_class(env_id: str, env_kwargs: dict[str, Any] | None = None) -> type:
+    """A Taskset class over ``env_id`` (``cls(AgentGymTasksetConfig(split="train"))``)."""
+    kwargs = dict(env_kwargs or {})
+    task_cls = type("AgentGymTask_" + re.sub(r"\W", "_", env_id), (_TaskBase,),
+                    {"_toolset": toolset_class(env_id, kwargs)})
+
+    class AgentGymTaskset(vf.Taskset[task_cls, AgentGymTasksetConfig]):  # type: ignore[valid-type]
+        def load(self):
+            import agentgym
+            from agentgym.rl.splits import split_of
+
+            cfg = self.config
+            with agentgym.make(env_id, **kwargs) as env:
+                for tid in env.unwrapped.task_ids():
+                    split = split_of(env, tid)
+                    if cfg.split is not None and split != cfg.split:
+                        continue
+                    obs, _ = env.reset(seed=cfg.seed, options={"task_id": tid, "max_turns": cfg.max_turns})
+                    yield task_cls(AgentGymTaskData(id=tid, name=tid, prompt=obs["text"], env_id=env_id, task_id=tid,
+                                                    seed=cfg.seed, max_turns=cfg.max_turns, split=split, env_kwargs=kwargs))
+
+    AgentGymTaskset.__name__ = AgentGymTaskset.__qualname__ = "AgentGymTaskset_" + re.sub(r"\W", "_", env_id)
+    return AgentGymTaskset
+
+
+__all__ = ["AgentGymState", "AgentGymTaskData", "AgentGymTasksetConfig", "AgentGymToolsetConfig", "taskset_class", "toolset_class"]

@@ -1,0 +1,110 @@
+"""The verifiers adapter against the real verifiers package (0.4, the `verifiers.v1` stack).
+
+What runs is the package's own machinery around an agentgym env, everything but a model: the
+Taskset yields the split's tasks through verifiers' views; the Toolset is registered on a real MCP
+server (the `mcp` package's MCPServer, as verifiers serves every toolset) and its tools are called
+through MCP's own dispatch; the tool server syncs its State with the rollout's trace over
+verifiers' state channel (its InterceptionServer's /state routes, reached as a launched server
+reaches them, through VF_STATE_URL/VF_STATE_SECRET); and the Task scores the trace with
+verifiers' own `Task.score`. Gold calls earn 1, a bare submit 0, and an infrastructure error is
+left unscored (None), never 0.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import pytest
+
+from conftest import IN_CI
+
+try:
+    import verifiers.v1 as vf
+except ImportError:
+    if IN_CI:
+        raise
+    pytest.skip("needs verifiers: pip install 'agentgym[rl]'", allow_module_level=True)
+
+from agentgym.rl.adapters.verifiers import AgentGymState, AgentGymTasksetConfig, taskset_class
+
+KW = {"runtime": "local"}
+
+
+@pytest.fixture(scope="module")
+def taskset():
+    return taskset_class("shell-fixture", KW)(AgentGymTasksetConfig(split="train", max_turns=4))
+
+
+async def _episode(task, calls, monkeypatch, break_sandbox=False):
+    """Serve the task's toolset on an MCP server with verifiers' state channel, make the calls,
+    then score the trace with Task.score. Returns (trace, tool results)."""
+    from mcp.server.mcpserver import MCPServer
+    from verifiers.v1.interception.server import InterceptionServer
+    from verifiers.v1.session import RolloutSession
+
+    trace = vf.Trace(task=vf.TraceTask(type=type(task).__name__, data=task.data),
+                     agent=vf.AgentInfo(config=vf.AgentConfig()), state=AgentGymState())
+    ctx = vf.ModelContext(model="none", client=vf.EvalClientConfig(base_url="http://127.0.0.1:9/v1"))
+    server = InterceptionServer()
+    await server.start()
+    try:
+        async with server.acquire(RolloutSession(ctx=ctx, trace=trace)) as (base_url, _model_secret, state_secret):
+            monkeypatch.setenv("VF_STATE_URL", base_url + "/state")
+            monkeypatch.setenv("VF_STATE_SECRET", state_secret)
+            (toolset,) = type(task).toolsets(task.config)
+            await toolset.setup()
+            await toolset.setup_task(task.data)
+            if break_sandbox:
+                from agentgym.sandbox import SandboxError
+
+                def broken(*a, **k):
+                    raise SandboxError("the sandbox died")
+
+                monkeypatch.setattr(toolset.env.sandbox, "exec", broken)
+            mcp = MCPServer("agentgym")
+            toolset.register(mcp)
+            listed = {t.name for t in await mcp.list_tools()}
+            results = []
+            for name, args in calls:
+                out = await mcp.call_tool(name, args)
+                results.append(out.content[0].text)
+            toolset.env.close()
+        await task.score(trace)
+    finally:
+        await server.stop() if hasattr(server, "stop") else None
+    return trace, listed, results
+
+
+def _task(taskset, task_id):
+    (task,) = list(taskset.include(ids=[task_id]))
+    return task
+
+
+def test_taskset_yields_the_split_through_verifiers_views(taskset):
+    import agentgym
+    from agentgym.rl.splits import split_of
+
+    with agentgym.make("shell-fixture", **KW) as env:
+        train = {t for t in env.task_ids() if split_of(env, t) == "train"}
+    tasks = list(taskset)
+    assert {t.data.task_id for t in tasks} == train and len(train) < 8  # the held-out tasks stay out
+    assert [t.data.task_id for t in taskset.take(2)] == [t.data.task_id for t in tasks[:2]]
+    task = _task(taskset, "count-lines")
+    assert "data.txt" in task.data.prompt and task.data.split == "train" and task.data.env_id == "shell-fixture"
+
+
+def test_gold_one_null_zero_infra_unscored(taskset, monkeypatch):
+    task = _task(taskset, "count-lines")
+    trace, listed, results = asyncio.run(_episode(task, [("bash", {"command": "wc -l < data.txt > answer.txt"}),
+                                                         ("submit", {})], monkeypatch))
+    assert listed == {"bash", "read_file", "write_file", "submit"}
+    assert "Passed" in results[-1]
+    assert trace.state.done and trace.state.passed and trace.state.turns == 2
+    assert trace.rewards["env_reward"].score == 1.0 and trace.metrics["env_turns"] == 2.0
+    (stop,) = task.hooks("stop")
+    assert asyncio.run(stop(trace)) is True
+
+    trace, _, results = asyncio.run(_episode(task, [("bash", {"command": "wc -l data.txt > answer.txt"}), ("submit", {})], monkeypatch))
+    assert "Failed" in results[-1] and trace.rewards["env_reward"].score == 0.0 and not trace.state.passed
+
+    with pytest.raises(vf.SandboxError, match="sandbox died"):
+        asyncio.run(_episode(task, [("bash", {"command": "echo hi"})], monkeypatch, break_sandbox=True))
