@@ -166,3 +166,22 @@ def test_per_env_k_overrides_the_sweep_k():
     configs, episodes = plan(cfg)
     per_env = Counter(next(c.env for c in configs if c.config_id == e.config_id) for e in episodes)
     assert per_env == {"shell-fixture": 6 * 2 * 5, "sql-c-lite": 6 * 2 * 2}
+
+
+def test_a_reader_never_rewrites_the_jsonl_a_running_sweep_appends_to(tmp_path):
+    """Tables, export and the viewer open a run another process may still be writing: the reader's
+    handle leaves trajectories.jsonl alone (a rebuild would drop a line appended meanwhile); the
+    writer's handle still repairs a JSONL an interrupted run left short."""
+    writer = Store(tmp_path)
+    traj = Trajectory(env_id="shell-fixture", task_id="t0", seed=0, first_observation="")
+    rec = EpisodeRecord(config_id="c", task_id="t0", sample=0, seed=0, passed=True, reward=1.0, turns=1,
+                        cost=0.0, seconds=0.1, infra_error=False)
+    assert writer.record(rec, traj)
+    inode = writer.jsonl_path.stat().st_ino
+    reader = Store.open_existing(tmp_path)
+    assert reader.jsonl_path.stat().st_ino == inode and reader.count() == 1
+    reader.close()
+    writer.close()
+    writer.jsonl_path.write_text("")  # a run killed between the DB write and the append
+    Store(tmp_path).close()
+    assert len(_jsonl_keys(writer.jsonl_path)) == 1

@@ -55,7 +55,7 @@ class EpisodeRecord(BaseModel):
 class Store:
     DB, JSONL = "results.sqlite", "trajectories.jsonl"
 
-    def __init__(self, root: str | Path):
+    def __init__(self, root: str | Path, *, rebuild: bool = True):
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
         self.db_path = self.root / self.DB
@@ -65,13 +65,16 @@ class Store:
         self.conn.execute("PRAGMA synchronous=NORMAL")
         self.conn.executescript(SCHEMA)
         self._replaced = 0
-        self.rebuild_jsonl()
+        if rebuild:  # the writer repairs a JSONL an interrupted run left behind
+            self.rebuild_jsonl()
 
     @classmethod
     def open_existing(cls, root: str | Path) -> Store:
+        """A reader's handle (tables, export): it never rewrites trajectories.jsonl, which a sweep
+        still running in another process may be appending to."""
         if not (Path(root) / cls.DB).is_file():
             raise FileNotFoundError(f"{root} holds no {cls.DB}; pass a run directory written by `agentgym sweep` (e.g. runs/demo)")
-        return cls(root)
+        return cls(root, rebuild=False)
 
     def close(self) -> None:
         if self._replaced:
