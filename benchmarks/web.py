@@ -98,7 +98,8 @@ def single(runtime: str, episodes: int, prewarm: bool = True) -> dict[str, Any]:
         mem = browser_rss_mb()
     finally:
         env.close()
-    return {"reset": timings(resets), "step": timings(steps), "observe": timings(observes), "browser_rss_mb": mem}
+    return {"reset": timings(resets), "step": timings(steps), "observe": timings(observes), "browser_rss_mb": mem,
+            "load": [round(x, 1) for x in os.getloadavg()]}
 
 
 HOOK_PAGE = """<!doctype html><title>Quiz</title><label for=a>2 + 2</label> <input id=a>
@@ -164,6 +165,7 @@ def concurrent(n: int, runtime: str) -> dict[str, Any]:
     wall = time.perf_counter() - t
     time.sleep(1.0)
     return {"episodes": n, "passed": passed, "errors": len(errors), "error_samples": errors[:3], "wall_s": round(wall, 2),
+            "load": [round(x, 1) for x in os.getloadavg()],
             "peak_browser_rss_mb": peak[0], "chromium_left": chromium_left()}
 
 
@@ -292,6 +294,7 @@ def main() -> None:
         import web_miniwob
 
         result["miniwob"] = web_miniwob.run(max(1, args.episodes // 5), not args.no_browsergym)
+        print(web_miniwob.summary(result["miniwob"]), flush=True)
         print(f"MiniWoB++ side by side: {json.dumps(result['miniwob'])}", flush=True)
     print(json.dumps(result))
 

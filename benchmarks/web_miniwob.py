@@ -63,7 +63,7 @@ def ours(episodes: int) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         return ident
 
     env.element_id = element_id  # type: ignore[method-assign]
-    resets, steps, finishes, passed, plays, failed = [], [], [], 0, [], []
+    resets, steps, finishes, observes, passed, plays, failed = [], [], [], [], 0, [], []
     try:
         env.reset(seed=0, options={"task_id": f"miniwob.{TASKS[0]}"})  # warm: site server and browser start
         for s in range(episodes):
@@ -72,6 +72,10 @@ def ours(episodes: int) -> tuple[dict[str, Any], list[dict[str, Any]]]:
                 t = time.perf_counter()
                 obs, info = env.reset(seed=seed, options={"task_id": f"miniwob.{name}"})
                 resets.append(time.perf_counter() - t)
+                for _ in range(3):  # the observation alone (the walk of the page, tabs, URL), as a step makes it
+                    t = time.perf_counter()
+                    env.browser.call(env.session.observe())
+                    observes.append(time.perf_counter() - t)
                 policy = env.reference_policy()
                 policy.reset(obs, info)
                 actions = []
@@ -91,7 +95,7 @@ def ours(episodes: int) -> tuple[dict[str, Any], list[dict[str, Any]]]:
                 plays.append({"task": name, "seed": s, "actions": actions})
     finally:
         env.close()
-    return ({"reset": timings(resets), "step": timings(steps), "finish": timings(finishes), "passed": passed,
+    return ({"reset": timings(resets), "step": timings(steps), "observe": timings(observes), "finish": timings(finishes), "passed": passed,
              "episodes": len(plays), "failed": failed[:5]}, plays)
 
 
@@ -169,9 +173,10 @@ def browsergym(plays: list[dict[str, Any]]) -> dict[str, Any]:
 def run(episodes: int, with_browsergym: bool = True) -> dict[str, Any]:
     mine, plays = ours(episodes)
     result: dict[str, Any] = {"tasks": TASKS, "load": [round(x, 1) for x in os.getloadavg()], "cpus": os.cpu_count(),
-                              "ours": mine}
+                              "ours": mine}  # the load while ours ran (BrowserGym's run follows)
     if with_browsergym:
         bg = result["browsergym"] = browsergym(plays)
+        result["load_after_browsergym"] = [round(x, 1) for x in os.getloadavg()]
         if "skipped" not in bg:
             result["ratios"] = {f"{k}_vs_{mode}": round(bg[mode][k]["p50_ms"] / mine[k]["p50_ms"], 2)
                                 for k in ("reset", "step") for mode in ("defaults", "slow_mo_0_no_delay")}
@@ -186,10 +191,28 @@ def main() -> None:
     args = ap.parse_args()
     result = run(args.episodes, not args.no_browsergym)
     if not args.json:
+        print(summary(result))
         for key in ("ours", "browsergym", "ratios"):
             if key in result:
                 print(f"{key}: {json.dumps(result[key])}")
     print(json.dumps(result))
+
+
+def summary(result: dict[str, Any]) -> str:
+    """One line with the figures issue 15 asks for, and the load they were measured under."""
+    ours = result["ours"]
+    line = (f"MiniWoB++ ({ours['episodes']} episodes, load {' '.join(map(str, result['load']))} on {result['cpus']} cpus): "
+            f"reset p50 {ours['reset']['p50_ms']} ms, step p50 {ours['step']['p50_ms']} ms, "
+            f"observation p50 {ours['observe']['p50_ms']} ms, solved {ours['passed']}/{ours['episodes']}")
+    bg = result.get("browsergym", {})
+    if "slow_mo_0_no_delay" in bg:
+        fast, r = bg["slow_mo_0_no_delay"], result["ratios"]
+        line += (f"; BrowserGym slow_mo 0, no delay: reset p50 {fast['reset']['p50_ms']} ms, step p50 {fast['step']['p50_ms']} ms "
+                 f"(ours {r['reset_vs_slow_mo_0_no_delay']}x, {r['step_vs_slow_mo_0_no_delay']}x faster; "
+                 f"{r['step_vs_defaults']}x per step at its defaults)")
+    elif "skipped" in bg:
+        line += f"; BrowserGym skipped: {bg['skipped'][:200]}"
+    return line
 
 
 if __name__ == "__main__":

@@ -78,13 +78,11 @@ def test_unclosed_env_is_released_by_gc():
 
 def test_nothing_carries_over_between_episodes():
     """Cookies, local and session storage, tabs and history stay in their episode, also when the
-    next episode's context was made ahead (prewarm)."""
+    next episode's context is the last one's, recycled (or, when not, made ahead: prewarm)."""
     fresh = None
     with agentgym.make("web-shop", runtime="local") as env:
         for episode in range(4):
             env.reset(options={"task_id": "shop_price-0"})
-            if episode >= 2:
-                assert env._held.spare is not None or episode == 3  # the next context is being made
             page, call = env.session.page, env.browser.call
             seen = call(page.evaluate("() => [document.cookie, localStorage.length, sessionStorage.length, history.length]"))
             fresh = fresh or seen  # the first episode's context is new by construction
@@ -98,6 +96,48 @@ def test_nothing_carries_over_between_episodes():
             env.step({"name": "goto", "arguments": {"url": "/cart"}})
             env.step({"name": "new_tab", "arguments": {"url": "/orders"}})
             assert call(env.session.context.cookies())[0]["name"] == "who"
+
+
+LEAK_PAGE = "<!doctype html><title>Leak</title><p>page</p>"
+READ_STATE = """async () => [document.cookie, localStorage.length, sessionStorage.length, history.length, window.name,
+  window.__seeds, (await indexedDB.databases()).length, (await caches.keys()).length]"""
+WRITE_STATE = """async () => { document.cookie = 'who=agent; max-age=3600'; localStorage.setItem('k', 'v');
+  sessionStorage.setItem('k', 'v'); window.name = 'leak';
+  await new Promise((r) => { const q = indexedDB.open('leakdb'); q.onsuccess = r; q.onerror = r; });
+  await caches.open('leakcache'); window.open('/two.html'); }"""
+
+
+def test_a_recycled_context_carries_nothing_over(tmp_path):
+    """Episodes of one env share a browser context, recycled between them: none sees what the
+    last one left (cookies, every storage, window name, tabs, history, init scripts with its seed),
+    and a context whose site asked for HTTP authentication is not recycled but replaced."""
+    from agentgym.envs.web.env import WebEnv
+    from agentgym.envs.web.held import RECYCLE
+
+    for name in ("index.html", "two.html"):
+        (tmp_path / name).write_text(LEAK_PAGE)
+    site = {"name": "leak", "static_dir": str(tmp_path), "init_script": "window.__seeds = (window.__seeds || []).concat([seed]);"}
+    task = {"id": "leak", "template": "leak", "kind": "widget", "sites": ["leak"], "start": ["leak", "/"], "intent": "x",
+            "checks": [{"kind": "hook"}], "min_steps": 1, "split": "train", "oracle": []}
+    with WebEnv(runtime="local", sites=[site], tasks=[task]) as env:
+        contexts = []
+        for seed in (5, 6, 7, 8):
+            if seed == 8:
+                env.session.proxy.auth_seen = True  # as if a site had asked for credentials
+            env.reset(seed=seed)
+            contexts.append(env.session.context)
+            call = env.browser.call
+            seen = call(env.session.page.evaluate(READ_STATE))
+            assert seen[3] <= 2 and seen[:3] + seen[4:] == ["", 0, 0, "", [seed], 0, 0], f"episode {seed} inherited {seen}"
+            assert len(env.session.pages) == 1 and call(env.session.context.cookies()) == []
+            obs, *_ = env.step({"name": "go_back"})
+            assert "two.html" not in obs["url"] and "two.html" not in obs["tabs"]  # no page of the last episode
+            env.step({"name": "goto", "arguments": {"url": "/"}})
+            call(env.session.page.evaluate(WRITE_STATE))
+            env.step({"name": "goto", "arguments": {"url": "/two.html"}})
+            assert len(env.session.pages) == 2 and call(env.session.context.cookies())[0]["name"] == "who"
+        if RECYCLE:
+            assert contexts[0] is contexts[1] is contexts[2] and contexts[3] is not contexts[2]
 
 
 def test_gc_on_the_browser_thread_does_not_block_it():

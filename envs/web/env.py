@@ -5,101 +5,40 @@ an RGB array, when screenshot=True). "text" holds the action's result and the pa
 accessibility-tree-like text with element ids; the other keys repeat the structured parts.
 Episodes end with send_msg_to_user (the answer / "done") or report_infeasible.
 
-Every episode gets a fresh browser context (no cookie, storage, tab or history carries over).
-With prewarm (the default), an env reset more than once makes the next episode's context in the
-background while the current episode runs, so a reset only has to reset the sites and load the
-start page; not while the shared browser holds more contexts than there are CPU cores.
+No cookie, storage, tab, history or init script carries over from one episode to the next. An
+env's episodes share one browser context, recycled between them (held.py, Session.recycle: a new
+tab, every other closed, cookies and the sites' storage cleared), which is much faster than a new
+context; one that cannot be recycled is replaced by a new one. With prewarm (the default), an env
+reset more than once whose context will not be recycled makes the next one in the background; not
+while the shared browser holds more contexts than there are CPU cores.
 """
 
 from __future__ import annotations
 
-import asyncio
 import os
-import threading
 import weakref
 from collections.abc import Sequence
-from concurrent.futures import Future
 from typing import Any
 
 import numpy as np
 from gymnasium import spaces
 
 from agentgym.actions import NoArgs, Tool, ToolCall, ToolResult
-from agentgym.env import AgentEnv, InfraError
+from agentgym.env import AgentEnv
 from agentgym.policy import Policy, ScriptedPolicy
 from agentgym.sandbox.factory import resolve_runtime
 from agentgym.spaces import TextSpace
 from agentgym.envs.web import actions as A
 from agentgym.envs.web import byo
 from agentgym.envs.web.browser import BrowserHost
-from agentgym.envs.web.hosting import SiteHost, SiteSpec, make_host
+from agentgym.envs.web.held import RECYCLE, Held, release_soon
+from agentgym.envs.web.hosting import SiteSpec, make_host
 from agentgym.envs.web.pagecalls import page_call
 from agentgym.envs.web.session import BrowserActionError, Observation, Session, VIEWPORT
 from agentgym.envs.web.tasks.checks import EpisodeEnd, hook_key, run_checks
 from agentgym.envs.web.tasks.models import HookCheck, OracleStep, WebTask
 
 EXTRA_KEYS = ("url", "tabs", "focused", "last_action_error", "chat")
-
-
-class _Held:
-    """What an env holds outside Python (site servers, a share of the browser, a context), kept
-    apart from the env so that close() or, failing that, the garbage collector releases it."""
-
-    def __init__(self) -> None:
-        self.host: SiteHost | None = None
-        self.browser: BrowserHost | None = None
-        self.session: Session | None = None
-        self.spare: tuple[BrowserHost, Future[Session]] | None = None  # the next episode's context, being made
-
-    def take_spare(self) -> Session | None:
-        """The prepared context, if it was made on the current browser and is ready (else None)."""
-        spare, self.spare = self.spare, None
-        if spare is None:
-            return None
-        host, fut = spare
-        try:
-            session = fut.result(timeout=60)
-        except Exception:  # noqa: BLE001 - a failed or stale spare: the caller opens a fresh context
-            return None
-        if host is not self.browser or host.closed:
-            if not host.closed:
-                host.call(session.close(), timeout=30)
-            return None
-        return session
-
-    def make_spare(self) -> None:
-        assert self.browser is not None and self.host is not None
-        fut = asyncio.run_coroutine_threadsafe(Session.prepare(self.browser.browser, self.host.proxy_host), self.browser.loop)
-        self.spare = (self.browser, fut)
-
-    def end_session(self) -> None:
-        if self.session is not None and self.browser is not None and not self.browser.closed:
-            try:
-                self.browser.call(self.session.close(), timeout=30)
-            except InfraError:
-                pass
-        self.session = None
-
-    def release(self) -> None:
-        self.end_session()
-        if self.spare is not None and (session := self.take_spare()) is not None:
-            self.session = session
-            self.end_session()
-        if self.browser is not None:
-            BrowserHost.release(self.browser)
-            self.browser = None
-        if self.host is not None:
-            self.host.close()
-            self.host = None
-
-
-def _release_soon(held: _Held) -> None:
-    """The garbage collector's close(). It runs on whatever thread collected the env; on a
-    browser's loop thread, waiting for the browser would block that loop, so hand it to a thread."""
-    if threading.current_thread().name == "agentgym-browser":
-        threading.Thread(target=held.release, name="agentgym-web-release", daemon=True).start()
-    else:
-        held.release()
 
 
 def _held_attr(name: str) -> property:
@@ -153,8 +92,8 @@ class WebEnv(AgentEnv):
         self.prewarm = prewarm
         self._resets = 0
         self._calls: list[tuple[str, Any]] = []  # this episode's browser actions and id lookups, for fork()
-        self._held = _Held()
-        self._finalizer = weakref.finalize(self, _release_soon, self._held)
+        self._held = Held()
+        self._finalizer = weakref.finalize(self, release_soon, self._held)
         self._before: dict[str, Any] = {}
         self._obs: Observation | None = None
         self._error = ""
@@ -190,6 +129,8 @@ class WebEnv(AgentEnv):
         self._chat = [("user", self.intent)]
         self.last_check = ""
         page = self._observe()
+        if RECYCLE and self.session.recyclable:  # the next episode's tab, while the agent reads this page
+            self.browser.loop.call_soon_threadsafe(self.session.make_next_tab)
         return (f"Task ({task_id}): {self.intent}\nWork in the browser with the tools. When you are done, call "
                 "send_msg_to_user (with the answer, if the task asks a question); if the task cannot be done on these "
                 f"sites, call report_infeasible. Both end the task.\n\n{page}")
@@ -213,13 +154,14 @@ class WebEnv(AgentEnv):
         origins = [self.host.origins[s] for s in task.sites]
         start = self.host.origins[task.start[0]] + task.start[1]
         hooked = any(isinstance(c, HookCheck) for c in task.checks)  # the start page is the task page
-        session = self._held.take_spare() or self.browser.call(Session.prepare(self.browser.browser, self.host.proxy_host))
+        session = (self._held.take_used() or self._held.take_spare()
+                   or self.browser.call(Session.prepare(self.browser.browser, self.host.proxy_host)))
         try:  # the sites' init scripts, with the episode's seed, before the start page loads
             for site in task.sites:
                 spec = self._spec(site)
                 if spec.init_script:
                     js = byo.wrap_init_script(spec.init_script, self.host.origins[site], self.page_seed)
-                    self.browser.call(session.context.add_init_script(js))
+                    self.browser.call(session.add_episode_script(js))
         except BaseException:
             self.browser.call(session.close())
             raise
@@ -229,14 +171,16 @@ class WebEnv(AgentEnv):
         # An env reset twice is likely to be reset again; but when the shared browser already holds
         # more contexts than there are cores (many envs in parallel), making spares only slows
         # everyone's steps down (16 parallel episodes on 2 cores: most actions then timed out).
-        if self.prewarm and self._resets > 1 and len(self.browser.browser.contexts) <= (os.cpu_count() or 1):
+        # A context that the next episode recycles needs no spare.
+        if (self.prewarm and self._resets > 1 and not (RECYCLE and session.recyclable)
+                and len(self.browser.browser.contexts) <= (os.cpu_count() or 1)):
             self._held.make_spare()
 
     def _spec(self, site: str) -> SiteSpec:
         return next(s for s in self.site_specs if s.name == site)
 
     def _end_episode(self) -> None:
-        self._held.end_session()
+        self._held.end_session(wait=False)  # off the next reset's path; close() waits for it
 
     def _fork_episode(self, clone: AgentEnv) -> None:
         """Own site servers and context, brought to this state by replaying the episode (fork.py)."""

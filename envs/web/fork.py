@@ -29,10 +29,10 @@ FINAL_TOOLS = {"send_msg_to_user", "report_infeasible"}
 
 def fork_into(src: WebEnv, clone: WebEnv) -> None:
     """Give `clone` (a shallow copy of `src`) its own sites, browser share and context in the same state."""
-    from agentgym.envs.web.env import _Held, _release_soon
+    from agentgym.envs.web.held import Held, release_soon
 
-    clone._held = _Held()
-    clone._finalizer = weakref.finalize(clone, _release_soon, clone._held)
+    clone._held = Held()
+    clone._finalizer = weakref.finalize(clone, release_soon, clone._held)
     clone._chat = list(src._chat)
     clone._resets = 0  # counts to 1 below: a fork makes no spare context until it is reset twice
     clone.last_png = None

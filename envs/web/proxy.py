@@ -78,6 +78,7 @@ class FilterProxy:
         self.server: asyncio.base_events.Server | None = None
         self.url = ""
         self._tasks: set[asyncio.Task] = set()
+        self.auth_seen = False  # a site asked for HTTP authentication (the browser may keep credentials)
 
     async def start(self, host: str = "127.0.0.1") -> str:
         """Listen on `host` (the browser must reach it: loopback for a browser on this machine, the
@@ -86,12 +87,17 @@ class FilterProxy:
         self.url = "http://%s:%d" % (host, self.server.sockets[0].getsockname()[1])
         return self.url
 
+    async def drop(self) -> None:
+        """End every exchange under way (the listener stays)."""
+        tasks = list(self._tasks)
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
     async def close(self) -> None:
         if self.server is not None:
             self.server.close()
-        for t in list(self._tasks):
-            t.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.drop()
         self.server = None
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -155,6 +161,8 @@ class FilterProxy:
             writer.write(resp_head)
             await _splice((reader, writer), (up_r, up_w))
             return up_w
+        if status in (401, 407) or _get(resp_headers, "www-authenticate"):
+            self.auth_seen = True
         kept = [(k, v) for k, v in resp_headers if k.lower() not in HOP_BY_HOP] + [("Connection", "close")]
         writer.write(f"{status_line}\r\n".encode("latin-1") + "".join(f"{k}: {v}\r\n" for k, v in kept).encode("latin-1") + b"\r\n")
         length = _get(resp_headers, "content-length")

@@ -1,8 +1,9 @@
 """One episode's browser state: a fresh context with its tabs, the URL filter, the chat.
 
-All methods are coroutines run on the browser loop (BrowserHost.call). The agent's mistakes
-(unknown id, hidden element, blocked URL) raise :class:`BrowserActionError`, which the env turns
-into observation text and ``last_action_error``, never an exception out of step().
+All methods are coroutines run on the browser loop (BrowserHost.call); the agent's actions are in
+browseractions.py. The agent's mistakes (unknown id, hidden element, blocked URL) raise
+:class:`BrowserActionError`, which the env turns into observation text and ``last_action_error``,
+never an exception out of step().
 """
 
 from __future__ import annotations
@@ -15,10 +16,10 @@ from urllib.parse import unquote, urljoin, urlsplit
 
 from pydantic import BaseModel
 
-from agentgym.envs.web.actionerrors import check_unblocked, explain
+from agentgym.envs.web.browseractions import MAX_TABS, BrowserActions
 from agentgym.envs.web.navwait import NAV_TIMEOUT_MS, NavWatch
 from agentgym.envs.web.pagecalls import CRASHED, BrowserActionError, navigating as _navigating, page_call, title as _title
-from agentgym.envs.web.observation import DECODE_PNG_JS, LISTEN_JS, PROBE_JS, WALK_JS, PageSnapshot, parse_walk
+from agentgym.envs.web.observation import DECODE_PNG_JS, LISTEN_JS, WALK_JS, PageSnapshot, parse_walk
 from agentgym.envs.web.proxy import FilterProxy
 from agentgym.envs.web.tasks.checks import HookReading
 from agentgym.envs.web.taskpage import TaskPage
@@ -27,7 +28,8 @@ from agentgym.envs.web.taskpage import TaskPage
 # with 16 episodes on 2 busy cores, 3 s made clicks and fills that did complete report a timeout.
 ACTION_TIMEOUT_MS = 10000
 VIEWPORT = {"width": 1280, "height": 800}
-MAX_TABS = 16  # a page opening popups in a loop gets no more (the browser is shared with other episodes)
+RECYCLE_MAX = 200  # episodes one context serves (recycle()) before a new one is made
+__all__ = ["BrowserActionError", "MAX_TABS", "Observation", "Session", "Tab", "VIEWPORT"]
 
 
 class Tab(BaseModel):
@@ -54,7 +56,7 @@ def is_admin_path(path: str) -> bool:
     return posixpath.normpath("/" + unquote(path).lstrip("/")).lstrip("/").startswith("__")
 
 
-class Session:
+class Session(BrowserActions):
     """A browser context for one episode, limited to the given site origins.
 
     Two walls keep the agent on its sites: a route filter (which also turns a blocked request
@@ -72,6 +74,11 @@ class Session:
         self.task_page: TaskPage | None = None  # for page-reward tasks: the document the reward is read from
         self.crashed: set[Any] = set()  # tabs whose renderer died: observed as such, until closed
         self.navs = NavWatch()  # navigations the pages' own scripts begin, for the wait after an action
+        self.episode_scripts: list[Any] = []  # this episode's init scripts (the sites' ones, with its seed)
+        self.seen: set[str] = set()  # every origin this context was allowed, for recycle() to clear
+        self.episodes = 0  # episodes this context has served
+        self._next: asyncio.Future[tuple[Any, Any]] | None = None  # the next episode's tab, being opened (make_next_tab)
+        self._claiming: list[Any] | None = None  # while it is opened: the tabs that appear
 
     # -- lifecycle ----------------------------------------------------------------------------------
     @classmethod
@@ -91,7 +98,7 @@ class Session:
             await self.navs.install(self.context)
             await self.context.add_init_script(LISTEN_JS)  # marks click handlers, for the observation
             self.context.on("page", self._on_page)
-            self._on_page(await self.context.new_page())
+            self._track(await self.context.new_page())
         except BaseException:
             await self.close()
             raise
@@ -101,7 +108,9 @@ class Session:
         """Allow the episode's site origins and open its start page (closes the session on failure).
         task_page: the start page is where a page reward is read from; pin it and count its loads."""
         self.origins = {origin_of(o) for o in origins}
+        self.seen |= self.origins
         self.home = start_url
+        self.episodes += 1
         try:
             if task_page:
                 self.task_page = TaskPage()
@@ -120,7 +129,89 @@ class Session:
         await self.begin(origins, start_url, task_page)
         return self
 
+    async def add_episode_script(self, js: str) -> None:
+        """An init script for this episode's documents only (recycle() removes it)."""
+        self.episode_scripts.append(await self.context.add_init_script(js))
+
+    async def cut(self, keep: bool = False) -> None:
+        """Take every site away from this context's pages at once (the route filter and the proxy
+        refuse all from now on, exchanges under way end), ahead of a close() or, keep=True, a
+        recycle() that may come later."""
+        self.origins = set()
+        await (self.proxy.drop() if keep else self.proxy.close())
+
+    @property
+    def recyclable(self) -> bool:
+        """Whether recycle() can make this context as good as a new one: not when a site asked for
+        HTTP authentication (Chromium keeps the credentials per context, out of reach to clear),
+        and not past RECYCLE_MAX episodes (whatever builds up in a context stays bounded)."""
+        return self.context is not None and not self.proxy.auth_seen and self.episodes < RECYCLE_MAX
+
+    async def recycle(self) -> None:
+        """Ready this context, cut after its last episode, for the next one, as clean as a new
+        context and faster to get: the next episode's tab is a new one (its own history, window
+        name and session storage; made ahead, see make_next_tab) and every other tab is closed
+        before cookies and every storage of each site origin the context was ever allowed (local,
+        IndexedDB, Cache Storage, file systems) are cleared; the last episode's init scripts, task
+        page and lists are dropped."""
+        if self.task_page is not None:
+            self.context.remove_listener("request", self.task_page.count)
+            self.task_page = None
+        tab, cdp = await self._next_tab()
+        scripts, self.episode_scripts = self.episode_scripts, []
+        self.pages, self.active = [], 0
+        self._track(tab)
+        old = [p for p in self.context.pages if p is not tab]
+        await asyncio.gather(*(p.close() for p in old), *(script.close() for script in scripts))
+        for _ in range(3):  # a tab an old one opened while it was being closed goes too
+            if not (old := [p for p in self.context.pages if p is not tab]):
+                break
+            await asyncio.gather(*(p.close() for p in old))
+        self.pages, self.active = [tab], 0
+        try:
+            await asyncio.gather(self.context.clear_cookies(), *(cdp.send("Storage.clearDataForOrigin", {
+                "origin": o, "storageTypes": "all"}) for o in sorted(self.seen)))
+        finally:
+            asyncio.ensure_future(cdp.detach())
+        self.blocked.clear()
+        self.crashed.clear()
+        self.navs.inflight.clear()
+
+    def make_next_tab(self) -> None:
+        """Open the next episode's tab (and a CDP session on it) in the background, now that this
+        one's has loaded: opening a tab is the slow part of recycle(). It is no tab of this
+        episode's (kept out of self.pages) and shows about:blank; no page can reach it."""
+        if self._next is None:
+            self._next = asyncio.ensure_future(self._open_tab())
+
+    async def _open_tab(self) -> tuple[Any, Any]:
+        self._claiming = []  # pages that appear meanwhile: the new tab, and any popup of the episode's pages
+        try:
+            tab = await self.context.new_page()
+        finally:
+            arrived, self._claiming = self._claiming, None
+        for page in arrived:
+            if page is not tab:
+                self._track(page)
+        try:
+            return tab, await self.context.new_cdp_session(tab)
+        except BaseException:
+            await tab.close()
+            raise
+
+    async def _next_tab(self) -> tuple[Any, Any]:
+        pending, self._next = self._next, None
+        if pending is not None:
+            try:
+                return await pending
+            except Exception:  # noqa: BLE001 - made ahead and failed: make it now, failing for good if it must
+                pass
+        return await self._open_tab()
+
     async def close(self) -> None:
+        if self._next is not None:  # the context's close ends it; its failure is no news
+            self._next.add_done_callback(lambda f: f.cancelled() or f.exception())
+            self._next = None
         try:
             if self.context is not None:
                 await self.context.close()
@@ -130,7 +221,15 @@ class Session:
             await self.proxy.close()
 
     def _on_page(self, page: Any) -> None:
-        if page not in self.pages:
+        """The context's "page" event: a tab opened by a page (a popup) or by the env."""
+        if self._claiming is not None:  # _open_tab sorts it out: its own new tab, or one of the episode's
+            self._claiming.append(page)
+            return
+        self._track(page)
+
+    def _track(self, page: Any) -> None:
+        """Make a tab one of the episode's (the active one), unless MAX_TABS are open."""
+        if page not in self.pages and not page.is_closed():
             if len(self.pages) >= MAX_TABS:
                 self.blocked.append(f"a tab past the limit of {MAX_TABS}")
                 asyncio.ensure_future(page.close())
@@ -182,12 +281,6 @@ class Session:
             raise BrowserActionError("no tab is open; use new_tab")
         return self.pages[self.active]
 
-    async def settle(self, page: Any) -> None:
-        try:
-            await page.wait_for_load_state("load", timeout=NAV_TIMEOUT_MS)
-        except Exception:  # noqa: BLE001 - a slow page is observed as it is
-            pass
-
     async def observe(self) -> Observation:
         snap = PageSnapshot(text="(no tab open; use new_tab)")
         url = ""
@@ -236,166 +329,3 @@ class Session:
         if self.task_page is None:
             return HookReading(void="this episode did not track a task page")
         return await self.task_page.read(name, attempts)
-
-    async def _evaluate(self, js: str, arg: Any = None) -> Any:
-        """Evaluate on the active page, again after a navigation that replaced the document mid-call."""
-        if self.page in self.crashed:
-            raise BrowserActionError(CRASHED)
-        for attempt in range(5):
-            try:
-                return await page_call(self.page.evaluate(js, arg))
-            except Exception as exc:  # noqa: BLE001
-                if attempt == 4 or not _navigating(exc):
-                    raise
-                await self.settle(self.page)
-
-    async def element_id(self, selector: str) -> str:
-        """The data-agid of the first element matching a CSS selector (oracles use this). An
-        element not there yet is waited for (up to NAV_TIMEOUT_MS): on a busy machine the page an
-        oracle step leads to can still be on its way when the next step looks for its elements."""
-        js = ("(s) => { const e = document.querySelector(s); if (!e) return null;"
-              " if (!e.getAttribute('data-agid')) { if (window.__agNext === undefined) window.__agNext = 1;"
-              " e.setAttribute('data-agid', String(window.__agNext++)); } return e.getAttribute('data-agid'); }")
-        ident = await self._evaluate(js, selector)
-        if ident is None:
-            try:
-                await self.page.wait_for_selector(selector, state="attached", timeout=NAV_TIMEOUT_MS)
-            except Exception:  # noqa: BLE001 - it never came
-                raise LookupError(f"no element matches {selector!r} on {self.page.url}") from None
-            await self.settle(self.page)
-            ident = await self._evaluate(js, selector)
-        if ident is None:
-            raise LookupError(f"no element matches {selector!r} on {self.page.url}")
-        return ident
-
-    # -- actions --------------------------------------------------------------------------------------
-    async def _element(self, ident: str, *, need_visible: bool = True) -> Any:
-        if not ident.isdigit():
-            raise BrowserActionError(f"element id must be the number shown in brackets, like 12, not {ident!r}")
-        info = await self._evaluate(PROBE_JS, ident)
-        if info is None or info.get("missing"):
-            if info and info.get("known"):
-                raise BrowserActionError(f"element [{ident}] is no longer on the page (removed or re-rendered since it was "
-                                         "observed); use an id from the latest observation")
-            raise BrowserActionError(f"no element with id [{ident}] on this page; use an id from the latest observation")
-        if need_visible and not info["visible"]:
-            raise BrowserActionError(f"element [{ident}] is not visible ({info.get('why') or 'hidden'}); "
-                                     "open the menu, tab or dialog that shows it, or scroll")
-        if info["disabled"]:
-            raise BrowserActionError(f"element [{ident}] is disabled")
-        return self.page.locator(f'[data-agid="{ident}"]').first, info
-
-    async def _do(self, coro: Any, what: str) -> None:
-        try:
-            await coro
-        except BrowserActionError:
-            raise
-        except Exception as exc:  # noqa: BLE001 - Playwright's timeout/interaction errors become observations
-            if "net::ERR_BLOCKED_BY_CLIENT" in str(exc):
-                raise BrowserActionError(f"{what}: blocked; only this task's sites are reachable") from None
-            raise BrowserActionError(f"{what} failed: {explain(str(exc) or type(exc).__name__)}") from None
-        if self.pages:
-            await self.navs.follow(self.page)
-        await self.settle(self.page)
-
-    async def click(self, ident: str, button: str = "left", double: bool = False) -> str:
-        loc, _ = await self._element(ident)
-        await check_unblocked(self._evaluate, ident, f"click [{ident}]")
-        await self._do(loc.dblclick(button=button) if double else loc.click(button=button), f"click [{ident}]")
-        return f"clicked [{ident}]"
-
-    async def hover(self, ident: str) -> str:
-        loc, _ = await self._element(ident)
-        await check_unblocked(self._evaluate, ident, f"hover [{ident}]")
-        await self._do(loc.hover(), f"hover [{ident}]")
-        return f"hovering over [{ident}]"
-
-    async def fill(self, ident: str, value: str) -> str:
-        loc, info = await self._element(ident)
-        if not (info["tag"] in ("input", "textarea") or info["editable"]) or info["type"] in ("checkbox", "radio", "submit", "button"):
-            raise BrowserActionError(f"element [{ident}] is a {info['tag']}{'/' + info['type'] if info['type'] else ''}, not a text field; "
-                                     "use click for buttons and checkboxes, select_option for dropdowns")
-        await self._do(loc.fill(value), f"fill [{ident}]")
-        return f"filled [{ident}] with {value!r}"
-
-    async def select_option(self, ident: str, options: list[str]) -> str:
-        loc, info = await self._element(ident)
-        if info["tag"] != "select":
-            raise BrowserActionError(f"element [{ident}] is not a dropdown (<select>); click it instead")
-        have = await page_call(loc.evaluate("(s) => [...s.options].map(o => [o.value, o.text.trim()])"))
-        values = []
-        for want in options:
-            match = next((v for v, t in have if want in (v, t)), None) or next((v for v, t in have if t.lower() == want.lower()), None)
-            if match is None:
-                raise BrowserActionError(f"[{ident}] has no option {want!r}; options: {', '.join(t for _, t in have[:30])}")
-            values.append(match)
-        await self._do(loc.select_option(value=values), f"select_option [{ident}]")
-        return f"selected {', '.join(options)} in [{ident}]"
-
-    async def press(self, key: str, ident: str | None) -> str:
-        if ident is not None:
-            loc, _ = await self._element(ident)
-            await self._do(loc.press(key), f"press {key!r} on [{ident}]")
-            return f"pressed {key} on [{ident}]"
-        await self._do(self.page.keyboard.press(key), f"press {key!r}")
-        return f"pressed {key}"
-
-    async def scroll(self, dx: int, dy: int, ident: str | None) -> str:
-        if ident is not None:
-            loc, _ = await self._element(ident, need_visible=False)
-            await self._do(loc.scroll_into_view_if_needed(), f"scroll to [{ident}]")
-            return f"scrolled [{ident}] into view"
-        await self._do(self.page.mouse.wheel(dx, dy), "scroll")
-        return f"scrolled by ({dx}, {dy})"
-
-    async def drag(self, source: str, target: str) -> str:
-        src, _ = await self._element(source)
-        dst, _ = await self._element(target)
-        await check_unblocked(self._evaluate, source, f"drag [{source}]")
-        await self._do(src.drag_to(dst), f"drag [{source}] to [{target}]")
-        return f"dragged [{source}] onto [{target}]"
-
-    async def goto(self, url: str) -> str:
-        full = self.check_url(url)
-        await self._do(self.page.goto(full, wait_until="load"), f"goto {full}")
-        return f"opened {full}"
-
-    async def history(self, back: bool) -> str:
-        page = self.page
-        resp = await (page.go_back(wait_until="load") if back else page.go_forward(wait_until="load"))
-        if resp is None and not page.url:
-            raise BrowserActionError(f"no page to go {'back' if back else 'forward'} to")
-        await self.settle(page)
-        return f"went {'back' if back else 'forward'} to {page.url}"
-
-    async def new_tab(self, url: str | None) -> str:
-        full = self.check_url(url) if url else None
-        if len(self.pages) >= MAX_TABS:
-            raise BrowserActionError(f"{MAX_TABS} tabs are open, the most there may be; close one with tab_close")
-        page = await self.context.new_page()
-        self._on_page(page)
-        self.active = self.pages.index(page)
-        if full:
-            await self._do(page.goto(full, wait_until="load"), f"open {full}")
-        return f"opened tab {self.active}" + (f" at {full}" if full else "")
-
-    def _tab(self, index: int | None) -> int:
-        i = self.active if index is None else index
-        if not 0 <= i < len(self.pages):
-            raise BrowserActionError(f"no tab {index}; open tabs are 0..{len(self.pages) - 1}")
-        return i
-
-    async def tab_focus(self, index: int) -> str:
-        self.active = self._tab(index)
-        await self.page.bring_to_front()
-        return f"switched to tab {self.active}"
-
-    async def tab_close(self, index: int | None) -> str:
-        i = self._tab(index)
-        await self.pages[i].close()  # _on_close updates the list and the active index
-        return f"closed tab {i}"
-
-    async def wait(self, ms: int) -> str:
-        if ms:
-            await asyncio.sleep(ms / 1000)
-        return f"waited {ms} ms" if ms else "did nothing"
