@@ -76,9 +76,12 @@ class AgentEnv(gymnasium.Env[dict[str, Any], Any]):
         # Subclasses set their own state first and call this last: it asks _tools() for the
         # action space.
         self.env_id = env_id or self.env_id
+        if budget is not None and not isinstance(budget, (Budget, dict)):
+            raise TypeError(f"budget must be a Budget or a dict of its fields (e.g. {{'max_turns': 8}}), not {budget!r}")
         base = Budget.model_validate(budget) if isinstance(budget, dict) else (budget or Budget())
         if max_turns is not None:
-            base = base.model_copy(update={"max_turns": max_turns})
+            # validated, not model_copy'd: max_turns=0 or -3 is one clear error here, not a silent horizon
+            base = Budget.model_validate({**base.model_dump(), "max_turns": max_turns})
         self.default_budget = base
         self.show_budget = show_budget
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:

@@ -56,3 +56,23 @@ def test_footer_is_deterministic_without_time_limit():
     tr = BudgetTracker(Budget(max_turns=4, max_tool_calls=9))
     tr.record_turn(); tr.record_tool_call("x")
     assert tr.footer() == "[budget used: turns 1/4, tool calls 1/9]"
+
+
+def test_a_bad_budget_is_refused_when_the_env_is_made():
+    """budget=7 used to be accepted and fail at every reset (each episode an infra error); max_turns=-3
+    was a silent horizon that scored every episode a plain fail."""
+    import pydantic
+    import pytest
+
+    import agentgym
+
+    with pytest.raises(TypeError, match="budget must be a Budget"):
+        agentgym.make("shell-fixture", runtime="local", budget=7)
+    for bad in (0, -3):
+        with pytest.raises(pydantic.ValidationError, match="max_turns"):
+            agentgym.make("shell-fixture", runtime="local", max_turns=bad)
+    env = agentgym.make("shell-fixture", runtime="local", budget={"max_turns": 4}, max_turns=2)
+    try:
+        assert env.unwrapped.default_budget.max_turns == 2
+    finally:
+        env.close()
