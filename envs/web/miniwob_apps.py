@@ -292,7 +292,7 @@ def email_inbox(p: Page) -> T:
         icon = "trash" if t["action"] == "delete" else "star"
         yield from icon_click(p, f"{thread.replace('a[0]', repr(t['name']))}.querySelector('.{icon}')")
         return
-    yield p.click(f"{thread}.querySelector('.email-sender')", t["name"])
+    yield p.click(thread, t["name"])  # the thread is what has the pointer (the sender inside it has no id)
     if t["action"] == "reply":
         yield p.click("'#email .email-reply'")
         yield p.fill("'#reply-text'", t["text"])

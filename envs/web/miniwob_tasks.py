@@ -207,7 +207,7 @@ def navigate_tree(p: Page) -> T:
     chain = p.read("""(() => {
       const s = $$('#tree span').find((e) => txt(e) === a[0]); const out = [];
       for (let li = s.closest('li').parentElement.closest('li'); li; li = li.parentElement.closest('li')) out.unshift(path(li.querySelector(':scope > span')));
-      return [out, path(s)]; })()""", want)
+      return [out, path(s.closest('li'))]; })()""", want)  # the item's li has the handler (and the id)
     for folder in chain[0]:
         if p.read("!document.querySelector(a[0]).closest('li').classList.contains('collapsable')", folder):
             yield p.click("a[0]", folder)
@@ -348,6 +348,6 @@ def odd_or_even(p: Page) -> T:
 @solves("use-spinner")
 def use_spinner(p: Page) -> T:
     n = int(re.search(r"Select (-?\d+)", p.query()).group(1))
-    for _ in range(abs(n)):
-        yield p.click("'.ui-spinner-up'" if n > 0 else "'.ui-spinner-down'")
+    for _ in range(abs(n)):  # the spinner's arrow buttons are aria-hidden (no id): its keys spin it
+        yield p.press("ArrowUp" if n > 0 else "ArrowDown", "'#spinner'")
     yield p.click("'#subbtn'")
