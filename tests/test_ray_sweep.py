@@ -1,12 +1,17 @@
 """Sweeps on a real two-node Ray cluster started on this machine (`ray start --head` + a worker):
 episodes run on both nodes, per-key results equal the local executor's for the same seeds,
-placement follows resources, and bad clusters fail in one line with nothing stored."""
+placement follows resources, a worker node killed mid-sweep loses nothing and doubles nothing,
+and bad clusters fail in one line with nothing stored. One module-scoped cluster (starting one
+costs seconds); the node-kill test runs after the tests that need both nodes."""
 
 from __future__ import annotations
 
 import sqlite3
+import threading
+import time
 from pathlib import Path
 
+import psutil
 import pytest
 import yaml
 from typer.testing import CliRunner
@@ -71,16 +76,65 @@ def test_placement_follows_resources_and_an_unplaceable_env_stores_nothing(ray_c
     cfg = SweepConfig.model_validate({**CFG, "agents": ["oracle"], "k": 1})
     # Only the head declared `docker`: episodes that ask for it never land on the other node.
     pinned = RayExecutor(ex.address, resources={"shell-fixture": {"docker": 0.01}})
-    pinned._inited = True  # same driver connection as `ex`
     run_sweep(cfg, out=tmp_path / "pinned", progress=False, executor=pinned)
     assert {w["node_id"] for w in placements(tmp_path / "pinned").values()} == {_docker_node()}
     assert ex.request("sql-c-lite", "docker") == {"docker": 0.01}
     nowhere = RayExecutor(ex.address, resources={"shell-fixture": {"chromium": 1}})
-    nowhere._inited = True
     with pytest.raises(RayExecutorError, match="no node of the Ray cluster has .*chromium.* for shell-fixture") as err:
         run_sweep(cfg, out=tmp_path / "nowhere", progress=False, executor=nowhere)
     assert "\n" not in str(err.value)
     assert Store.open_existing(tmp_path / "nowhere").count() == 0
+
+
+def test_a_worker_node_killed_mid_sweep_is_retried_on_the_other_and_stored_once(ray_cluster, tmp_path):
+    c, ex = ray_cluster
+    import ray_gated_agent  # registers the agent on the driver; the nodes import it through `imports`
+
+    gate = tmp_path / "gate"
+    gate.mkdir()
+    cfg = SweepConfig.model_validate({**CFG, "agents": [{"name": "gated-oracle", "kwargs": {"gate": str(gate)}}]})
+    gated = RayExecutor(c.address, imports=[ray_gated_agent.__file__], max_retries=2)
+    head = _docker_node()
+    out: dict = {}
+    sweep = threading.Thread(target=lambda: out.update(s=run_sweep(cfg, out=tmp_path / "run", progress=False, executor=gated)))
+    sweep.start()
+    try:
+        deadline = time.monotonic() + 120
+        while not (held := [m.name for m in gate.iterdir() if not m.name.startswith(head)]) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert held, "no episode started on the worker node"
+        raylet = psutil.Process(int(held[0].split(".")[1])).parent()
+        assert raylet.name() == "raylet"
+        for p in [raylet, *raylet.children(recursive=True)]:  # the whole node, by pid, mid-episode
+            p.kill()
+    finally:
+        (gate / "open").touch()
+        sweep.join(240)
+    assert not sweep.is_alive()
+    s = out["s"]
+    assert (s.ran, s.passed, s.infra_errors) == (6, 6, 0)
+    with sqlite3.connect(tmp_path / "run" / "results.sqlite") as conn:
+        assert conn.execute("SELECT COUNT(*), COUNT(DISTINCT config_id || task_id || sample) FROM episodes").fetchone() == (6, 6)
+    where = placements(tmp_path / "run")
+    retried = [k for k, w in where.items() if w["attempts"] > 1]
+    assert retried, "the episode held on the killed node was not marked as retried"
+    assert all(where[k]["node_id"] == head for k in retried)
+
+
+def test_cli_sweep_on_the_cluster_and_its_bad_inputs(ray_cluster, tmp_path):
+    c, _ = ray_cluster
+    cfg = tmp_path / "s.yaml"
+    cfg.write_text(yaml.safe_dump({**CFG, "agents": ["oracle"], "k": 1}))
+    ok = CliRunner().invoke(app, ["sweep", str(cfg), "--executor", "ray", "--address", c.address, "--out", str(tmp_path / "run"), "-q"])
+    assert ok.exit_code == 0, ok.output
+    assert "3 episodes (0 already stored, 3 run now: 3 passed" in ok.output
+    assert len(placements(tmp_path / "run")) == 3
+    assert ray.is_initialized()  # the CLI used this process's connection and left it open
+    for args, said in ((["--executor", "dask"], "unknown executor 'dask'; use local or ray"),
+                       (["--address", c.address], "--address names a Ray cluster; add `--executor ray`")):
+        bad = CliRunner().invoke(app, ["sweep", str(cfg), *args, "--out", str(tmp_path / "bad"), "-q"])
+        assert bad.exit_code == 2 and said in bad.output, bad.output
+    assert not (tmp_path / "bad").exists()
 
 
 def test_cli_unreachable_address_is_one_line_exit_2(tmp_path):

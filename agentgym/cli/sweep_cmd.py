@@ -109,6 +109,7 @@ def execute(cfg: Any, out: Path, resume: str, runtime: str | None, quiet: bool, 
 
 
 def sweep(
+    ctx: typer.Context,
     config: Annotated[Path, typer.Argument(help="sweep config YAML (name, envs, agents, models, budgets, k, seed, runtime, concurrency)")],
     out: Annotated[Path | None, typer.Option("--out", "-o", help="run directory (default runs/<name>); an existing one is resumed")] = None,
     runtime: Annotated[str | None, typer.Option("--runtime", "-r", help="docker, local or auto; overrides the config's runtime")] = None,
@@ -128,7 +129,8 @@ def sweep(
         cfg = cfg.model_copy(update={"concurrency": concurrency})
     root = out if out is not None else Path("runs") / cfg.name
     argv = ["sweep", str(config)] + (["--runtime", runtime] if runtime else []) + (["--concurrency", str(concurrency)] if concurrency else [])
-    runner = _executor(executor, address, cfg, runtime)
+    # the global --import modules: Ray nodes import them too, so the envs/agents they register exist there
+    runner = _executor(executor, address, cfg, runtime, ctx.find_root().params.get("imports") or [])
     try:
         summary = execute(cfg, root, resume_command("sweep", root, argv), runtime, quiet, retry_errors, preflight,
                           executor=runner)
@@ -141,7 +143,7 @@ def sweep(
         console.print(f"report: {write_report(summary.out)}", highlight=False, soft_wrap=True)
 
 
-def _executor(name: str, address: str | None, cfg: Any, runtime: str | None) -> Any:
+def _executor(name: str, address: str | None, cfg: Any, runtime: str | None, imports: list[str]) -> Any:
     """None for the local executor; a connected RayExecutor that can place every env; or one line, exit 2."""
     if name == "local":
         if address is not None:
@@ -151,7 +153,7 @@ def _executor(name: str, address: str | None, cfg: Any, runtime: str | None) -> 
         fail(f"unknown executor {name!r}; use local or ray")
     from agentgym.distributed import RayExecutor, RayExecutorError
 
-    ex = RayExecutor(address)
+    ex = RayExecutor(address, imports=list(imports))
     try:
         ex.check([e.id for e in cfg.envs], runtime or cfg.runtime)
     except RayExecutorError as exc:

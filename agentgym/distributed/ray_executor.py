@@ -23,6 +23,7 @@ import asyncio
 import socket
 import traceback
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 from agentgym.distributed.placement import record_placement
@@ -32,6 +33,13 @@ DOCKER_SHARE = 0.01  # one `docker` unit on a node = 100 concurrent docker-runti
 
 class RayExecutorError(RuntimeError):
     """A cluster the sweep cannot use (unreachable, wrong version, no node for an env); one line."""
+
+
+def _same(a: str, b: str, my_ip: str) -> bool:
+    """Do two HOST:PORT name the same GCS (127.0.0.1 and this node's IP are the same host)?"""
+    (ha, _, pa), (hb, _, pb) = (x.removeprefix("ray://").rpartition(":") for x in (a, b))
+    local = {"", "localhost", "127.0.0.1", my_ip}
+    return pa == pb and (ha == hb or {ha, hb} <= local)
 
 
 class RayExecutor:
@@ -44,15 +52,19 @@ class RayExecutor:
         resources: env id -> extra custom resources each of its episodes asks for.
         max_retries: how many times an episode lost to a dead worker or node is run again.
         spread: spread episodes over the nodes (Ray's SPREAD strategy) rather than filling one.
+        imports: plugin modules or .py files (as `agentgym --import` takes them) every node imports
+            before its first episode; a file must be at the same path on every node.
     """
 
     def __init__(self, address: str | None = None, *, num_cpus: float = 1.0,
                  resources: Mapping[str, Mapping[str, float]] | None = None, max_retries: int = 2,
-                 spread: bool = True, connect_timeout: float = 5.0):
+                 spread: bool = True, connect_timeout: float = 5.0, imports: list[str] | None = None):
         self.address, self.num_cpus, self.max_retries, self.spread = address, num_cpus, max_retries, spread
         self.resources = {k: dict(v) for k, v in (resources or {}).items()}
         self.connect_timeout = connect_timeout
-        self._inited = False
+        # files by absolute path: a node's worker does not start in the driver's directory
+        self.imports = tuple(str(Path(t).resolve()) if t.endswith(".py") else t for t in imports or ())
+        self._inited = self._owns = False
 
     # -- cluster --------------------------------------------------------------------------
     def connect(self) -> None:
@@ -65,6 +77,13 @@ class RayExecutor:
             raise RayExecutorError("the ray executor needs Ray: pip install 'agentgym[ray]'") from exc
         if self.address and self.address != "auto":
             self._probe(self.address)
+        if ray.is_initialized():  # the caller's own connection (a notebook, a trainer): use it, leave it open
+            here = ray.get_runtime_context().gcs_address
+            if self.address and self.address != "auto" and not _same(self.address, here, ray.util.get_node_ip_address()):
+                raise RayExecutorError(f"this process is already connected to the Ray cluster at {here}, not "
+                                       f"{self.address}; ray.shutdown() first or pass --address {here}")
+            self._inited = True
+            return
         try:
             ray.init(address=self.address, ignore_reinit_error=True, log_to_driver=False, include_dashboard=False,
                      logging_level="ERROR")
@@ -73,7 +92,7 @@ class RayExecutor:
             hint = " (the driver's Ray and Python must match the cluster's: pip install 'ray==<cluster version>')" \
                 if "version" in str(exc).lower() else ""
             raise RayExecutorError(f"cannot join the Ray cluster at {self.address or 'a new local one'}: {first}{hint}") from exc
-        self._inited = True
+        self._inited = self._owns = True
 
     def _probe(self, address: str) -> None:
         host, _, port = address.rpartition(":")
@@ -86,11 +105,12 @@ class RayExecutor:
                                    f"`ray start --head --port PORT` or pass the head's HOST:PORT to --address") from exc
 
     def close(self) -> None:
-        if self._inited:
+        """Leave the cluster if connect() joined it (a connection the caller made stays open)."""
+        if self._owns:
             import ray
 
             ray.shutdown()
-            self._inited = False
+        self._inited = self._owns = False
 
     def request(self, env_id: str, runtime: str) -> dict[str, float]:
         """The custom resources one episode of `env_id` on `runtime` asks for."""
@@ -141,7 +161,7 @@ class RayExecutor:
                 while out is None and attempts <= self.max_retries:
                     attempts += 1
                     try:
-                        out = await remote.options(**opts).remote(rc, ep, runtime, max_steps)
+                        out = await remote.options(**opts).remote(rc, ep, runtime, max_steps, self.imports)
                     except system_errors as exc:
                         last = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
                     except Exception as exc:  # noqa: BLE001 - the task itself failed (e.g. cannot import): no retry

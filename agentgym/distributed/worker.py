@@ -15,9 +15,14 @@ import traceback
 from typing import Any
 
 
-def play_episode(rc: Any, ep: Any, runtime: str, max_steps: int) -> dict[str, Any]:
+_IMPORTED: set[str] = set()
+
+
+def play_episode(rc: Any, ep: Any, runtime: str, max_steps: int, imports: tuple[str, ...] = ()) -> dict[str, Any]:
     """Play one episode here; never raises for an env or agent failure (it becomes an
-    infrastructure error on the trajectory, as on the local executor)."""
+    infrastructure error on the trajectory, as on the local executor). `imports`: the user's
+    plugin modules or .py files (`agentgym --import`), imported once per worker process first,
+    so the envs and agents they register exist on this node too."""
     import agentgym
     from agentgym.agents import make_agent
     from agentgym.parallel import RolloutSpec, run_episode_async
@@ -26,6 +31,7 @@ def play_episode(rc: Any, ep: Any, runtime: str, max_steps: int) -> dict[str, An
 
     env, usage = None, None
     try:
+        _import(imports)
         env = agentgym.make(rc.env, runtime=runtime, **rc.env_kwargs)
         policy = make_agent(rc.agent.name, env, **_agent_kwargs(rc, ep))
         options: dict[str, Any] = {"budget": rc.budget} if rc.budget is not None else {}
@@ -43,6 +49,15 @@ def play_episode(rc: Any, ep: Any, runtime: str, max_steps: int) -> dict[str, An
             except Exception:  # noqa: BLE001 - closing is best effort; the result stands
                 pass
     return {"trajectory": traj.model_dump(mode="json"), "usage": usage, "node_id": _node_id(), "pid": os.getpid()}
+
+
+def _import(imports: tuple[str, ...]) -> None:
+    from agentgym import plugins
+
+    for target in imports:
+        if target not in _IMPORTED:
+            plugins.import_module(target)
+            _IMPORTED.add(target)
 
 
 def _node_id() -> str | None:
