@@ -169,7 +169,10 @@ class Session(BrowserActions):
             await asyncio.gather(*(p.close() for p in old))
         self.pages, self.active = [tab], 0
         try:
-            await asyncio.gather(self.context.clear_cookies(), *(cdp.send("Storage.clearDataForOrigin", {
+            # bring_to_front: a tab opened beside another is a background one or hides it (a Chromium
+            # not launched by Playwright, in a container, then throttles the hidden one's animation
+            # frames: clicks took 1 s).
+            await asyncio.gather(tab.bring_to_front(), self.context.clear_cookies(), *(cdp.send("Storage.clearDataForOrigin", {
                 "origin": o, "storageTypes": "all"}) for o in sorted(self.seen)))
         finally:
             asyncio.ensure_future(cdp.detach())
@@ -194,6 +197,8 @@ class Session(BrowserActions):
             if page is not tab:
                 self._track(page)
         try:
+            if self.pages:  # the episode's tab in front again (see recycle)
+                await self.page.bring_to_front()
             return tab, await self.context.new_cdp_session(tab)
         except BaseException:
             await tab.close()
