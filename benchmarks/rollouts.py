@@ -4,6 +4,7 @@ concurrent rollouts on the SQL env.
     python benchmarks/rollouts.py                 # local runtime (+ Docker/PostgreSQL when an engine answers)
     python benchmarks/rollouts.py --json          # last stdout line is one JSON object
     python benchmarks/rollouts.py --runtimes local --concurrency 1 8 32 64
+    python benchmarks/rollouts.py --executor ray --json   # + the Ray executor's figures (benchmarks/rollouts_ray.py)
 
 Overhead: a trivial env whose step does no work and a null policy (a fixed action, as a model that
 answers instantly would); per episode, (episode wall time - time inside env.step - time inside
@@ -160,6 +161,8 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=2, help="episodes per level = concurrency x rounds")
     ap.add_argument("--runtimes", default="auto", help="comma list of local,docker; auto = local, plus docker when an engine answers")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--executor", choices=["local", "ray"], default="local",
+                    help="ray: also the Ray executor against the local one on a 1- and 2-node cluster started here")
     args = ap.parse_args()
     from agentgym.sandbox import docker_available
 
@@ -185,6 +188,11 @@ def main() -> None:
               f"{r['steps_per_s']:8.1f} {r['episode_s_p50']:9.3f} {r['errors']:6d}")
         if r["first_error"]:
             print(f"    first error: {r['first_error']}")
+    if args.executor == "ray":
+        import rollouts_ray
+
+        report["ray"] = rollouts_ray.bench()
+        rollouts_ray.print_report(report["ray"])
     if args.json:
         print(json.dumps(report))
 
