@@ -11,6 +11,7 @@ import json
 import random
 import subprocess
 import sys
+import time
 import zlib
 from pathlib import Path
 
@@ -265,3 +266,24 @@ def test_hypothesis_deadlines_cannot_fail_a_graded_test(tmp_path):
     run = _run(root, ["tests/test_slow.py"])
     assert run.fault is None and run.results == {"tests/test_slow.py::test_profile_deadline": "PASSED",
                                                  "tests/test_slow.py::TestExplicit::test_own_deadline": "PASSED"}, run.log
+
+
+def test_many_failing_subtests_in_a_long_module_are_graded_in_seconds(tmp_path):
+    """pytest >= 9 reports each failing unittest subTest, and its default traceback style re-parses
+    the whole test module for each (swe-synth more-itertools-0022's null run: 969 in a 5,000-line
+    module, over 5 minutes, an infrastructure error on the local runtime). The grading run's
+    arguments end in --tb=native: the same run takes seconds."""
+    from agentgym.envs.swe.grading import run_args
+
+    args = run_args("python -m pytest -rA -p no:cacheprovider tests/test_sub.py")
+    assert args[-1] == "--tb=native" and "--rootdir=." in args
+    root = tmp_path / "repo"
+    (root / "tests").mkdir(parents=True)
+    pad = "".join(f"def helper_{i}(x):\n    return x + {i}\n\n\n" for i in range(1200))  # a long module
+    (root / "tests" / "test_sub.py").write_text(
+        "import unittest\n\n\n" + pad + "class T(unittest.TestCase):\n    def test_all(self):\n"
+        "        for i in range(600):\n            with self.subTest(i=i):\n                self.assertEqual(i, -1)\n")
+    t0 = time.monotonic()
+    run = _run(root, ["--tb=native", "tests/test_sub.py"])
+    assert run.fault is None and run.results == {"tests/test_sub.py::T::test_all": "FAILED"}, run.log[-2000:]
+    assert time.monotonic() - t0 < 60

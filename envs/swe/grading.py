@@ -225,9 +225,7 @@ def _run(sbx: Sandbox, instance: SWEInstance, spec: RepoSpec, tests: list[str], 
             return
     canaries = plant_canaries(sbx, instance.FAIL_TO_PASS, files, scratch, CANARIES, rewrite_all=bool(spec.reinstall))
     report.canaries = len(canaries)
-    args = pytest_command(spec.test_cmd)[1]
-    if not any(a.startswith("--rootdir") for a in args):
-        args = [*args, "--rootdir=."]  # ids relative to the repository, as SWE-bench's are; its ini file still applies
+    args = run_args(spec.test_cmd)
     secret, key_file = testrun.write_harness(sbx, scratch)
     targets = spec.test_args(tests) or tests  # a data file given to pytest fails the whole run (exit 4)
     cmd = testrun.command(python.exe, scratch, key_file, [*args, *targets],
@@ -290,6 +288,18 @@ def pytest_command(test_cmd: str) -> tuple[str, list[str]]:
     else:
         raise ValueError(f"a pytest spec's test_cmd must be 'python -m pytest ...' or 'pytest ...', not {test_cmd!r}")
     return python, args  # on the local runtime python3 is the sandbox's own venv (no agentgym in it)
+
+
+def run_args(test_cmd: str) -> list[str]:
+    """pytest's arguments for the grading run: the spec's, --rootdir=. unless it sets one (ids relative
+    to the repository, as SWE-bench's are; its ini file still applies), and --tb=native last.
+    Tracebacks as the standard library prints them: pytest's own style re-parses the test module for
+    every failure, and pytest >= 9 makes one per failing unittest subTest (more-itertools' 969 in a
+    5,000-line module took over 5 minutes, 9 s this way). Verdicts come from the records, not the log."""
+    args = pytest_command(test_cmd)[1]
+    if not any(a.startswith("--rootdir") for a in args):
+        args = [*args, "--rootdir=."]
+    return [*args, "--tb=native"]
 
 
 def _forged_canaries(canaries: list[Canary], results: dict[str, str], stopped_early: bool = False) -> str:
