@@ -72,15 +72,16 @@ def ours(episodes: int) -> tuple[dict[str, Any], list[dict[str, Any]]]:
                 t = time.perf_counter()
                 obs, info = env.reset(seed=seed, options={"task_id": f"miniwob.{name}"})
                 resets.append(time.perf_counter() - t)
-                for _ in range(3):  # the observation alone (the walk of the page, tabs, URL), as a step makes it
-                    t = time.perf_counter()
-                    env.browser.call(env.session.observe())
-                    observes.append(time.perf_counter() - t)
                 policy = env.reference_policy()
                 policy.reset(obs, info)
                 actions = []
                 while True:
                     action = policy.act(obs, info)
+                    if action.name == "send_msg_to_user":  # the observation alone (walk, tabs, URL) of the page the
+                        for _ in range(3):                  # episode ends on, as a step makes it
+                            t = time.perf_counter()
+                            env.browser.call(env.session.observe())
+                            observes.append(time.perf_counter() - t)
                     t = time.perf_counter()
                     obs, reward, term, _, info = env.step(action)
                     (finishes if term else steps).append(time.perf_counter() - t)
