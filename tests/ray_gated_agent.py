@@ -1,6 +1,7 @@
 """A test plugin (imported on every Ray node through RayExecutor(imports=...)): the oracle, but
 each episode first leaves a marker (its node id and pid) in `gate` and waits there until the
-test creates `gate`/open, so a test can kill a node while it holds an episode."""
+test creates `gate`/open, so a test can kill a node (or the driver) while it holds an episode.
+`hold`: only these task ids are held (default: every task)."""
 
 from __future__ import annotations
 
@@ -13,12 +14,15 @@ from agentgym.agents import OracleAgent, register_agent
 
 
 class GatedOracle:
-    def __init__(self, env: Any, gate: str):
-        self.inner, self.gate = OracleAgent(env), Path(gate)
+    def __init__(self, env: Any, gate: str, hold: list[str] | None = None):
+        self.inner, self.gate, self.hold = OracleAgent(env), Path(gate), hold
 
     def reset(self, obs: dict[str, Any], info: dict[str, Any]) -> None:
         import ray
 
+        if self.hold is not None and info.get("task_id") not in self.hold:
+            self.inner.reset(obs, info)
+            return
         node = ray.get_runtime_context().get_node_id()
         (self.gate / f"{node}.{os.getpid()}.{time.monotonic_ns()}").touch()
         deadline = time.monotonic() + 120

@@ -6,7 +6,11 @@ costs seconds); the node-kill test runs after the tests that need both nodes."""
 
 from __future__ import annotations
 
+import json
+import signal
 import sqlite3
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -49,6 +53,17 @@ def _results(root: Path) -> dict[tuple, tuple]:
         store.close()
 
 
+def _count(run: Path) -> int:
+    """Stored episodes, read-only (a Store would rewrite the JSONL the running driver appends to)."""
+    if not (run / "results.sqlite").is_file():
+        return 0
+    with sqlite3.connect(f"file:{run / 'results.sqlite'}?mode=ro", uri=True) as conn:
+        try:
+            return conn.execute("SELECT COUNT(*) FROM episodes").fetchone()[0]
+        except sqlite3.OperationalError:  # the driver has not made the table yet
+            return 0
+
+
 def _docker_node() -> str:
     return next(n["NodeID"] for n in ray.nodes() if n["Alive"] and "docker" in n["Resources"])
 
@@ -84,6 +99,47 @@ def test_placement_follows_resources_and_an_unplaceable_env_stores_nothing(ray_c
         run_sweep(cfg, out=tmp_path / "nowhere", progress=False, executor=nowhere)
     assert "\n" not in str(err.value)
     assert Store.open_existing(tmp_path / "nowhere").count() == 0
+
+
+DRIVER = """
+import sys, json
+sys.path.insert(0, sys.argv[4])
+import ray_gated_agent
+from agentgym.distributed import RayExecutor
+from agentgym.sweep import SweepConfig, run_sweep
+ex = RayExecutor(sys.argv[2], imports=[ray_gated_agent.__file__])
+ex.connect()
+s = run_sweep(SweepConfig.model_validate(json.loads(sys.argv[1])), out=sys.argv[3], progress=False, executor=ex)
+print("RAN", s.ran, s.skipped)
+"""
+
+
+def test_a_driver_killed_mid_sweep_resumes_from_the_store_against_the_same_cluster(ray_cluster, tmp_path):
+    c, _ = ray_cluster
+    gate, run = tmp_path / "gate", tmp_path / "run"
+    gate.mkdir()
+    cfg = json.dumps({**CFG, "k": 1, "agents": [{"name": "gated-oracle", "kwargs": {"gate": str(gate), "hold": ["sum-column"]}}]})
+    argv = [sys.executable, "-c", DRIVER, cfg, c.address, str(run), str(Path(__file__).parent)]
+    driver = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and driver.poll() is None:
+            if _count(run) == 2 and any(gate.iterdir()):  # two episodes stored, the third held on a node
+                break
+            time.sleep(0.2)
+        assert driver.poll() is None, driver.communicate()[0][-2000:]
+        assert any(gate.iterdir()) and _count(run) == 2
+        driver.send_signal(signal.SIGKILL)
+        driver.wait(30)
+    finally:
+        if driver.poll() is None:
+            driver.kill()
+        (gate / "open").touch()
+    again = subprocess.run(argv, capture_output=True, text=True, timeout=180)
+    assert "RAN 1 2" in again.stdout, again.stdout[-2000:] + again.stderr[-2000:]
+    with sqlite3.connect(run / "results.sqlite") as conn:
+        assert conn.execute("SELECT COUNT(*), COUNT(DISTINCT task_id), SUM(passed) FROM episodes").fetchone() == (3, 3, 3)
+    assert len(placements(run)) == 3
 
 
 def test_a_worker_node_killed_mid_sweep_is_retried_on_the_other_and_stored_once(ray_cluster, tmp_path):
@@ -146,3 +202,16 @@ def test_cli_unreachable_address_is_one_line_exit_2(tmp_path):
     lines = [ln for ln in res.output.splitlines() if ln.strip()]
     assert len(lines) == 1 and "no Ray cluster answers at 127.0.0.1:" in lines[0]
     assert not (tmp_path / "run").exists()
+
+
+def test_a_ray_version_mismatch_is_one_line(monkeypatch):
+    def init(**_):  # what ray.init raises when the cluster runs another Ray (its own message, shortened)
+        raise RuntimeError("Version mismatch: The cluster was started with:\n    Ray: 2.9.0\n    Python: 3.10.1\n"
+                           "This process on node 127.0.0.1 was started with:\n    Ray: 2.60.0\n")
+
+    monkeypatch.setattr(ray, "is_initialized", lambda: False)
+    monkeypatch.setattr(ray, "init", init)
+    with pytest.raises(RayExecutorError) as err:
+        RayExecutor("auto").connect()
+    msg = str(err.value)
+    assert "\n" not in msg and "Version mismatch" in msg and "pip install 'ray==<cluster version>'" in msg

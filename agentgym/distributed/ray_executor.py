@@ -88,7 +88,7 @@ class RayExecutor:
             ray.init(address=self.address, ignore_reinit_error=True, log_to_driver=False, include_dashboard=False,
                      logging_level="ERROR")
         except Exception as exc:  # noqa: BLE001 - version mismatch, no cluster at "auto", ...: one line
-            first = next((ln for ln in str(exc).splitlines() if ln.strip()), type(exc).__name__)
+            first = " ".join(str(exc).split())[:400] or type(exc).__name__  # Ray's message spans lines: one line
             hint = " (the driver's Ray and Python must match the cluster's: pip install 'ray==<cluster version>')" \
                 if "version" in str(exc).lower() else ""
             raise RayExecutorError(f"cannot join the Ray cluster at {self.address or 'a new local one'}: {first}{hint}") from exc
