@@ -70,6 +70,9 @@ def test_a_spec_a_local_venv_cannot_honour_is_refused_in_one_line(tmp_path):
     msg = str(err.value)
     assert "\n" not in msg and msg.endswith("use runtime='docker'") and "Debian packages (libxml2-dev)" in msg, msg
     assert local_env.refusal(RepoSpec(pip=["pytest-mock"], install=["python -m pip install -e ."])) is None
+    # SWE-bench's flags on its self-installs are still the repository itself; anything more is not
+    assert local_env.refusal(RepoSpec(reinstall=['python -m pip install -v --no-build-isolation -e ".[dev]"'])) is None
+    assert local_env.refusal(RepoSpec(reinstall=["python -m pip install -e . && make"])) is not None
 
 
 def test_the_local_venv_is_built_once_under_concurrency(tmp_path, monkeypatch):

@@ -36,7 +36,8 @@ from agentgym.envs.swe.testrun import _PLUGIN_PROBE
 MANIFEST = "manifest.json"
 DEFAULT_BASE = "agentgym/swe-base:latest"
 #: install commands that only install the repository itself (the grader puts it on sys.path instead)
-_SELF_INSTALL = re.compile(r"^\s*(?:python3?\s+-m\s+)?pip3?\s+install\s+(?:-e\s+|--editable\s+)?\.(?:\[[\w,-]*\])?\s*$")
+_SELF_INSTALL = re.compile(r"^\s*(?:python3?\s+-m\s+)?pip3?\s+install\s+(?:(?:-v|--verbose|--no-build-isolation|--no-use-pep517)\s+)*"
+                           r"(?:-e\s+|--editable\s+)?(['\"]?)\.(?:\[[\w,-]*\])?\1(?:\s+(?:-v|--verbose))?\s*$")
 _BUILD_TIMEOUT = 900
 #: images whose local stand-in is the sandbox's own python: the synth suite's projects were validated
 #: with it (their test dependencies are the host's); every other spec gets a venv of its own

@@ -27,7 +27,7 @@ def clock(tmp_path_factory):
     out = dict(built)
     # local: what the local runtime accepts; docker: Debian's pip refuses to install into the system
     # Python (PEP 668), so the step that runs setup.py there is SWE-bench's other form
-    for runtime, step in (("local", "python3 -m pip install -e ."), ("docker", "python3 setup.py develop")):
+    for runtime, step in (("local", "python3 -m pip install --no-build-isolation -e ."), ("docker", "python3 setup.py develop")):
         out[f"reinstall_{runtime}"] = path = root / f"clock_reinstall_{runtime}.json"
         path.write_text(json.dumps({"acme/clock": dict(swe_mock_fixture.SPECS["acme/clock"], reinstall=[step])}))
     return out
