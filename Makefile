@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 AG := $(VENV)/bin/agentgym
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: install engine browser images test demo bench clean
+.PHONY: install engine browser images test demo bench train-demo clean
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -43,6 +43,11 @@ demo: install browser
 	$(AG) validate shell-fixture --runtime local
 	$(AG) sweep demos/demo.yaml --runtime local
 	$(AG) report runs/demo
+
+# Training on the CPU, no hub (issue 17): a tiny model built here, SFT then GRPO with TRL on the
+# shell fixture, reward before/after on train and held-out tasks over 3 seeds (not part of `make test`).
+train-demo: install
+	$(PY) benchmarks/train.py --out runs/train-demo
 
 bench: install engine images
 	$(PY) benchmarks/sandbox.py

@@ -45,20 +45,24 @@ class SFTOutcome(BaseModel):
 
 
 def reference_trajectories(env_id: str, task_ids: Sequence[str], *, env_kwargs: dict[str, Any] | None = None,
-                           max_turns: int = 4, seed: int = 0) -> list[Any]:
-    """The env's reference policy played on ``task_ids``; passed episodes only (rejection sampling)."""
+                           max_turns: int = 4, seed: int = 0, repeats: int = 1) -> list[Any]:
+    """The env's reference policy played ``repeats`` times on each of ``task_ids`` (seeds
+    seed..seed+repeats-1: statements may differ between episodes, e.g. the sandbox's directory);
+    passed episodes only (rejection sampling)."""
     import agentgym
     from agentgym.policy import DeferredPolicy
     from agentgym.rollout import run_episode
 
-    with agentgym.make(env_id, **(env_kwargs or {})) as env:
-        trajs = [run_episode(env, DeferredPolicy(env.reference_policy), seed=seed,
-                             options={"task_id": t, "max_turns": max_turns}, max_steps=max_turns) for t in task_ids]
+    trajs = []
+    for r in range(repeats):
+        with agentgym.make(env_id, **(env_kwargs or {})) as env:  # a fresh env: a fresh sandbox
+            trajs += [run_episode(env, DeferredPolicy(env.reference_policy), seed=seed + r,
+                                  options={"task_id": t, "max_turns": max_turns}, max_steps=max_turns) for t in task_ids]
     return [t for t in trajs if t.passed]
 
 
 def reference_conversations(env_id: str, task_ids: Sequence[str], *, env_kwargs: dict[str, Any] | None = None,
-                            max_turns: int = 4, seed: int = 0) -> list[dict[str, Any]]:
+                            max_turns: int = 4, seed: int = 0, repeats: int = 1) -> list[dict[str, Any]]:
     """Passed reference episodes as SFT rows ``{"messages", "tools", "task_id"}``, converted as
     `agentgym export --format sft` converts trajectories (agentgym.rl.export.sft_messages)."""
     import agentgym
@@ -67,7 +71,7 @@ def reference_conversations(env_id: str, task_ids: Sequence[str], *, env_kwargs:
     with agentgym.make(env_id, **(env_kwargs or {})) as env:
         tools = env.tools
     return [{"messages": sft_messages(t), "tools": tools, "task_id": t.task_id}
-            for t in reference_trajectories(env_id, task_ids, env_kwargs=env_kwargs, max_turns=max_turns, seed=seed)]
+            for t in reference_trajectories(env_id, task_ids, env_kwargs=env_kwargs, max_turns=max_turns, seed=seed, repeats=repeats)]
 
 
 def load_sft_export(path: str | Path, split: str | None = None) -> list[dict[str, Any]]:
