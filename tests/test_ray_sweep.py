@@ -86,6 +86,22 @@ def test_sweep_runs_on_both_nodes_and_matches_the_local_executor(ray_cluster, tm
     assert (again.ran, again.skipped) == (0, 12)
 
 
+def test_python_rollout_api_on_the_cluster_matches_run_rollouts(ray_cluster):
+    import agentgym
+    from agentgym.agents import make_agent
+    from agentgym.parallel import rollout_specs, run_rollouts_sync
+
+    _, ex = ray_cluster
+    specs = rollout_specs("shell-fixture", ["hello", "count-lines", "sum-column"], k=2, base_seed=7)
+    make_env = lambda env_id: agentgym.make(env_id, runtime="local")  # noqa: E731 - shipped to the nodes as is
+    policy = lambda env, spec: make_agent("simulated", env, p=0.5, seed=spec.seed)  # noqa: E731
+    here = run_rollouts_sync(specs, make_env, policy, max_concurrency=4)
+    there = RayExecutor(ex.address).run_rollouts(specs, make_env, policy, max_concurrency=4)
+    view = lambda rs: [(r.spec, r.trajectory.passed, r.trajectory.total_reward, r.trajectory.turns, r.infra_error) for r in rs]  # noqa: E731
+    assert view(there) == view(here)
+    assert 0 < sum(r.trajectory.passed for r in there) < len(specs)
+
+
 def test_placement_follows_resources_and_an_unplaceable_env_stores_nothing(ray_cluster, tmp_path):
     _, ex = ray_cluster
     cfg = SweepConfig.model_validate({**CFG, "agents": ["oracle"], "k": 1})

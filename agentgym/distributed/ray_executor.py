@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import traceback
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -65,6 +65,8 @@ class RayExecutor:
         # files by absolute path: a node's worker does not start in the driver's directory
         self.imports = tuple(str(Path(t).resolve()) if t.endswith(".py") else t for t in imports or ())
         self._inited = self._owns = False
+        self._remotes: dict[Any, Any] = {}
+        self.nodes: list[str | None] = []
 
     # -- cluster --------------------------------------------------------------------------
     def connect(self) -> None:
@@ -133,40 +135,49 @@ class RayExecutor:
                     f"({len(nodes)} alive nodes); start a node with those resources (e.g. `ray start ... --resources "
                     "'{\"docker\": 1}'` on a machine with Docker) or use another runtime")
 
+    # -- running remote functions -----------------------------------------------------------
+    def _options(self, env_id: str, runtime: str | None) -> dict[str, Any]:
+        opts: dict[str, Any] = {"num_cpus": self.num_cpus, "resources": self.request(env_id, runtime or ""),
+                                "max_retries": 0}  # retried here, so the store can say an episode was re-run
+        if self.spread:
+            opts["scheduling_strategy"] = "SPREAD"
+        return opts
+
+    async def _call(self, fn: Callable[..., Any], opts: dict[str, Any], *args: Any) -> tuple[Any, int, str]:
+        """Run fn remotely, again (up to max_retries times) when its worker or node was lost:
+        (result or None, attempts, the last error)."""
+        import ray
+
+        lost = tuple(getattr(ray.exceptions, n) for n in (
+            "WorkerCrashedError", "NodeDiedError", "ObjectLostError", "LocalRayletDiedError", "RaySystemError",
+            "OwnerDiedError", "ObjectFetchTimedOutError") if hasattr(ray.exceptions, n))
+        remote = self._remotes.get(fn) or self._remotes.setdefault(fn, ray.remote(fn))
+        attempts, last = 0, ""
+        while attempts <= self.max_retries:
+            attempts += 1
+            try:
+                return await remote.options(**opts).remote(*args), attempts, last
+            except lost as exc:
+                last = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
+            except Exception as exc:  # noqa: BLE001 - the task itself failed (e.g. cannot import): no retry
+                return None, attempts, f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=4)}"
+        return None, attempts, last
+
     # -- the sweep hook (agentgym.sweep.runner) -------------------------------------------
     async def run_episodes(self, runtime: str, max_steps: int, configs: Mapping[str, Any], todo: list[Any],
                            concurrency: int, finish: Callable[[Any, Any, dict[str, Any] | None], bool], store: Any) -> None:
         """Run `todo` on the cluster; `finish(ep, trajectory, usage)` stores each result (True if newly stored)."""
-        import ray
-
         from agentgym.distributed.worker import play_episode
         from agentgym.rollout import Trajectory
 
         self.check([configs[ep.config_id].env for ep in todo], runtime)
-        remote = ray.remote(play_episode)
         gate = asyncio.Semaphore(concurrency)
-        # Driver-side retries: Ray's own (max_retries) would hide from us that an episode was re-run.
-        system_errors = tuple(getattr(ray.exceptions, n) for n in (
-            "WorkerCrashedError", "NodeDiedError", "ObjectLostError", "LocalRayletDiedError", "RaySystemError",
-            "OwnerDiedError", "ObjectFetchTimedOutError") if hasattr(ray.exceptions, n))
 
         async def one(ep: Any) -> None:
             rc = configs[ep.config_id]
-            opts: dict[str, Any] = {"num_cpus": self.num_cpus, "resources": self.request(rc.env, runtime),
-                                    "max_retries": 0}
-            if self.spread:
-                opts["scheduling_strategy"] = "SPREAD"
             async with gate:
-                attempts, out, last = 0, None, ""
-                while out is None and attempts <= self.max_retries:
-                    attempts += 1
-                    try:
-                        out = await remote.options(**opts).remote(rc, ep, runtime, max_steps, self.imports)
-                    except system_errors as exc:
-                        last = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
-                    except Exception as exc:  # noqa: BLE001 - the task itself failed (e.g. cannot import): no retry
-                        last = f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=4)}"
-                        break
+                out, attempts, last = await self._call(play_episode, self._options(rc.env, runtime), rc, ep, runtime,
+                                                       max_steps, self.imports)
             if out is None:
                 traj = Trajectory(env_id=rc.env, task_id=ep.task_id, seed=ep.seed, first_observation="",
                                   error=f"infrastructure error: ray: no result after {attempts} attempts ({last})")
@@ -177,6 +188,40 @@ class RayExecutor:
                 record_placement(store, ep, node, attempts)
 
         await asyncio.gather(*(one(ep) for ep in todo))
+
+    # -- the rollout API (agentgym.parallel) ----------------------------------------------
+    async def arun_rollouts(self, specs: Sequence[Any], env_factory: Callable[[str], Any],
+                            policy_factory: Callable[[Any, Any], Any], *, max_concurrency: int = 8,
+                            max_steps: int = 10_000) -> list[Any]:
+        """parallel.run_rollouts on the cluster: the factories are shipped to the nodes (cloudpickle:
+        lambdas and closures work, open sockets and envs do not), results come back in the order of
+        `specs`; `self.nodes` then holds the node id each ran on (None when it has no result)."""
+        from agentgym.distributed.worker import play_rollout
+        from agentgym.parallel import RolloutResult
+        from agentgym.rollout import Trajectory
+
+        self.connect()
+        self.check([s.env_id for s in specs], "")
+        gate = asyncio.Semaphore(max_concurrency)
+
+        async def one(spec: Any) -> tuple[Any, str | None]:
+            async with gate:
+                out, attempts, last = await self._call(play_rollout, self._options(spec.env_id, None), spec, env_factory,
+                                                       policy_factory, max_steps, self.imports)
+            if out is None:
+                traj = Trajectory(env_id=spec.env_id, task_id=spec.task_id, seed=spec.seed, first_observation="",
+                                  error=f"infrastructure error: ray: no result after {attempts} attempts ({last})")
+                return RolloutResult(spec=spec, trajectory=traj, infra_error=True), None
+            return RolloutResult.model_validate(out["result"]), out["node_id"]
+
+        done = await asyncio.gather(*(one(s) for s in specs))
+        self.nodes = [n for _, n in done]
+        return [r for r, _ in done]
+
+    def run_rollouts(self, specs: Sequence[Any], env_factory: Callable[[str], Any], policy_factory: Callable[[Any, Any], Any],
+                     **kwargs: Any) -> list[Any]:
+        """arun_rollouts from sync code."""
+        return asyncio.run(self.arun_rollouts(specs, env_factory, policy_factory, **kwargs))
 
 
 __all__ = ["RayExecutor", "RayExecutorError"]

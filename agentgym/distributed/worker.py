@@ -51,6 +51,33 @@ def play_episode(rc: Any, ep: Any, runtime: str, max_steps: int, imports: tuple[
     return {"trajectory": traj.model_dump(mode="json"), "usage": usage, "node_id": _node_id(), "pid": os.getpid()}
 
 
+def play_rollout(spec: Any, env_factory: Any, policy_factory: Any, max_steps: int,
+                 imports: tuple[str, ...] = ()) -> dict[str, Any]:
+    """One rollout of the Python API (parallel.run_rollouts' unit) here, its env made and closed here."""
+    from agentgym.parallel import RolloutResult, run_episode_async
+    from agentgym.rollout import Trajectory
+
+    env = None
+    try:
+        _import(imports)
+        env = env_factory(spec.env_id)
+        policy = policy_factory(env, spec)
+        traj = asyncio.run(run_episode_async(env, policy, spec, max_steps))
+        usage = policy.usage().model_dump() if callable(getattr(policy, "usage", None)) else None
+        result = RolloutResult(spec=spec, trajectory=traj, infra_error=traj.error is not None, agent_usage=usage)
+    except Exception as exc:  # noqa: BLE001 - isolation, as parallel.run_rollouts: one rollout never sinks the rest
+        traj = Trajectory(env_id=spec.env_id, task_id=spec.task_id, seed=spec.seed, first_observation="",
+                          error=f"infrastructure error: {type(exc).__name__}: {exc}\n{traceback.format_exc(limit=6)}")
+        result = RolloutResult(spec=spec, trajectory=traj, infra_error=True)
+    finally:
+        if env is not None:
+            try:
+                env.close()
+            except Exception:  # noqa: BLE001 - closing is best effort; the result stands
+                pass
+    return {"result": result.model_dump(mode="json"), "node_id": _node_id()}
+
+
 def _import(imports: tuple[str, ...]) -> None:
     from agentgym import plugins
 
