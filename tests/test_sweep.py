@@ -185,3 +185,24 @@ def test_a_reader_never_rewrites_the_jsonl_a_running_sweep_appends_to(tmp_path):
     writer.jsonl_path.write_text("")  # a run killed between the DB write and the append
     Store(tmp_path).close()
     assert len(_jsonl_keys(writer.jsonl_path)) == 1
+
+
+def test_an_api_key_in_the_config_never_reaches_the_store(tmp_path):
+    """A run directory is shared, reported and exported: the sweep config and each config's spec are
+    stored with secret-looking values redacted (the endpoint still got the key)."""
+    cfg = SweepConfig.model_validate({
+        "name": "k", "envs": [{"id": "shell-fixture", "max_tasks": 1}],
+        "models": [{"model": "m", "base_url": "http://127.0.0.1:9/v1", "api_key": "sk-SECRET-123"}],
+        "runtime": "local", "agents": ["react"]})
+    configs, _ = plan(cfg)
+    assert any("sk-SECRET-123" in rc.model_dump_json() for rc in configs)
+    store = Store(tmp_path)
+    try:
+        store.set_meta("sweep", cfg.model_dump(mode="json"))
+        for rc in configs:
+            store.add_config(rc)
+        assert store.meta("sweep")["models"][0]["api_key"] == "<redacted>"
+        assert store.meta("sweep")["models"][0]["base_url"] == "http://127.0.0.1:9/v1"
+    finally:
+        store.close()
+    assert b"sk-SECRET-123" not in (tmp_path / "results.sqlite").read_bytes()

@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
@@ -52,6 +53,20 @@ class EpisodeRecord(BaseModel):
     error: str | None = None
 
 
+#: keys whose values never reach the store (a run directory is shared, reported and exported)
+_SECRET_KEY = re.compile(r"(api[_-]?key|token|secret|password|authorization)$", re.IGNORECASE)
+
+
+def redact(value: Any) -> Any:
+    """The value with every secret-looking key's value replaced (an api_key: under models:)."""
+    if isinstance(value, dict):
+        return {k: ("<redacted>" if isinstance(k, str) and _SECRET_KEY.search(k) and v else redact(v))
+                for k, v in value.items()}
+    if isinstance(value, list):
+        return [redact(v) for v in value]
+    return value
+
+
 class Store:
     DB, JSONL = "results.sqlite", "trajectories.jsonl"
 
@@ -84,7 +99,7 @@ class Store:
 
     # -- metadata ---------------------------------------------------------------------------
     def set_meta(self, key: str, value: Any) -> None:
-        self.conn.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, json.dumps(value)))
+        self.conn.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, json.dumps(redact(value))))
 
     def meta(self, key: str, default: Any = None) -> Any:
         row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
@@ -93,7 +108,8 @@ class Store:
     def add_config(self, rc: Any) -> None:
         mt = rc.budget.max_turns if rc.budget is not None else None
         self.conn.execute("INSERT OR REPLACE INTO configs VALUES (?, ?, ?, ?, ?, ?, ?)",
-                          (rc.config_id, rc.env, rc.agent_label, rc.model_label, rc.budget_label, mt, rc.model_dump_json()))
+                          (rc.config_id, rc.env, rc.agent_label, rc.model_label, rc.budget_label, mt,
+                           json.dumps(redact(rc.model_dump(mode="json")))))
 
     def configs(self) -> list[dict[str, Any]]:
         cur = self.conn.execute("SELECT config_id, env, agent, model, budget, max_turns FROM configs ORDER BY rowid")
