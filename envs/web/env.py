@@ -155,7 +155,7 @@ class WebEnv(AgentEnv):
         start = self.host.origins[task.start[0]] + task.start[1]
         hooked = any(isinstance(c, HookCheck) for c in task.checks)  # the start page is the task page
         session = (self._held.take_used() or self._held.take_spare()
-                   or self.browser.call(Session.prepare(self.browser.browser, self.host.proxy_host)))
+                   or self.browser.call(Session.prepare(self.browser.browser, self.host.proxy_host, self.host.static_dirs)))
         try:  # the sites' init scripts, with the episode's seed, before the start page loads
             for site in task.sites:
                 spec = self._spec(site)

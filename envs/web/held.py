@@ -67,7 +67,8 @@ class Held:
 
     def make_spare(self) -> None:
         assert self.browser is not None and self.host is not None
-        fut = asyncio.run_coroutine_threadsafe(Session.prepare(self.browser.browser, self.host.proxy_host), self.browser.loop)
+        fut = asyncio.run_coroutine_threadsafe(Session.prepare(self.browser.browser, self.host.proxy_host, self.host.static_dirs),
+                                               self.browser.loop)
         self.spare = (self.browser, fut)
 
     def end_session(self, wait: bool = True) -> None:

@@ -127,6 +127,9 @@ class SiteHost:
         # in a container, which reaches this machine (the episode's filtering proxy) at proxy_host.
         self.cdp_url: str | None = None
         self.proxy_host = "127.0.0.1"
+        # origin -> folder of the static sites whose files are on this machine: the episode's proxy
+        # answers their GETs itself (proxy.py), the same files with the same code as their server.
+        self.static_dirs: dict[str, str] = {}
 
     def reset(self, site: str) -> None:
         _admin_call(self.origins[site], "POST", "/__reset", self.token)
@@ -158,6 +161,7 @@ class LocalSiteHost(SiteHost):
                     argv.append("--app=" + json.dumps({"name": s.name, "port": _free_port(), "cwd": cwd, "argv": s.command}))
             ports = self._spawn(argv, env, cwd=WEB_DIR)["ports"]
             self.origins.update({n: f"http://127.0.0.1:{p}" for n, p in ports.items()})
+            self.static_dirs = {self.origins[s.name]: s.static_dir for s in sites if s.static_dir}
             deadline = time.monotonic() + START_TIMEOUT_S
             for origin in self.origins.values():
                 _wait_healthy(origin, deadline, self._gone)

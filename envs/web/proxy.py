@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from http import HTTPStatus
+from typing import Any
 from urllib.parse import urlsplit
 
 IDLE_S = 60.0  # a silent upstream or client this long ends the exchange
@@ -30,6 +32,17 @@ def _response(status: int, reason: str, body: str = "") -> bytes:
     data = body.encode()
     return (f"HTTP/1.1 {status} {reason}\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: {len(data)}\r\n"
             "Cache-Control: no-store\r\nConnection: close\r\n\r\n").encode() + data
+
+
+def _static(site: Any, method: str, path: str) -> bytes:
+    """A static site's answer, as its server gives it (StaticSite.handle, no-store), as bytes."""
+    from agentgym.envs.web.sites.framework import Request
+
+    resp = site.handle(Request(method, path or "/", {}, {}))
+    body = resp.body.encode("utf-8") if isinstance(resp.body, str) else resp.body
+    head = (f"HTTP/1.1 {resp.status} {HTTPStatus(resp.status).phrase}\r\nContent-Type: {resp.content_type}\r\n"
+            f"Content-Length: {len(body)}\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n")
+    return head.encode("latin-1") + (b"" if method == "HEAD" else body)
 
 
 def _parse_head(head: bytes) -> tuple[str, list[tuple[str, str]]]:
@@ -79,6 +92,9 @@ class FilterProxy:
         self.url = ""
         self._tasks: set[asyncio.Task] = set()
         self.auth_seen = False  # a site asked for HTTP authentication (the browser may keep credentials)
+        # origin -> StaticSite (sites/server.py) of a static folder served on this machine: its GETs are
+        # answered here, from the same files and with the same code as its server, without the hop to it.
+        self.static: dict[str, Any] = {}
 
     async def start(self, host: str = "127.0.0.1") -> str:
         """Listen on `host` (the browser must reach it: loopback for a browser on this machine, the
@@ -141,6 +157,11 @@ class FilterProxy:
             return None
         if _get(headers, "transfer-encoding"):
             writer.write(_response(501, "Not Implemented", "chunked request bodies are not supported"))
+            return None
+        site = self.static.get(f"{parts.scheme}://{parts.netloc}")
+        if site is not None and method in ("GET", "HEAD") and not _get(headers, "upgrade") and not _get(headers, "content-length"):
+            writer.write(await asyncio.get_running_loop().run_in_executor(None, _static, site, method, parts.path))
+            await writer.drain()
             return None
         up_r, up_w = await asyncio.wait_for(asyncio.open_connection(parts.hostname, parts.port or 80), CONNECT_S)
         path = target[len(f"{parts.scheme}://{parts.netloc}"):] or "/"

@@ -97,11 +97,15 @@ class Session(BrowserActions):
 
     # -- lifecycle ----------------------------------------------------------------------------------
     @classmethod
-    async def prepare(cls, browser: Any, proxy_host: str = "127.0.0.1") -> Session:
+    async def prepare(cls, browser: Any, proxy_host: str = "127.0.0.1", static_dirs: dict[str, str] | None = None) -> Session:
         """A fresh context with one blank tab and no site allowed yet: made ahead of an episode
         (the slow part of a reset), then begin() points it at the episode's sites. The filtering
-        proxy listens on proxy_host, an address of this machine the browser can reach."""
+        proxy listens on proxy_host, an address of this machine the browser can reach, and answers
+        the GETs of the static sites in static_dirs (origin -> folder) itself."""
+        from agentgym.envs.web.sites.server import StaticSite
+
         self = cls([], "")
+        self.proxy.static = {o: StaticSite(o, d) for o, d in (static_dirs or {}).items()}
         try:
             proxy_url = await self.proxy.start(proxy_host)
             # "<-loopback>": the sites are on loopback, which Chromium would otherwise never proxy.
