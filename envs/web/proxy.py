@@ -9,7 +9,9 @@ leaves. WebRTC is held to proxied connections by a launch flag (browser.py), so 
 same wall. The proxy runs on the browser's event loop, one listener per episode, closed with it.
 
 Plain HTTP only (the sites are http): each request is forwarded on a fresh upstream connection
-with ``Connection: close``, so no later request can ride an approved connection. CONNECT (what
+with ``Connection: close``, so no later request can ride an approved connection. A static site
+whose folder is on this machine (runtime "local") has its GETs answered here, by the same code and
+from the same files as its server (sites/server.py StaticSite), without that hop. CONNECT (what
 Chromium uses for WebSockets through a proxy) is tunnelled to allowed site origins only.
 """
 
