@@ -117,6 +117,34 @@ def test_placement_follows_resources_and_an_unplaceable_env_stores_nothing(ray_c
     assert Store.open_existing(tmp_path / "nowhere").count() == 0
 
 
+def test_a_worker_process_killed_mid_episode_is_retried_and_stored_once(ray_cluster, tmp_path):
+    c, _ = ray_cluster
+    import ray_gated_agent
+
+    gate = tmp_path / "gate"
+    gate.mkdir()
+    cfg = SweepConfig.model_validate({**CFG, "k": 1, "agents": [{"name": "gated-oracle", "kwargs": {"gate": str(gate), "hold": ["hello"]}}]})
+    out: dict = {}
+    sweep = threading.Thread(target=lambda: out.update(s=run_sweep(
+        cfg, out=tmp_path / "run", progress=False, executor=RayExecutor(c.address, imports=[ray_gated_agent.__file__]))))
+    sweep.start()
+    try:
+        deadline = time.monotonic() + 120
+        while not (held := list(gate.iterdir())) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert held, "the held episode never started"
+        psutil.Process(int(held[0].name.split(".")[1])).kill()  # its worker process only; the node lives
+        while len(list(gate.iterdir())) < 2 and time.monotonic() < deadline:  # the retry is held too
+            time.sleep(0.1)
+    finally:
+        (gate / "open").touch()
+        sweep.join(240)
+    assert not sweep.is_alive()
+    assert (out["s"].ran, out["s"].passed, out["s"].infra_errors) == (3, 3, 0)
+    where = placements(tmp_path / "run")
+    assert len(where) == 3 and [k[1] for k, w in where.items() if w["attempts"] == 2] == ["hello"]
+
+
 DRIVER = """
 import sys, json
 sys.path.insert(0, sys.argv[4])
