@@ -208,7 +208,9 @@ def summary(result: dict[str, Any]) -> str:
     bg = result.get("browsergym", {})
     if "slow_mo_0_no_delay" in bg:
         fast, r = bg["slow_mo_0_no_delay"], result["ratios"]
-        line += (f"; BrowserGym slow_mo 0, no delay: reset p50 {fast['reset']['p50_ms']} ms, step p50 {fast['step']['p50_ms']} ms "
+        after = " ".join(map(str, result.get("load_after_browsergym", [])))
+        line += (f"; BrowserGym (load {after} when it ended) slow_mo 0, no delay: reset p50 {fast['reset']['p50_ms']} ms, "
+                 f"step p50 {fast['step']['p50_ms']} ms "
                  f"(ours {r['reset_vs_slow_mo_0_no_delay']}x, {r['step_vs_slow_mo_0_no_delay']}x faster; "
                  f"{r['step_vs_defaults']}x per step at its defaults)")
     elif "skipped" in bg:
