@@ -117,7 +117,9 @@ async def run_episode_async(env: Any, policy: Policy, spec: RolloutSpec, max_ste
     options = {**spec.options, **({"task_id": spec.task_id} if spec.task_id is not None else {})}
     obs, info = await asyncio.to_thread(env.reset, seed=spec.seed, options=options)
     await asyncio.to_thread(policy.reset, obs, info)
-    traj = Trajectory(env_id=spec.env_id, task_id=info.get("task_id"), seed=spec.seed, first_observation=obs["text"])
+    runtime = info.get("runtime") if isinstance(info.get("runtime"), str) else None
+    traj = Trajectory(env_id=spec.env_id, task_id=info.get("task_id"), seed=spec.seed, runtime=runtime,
+                      first_observation=obs["text"])
     ended = False
     for _ in range(max_steps):
         action = await _act(policy, obs, info)

@@ -47,6 +47,7 @@ class Trajectory(BaseModel):
     env_id: str
     task_id: str | None
     seed: int | None
+    runtime: str | None = Field(None, description="the sandbox runtime actually used (docker, local), from reset's info")
     first_observation: str
     steps: list[StepRecord] = Field(default_factory=list)
     total_reward: float = 0.0
@@ -127,6 +128,7 @@ def run_episode(
         env_id=getattr(env.unwrapped, "env_id", "") or type(env.unwrapped).__name__,
         task_id=info.get("task_id"),
         seed=seed,
+        runtime=info.get("runtime") if isinstance(info.get("runtime"), str) else None,
         first_observation=obs["text"],
     )
     ended = False
