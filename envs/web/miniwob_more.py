@@ -164,9 +164,24 @@ def drag(p: Page, source: str, target: str, *args: object) -> ToolCall:
 
 @solves("drag-box")
 def drag_box(p: Page) -> T:
-    # grabbed at its centre and dropped on the large box's centre, the small box lands inside it
-    yield drag(p, "'#draggableSmall'", "'#draggableLarge'")
-    yield p.click("'#subbtn'")
+    """Grabbed at its centre and dropped on the large box's centre, the small box lands inside it.
+    The boxes are placed at random: when they overlap, the one on top may hide the other's centre
+    (a drop there is refused), so the hidden one is dragged, or the small one moved off first."""
+    small, large = "'#draggableSmall'", "'#draggableLarge'"
+    state = p.read("""(() => { const s = document.getElementById('draggableSmall').getBoundingClientRect(),
+        l = document.getElementById('draggableLarge').getBoundingClientRect();
+      const top = (r) => document.elementFromPoint(r.x + r.width / 2, r.y + r.height / 2);
+      const dx = s.left - l.left, dy = s.top - l.top;
+      return dx > 0 && dx < 30 && dy > 0 && dy < 30 ? 'inside' : top(s) && top(s).id === 'draggableLarge' ? 'small hidden'
+        : top(l) && top(l).id === 'draggableSmall' ? 'large hidden' : 'apart'; })()""")
+    if state == "small hidden":
+        yield drag(p, large, small)
+    elif state == "large hidden":
+        yield drag(p, small, "'#subbtn'")
+        yield drag(p, small, large)
+    elif state == "apart":
+        yield drag(p, small, large)
+    yield activate(p, "document.getElementById('subbtn')")
 
 
 @solves("text-editor")
