@@ -41,6 +41,8 @@ class GRPOSettings(BaseModel):
     save_steps: int | None = Field(None, ge=1, description="checkpoint every N steps (the final model is always saved)")
     seed: int = 0
     seeds_per_task: int = Field(1, ge=1, description="distinct env seeds per task in the dataset")
+    format_reward: float = Field(0.0, ge=0, description="weight of a shaping reward for a parseable tool call (0: env reward only); "
+                                 "logged apart from the env's reward")
 
 
 class GRPOOutcome(BaseModel):
@@ -60,7 +62,15 @@ def grpo_dataset(task_ids: Sequence[str], seeds_per_task: int = 1, seed: int = 0
     return datasets.Dataset.from_list(rows)
 
 
-def _store_callback(log: TrainLog, stats: list[EpisodeStat], algorithm: str):
+def tool_call_format(completions: list[Any], **kwargs: Any) -> list[float]:
+    """Shaping reward (TRL reward function): 1 when the rollout made at least one parseable tool
+    call, else 0. A tiny or fresh model rarely solves a task, and groups whose env rewards are all
+    equal carry no gradient; this gives them one toward the call format (DeepSeek-R1's format reward)."""
+    return [float(any(isinstance(m, dict) and m.get("role") == "assistant" and m.get("tool_calls") for m in c))
+            if isinstance(c, list) else 0.0 for c in completions]
+
+
+def _store_callback(log: TrainLog, stats: list[EpisodeStat], algorithm: str, env_key: str):
     from transformers import TrainerCallback
 
     class StoreCallback(TrainerCallback):
@@ -71,8 +81,8 @@ def _store_callback(log: TrainLog, stats: list[EpisodeStat], algorithm: str):
             stats.clear()
             scored = [s for s in done if s.infra_error is None]
             n = len(scored)
-            log.add(StepRow(
-                algorithm=algorithm, step=int(state.global_step), reward=float(logs["reward"]),
+            log.add(StepRow(  # the env's own reward, apart from any shaping reward TRL adds to it
+                algorithm=algorithm, step=int(state.global_step), reward=float(logs.get(env_key, logs["reward"])),
                 pass_rate=sum(s.passed for s in scored) / n if n else None,
                 mean_turns=sum(s.turns for s in scored) / n if n else None,
                 tokens=logs.get("completions/mean_length"), loss=logs.get("loss"), episodes=len(done),
@@ -112,10 +122,12 @@ def train_grpo(model: Any, tokenizer: Any, env_id: str, task_ids: Sequence[str],
         scale_rewards=s.scale_rewards, logging_steps=1, report_to="none", use_cpu=True, seed=s.seed,
         save_strategy="steps" if s.save_steps else "no", save_steps=s.save_steps or 500, disable_tqdm=True,
         dataloader_num_workers=0, bf16=False, gradient_checkpointing=False, log_completions=False,
+        reward_weights=[s.format_reward] if s.format_reward else None,
     )
     trainer = GRPOTrainer(model=model, args=config, train_dataset=grpo_dataset(task_ids, s.seeds_per_task, s.seed),
+                          reward_funcs=[tool_call_format] if s.format_reward else None,
                           processing_class=tokenizer, environment_factory=env_cls,
-                          callbacks=[_store_callback(log, stats, "grpo")])
+                          callbacks=[_store_callback(log, stats, "grpo", f"rewards/{env_cls.__name__}/mean")])
     try:
         trainer.train()
         final = out / "final"
@@ -132,4 +144,4 @@ def train_grpo(model: Any, tokenizer: Any, env_id: str, task_ids: Sequence[str],
                        episodes=sum(r.episodes for r in rows), rows=rows)
 
 
-__all__ = ["GRPOOutcome", "GRPOSettings", "grpo_dataset", "train_grpo"]
+__all__ = ["GRPOOutcome", "GRPOSettings", "grpo_dataset", "tool_call_format", "train_grpo"]
