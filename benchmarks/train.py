@@ -95,7 +95,8 @@ def run_seed(seed: int, args: argparse.Namespace, tok: Any, convs: list[dict[str
     grpo = train_grpo(model, tok, args.env, train, out / f"seed-{seed}" / "grpo",
                       GRPOSettings(steps=args.grpo_steps, num_generations=args.num_generations, prompts_per_step=args.prompts_per_step,
                                    learning_rate=args.grpo_lr, temperature=args.temperature, max_turns=args.max_turns,
-                                   max_completion_length=args.max_completion_length, seed=seed), env_kwargs=kw)
+                                   max_completion_length=args.max_completion_length, seed=seed,
+                                   format_reward=args.format_reward), env_kwargs=kw)
     res["train_seconds"]["grpo"] = time.perf_counter() - t0
     res["tokens"]["grpo"] = max((r.extra.get("num_tokens", 0) for r in grpo.rows), default=0)
     res["grpo_curve"] = [{"step": r.step, "reward": r.reward, "pass_rate": r.pass_rate, "mean_turns": r.mean_turns,
@@ -160,6 +161,7 @@ def main() -> None:
     ap.add_argument("--num-generations", type=int, default=4)
     ap.add_argument("--prompts-per-step", type=int, default=2)
     ap.add_argument("--temperature", type=float, default=1.0)
+    ap.add_argument("--format-reward", type=float, default=0.0, help="GRPO shaping reward for a parseable tool call (0: env reward only)")
     ap.add_argument("--max-turns", type=int, default=3)
     ap.add_argument("--max-new-tokens", type=int, default=80)
     ap.add_argument("--max-completion-length", type=int, default=256)
