@@ -88,7 +88,8 @@ def order_food(p: Page) -> T:
         name = p.read("MENU.find((it) => it.types.includes(a[0])).name", kind)
         orders = [(name, count)]
     else:
-        orders = [(n, 1) for n in p.read("MENU.map((it) => it.name).filter((n) => a[0].split(': ')[1].split(', ').includes(n))", q)]
+        # (a menu name may carry a space the page's text does not show: ' Coconut mango tart')
+        orders = [(n, 1) for n in p.read("MENU.map((it) => it.name).filter((n) => a[0].split(': ')[1].split(', ').includes(n.trim()))", q)]
     for name, count in orders:
         for _ in range(count):
             yield p.click("$$('.food-item').find((e) => e.getAttribute('data-item') === a[0]).querySelector('.add')", name)
