@@ -200,12 +200,18 @@ def text_editor(p: Page) -> T:
     for _ in range(3):  # MiniWoB marks the clicked paragraph (data-tampered); Quill may redo its selection after
         if what == "everything":
             yield p.press("Control+a", editor)
-        else:
+        elif start <= len(text) - start - length:  # from whichever end is nearer (the episode has 30 turns)
             yield p.press("Control+Home", editor)
             for _ in range(start):
                 yield p.press("ArrowRight", editor)
             for _ in range(length):
                 yield p.press("Shift+ArrowRight", editor)
+        else:
+            yield p.press("Control+End", editor)
+            for _ in range(len(text) - start - length):
+                yield p.press("ArrowLeft", editor)
+            for _ in range(length):
+                yield p.press("Shift+ArrowLeft", editor)
         yield from wait_until(p, selected, start, length, tries=5)
         if p.read(selected, start, length):
             break
