@@ -79,9 +79,9 @@ def task(name: str) -> dict[str, Any]:
 
 
 def task_names(lite: bool = False) -> list[str]:
-    from agentgym.envs.web.miniwob_solvers import LITE, SOLVERS
+    from agentgym.envs.web.miniwob_solvers import EXCLUDED, LITE, SOLVERS
 
-    names = [n for n in all_pages() if n in SOLVERS]
+    names = [n for n in all_pages() if n in SOLVERS and n not in EXCLUDED]
     return [n for n in names if n in LITE] if lite else names
 
 
@@ -90,7 +90,7 @@ def excluded() -> dict[str, str]:
     from agentgym.envs.web.miniwob_solvers import EXCLUDED, SOLVERS
 
     return {n: EXCLUDED.get(n, "no scripted solver yet (validate needs one to prove gold 1.0)")
-            for n in all_pages() if n not in SOLVERS}
+            for n in all_pages() if n not in SOLVERS or n in EXCLUDED}
 
 
 def make_env(lite: bool = False, tasks: list[str] | None = None, **kwargs: Any) -> Any:

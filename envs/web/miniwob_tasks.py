@@ -239,6 +239,10 @@ EXCLUDED: dict[str, str] = {
     "click-pie": "the env clicks an element at its centre: an item label whose centre falls in a hole of its glyph (an "
                  "'A' in Impact) gets no click, and the slice under it is refused as covered by that label",
     "click-pie-nodelay": "as click-pie: a label whose centre falls in a hole of its glyph cannot be clicked",
+    "use-colorwheel": "its reward is 1 - the mean colour distance, > 0 for every colour but the exact opposite: read "
+                      "as BrowserGym reads it (solved when > 0), clicking Submit alone solves it (a policy would learn "
+                      "that); its solver is kept",
+    "use-colorwheel-2": "as use-colorwheel: any submitted colour scores > 0, so Submit alone counts as solved",
     "tic-tac-toe": "a game against a partly random opponent that also blocks and wins: it can force a draw, so no policy "
                    "wins every game (validate needs gold 1.0)",
 }

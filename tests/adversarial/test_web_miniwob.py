@@ -61,3 +61,16 @@ def test_attack_click_the_hidden_start_cover_for_a_second_attempt(env):
     assert env.read_page("() => [WOB_RAW_REWARD_GLOBAL, WOB_EPISODE_ID]") == [-1, 1]
     _, reward, _ = step(env, "send_msg_to_user", text="done")
     assert reward == 0.0
+
+
+def test_attack_submit_any_colour_on_use_colorwheel():
+    """use-colorwheel pays 1 - the mean colour distance, read as solved when > 0: clicking Submit
+    on the page's default colour, without touching the picker, is solved. So web-miniwob leaves
+    the task out (a policy would learn to press Submit); built on purpose, the hole shows."""
+    assert "use-colorwheel" not in miniwob.task_names() and "Submit" in miniwob.excluded()["use-colorwheel"]
+    with miniwob.make_env(tasks=["use-colorwheel"], runtime="local", prewarm=False) as e:
+        e.reset(seed=5)
+        step(e, "click", id=e.element_id("#subbtn"))
+        assert e.read_page("() => WOB_RAW_REWARD_GLOBAL") > 0
+        _, reward, term = step(e, "send_msg_to_user", text="done")
+        assert term and reward == 1.0
