@@ -87,12 +87,16 @@ class OpenAICompatibleBackend(ModelBackend):
         if seed is not None:
             body["seed"] = seed
         body.update(self.config.extra_body)
+        return await self._send(body)
+
+    async def _send(self, body: dict[str, Any], *post_args: Any) -> Any:
+        """One request under the concurrency limit, counted in flight, with retries."""
         client, sem = self._ensure()
         async with sem:
             self.in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self.in_flight)
             try:
-                return await self._post_with_retries(client, body)
+                return await self._post_with_retries(client, body, *post_args)
             finally:
                 self.in_flight -= 1
 
@@ -112,14 +116,7 @@ class OpenAICompatibleBackend(ModelBackend):
         if seed is not None:
             body["seed"] = seed
         body.update(self.config.extra_body)
-        client, sem = self._ensure()
-        async with sem:
-            self.in_flight += 1
-            self.max_in_flight = max(self.max_in_flight, self.in_flight)
-            try:
-                return await self._post_with_retries(client, body, "/completions", lambda d, _t: parse_token_completion(d, prompt_ids, self.config.base_url))
-            finally:
-                self.in_flight -= 1
+        return await self._send(body, "/completions", lambda d, _t: parse_token_completion(d, prompt_ids, self.config.base_url))
 
     async def _post_with_retries(self, client: Any, body: dict[str, Any], path: str = "/chat/completions", parse: Any = None) -> Any:
         parse = parse or (lambda data, t: parse_completion(data, latency_s=t))
