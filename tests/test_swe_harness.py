@@ -8,6 +8,7 @@ import base64
 import hashlib
 import hmac
 import json
+import os
 import random
 import subprocess
 import sys
@@ -258,10 +259,12 @@ def test_hypothesis_deadlines_cannot_fail_a_graded_test(tmp_path):
     root = tmp_path / "repo"
     (root / "tests").mkdir(parents=True)
     (root / "tests" / "conftest.py").write_text(
-        "from hypothesis import settings\nsettings.register_profile('proj', max_examples=2)\nsettings.load_profile('proj')\n")
+        "from hypothesis import settings\nsettings.register_profile('proj', max_examples=2, deadline=200)\n"
+        "settings.load_profile('proj')\n")  # deadline explicit: under CI=true Hypothesis's own default has none
     (root / "tests" / "test_slow.py").write_text(SLOW_HYPOTHESIS)
     plain = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_slow.py"], cwd=root,
-                           capture_output=True, text=True, timeout=120)
+                           capture_output=True, text=True, timeout=120,
+                           env={k: v for k, v in os.environ.items() if k not in ("CI", "HYPOTHESIS_PROFILE")})
     assert "2 failed" in plain.stdout, plain.stdout[-2000:]
     run = _run(root, ["tests/test_slow.py"])
     assert run.fault is None and run.results == {"tests/test_slow.py::test_profile_deadline": "PASSED",

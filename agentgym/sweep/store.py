@@ -109,7 +109,7 @@ class Store:
         mt = rc.budget.max_turns if rc.budget is not None else None
         self.conn.execute("INSERT OR REPLACE INTO configs VALUES (?, ?, ?, ?, ?, ?, ?)",
                           (rc.config_id, rc.env, rc.agent_label, rc.model_label, rc.budget_label, mt,
-                           json.dumps(redact(rc.model_dump(mode="json")))))
+                           json.dumps(redact(json.loads(rc.model_dump_json())))))
 
     def configs(self) -> list[dict[str, Any]]:
         cur = self.conn.execute("SELECT config_id, env, agent, model, budget, max_turns FROM configs ORDER BY rowid")
