@@ -17,22 +17,8 @@ swe_app = typer.Typer(help="SWE-bench compatibility: evaluate predictions files 
                       no_args_is_help=True)
 
 
-def _fail(msg: str) -> None:
-    typer.echo(f"error: {' '.join(str(msg).split())}", err=True)
-    raise typer.Exit(2)
-
-
-def _env_args(pairs: list[str] | None) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for pair in pairs or []:
-        key, sep, raw = pair.partition("=")
-        if not sep or not key.isidentifier():
-            _fail(f"--env-arg {pair!r}: write KEY=VALUE, e.g. -e repo_source=~/src/django")
-        try:
-            out[key] = json.loads(raw)
-        except ValueError:
-            out[key] = raw
-    return out
+from agentgym.cli.app import _env_args  # noqa: E402 - the same --env-arg parsing as every other command
+from agentgym.cli.boundary import fail as _fail  # noqa: E402 - one line on stderr, exit 2
 
 
 def _open_env(dataset: str, runtime: str, kwargs: dict[str, Any]) -> Any:
