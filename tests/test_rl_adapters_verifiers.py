@@ -108,3 +108,12 @@ def test_gold_one_null_zero_infra_unscored(taskset, monkeypatch):
 
     with pytest.raises(vf.SandboxError, match="sandbox died"):
         asyncio.run(_episode(task, [("bash", {"command": "echo hi"})], monkeypatch, break_sandbox=True))
+
+
+def test_a_tool_named_like_a_toolset_method_is_refused(monkeypatch):
+    """A tool called ``run`` or ``state`` would silently replace the Toolset's own method."""
+    import agentgym.rl.adapters.verifiers as adapter
+
+    monkeypatch.setattr(adapter, "env_tool_schemas", lambda env_id, kw=None: [{"function": {"name": "run", "parameters": {}}}])
+    with pytest.raises(ValueError, match="tool 'run' cannot be a method"):
+        adapter.toolset_class("shell-fixture", KW)

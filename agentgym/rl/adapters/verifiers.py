@@ -23,15 +23,12 @@ only ever sees tool results.
 
 from __future__ import annotations
 
-import inspect
 import re
 from typing import Any
 
 import verifiers.v1 as vf
 
-from agentgym.rl.trl_env import _py_type
-
-_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+from agentgym.rl.toolmethods import env_tool_schemas, tool_methods
 
 
 class AgentGymState(vf.State):
@@ -83,38 +80,17 @@ class _ToolsetBase(vf.Toolset[AgentGymToolsetConfig, AgentGymState]):
         return obs["text"]
 
 
-def _tool(name: str, function: dict[str, Any]):
-    params_schema = function.get("parameters") or {}
-    props: dict[str, Any] = params_schema.get("properties") or {}
-    required = set(params_schema.get("required") or [])
-
-    async def tool(self: Any, **kwargs: Any) -> str:
-        return self._step(name, {k: v for k, v in kwargs.items() if v is not None or k in required})
-
-    params = [inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD)]
-    for pname, prop in props.items():
-        default = inspect.Parameter.empty if pname in required else None
-        params.append(inspect.Parameter(pname, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=_py_type(prop)))
-    tool.__signature__ = inspect.Signature(params, return_annotation=str)  # type: ignore[attr-defined]
-    tool.__annotations__ = {p.name: p.annotation for p in params[1:]} | {"return": str}
-    tool.__name__ = tool.__qualname__ = name
-    tool.__doc__ = " ".join(str(function.get("description") or name).split())
-    return vf.tool(tool)
-
-
 def toolset_class(env_id: str, env_kwargs: dict[str, Any] | None = None) -> type:
-    """A Toolset class whose ``@vf.tool`` methods are ``env_id``'s tools."""
-    import agentgym
+    """A Toolset class whose ``@vf.tool`` methods are ``env_id``'s tools.
 
-    with agentgym.make(env_id, **(env_kwargs or {})) as env:
-        schemas = env.tools
-    methods = {}
-    for schema in schemas:
-        fn = schema["function"]
-        if not _IDENT.match(fn["name"]) or fn["name"].startswith("_"):
-            raise ValueError(f"{env_id}: tool {fn['name']!r} is not a Python identifier")
-        methods[fn["name"]] = _tool(fn["name"], fn)
-    return type("AgentGymToolset_" + re.sub(r"\W", "_", env_id), (_ToolsetBase,), methods)
+    Raises:
+        ValueError: a tool whose name is no Python identifier or would replace a Toolset attribute.
+    """
+    reserved = {n for n in dir(_ToolsetBase) if not n.startswith("_")}
+    methods = tool_methods(env_id, env_tool_schemas(env_id, env_kwargs), "_step", reserved=reserved,
+                           is_async=True, args_doc=False, returns=str, drop_unset=True)
+    return type("AgentGymToolset_" + re.sub(r"\W", "_", env_id), (_ToolsetBase,),
+                {name: vf.tool(method) for name, method in methods.items()})
 
 
 class _TaskBase(vf.Task[AgentGymTaskData, AgentGymState]):
