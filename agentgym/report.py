@@ -11,11 +11,11 @@ For browsing a run interactively, `agentgym view RUN`.
 from __future__ import annotations
 
 import html
-from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from agentgym.metrics import Estimate, pass_at_k_estimate, pass_hat_k_estimate, task_outcomes
+from agentgym.metrics import Estimate, pass_at_k_estimate, pass_hat_k_estimate
+from agentgym.sweep.table import config_rows
 from agentgym.view.charts import CHART_CSS, env_charts
 from agentgym.view.data import OUTCOME_RANK, config_label, outcome
 from agentgym.view.episode import EPISODE_CSS, badge, episode_body
@@ -54,30 +54,25 @@ def _ks(n_min: int) -> list[int]:
 
 
 def summarize(configs: list[dict[str, Any]], episodes: list[dict[str, Any]], n_boot: int = 1000) -> list[dict[str, Any]]:
-    """One row per config with its metrics over its scored episodes: an infrastructure error is
+    """One row per config with its metrics over its scored episodes, built on the sweep table's
+    config_rows (one grouping by config, one split of errored episodes): an infrastructure error is
     neither a pass nor a fail (metrics leaves it out of n; a task left with fewer than k scored
-    samples is left out of that k's mean) and is counted in "errors". k is the smallest number of
-    samples per task; mean turns and cost are over scored episodes."""
-    by_cfg: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for ep in episodes:
-        by_cfg[ep["config_id"]].append(ep)
+    samples is left out of that k's mean) and is counted in "errors". Here k is the smallest number of
+    samples per task (errored ones included); tasks, mean turns and cost are over scored episodes."""
     rows = []
-    for c in configs:
-        eps = by_cfg.get(c["config_id"], [])
-        scored = [e for e in eps if not e["infra_error"]]
-        results = task_outcomes(eps)
-        errors = len(eps) - len(scored)
-        row = {**c, "episodes": len(eps), "scored": len(scored), "tasks": len({str(e["task_id"]) for e in scored}), "k": 0,
-               "pass1": None, "passk": None, "passhatk": None, "curve": [], "turns": None, "cost": None, "errors": errors, "infra": errors}
-        if scored:
-            k = min(len(v) for v in results.values())
-            row["k"] = k
-            row["pass1"] = _estimate(pass_at_k_estimate, results, 1, n_boot)
-            row["passk"] = _estimate(pass_at_k_estimate, results, k, n_boot)
-            row["passhatk"] = _estimate(pass_hat_k_estimate, results, k, n_boot)
-            row["curve"] = [(kk, est) for kk in _ks(k) if (est := _estimate(pass_at_k_estimate, results, kk, n_boot)) is not None]
-            row["turns"] = sum(e["turns"] for e in scored) / len(scored)
-            row["cost"] = sum(e["cost"] or 0.0 for e in scored) / len(scored)
+    for c, t in zip(configs, config_rows(configs, episodes, n_boot=n_boot)):
+        row = {**c, "episodes": t.episodes, "scored": t.passed + t.failed, "tasks": t.scored_tasks, "k": 0, "pass1": None,
+               "passk": None, "passhatk": None, "curve": [], "turns": None, "cost": None, "errors": t.errors, "infra": t.errors}
+        if t.passed + t.failed:
+            results, k = t.outcomes, min(len(v) for v in t.outcomes.values())
+            known = {1: t.pass1, t.k: t.passk}  # the table's estimates (same n_boot and seed): not bootstrapped twice
+
+            def at_k(kk: int) -> Estimate | None:
+                return known[kk] if kk in known else _estimate(pass_at_k_estimate, results, kk, n_boot)
+
+            row.update(k=k, pass1=t.pass1, passk=at_k(k), passhatk=_estimate(pass_hat_k_estimate, results, k, n_boot),
+                       curve=[(kk, est) for kk in _ks(k) if (est := at_k(kk)) is not None],
+                       turns=t.mean_turns, cost=t.mean_cost_scored)
         rows.append(row)
     return rows
 

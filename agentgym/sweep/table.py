@@ -34,10 +34,16 @@ class ConfigRow(BaseModel):
     passk: Estimate | None = None
     mean_turns: float | None = Field(None, description="over scored episodes")
     mean_cost: float | None = Field(None, description="over all episodes (an errored one may have cost money too)")
+    scored_tasks: int = Field(0, description="tasks with at least one scored episode")
+    mean_cost_scored: float | None = Field(None, description="over scored episodes (the HTML report's column)")
+    outcomes: dict[str, list[bool | None]] = Field(default_factory=dict, exclude=True, repr=False,
+                                                   description="per task, its samples' outcomes (None: infra error), "
+                                                               "for estimates built on this row (the report's pass^k)")
 
 
 def config_rows(configs: list[dict[str, Any]], episodes: list[dict[str, Any]], n_boot: int = 1000) -> list[ConfigRow]:
-    """Rows for `configs` (Store.configs()) from `episodes` (Store.episodes())."""
+    """Rows for `configs` (Store.configs()) from `episodes` (Store.episodes()): the one place episodes
+    are grouped by config and errored ones split out (the HTML report builds on these rows)."""
     by_cfg: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for ep in episodes:
         by_cfg[ep["config_id"]].append(ep)
@@ -51,11 +57,13 @@ def config_rows(configs: list[dict[str, Any]], episodes: list[dict[str, Any]], n
                         failed=len(scored) - passed, errors=len(eps) - len(scored))
         outcomes = task_outcomes(eps)
         counts = [sum(o is not None for o in v) for v in outcomes.values()]
+        row.outcomes, row.scored_tasks = outcomes, sum(c > 0 for c in counts)
         if scored:
             row.k = min(c for c in counts if c > 0)
             row.pass1 = pass_at_k_estimate(outcomes, 1, n_boot=n_boot)
             row.passk = pass_at_k_estimate(outcomes, row.k, n_boot=n_boot) if row.k > 1 else row.pass1
             row.mean_turns = sum(e["turns"] for e in scored) / len(scored)
+            row.mean_cost_scored = sum(e["cost"] or 0.0 for e in scored) / len(scored)
         if eps:
             row.mean_cost = sum(e["cost"] or 0.0 for e in eps) / len(eps)
         rows.append(row)
