@@ -207,3 +207,28 @@ def test_vllm_generate_ids_maps_token_prompt_and_logprobs(monkeypatch):
     assert prompts == [{"prompt_token_ids": [1, 2, 3]}]
     assert (params.logprobs, params.stop_token_ids, params.temperature, params.seed, params.max_tokens) == (0, [6], 0.7, 2, 4)
     assert (out.ids, out.logprobs, out.finish_reason) == ([5, 6], [-0.5, -0.25], "stop")
+
+
+def test_the_seed_is_set_under_the_lock(monkeypatch):
+    """torch's RNG is process-global: a seed set before taking the lock lets another thread's seed
+    (or sampling) land in between, so the same seed gave different samples under concurrency."""
+    backend = TransformersBackend.__new__(TransformersBackend)
+    import threading
+
+    backend._torch, backend.device, backend.model, backend._lock = torch, "cpu", "stand-in", threading.Lock()
+    held: list[bool] = []
+    monkeypatch.setattr(torch, "manual_seed", lambda seed: held.append(backend._lock.locked()))
+
+    class Stop(Exception):
+        pass
+
+    def generate(*a, **k):
+        raise Stop
+
+    backend.lm = SimpleNamespace(generate=generate, generation_config=None)
+    backend.tokenizer = SimpleNamespace(eos_token_id=2, apply_chat_template=lambda *a, **k: {"input_ids": torch.tensor([[1, 5]])})
+    with pytest.raises(Stop):
+        backend._generate_ids([1, 5], 4, 1.0, 7, [2])
+    with pytest.raises(Stop):
+        backend._generate(ASK_CHAT, None, 1, 1.0, 4, 7)
+    assert held == [True, True]

@@ -152,10 +152,10 @@ class TransformersBackend(ModelBackend):
         enc = self.tokenizer.apply_chat_template(messages, tools=tools, add_generation_prompt=True, return_tensors="pt", return_dict=True)
         ids = enc["input_ids"].to(self.device)
         mask = enc["attention_mask"].to(self.device) if "attention_mask" in enc else None
-        if seed is not None:
-            torch.manual_seed(seed)
         sample = temperature > 0
         with self._lock, torch.no_grad():
+            if seed is not None:  # under the lock: another thread's seed must not land between this and generate
+                torch.manual_seed(seed)
             out = self.lm.generate(
                 ids, attention_mask=mask, max_new_tokens=max_tokens, num_return_sequences=n, do_sample=sample,
                 temperature=temperature if sample else None, pad_token_id=self.tokenizer.eos_token_id,
@@ -186,11 +186,11 @@ class TransformersBackend(ModelBackend):
     def _generate_ids(self, prompt_ids, max_tokens, temperature, seed, stop_ids) -> TokenSample:
         torch = self._torch
         ids = torch.tensor([list(prompt_ids)], device=self.device)
-        if seed is not None:
-            torch.manual_seed(seed)
         sample = temperature > 0
         stops = sorted({*stop_ids, *self.stop_ids()})
         with self._lock, torch.no_grad():
+            if seed is not None:  # under the lock (see _generate)
+                torch.manual_seed(seed)
             # top_k=0 / top_p=1: sample from the whole softmax(logits / T), so the logprob recorded
             # below is the sampler's (a model's generation config may narrow it otherwise).
             out = self.lm.generate(
