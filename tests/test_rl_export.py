@@ -170,3 +170,13 @@ def test_split_sources():
     lite = type("SynthLite", (Synth,), {"env_id": "swe-synth-lite"})()
     for t in Synth.instances:
         assert split_of(Synth(), t) == split_of(lite, t) == split_of(Synth(), t.split("__")[0] + "__synth-0001")
+
+
+def test_the_export_folder_has_a_new_folders_permissions(token_run, tmp_path):
+    """The staging folder is renamed to OUT: made by mkdtemp it was 0700, unreadable to a trainer
+    running as another user."""
+    run, _ = token_run
+    assert _export(run, "--format", "rl", "--out", tmp_path / "rl").exit_code == 0
+    (tmp_path / "plain").mkdir()
+    assert (tmp_path / "rl").stat().st_mode == (tmp_path / "plain").stat().st_mode
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []

@@ -20,8 +20,9 @@ and ``--out`` must not exist yet (an export never mixes with an older one).
 from __future__ import annotations
 
 import json
+import os
+import secrets
 import shutil
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Literal
@@ -254,7 +255,10 @@ def export_run(run: str | Path, fmt: str, out: str | Path, *, split: str | None 
         raise ExportError(f"nothing to export from {run}: no usable {'passed ' if fmt == 'sft' else ''}episode"
                           f"{' of the ' + split + ' split' if split else ''} (skipped: {skipped})")
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
+    # mkdir, not mkdtemp: mkdtemp's 0700 would stay on OUT after the rename (a trainer running as
+    # another user could not read it); mkdir gives what the umask gives any new folder
+    tmp = out.parent / f".{out.name}.{os.getpid()}.{secrets.token_hex(4)}.partial"
+    tmp.mkdir()
     try:
         files = _write(tmp, fmt, rows)
         tmp.rename(out)
