@@ -6,8 +6,9 @@ async ``aact`` (model-driven agents) are awaited on the loop; plain policies run
 A global semaphore bounds rollouts in flight; a per-env limit bounds live instances of each env
 (each rollout holds one env instance, reused across rollouts through a pool). Seeds derive from
 (base_seed, env_id, task_id, sample), so a rollout's result does not depend on scheduling.
-A rollout that raises is isolated: it is recorded as an infrastructure error on its Trajectory,
-its env instance is discarded, and the other rollouts go on.
+A rollout that raises is isolated: it is recorded as an infrastructure error on its Trajectory
+(which keeps every step and message up to the failure: rollout.errored_trajectory), its env
+instance is discarded, and the other rollouts go on.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ import asyncio
 import hashlib
 import inspect
 import time
-import traceback
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -24,7 +24,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from agentgym.policy import Policy
-from agentgym.rollout import Trajectory
+from agentgym.rollout import Trajectory, errored_trajectory
 
 EnvFactory = Callable[[str], Any]
 PolicyFactory = Callable[[Any, "RolloutSpec"], Policy]
@@ -121,13 +121,17 @@ async def run_episode_async(env: Any, policy: Policy, spec: RolloutSpec, max_ste
     traj = Trajectory(env_id=spec.env_id, task_id=info.get("task_id"), seed=spec.seed, runtime=runtime,
                       first_observation=obs["text"])
     ended = False
-    for _ in range(max_steps):
-        action = await _act(policy, obs, info)
-        ts = time.perf_counter()
-        obs, reward, terminated, truncated, info = await asyncio.to_thread(env.step, action)
-        if traj.record(action, obs, reward, terminated, truncated, info, time.perf_counter() - ts):
-            ended = True
-            break
+    try:
+        for _ in range(max_steps):
+            action = await _act(policy, obs, info)
+            ts = time.perf_counter()
+            obs, reward, terminated, truncated, info = await asyncio.to_thread(env.step, action)
+            if traj.record(action, obs, reward, terminated, truncated, info, time.perf_counter() - ts):
+                ended = True
+                break
+    except Exception as exc:  # the caller isolates it; the steps and messages so far go with it
+        traj.keep_partial(exc, policy, t0)
+        raise
     traj.finish(env, info, ended, max_steps, t0, policy=policy)
     return traj
 
@@ -152,21 +156,18 @@ async def run_rollouts(
         env_sem = pool.sem(spec.env_id) or _NoLimit()
         # The env's own limit first: waiting for it must not hold a global slot other envs could use.
         async with env_sem, gate:
-            env = None
+            env, policy = None, None
             try:
                 env = await pool.take(spec.env_id)
                 policy = await asyncio.to_thread(policy_factory, env, spec)
                 traj = await run_episode_async(env, policy, spec, max_steps)
                 pool.give(spec.env_id, env)
-                usage = policy.usage().model_dump() if callable(getattr(policy, "usage", None)) else None
-                return RolloutResult(spec=spec, trajectory=traj, infra_error=traj.error is not None, agent_usage=usage)
+                return RolloutResult(spec=spec, trajectory=traj, infra_error=traj.error is not None, agent_usage=policy_usage(policy))
             except Exception as exc:  # noqa: BLE001 - isolation is the point: one rollout never sinks the rest
                 if env is not None:
                     await pool.discard(env)  # it may be mid-episode or broken: never reuse it
-                tb = traceback.format_exc(limit=6)
-                traj = Trajectory(env_id=spec.env_id, task_id=spec.task_id, seed=spec.seed, first_observation="",
-                                  error=f"infrastructure error: {type(exc).__name__}: {exc}\n{tb}")
-                return RolloutResult(spec=spec, trajectory=traj, infra_error=True)
+                traj = errored_trajectory(exc, env_id=spec.env_id, task_id=spec.task_id, seed=spec.seed)
+                return RolloutResult(spec=spec, trajectory=traj, infra_error=True, agent_usage=policy_usage(policy))
 
     try:
         return list(await asyncio.gather(*(one(s) for s in specs)))
@@ -174,9 +175,20 @@ async def run_rollouts(
         await pool.close()
 
 
+def policy_usage(policy: Any) -> dict[str, Any] | None:
+    """The policy's usage() as a dict (tokens spent before a failure count too), or None."""
+    fn = getattr(policy, "usage", None)
+    if not callable(fn):
+        return None
+    try:
+        return fn().model_dump()
+    except Exception:  # noqa: BLE001 - usage is extra detail; the result stands without it
+        return None
+
+
 def run_rollouts_sync(specs: Sequence[RolloutSpec], env_factory: EnvFactory, policy_factory: PolicyFactory, **kwargs: Any) -> list[RolloutResult]:
     """run_rollouts from sync code (scripts, the CLI)."""
     return asyncio.run(run_rollouts(specs, env_factory, policy_factory, **kwargs))
 
 
-__all__ = ["RolloutResult", "RolloutSpec", "derive_seed", "rollout_specs", "run_episode_async", "run_rollouts", "run_rollouts_sync"]
+__all__ = ["RolloutResult", "RolloutSpec", "derive_seed", "policy_usage", "rollout_specs", "run_episode_async", "run_rollouts", "run_rollouts_sync"]

@@ -4,12 +4,20 @@ A Trajectory is the stored record of one episode (schema_version says which shap
 steps, and, since version 2, the model's transcript and per-call usage (from policies that have
 a ``transcript()``) and the grader's report, so a failure explains itself. Every field added
 since version 1 is optional: older stored runs still load. Stored text is bounded (clip).
+
+An episode that raises (a model endpoint that dies mid-episode, a sandbox that goes away) keeps
+what it had: run_episode / run_episode_async close the partial record (every step, the policy's
+transcript up to the failure) and attach it to the exception before re-raising, and the callers
+that isolate failures (parallel, the sweep runner, the Ray worker) store
+``errored_trajectory(exc, ...)``: that partial record with the error line, or an empty one when
+the episode never started.
 """
 
 from __future__ import annotations
 
 import json
 import time
+import traceback
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -101,6 +109,21 @@ class Trajectory(BaseModel):
             passed=self.passed, error=self.error, truncated=self.truncated, last_info=last_info,
             last_observation=self.steps[-1].observation if self.steps else "", env_report=_env_report(env))
 
+    def keep_partial(self, exc: BaseException, policy: Any, started: float) -> None:
+        """Close the record of an episode that raised `exc` (steps and transcript so far) and
+        attach it to `exc` for errored_trajectory. Never raises: the original error matters more."""
+        try:
+            self.seconds = time.perf_counter() - started
+            self.schema_version = SCHEMA_VERSION
+            self.first_observation = clip(self.first_observation)
+            self.attach_transcript(policy)
+        except Exception:  # noqa: BLE001 - a policy whose transcript() fails too: keep the steps
+            pass
+        try:
+            setattr(exc, PARTIAL_ATTR, self)
+        except (AttributeError, TypeError):  # an exception type without a __dict__: stored empty
+            pass
+
     def attach_transcript(self, policy: Any) -> None:
         """Store `policy.transcript()` (bounded) when the policy keeps one."""
         get = getattr(policy, "transcript", None)
@@ -132,14 +155,37 @@ def run_episode(
         first_observation=obs["text"],
     )
     ended = False
-    for _ in range(max_steps):
-        action = policy.act(obs, info)
-        ts = time.perf_counter()
-        obs, reward, terminated, truncated, info = env.step(action)
-        if traj.record(action, obs, reward, terminated, truncated, info, time.perf_counter() - ts):
-            ended = True
-            break
+    try:
+        for _ in range(max_steps):
+            action = policy.act(obs, info)
+            ts = time.perf_counter()
+            obs, reward, terminated, truncated, info = env.step(action)
+            if traj.record(action, obs, reward, terminated, truncated, info, time.perf_counter() - ts):
+                ended = True
+                break
+    except Exception as exc:
+        traj.keep_partial(exc, policy, t0)
+        raise
     traj.finish(env, info, ended, max_steps, t0, policy=policy)
+    return traj
+
+
+PARTIAL_ATTR = "agentgym_partial_trajectory"
+
+
+def errored_trajectory(exc: BaseException, *, env_id: str, task_id: str | None, seed: int | None) -> Trajectory:
+    """What to store for an episode that raised `exc` (call it where the exception is caught):
+    the partial record run_episode(_async) attached to it (every step and message up to the
+    failure), else an empty one; either way an infrastructure error with the error line and a
+    short traceback, and a grader report whose verdict is "error"."""
+    tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__, limit=6))
+    error = f"infrastructure error: {type(exc).__name__}: {exc}\n{tb}"
+    partial = getattr(exc, PARTIAL_ATTR, None)
+    traj = partial if isinstance(partial, Trajectory) else Trajectory(env_id=env_id, task_id=task_id, seed=seed, first_observation="")
+    traj.error, traj.passed = error, False
+    last = traj.steps[-1] if traj.steps else None
+    traj.grader_report = build_grader_report(passed=False, error=error, truncated=traj.truncated,
+                                             last_info=last.info if last else {}, last_observation=last.observation if last else "")
     return traj
 
 
@@ -161,4 +207,4 @@ def _jsonable_info(info: dict[str, Any]) -> dict[str, Any]:
     return {k: _jsonable(v) for k, v in info.items()}
 
 
-__all__ = ["SCHEMA_VERSION", "GraderReport", "StepRecord", "Trajectory", "Transcript", "run_episode"]
+__all__ = ["SCHEMA_VERSION", "GraderReport", "StepRecord", "Trajectory", "Transcript", "errored_trajectory", "run_episode"]

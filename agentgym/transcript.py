@@ -57,7 +57,7 @@ class ModelTurn(BaseModel):
     input_tokens: int = 0
     cached_input_tokens: int = 0
     output_tokens: int = 0
-    cost: float = Field(0.0, description="at the agent's token prices (the sweep's price table may differ)")
+    cost: float = Field(0.0, description="in a sweep: at its price table (as its cost column); else at the agent's token prices")
     latency_s: float = 0.0
     message_index: int = Field(-1, description="index in Transcript.messages of the assistant message it produced")
 

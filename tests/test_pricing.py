@@ -122,3 +122,26 @@ def test_sweep_costs_come_from_the_named_table_and_its_version_is_recorded(tmp_p
     with pytest.raises(ValueError, match="prices: no price table named 'nope'"):
         SweepConfig.from_yaml(cfg_path)
     assert SweepConfig.model_validate({"name": "x", "envs": ["shell-fixture"], "agents": ["oracle"], "prices": "default"}).price_table()
+
+
+def test_transcript_per_call_costs_add_up_to_the_sweeps_cost_column(tmp_path):
+    """The agent prices tokens its own way (here 100/Mtok); the stored transcript's per-call costs
+    are at the sweep's table, so they sum to the episode's cost in the table (tools and sandbox
+    are free in this table, so tokens are the whole cost)."""
+    from agentgym.models.testing import OpenAITestServer, Reply
+    from agentgym.sweep.table import run_rows
+
+    table = {"version": "custom-1", "models": {"m": {"input_per_mtok": 3.0, "cached_input_per_mtok": 1.0, "output_per_mtok": 11.0}}}
+    script = [Reply.call("bash", {"command": "true"}, prompt_tokens=1000, cached_tokens=400, completion_tokens=30),
+              Reply.call("submit", {}, prompt_tokens=2000, completion_tokens=50)]
+    with OpenAITestServer(script) as srv:
+        cfg = SweepConfig(name="priced", envs=[{"id": "shell-fixture", "max_tasks": 1}], agents=["react"], runtime="local",
+                          models=[{"model": "m", "base_url": srv.base_url, "prices": {"input_per_mtok": 100.0}}],
+                          prices=str(write(tmp_path, table)))
+        run_sweep(cfg, out=tmp_path / "run", progress=False, preflight=False)  # the script is for the episode
+    [line] = (tmp_path / "run" / "trajectories.jsonl").read_text().splitlines()
+    turns = json.loads(line)["trajectory"]["transcript"]["turns"]
+    expected = [(600 * 3.0 + 400 * 1.0 + 30 * 11.0) / 1e6, (2000 * 3.0 + 50 * 11.0) / 1e6]
+    assert [t["cost"] for t in turns] == pytest.approx(expected)
+    [row] = run_rows(tmp_path / "run")
+    assert row.episodes == 1 and row.mean_cost == pytest.approx(sum(expected))

@@ -111,3 +111,18 @@ def test_grader_report_explains_swe_tests_scores_budgets_and_errors():
                                  env_report={"summary": "2 of 3 checks failed", "outcomes": [{"description": "rows", "passed": False,
                                                                                               "expected": [[1]], "got": [[2]]}]})
     assert hooked.source == "env" and hooked.summary == "2 of 3 checks failed" and hooked.checks[0].expected == [[1]]
+
+
+def test_a_rollout_whose_model_dies_mid_episode_keeps_its_steps_and_messages():
+    from agentgym.parallel import run_rollouts_sync
+
+    with OpenAITestServer([Reply.call("add", {"a": 1, "b": 2}, prompt_tokens=50, completion_tokens=7), Reply.fault(503)]) as srv:
+        spec = RolloutSpec(env_id="toy", task_id="sum-2", sample=0, seed=0)
+        [res] = run_rollouts_sync([spec], lambda env_id: ToyEnv(),
+                                  lambda env, s: ReActAgent(env, base_url=srv.base_url, model="m", backend_kwargs={"max_retries": 0}))
+    t = res.trajectory
+    assert res.infra_error and t.error.startswith("infrastructure error:") and "503" in t.error.splitlines()[0]
+    assert t.task_id == "sum-2" and len(t.steps) == 1 and t.steps[0].action[0]["function"]["name"] == "add"
+    assert [m["role"] for m in t.transcript.messages] == ["system", "user", "assistant", "tool"]
+    assert [u.input_tokens for u in t.transcript.turns] == [50] and res.agent_usage["input_tokens"] == 50
+    assert t.grader_report.verdict == "error" and t.schema_version == SCHEMA_VERSION

@@ -117,6 +117,53 @@ def test_mid_run_failure_is_completed_by_retry_errors_each_key_once(tmp_path):
     assert (row.errors, row.passed + row.failed, row.k) == (0, 6, 2)
 
 
+class DiesMidEpisode:
+    """Each episode (keyed by its task statement) gets `turns` bash calls answered, then HTTP 503
+    while `down`; once up again, every request is answered with submit."""
+
+    def __init__(self, turns: int):
+        self.lock, self.turns, self.down, self.seen = threading.Lock(), turns, True, collections.Counter()
+
+    def __call__(self, req: dict) -> Reply:
+        if req.get("max_tokens") == 1:
+            return Reply.text("pong")
+        with self.lock:
+            key = req["messages"][1]["content"]
+            n, self.seen[key] = self.seen[key], self.seen[key] + 1
+        if not self.down:
+            return Reply.call("submit", {})
+        return Reply.call("bash", {"command": f"echo turn {n}"}) if n < self.turns else Reply.fault(503)
+
+
+def test_endpoint_dying_mid_episode_keeps_the_partial_transcript_until_retried(tmp_path):
+    server, run = DiesMidEpisode(turns=2), tmp_path / "run"
+    with OpenAITestServer(server) as srv:
+        cfg = _config(tmp_path, srv.base_url, tasks=2, k=1)
+        first = runner.invoke(app, ["sweep", str(cfg), "--out", str(run), "-q"])
+        assert first.exit_code == 1, first.output  # every episode errored
+        stored = [json.loads(ln) for ln in (run / "trajectories.jsonl").read_text().splitlines()]
+        assert len(stored) == 2
+        for d in stored:
+            t = d["trajectory"]
+            assert t["error"].startswith("infrastructure error:") and "503" in t["error"].splitlines()[0]
+            assert [s["action"][0]["function"]["name"] for s in t["steps"]] == ["bash", "bash"]
+            msgs = t["transcript"]["messages"]
+            assert [m["role"] for m in msgs] == ["system", "user", "assistant", "tool", "assistant", "tool"]
+            assert "turn 1" in msgs[-1]["content"], "the last observation the model was sent is kept"
+            assert len(t["transcript"]["turns"]) == 2 and t["grader_report"]["verdict"] == "error"
+        assert _keys(run)[1] == 2
+        [row] = run_rows(run)
+        assert (row.errors, row.passed + row.failed) == (2, 0), "still an infrastructure error, out of every score"
+
+        server.down = False
+        retry = runner.invoke(app, ["sweep", str(cfg), "--out", str(run), "-q", "--retry-errors"])
+        assert retry.exit_code == 0, retry.output
+    keys, errors = _keys(run)
+    assert errors == 0 and len(keys) == 2 and set(keys.values()) == {1}
+    stored = [json.loads(ln) for ln in (run / "trajectories.jsonl").read_text().splitlines()]
+    assert len(stored) == 2 and all(d["trajectory"]["error"] is None and len(d["trajectory"]["steps"]) == 1 for d in stored)
+
+
 def test_sweep_whose_episodes_all_errored_exits_nonzero(tmp_path):
     with OpenAITestServer(Flaky(budget=0)) as srv:
         cfg = _config(tmp_path, srv.base_url, tasks=2, k=1)

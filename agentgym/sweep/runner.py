@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-import traceback
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -25,8 +24,8 @@ from pydantic import BaseModel, Field
 
 from agentgym.budget import Usage
 from agentgym.models.pricing import PriceTable
-from agentgym.parallel import RolloutSpec, derive_seed, run_episode_async
-from agentgym.rollout import Trajectory
+from agentgym.parallel import RolloutSpec, derive_seed, policy_usage, run_episode_async
+from agentgym.rollout import Trajectory, errored_trajectory
 from agentgym.sweep.config import Episode, RunConfig, SweepConfig, episode_seed
 from agentgym.sweep.store import EpisodeRecord, Store
 
@@ -127,6 +126,16 @@ def _cost(traj: Trajectory, usage: dict[str, Any] | None, prices: PriceTable | N
     return env_cost or float((usage or {}).get("cost", 0.0) or 0.0)
 
 
+def reprice(traj: Trajectory, prices: PriceTable | None, model: str | None) -> None:
+    """Per-call costs in the stored transcript at the sweep's price table (the one its cost column
+    uses), not the agent's own prices: their sum is the episode's token cost in the table."""
+    if prices is None or traj.transcript is None:
+        return
+    for turn in traj.transcript.turns:
+        turn.cost = prices.token_cost(Usage(input_tokens=turn.input_tokens, cached_input_tokens=turn.cached_input_tokens,
+                                            output_tokens=turn.output_tokens), model)
+
+
 async def _run(cfg: SweepConfig, runtime: str, configs: dict[str, RunConfig], todo: list[Episode], store: Store,
                on_done: Callable[[EpisodeRecord], None], prices: PriceTable | None = None,
                retry: frozenset[tuple[str, str, int]] = frozenset(), executor: Any = None) -> None:
@@ -136,8 +145,10 @@ async def _run(cfg: SweepConfig, runtime: str, configs: dict[str, RunConfig], to
     def finish(ep: Episode, traj: Trajectory, usage: dict[str, Any] | None) -> bool:
         """Store one result (another executor's too); True when newly stored."""
         rc = configs[ep.config_id]
+        model = rc.model.model if rc.model else None
+        reprice(traj, prices, model)
         rec = EpisodeRecord(config_id=ep.config_id, task_id=ep.task_id, sample=ep.sample, seed=ep.seed,
-                            passed=traj.passed, reward=traj.total_reward, turns=traj.turns, cost=_cost(traj, usage, prices, rc.model.model if rc.model else None),
+                            passed=traj.passed, reward=traj.total_reward, turns=traj.turns, cost=_cost(traj, usage, prices, model),
                             seconds=traj.seconds, infra_error=traj.error is not None, error=traj.error)
         stored = store.record(rec, traj, replace_error=(ep.config_id, ep.task_id, ep.sample) in retry)
         on_done(rec)
@@ -153,7 +164,7 @@ async def _run(cfg: SweepConfig, runtime: str, configs: dict[str, RunConfig], to
     async def one(ep: Episode) -> None:
         rc = configs[ep.config_id]
         async with gate:
-            env, usage = None, None
+            env, policy = None, None
             try:
                 env = idle.get(rc.env, []).pop() if idle.get(rc.env) else None
                 if env is None:
@@ -163,16 +174,14 @@ async def _run(cfg: SweepConfig, runtime: str, configs: dict[str, RunConfig], to
                 options: dict[str, Any] = {"budget": rc.budget} if rc.budget is not None else {}
                 spec = RolloutSpec(env_id=rc.env, task_id=ep.task_id, sample=ep.sample, seed=ep.seed, options=options)
                 traj = await run_episode_async(env, policy, spec, cfg.max_steps)
-                if callable(getattr(policy, "usage", None)):
-                    usage = policy.usage().model_dump()
                 idle.setdefault(rc.env, []).append(env)
             except Exception as exc:  # noqa: BLE001 - one broken episode is recorded, the sweep goes on
                 if env is not None:
                     made.remove(env)
                     await asyncio.to_thread(_close_quietly, env)
-                traj = Trajectory(env_id=rc.env, task_id=ep.task_id, seed=ep.seed, first_observation="",
-                                  error=f"infrastructure error: {type(exc).__name__}: {exc}\n{traceback.format_exc(limit=6)}")
-            finish(ep, traj, usage)
+                # Kept: every step and message up to the failure (the tokens it spent are costed too).
+                traj = errored_trajectory(exc, env_id=rc.env, task_id=ep.task_id, seed=ep.seed)
+            finish(ep, traj, policy_usage(policy))
 
     try:
         await asyncio.gather(*(one(ep) for ep in todo))
