@@ -34,7 +34,7 @@ def taskset():
     return taskset_class("shell-fixture", KW)(AgentGymTasksetConfig(split="train", max_turns=4))
 
 
-async def _episode(task, calls, monkeypatch, break_sandbox=False):
+async def _episode(task, calls, monkeypatch, break_sandbox=False, wrap_step=None):
     """Serve the task's toolset on an MCP server with verifiers' state channel, make the calls,
     then score the trace with Task.score. Returns (trace, tool results)."""
     from mcp.server.mcpserver import MCPServer
@@ -60,6 +60,8 @@ async def _episode(task, calls, monkeypatch, break_sandbox=False):
                     raise SandboxError("the sandbox died")
 
                 monkeypatch.setattr(toolset.env.sandbox, "exec", broken)
+            if wrap_step is not None:
+                monkeypatch.setattr(toolset.env, "step", wrap_step(toolset.env.step))
             mcp = MCPServer("agentgym")
             toolset.register(mcp)
             listed = {t.name for t in await mcp.list_tools()}
@@ -117,3 +119,34 @@ def test_a_tool_named_like_a_toolset_method_is_refused(monkeypatch):
     monkeypatch.setattr(adapter, "env_tool_schemas", lambda env_id, kw=None: [{"function": {"name": "run", "parameters": {}}}])
     with pytest.raises(ValueError, match="tool 'run' cannot be a method"):
         adapter.toolset_class("shell-fixture", KW)
+
+
+def test_a_slow_step_leaves_the_tool_servers_event_loop_running(taskset, monkeypatch):
+    """env.step blocks for as long as a container command or a grading run takes: run on the tool
+    server's event loop, it froze the server (its MCP session, the state channel) meanwhile."""
+    import time
+
+    ticks, during = [0], []
+
+    def wrap(step):
+        def slow(*a, **k):
+            before = ticks[0]
+            time.sleep(0.3)
+            during.append(ticks[0] - before)
+            return step(*a, **k)
+        return slow
+
+    async def run():
+        async def ticker():
+            while True:
+                ticks[0] += 1
+                await asyncio.sleep(0.01)
+
+        t = asyncio.create_task(ticker())
+        try:
+            return await _episode(_task(taskset, "count-lines"), [("bash", {"command": "true"})], monkeypatch, wrap_step=wrap)
+        finally:
+            t.cancel()
+
+    trace, _, results = asyncio.run(run())
+    assert trace.state.turns == 1 and during and during[0] >= 5, during

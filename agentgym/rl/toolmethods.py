@@ -42,7 +42,8 @@ def tool_method(name: str, function: dict[str, Any], call: str, *, is_async: boo
     Args:
         name: the tool's name (also the method's).
         function: the tool schema's ``function`` object (description, parameters).
-        call: the name of the instance method that steps the env with ``(name, arguments)``.
+        call: the name of the instance method that steps the env with ``(name, arguments)`` (a
+            coroutine method too where ``is_async``).
         is_async: make a coroutine method (verifiers' tools are awaited).
         args_doc: add a Google-style ``Args:`` section (get_json_schema requires one per argument).
         returns: the signature's return annotation (left empty, get_json_schema adds no "return").
@@ -58,7 +59,8 @@ def tool_method(name: str, function: dict[str, Any], call: str, *, is_async: boo
 
     if is_async:
         async def tool(self: Any, **kwargs: Any) -> Any:
-            return getattr(self, call)(name, arguments(kwargs))
+            result = getattr(self, call)(name, arguments(kwargs))
+            return await result if inspect.isawaitable(result) else result
     else:
         def tool(self: Any, **kwargs: Any) -> Any:
             return getattr(self, call)(name, arguments(kwargs))

@@ -23,6 +23,7 @@ only ever sees tool results.
 
 from __future__ import annotations
 
+import asyncio
 import re
 from typing import Any
 
@@ -61,15 +62,17 @@ class _ToolsetBase(vf.Toolset[AgentGymToolsetConfig, AgentGymState]):
     async def setup_task(self, task: AgentGymTaskData) -> None:
         import agentgym
 
+        # make, reset and step run in a worker thread: they block for seconds (a container start, a
+        # grading run), and the tool server's event loop must keep answering meanwhile
         if self.env is None:
-            self.env = agentgym.make(task.env_id, **task.env_kwargs)
-        self.env.reset(seed=task.seed, options={"task_id": task.task_id, "max_turns": task.max_turns})
+            self.env = await asyncio.to_thread(agentgym.make, task.env_id, **task.env_kwargs)
+        await asyncio.to_thread(self.env.reset, seed=task.seed, options={"task_id": task.task_id, "max_turns": task.max_turns})
 
-    def _step(self, name: str, arguments: dict[str, Any]) -> str:
+    async def _step(self, name: str, arguments: dict[str, Any]) -> str:
         state = self.state
         if state.done:
             return "The episode is over; nothing more runs."
-        obs, reward, terminated, truncated, info = self.env.step({"name": name, "arguments": arguments})
+        obs, reward, terminated, truncated, info = await asyncio.to_thread(self.env.step, {"name": name, "arguments": arguments})
         state.turns += 1
         state.reward += float(reward)
         if info.get("error"):
