@@ -5,7 +5,9 @@ mean cost over scored episodes; infrastructure errors counted apart, never score
 env drawn as inline SVG with full legends, the errored episodes listed apart, every episode listed
 (errors and failures first) and linked to its trajectory (grader's verdict, budget per turn,
 transcript), paged: the first page in the report, the rest in REPORT_files/page-N.html. All text escaped.
-For browsing a run interactively, `agentgym view RUN`.
+A run with training steps (`agentgym train`) gets its training curves first, next to the evaluation
+tables; a training run with no episodes gets the curves alone. For browsing a run interactively,
+`agentgym view RUN`.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from agentgym.sweep.table import config_rows
 from agentgym.view.charts import CHART_CSS, env_charts
 from agentgym.view.data import OUTCOME_RANK, config_label, outcome
 from agentgym.view.episode import EPISODE_CSS, badge, episode_body
+from agentgym.view.training import training_section
 
 CSS = """
 body{font-family:system-ui,sans-serif;margin:2em;color:#222;max-width:1200px}
@@ -140,10 +143,24 @@ def _pager(stem: str, pages: int, here: int) -> str:
     return f"<p class=pager>trajectory pages: {' '.join(links)}</p>"
 
 
+class EmptyRunError(FileNotFoundError):
+    """A run store with nothing to report: no episodes and no training steps."""
+
+
+def _training_only(title: str, steps: list[Any]) -> str:
+    return (f"<!doctype html><html><head><meta charset=utf-8><title>{_e(title)}</title><style>{CSS}</style></head><body>"
+            f"<h1>{_e(title)}</h1><p>No evaluation episodes in this run: its training curves only.</p>"
+            f"<h2 id=training>Training</h2>{training_section(steps)}</body></html>")
+
+
 def render_pages(configs: list[dict[str, Any]], episodes: list[dict[str, Any]], title: str = "agentgym sweep",
-                 page_size: int = 200, prices: dict[str, Any] | None = None, stem: str = "report") -> tuple[str, dict[int, str]]:
-    """The report's main HTML (tables, charts, every episode listed, the first page of trajectories) and
-    the other trajectory pages by number (written to STEM_files/page-N.html)."""
+                 page_size: int = 200, prices: dict[str, Any] | None = None, stem: str = "report",
+                 steps: list[Any] | None = None) -> tuple[str, dict[int, str]]:
+    """The report's main HTML (training curves where the run has `steps` (trl_log.StepRow), tables,
+    charts, every episode listed, the first page of trajectories) and the other trajectory pages by
+    number (written to STEM_files/page-N.html)."""
+    if steps and not episodes:
+        return _training_only(title, steps), {}
     rows = summarize(configs, episodes)
     labels = {c["config_id"]: config_label(c) for c in configs}
     eps = sorted(episodes, key=lambda e: (OUTCOME_RANK[outcome(e)], labels.get(e["config_id"], ""), str(e["task_id"]), e["sample"]))
@@ -165,6 +182,8 @@ def render_pages(configs: list[dict[str, Any]], episodes: list[dict[str, Any]], 
     if prices:
         parts.append(f"<p>Costs in {_e(prices.get('currency', ''))} from price table {_e(prices.get('version', '?'))}"
                      f"{' of ' + _e(prices['date']) if prices.get('date') else ''} ({_e(prices.get('source', ''))}).</p>")
+    if steps:
+        parts.append(f'<h2 id=training>Training</h2>{training_section(steps)}<h2>Evaluation</h2>')
     for env in sorted({r["env"] for r in rows}):
         parts.append(f"<h2>{_e(env)}</h2>" + _table([r for r in rows if r["env"] == env]) + "".join(charts.get(env, [])))
     parts.append(f'<h2 id=errors>Infrastructure errors ({len(errors)})</h2>')
@@ -197,10 +216,15 @@ def write_report(run_dir: str | Path, out: str | Path | None = None, max_traject
     sweep = data.meta("sweep") or {}
     configs = data.configs()
     keys = [(e["config_id"], e["task_id"], e["sample"]) for e in data.episodes()]
+    steps = data.train_steps()
+    if not keys and not steps:
+        raise EmptyRunError(f"{run_dir} holds no episodes and no training steps yet: nothing to report (run `agentgym sweep`, "
+                            "`agentgym eval` or `agentgym train` into it first)")
     episodes = list(data.trajectories(keys))
     path = Path(out) if out is not None else Path(run_dir) / "report.html"
-    main, others = render_pages(configs, episodes, title=f"agentgym sweep: {sweep.get('name', Path(run_dir).name)}",
-                                page_size=max_trajectories, prices=data.meta("prices"), stem=path.stem)
+    kind = "sweep" if keys else "training run"
+    main, others = render_pages(configs, episodes, title=f"agentgym {kind}: {sweep.get('name', Path(run_dir).name)}",
+                                page_size=max_trajectories, prices=data.meta("prices"), stem=path.stem, steps=steps)
     path.parent.mkdir(parents=True, exist_ok=True)
     files = path.parent / f"{path.stem}_files"
     if others:
@@ -213,4 +237,4 @@ def write_report(run_dir: str | Path, out: str | Path | None = None, max_traject
     return path
 
 
-__all__ = ["render", "render_pages", "summarize", "write_report"]
+__all__ = ["EmptyRunError", "render", "render_pages", "summarize", "write_report"]

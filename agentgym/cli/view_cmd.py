@@ -13,11 +13,12 @@ err = Console(stderr=True)
 
 
 def view(
-    run_dir: Annotated[Path, typer.Argument(help="a run directory written by `agentgym sweep` (e.g. runs/demo)")],
+    run_dir: Annotated[Path, typer.Argument(help="a run directory written by `agentgym sweep`, `eval` or `train` (e.g. runs/demo)")],
     port: Annotated[int, typer.Option("--port", "-p", help="port on 127.0.0.1 (a busy one falls back to a free one; 0: any)")] = 8765,
 ) -> None:
     """Serve an interactive viewer of a run on 127.0.0.1: episodes (filter by env, config, task, outcome),
-    per-env scaling charts, transcripts with the grader's verdict, two configs side by side. Ctrl-C stops it."""
+    per-env scaling charts, transcripts with the grader's verdict, two configs side by side, a training
+    run's curves. Ctrl-C stops it."""
     from agentgym.view import serve
 
     if not 0 <= port <= 65535:

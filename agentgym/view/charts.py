@@ -28,6 +28,8 @@ def style(i: int) -> tuple[str, str]:
 
 
 def _fmt_tick(v: float) -> str:
+    if float(v).is_integer() and abs(v) < 1e6:  # 1000 tokens, not 1e+03
+        return str(int(v))
     return f"{v:.3g}" if abs(v) < 1e4 else f"{v:.2e}"
 
 
@@ -44,9 +46,22 @@ def thin_ticks(values: list[float], pos: Any, min_gap: float = 8.0) -> list[floa
     return kept
 
 
+def y_ticks(lo: float, hi: float, n: int = 4) -> list[float]:
+    """About n+1 round ticks spanning [lo, hi] (steps of 1, 2, 2.5 or 5 times a power of ten)."""
+    if hi - lo < 1e-12:
+        lo, hi = lo - 0.5, hi + 0.5
+    raw = (hi - lo) / n
+    mag = 10 ** math.floor(math.log10(raw))
+    step = next(m * mag for m in (1, 2, 2.5, 5, 10) if m * mag >= raw * (1 - 1e-9))
+    first = math.floor(lo / step + 1e-9) * step
+    count = math.ceil((hi - first) / step - 1e-9)
+    return [round(first + i * step, 12) for i in range(count + 1)]
+
+
 def line_chart(title: str, series: list[tuple[str, list[Point]]], xlabel: str, ylabel: str = "pass rate",
-               logx: bool = False, w: int = 560, h: int = 300) -> str:
-    """A <figure>: the SVG (lines with interval bars, y in [0, 1]) and an HTML legend with full labels."""
+               logx: bool = False, w: int = 560, h: int = 300, y_range: tuple[float, float] | None = (0.0, 1.0)) -> str:
+    """A <figure>: the SVG (lines with interval bars) and an HTML legend with full labels. y spans
+    `y_range` (values outside it are drawn at its edge); None: round ticks around the data."""
     pts = [p for _, s in series for p in s]
     ml, mr, mt, mb = 48, 16, 26, 42
     pw, ph = w - ml - mr, h - mt - mb
@@ -66,13 +81,17 @@ def line_chart(title: str, series: list[tuple[str, list[Point]]], xlabel: str, y
     def X(v: float) -> float:
         return ml + (tx(v) - x0) / (x1 - x0) * pw
 
+    yt = y_ticks(*(y_range or (min(p[2] for p in pts), max(p[3] for p in pts))))
+    y0, y1 = y_range or (yt[0], yt[-1])
+    yt = [v for v in yt if y0 - 1e-9 <= v <= y1 + 1e-9]
+
     def Y(v: float) -> float:
-        return mt + (1 - max(0.0, min(1.0, v))) * ph
+        return mt + (1 - (max(y0, min(y1, v)) - y0) / (y1 - y0)) * ph
 
     out.append(f'<rect x="{ml}" y="{mt}" width="{pw}" height="{ph}" fill="none" stroke="#999"/>')
-    for yv in (0, 0.25, 0.5, 0.75, 1.0):
+    for yv in yt:
         out.append(f'<line x1="{ml}" x2="{ml + pw}" y1="{Y(yv):.1f}" y2="{Y(yv):.1f}" stroke="#eee"/>'
-                   f'<text x="{ml - 6}" y="{Y(yv) + 4:.1f}" font-size="10" text-anchor="end">{yv:g}</text>')
+                   f'<text x="{ml - 6}" y="{Y(yv) + 4:.1f}" font-size="10" text-anchor="end">{_e(_fmt_tick(yv))}</text>')
     for xv in thin_ticks([p[0] for p in pts], X):
         out.append(f'<text class=xtick x="{X(xv):.1f}" y="{mt + ph + 14}" font-size="10" text-anchor="middle">{_e(_fmt_tick(xv))}</text>')
     out.append(f'<text x="{ml + pw / 2:.0f}" y="{h - 6}" font-size="11" text-anchor="middle">{_e(xlabel)}</text>'
@@ -87,8 +106,8 @@ def line_chart(title: str, series: list[tuple[str, list[Point]]], xlabel: str, y
             out.append(f'<polyline points="{d}" fill="none" stroke="{col}" stroke-width="2" stroke-dasharray="{dash}"/>')
         for x, y, lo, hi in s:
             out.append(f'<line x1="{X(x):.1f}" x2="{X(x):.1f}" y1="{Y(lo):.1f}" y2="{Y(hi):.1f}" stroke="{col}" opacity="0.5"/>'
-                       f'<circle cx="{X(x):.1f}" cy="{Y(y):.1f}" r="3" fill="{col}"><title>{_e(label)}: {y:.3f} '
-                       f'[{lo:.3f}, {hi:.3f}] at {_e(_fmt_tick(x))}</title></circle>')
+                       f'<circle cx="{X(x):.1f}" cy="{Y(y):.1f}" r="3" fill="{col}"><title>{_e(label)}: '
+                       f'{f"{y:.4g}" if lo == hi == y else f"{y:.3f} [{lo:.3f}, {hi:.3f}]"} at {_e(_fmt_tick(x))}</title></circle>')
         swatch = (f'<svg width="22" height="10"><line x1="0" x2="22" y1="5" y2="5" stroke="{col}" stroke-width="3" '
                   f'stroke-dasharray="{dash}"/></svg>')
         legend.append(f"<li>{swatch} {_e(label)}</li>")
@@ -133,4 +152,4 @@ ul.legend{list-style:none;padding:0;margin:20px 0 0 0;font-size:12px;max-width:3
 ul.legend li{margin:2px 0;overflow-wrap:anywhere}ul.legend svg{vertical-align:middle}
 """
 
-__all__ = ["CHART_CSS", "env_charts", "line_chart", "thin_ticks"]
+__all__ = ["CHART_CSS", "env_charts", "line_chart", "thin_ticks", "y_ticks"]

@@ -1,6 +1,7 @@
 """Read a run store (RUN_DIR/results.sqlite) for the viewer and the static report: read-only,
 one short-lived connection per call (the viewer's threads, and a sweep that may still be
-writing), tolerant of columns added later. Outcomes: ``error`` (infrastructure: not scored),
+writing), tolerant of columns added later and of tables a run does not have (a training run
+holds train_steps only, a sweep no train_steps). Outcomes: ``error`` (infrastructure: not scored),
 ``failed``, ``passed``; listings put errors first, then failures.
 """
 
@@ -35,7 +36,7 @@ class RunData:
         self.root = Path(run_dir)
         self.db = self.root / self.DB
         if not self.db.is_file():
-            raise FileNotFoundError(f"{run_dir} holds no {self.DB}; pass a run directory written by `agentgym sweep` (e.g. runs/demo)")
+            raise FileNotFoundError(f"{run_dir} holds no {self.DB}; pass a run directory written by `agentgym sweep` or `agentgym train` (e.g. runs/demo)")
 
     @contextlib.contextmanager
     def _conn(self) -> Iterator[sqlite3.Connection]:
@@ -45,12 +46,41 @@ class RunData:
         finally:
             conn.close()
 
+    def tables(self) -> set[str]:
+        """The store's tables: a training run holds train_steps only, a sweep no train_steps."""
+        with self._conn() as c:
+            return {r[0] for r in c.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+
     def meta(self, key: str, default: Any = None) -> Any:
+        if "meta" not in self.tables():
+            return default
         with self._conn() as c:
             row = c.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return json.loads(row[0]) if row else default
 
+    def train_steps(self) -> list[Any]:
+        """The training curve (trl_log.StepRow per algorithm and step, in order); [] for a sweep."""
+        from agentgym.rl.trl_log import StepRow
+
+        if "train_steps" not in self.tables():
+            return []
+        with self._conn() as c:
+            cur = c.execute("SELECT * FROM train_steps ORDER BY algorithm, step")
+            cols = [d[0] for d in cur.description]
+            rows = [dict(zip(cols, r)) for r in cur]
+        out = []
+        for r in rows:
+            try:
+                extra = json.loads(r.get("extra") or "{}")
+            except ValueError:
+                extra = {}
+            kept = {k: v for k, v in r.items() if v is not None}  # a NULL count reads as the row's default
+            out.append(StepRow(**{**kept, "extra": extra if isinstance(extra, dict) else {}}))
+        return out
+
     def configs(self) -> list[dict[str, Any]]:
+        if "configs" not in self.tables():
+            return []
         with self._conn() as c:
             cur = c.execute("SELECT config_id, env, agent, model, budget, max_turns FROM configs ORDER BY rowid")
             return [dict(zip(("config_id", "env", "agent", "model", "budget", "max_turns"), r)) for r in cur]
@@ -58,6 +88,8 @@ class RunData:
     def episodes(self) -> list[dict[str, Any]]:
         """Every episode's row (no trajectory), with its env and outcome, errors first."""
         cfgs = {c["config_id"]: c for c in self.configs()}
+        if "episodes" not in self.tables():
+            return []
         with self._conn() as c:
             cur = c.execute(f"SELECT {', '.join(_LIST_COLS)} FROM episodes")
             rows = [dict(zip(_LIST_COLS, r)) for r in cur]
@@ -72,6 +104,8 @@ class RunData:
     def episode(self, config_id: str, task_id: str, sample: int) -> dict[str, Any] | None:
         """One episode's row with its parsed trajectory, or None."""
         cols = (*_LIST_COLS, "trajectory")
+        if "episodes" not in self.tables():
+            return None
         with self._conn() as c:
             row = c.execute(f"SELECT {', '.join(cols)} FROM episodes WHERE config_id = ? AND task_id = ? AND sample = ?",
                             (config_id, task_id, sample)).fetchone()

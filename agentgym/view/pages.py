@@ -1,6 +1,7 @@
 """The viewer's pages, as functions of a RunData and the query string: the episode list (filters
 by env, config, task and outcome; errors, then failures first; paged), per-env scaling charts,
-one episode, and two configs side by side on one task. Plain HTML forms and links, no script:
+one episode, two configs side by side on one task, and a training run's curves (linked from the
+index when the run has them). Plain HTML forms and links, no script:
 every page is a URL that can be shared with whoever has the run directory.
 """
 
@@ -12,6 +13,7 @@ from urllib.parse import urlencode
 from agentgym.view.charts import CHART_CSS, env_charts
 from agentgym.view.data import OUTCOMES, RunData, config_label, filter_episodes
 from agentgym.view.episode import EPISODE_CSS, badge, e, episode_body
+from agentgym.view.training import training_section
 
 PAGE_SIZE = 100
 CSS = """
@@ -80,7 +82,9 @@ def index_page(data: RunData, q: dict[str, str], rows: list[dict[str, Any]]) -> 
             + f'<label>task <input name=task id=f-task value="{e(f_task)}" size=18 placeholder="task id contains"></label>'
             + _select("outcome", [("", "all outcomes")] + [(o, o) for o in OUTCOMES], f_out)
             + '<button type=submit id=apply>Filter</button> <a href="/">clear</a></form>')
-    body = [f'<p>{len(eps)} episodes: <a href="{link("/", outcome="error")}">{counts["error"]} infra errors</a> (not scored), '
+    steps = data.train_steps()
+    body = [f'<p id=training>Training curves: <a href="/training">{len(steps)} logged steps</a>.</p>' if steps else "",
+            f'<p>{len(eps)} episodes: <a href="{link("/", outcome="error")}">{counts["error"]} infra errors</a> (not scored), '
             f'<a href="{link("/", outcome="failed")}">{counts["failed"]} failed</a>, '
             f'<a href="{link("/", outcome="passed")}">{counts["passed"]} passed</a>.</p>', form,
             f"<p id=count>{len(shown)} episodes match; errors first, then failures. Page {page} of {pages}.</p>"]
@@ -107,6 +111,10 @@ def plots_page(data: RunData, rows: list[dict[str, Any]]) -> str:
     toc = " · ".join(f'<a href="#env-{e(env)}">{e(env)}</a>' for env in charts)
     body = "".join(f'<h2 id="env-{e(env)}">{e(env)}</h2>' + "".join(cs) for env, cs in charts.items()) or "<p>no scored episodes yet</p>"
     return layout(f"scaling: {data.root.name}", f"<p class=muted>One chart per env; intervals are 95%. {toc}</p>" + body, str(data.root))
+
+
+def training_page(data: RunData) -> str:
+    return layout(f"training: {data.root.name}", training_section(data.train_steps()), str(data.root))
 
 
 def episode_page(data: RunData, q: dict[str, str]) -> tuple[int, str]:
@@ -162,4 +170,4 @@ def compare_page(data: RunData, q: dict[str, str]) -> str:
     return layout(f"compare on task {task}" if task else "compare two configs", form + f'<div class=cols>{"".join(cols)}</div>', str(data.root))
 
 
-__all__ = ["compare_page", "episode_page", "index_page", "layout", "plots_page"]
+__all__ = ["compare_page", "episode_page", "index_page", "layout", "plots_page", "training_page"]

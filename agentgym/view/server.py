@@ -14,7 +14,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from agentgym.view.data import RunData
-from agentgym.view.pages import compare_page, episode_page, index_page, layout, plots_page
+from agentgym.view.pages import compare_page, episode_page, index_page, layout, plots_page, training_page
 
 
 class Viewer:
@@ -42,6 +42,8 @@ class Viewer:
             return 200, index_page(self.data, q, self.rows())
         if url.path == "/plots":
             return 200, plots_page(self.data, self.rows())
+        if url.path == "/training":
+            return 200, training_page(self.data)
         if url.path == "/episode":
             return episode_page(self.data, q)
         if url.path == "/compare":
