@@ -93,3 +93,41 @@ class InfeasibleArgs(_Args):
 
 class NoopArgs(_Args):
     wait_ms: int = Field(0, ge=0, le=5000, description="milliseconds to wait (for a page that is still updating)")
+
+
+# ---- coordinate and selection tools (coords=True) -------------------------------------------------
+# Points are viewport CSS pixels, as the ` @x,y,w,h` boxes of the page text give them. Any float is
+# accepted here: a point off the viewport (or NaN, inf) is refused by the action itself, as an
+# action error the agent reads in last_action_error (pointer.py), like an unknown element id.
+Button = Literal["left", "right", "middle"]
+
+
+class PointArgs(_Args):
+    x: float = Field(description="viewport x in CSS pixels (0 = left edge), as in the page text's @x,y,w,h boxes")
+    y: float = Field(description="viewport y in CSS pixels (0 = top edge)")
+
+
+class MouseClickArgs(PointArgs):
+    button: Button = "left"
+    double: bool = Field(False, description="double-click")
+
+
+class MouseButtonArgs(PointArgs):
+    button: Button = "left"
+
+
+class MouseDragArgs(_Args):
+    from_x: float = Field(description="viewport x where the press happens")
+    from_y: float = Field(description="viewport y where the press happens")
+    to_x: float = Field(description="viewport x where the button is released")
+    to_y: float = Field(description="viewport y where the button is released")
+
+
+class WheelArgs(PointArgs):
+    dx: int = Field(0, description="pixels to scroll right (negative: left)")
+    dy: int = Field(0, description="pixels to scroll down (negative: up)")
+
+
+class SelectTextArgs(ElementArgs):
+    text: str = Field(min_length=1, max_length=MAX_VALUE,
+                      description="text to select inside the element (its first occurrence; spaces and line breaks match loosely)")

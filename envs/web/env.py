@@ -33,7 +33,9 @@ from agentgym.envs.web import byo
 from agentgym.envs.web.browser import BrowserHost
 from agentgym.envs.web.held import RECYCLE, Held, release_soon
 from agentgym.envs.web.hosting import SiteSpec, make_host
+from agentgym.envs.web.observation import COORDS_NOTE
 from agentgym.envs.web.pagecalls import page_call
+from agentgym.envs.web.pointer import pointer_tools
 from agentgym.envs.web.session import BrowserActionError, Observation, Session, VIEWPORT
 from agentgym.envs.web.tasks.checks import EpisodeEnd, hook_key, run_checks
 from agentgym.envs.web.tasks.models import HookCheck, OracleStep, WebTask
@@ -52,6 +54,9 @@ class WebEnv(AgentEnv):
     browser="container" (runtime="docker" only): the env's own Chromium in a container on its
     sites' internal network, driven over CDP: no internet and no host loopback even for requests
     that would slip past the route filter and the proxy; slower to start (a container per env).
+    coords=True: each element line of the page text ends with its box (@x,y,w,h, viewport CSS
+    pixels) and the tools add mouse_click, mouse_move, mouse_down, mouse_up, mouse_drag, wheel and
+    select_text (pointer.py); False (the default) leaves the tools and the page text as they are.
     """
 
     host = _held_attr("host")  # the site servers (SiteHost)
@@ -61,7 +66,10 @@ class WebEnv(AgentEnv):
     def __init__(self, runtime: str = "auto", sites: Sequence[str | SiteSpec | dict] | None = None,
                  tasks: Sequence[WebTask | dict] | None = None, split: str | None = None,
                  per_template: int | None = None, screenshot: bool = False, prewarm: bool = True,
-                 browser: str = "host", **kwargs: Any):
+                 browser: str = "host", coords: bool = False, **kwargs: Any):
+        if not isinstance(coords, bool):
+            raise ValueError(f"coords={coords!r}: use true or false (true: element boxes and the mouse_*, wheel, select_text tools)")
+        self.coords = coords
         self.runtime = resolve_runtime(runtime)  # type: ignore[arg-type]
         if browser not in ("host", "container"):
             raise ValueError(f"browser={browser!r}: use 'host' (Chromium launched here) or 'container' (runtime='docker')")
@@ -133,7 +141,7 @@ class WebEnv(AgentEnv):
             self.browser.loop.call_soon_threadsafe(self.session.make_next_tab)
         return (f"Task ({task_id}): {self.intent}\nWork in the browser with the tools. When you are done, call "
                 "send_msg_to_user (with the answer, if the task asks a question); if the task cannot be done on these "
-                f"sites, call report_infeasible. Both end the task.\n\n{page}")
+                f"sites, call report_infeasible. Both end the task.{' ' + COORDS_NOTE if self.coords else ''}\n\n{page}")
 
     def _start_browser(self, task: WebTask) -> None:
         """Sites reset (their state before the episode kept for the checks), and a context at the start page."""
@@ -194,7 +202,7 @@ class WebEnv(AgentEnv):
     # ---- observations -----------------------------------------------------------------------------
     def _observe(self) -> str:
         assert self.session is not None and self.browser is not None
-        self._obs = self.browser.call(self.session.observe())
+        self._obs = self.browser.call(self.session.observe(self.coords))
         return self.page_text()
 
     def page_text(self) -> str:
@@ -262,6 +270,17 @@ class WebEnv(AgentEnv):
     def _tool_list(self) -> list[Tool]:
         s = lambda: self.session  # noqa: E731 - the session of the current episode, looked up at call time
         T = Tool
+        return self._browser_tools(s) + (pointer_tools(self._act, s) if self.coords else []) + [
+            T(name="send_msg_to_user", description="Send your answer or final message to the user. Ends the task.",
+              params=A.MessageArgs, handler=lambda a: self._finish(a.text, False)),
+            T(name="report_infeasible", description="Say the task cannot be done on these sites. Ends the task.",
+              params=A.InfeasibleArgs, handler=lambda a: self._finish(a.reason, True)),
+            T(name="noop", description="Do nothing (optionally wait).", params=A.NoopArgs,
+              handler=lambda a: self._act(s().wait(a.wait_ms))),
+        ]
+
+    def _browser_tools(self, s: Any) -> list[Tool]:
+        T = Tool
         return [
             T(name="click", description="Click an element by id.", params=A.ClickArgs,
               handler=lambda a: self._act(s().click(a.id, a.button, a.double))),
@@ -289,12 +308,6 @@ class WebEnv(AgentEnv):
               handler=lambda a: self._act(s().tab_focus(a.index))),
             T(name="tab_close", description="Close a tab (default: the active one).", params=A.TabCloseArgs,
               handler=lambda a: self._act(s().tab_close(a.index))),
-            T(name="send_msg_to_user", description="Send your answer or final message to the user. Ends the task.",
-              params=A.MessageArgs, handler=lambda a: self._finish(a.text, False)),
-            T(name="report_infeasible", description="Say the task cannot be done on these sites. Ends the task.",
-              params=A.InfeasibleArgs, handler=lambda a: self._finish(a.reason, True)),
-            T(name="noop", description="Do nothing (optionally wait).", params=A.NoopArgs,
-              handler=lambda a: self._act(s().wait(a.wait_ms))),
         ]
 
     def _finish(self, text: str, infeasible: bool) -> ToolResult:

@@ -44,12 +44,13 @@ async (b64) => {
 }
 """
 
-# The walk: roles and names as Chromium computes them (accname.py); every element with a role, a
+# The walk (its argument coords: each line ends with its box, see COORDS_NOTE): roles and names as
+# Chromium computes them (accname.py); every element with a role, a
 # click handler, a tabindex or a pointer cursor gets a line and an id (SVG shapes and texts too); text is gathered in runs, so
 # inline elements (<span>, <b>, <a role=presentation>) stay in their sentence, and a run breaks only
 # at a block or at an element with a line of its own. Everything emitted carries an id.
 WALK_JS = r"""
-() => {
+(coords) => {
   const ATTR = 'data-agid', MAX = %d, MAX_LINES = %d, MAX_LEVEL = %d;
   %s
   let cutShort = false, made = 0;
@@ -169,12 +170,15 @@ WALK_JS = r"""
     return clean(el.getAttribute('title'));
   }
   const lines = [];
+  // coords: each line ends with its element's box, ' @x,y,w,h' (viewport CSS pixels, rounded).
+  const R = Math.round;
+  const box = (el) => { if (!coords) return ''; const r = el.getBoundingClientRect(); return ' @' + R(r.left) + ',' + R(r.top) + ',' + R(r.width) + ',' + R(r.height); };
   function render(nodes, depth) {
     const pad = '  '.repeat(depth);
     for (const n of nodes) {
       if (lines.length >= MAX_LINES) { cutShort = true; return; }
-      if (n.text !== undefined) lines.push(pad + '[' + idOf(n.el) + '] text ' + q(n.text));
-      else { lines.push(pad + '[' + idOf(n.el) + '] ' + n.head); render(n.kids, depth + 1); }
+      if (n.text !== undefined) lines.push(pad + '[' + idOf(n.el) + '] text ' + q(n.text) + box(n.el));
+      else { lines.push(pad + '[' + idOf(n.el) + '] ' + n.head + box(n.el)); render(n.kids, depth + 1); }
     }
   }
   if (document.body) render(runs(walk(document.body, 0), document.body), 0);
@@ -185,6 +189,9 @@ WALK_JS = r"""
   return {text: lines.join('\n'), title: cut(clean(document.title)), focused: focused};
 }
 """ % (MAX_TEXT, MAX_LINES, MAX_LEVEL, AX_LIB_JS)
+
+COORDS_NOTE = ("Each element line ends with its box @x,y,w,h: left, top, width and height in viewport CSS pixels "
+               "(the mouse_* and wheel tools take points in the same pixels; scroll to reach what lies outside the viewport).")
 
 # Element info an action needs before it acts: does the id exist, is it visible, what is it.
 PROBE_JS = r"""

@@ -22,6 +22,7 @@ from agentgym.envs.web.browseractions import MAX_TABS, BrowserActions
 from agentgym.envs.web.navwait import NAV_TIMEOUT_MS, NavWatch
 from agentgym.envs.web.pagecalls import CRASHED, BrowserActionError, navigating as _navigating, page_call, title as _title
 from agentgym.envs.web.observation import DECODE_PNG_JS, LISTEN_JS, WALK_JS, PageSnapshot, parse_walk
+from agentgym.envs.web.pointer import PointerActions
 from agentgym.envs.web.proxy import FilterProxy
 from agentgym.envs.web.tasks.checks import HookReading
 from agentgym.envs.web.taskpage import TaskPage
@@ -70,7 +71,7 @@ def is_admin_path(path: str) -> bool:
     return posixpath.normpath("/" + unquote(path).lstrip("/")).lstrip("/").startswith("__")
 
 
-class Session(BrowserActions):
+class Session(BrowserActions, PointerActions):
     """A browser context for one episode, limited to the given site origins.
 
     Two walls keep the agent on its sites: a route filter (which also turns a blocked request
@@ -88,6 +89,7 @@ class Session(BrowserActions):
         self.task_page: TaskPage | None = None  # for page-reward tasks: the document the reward is read from
         self.crashed: set[Any] = set()  # tabs whose renderer died: observed as such, until closed
         self.navs = NavWatch()  # navigations the pages' own scripts begin, for the wait after an action
+        self.pressed: set[tuple[Any, str]] = set()  # (tab, button) held by mouse_down: released by recycle()
         self.episode_scripts: list[Any] = []  # this episode's init scripts (the sites' ones, with its seed)
         self.seen: set[str] = set()  # every origin this context was allowed, for recycle() to clear
         self.episodes = 0  # episodes this context has served
@@ -176,10 +178,11 @@ class Session(BrowserActions):
         name and session storage; made ahead, see make_next_tab) and every other tab is closed
         before cookies and every storage of each site origin the context was ever allowed (local,
         IndexedDB, Cache Storage, file systems) are cleared; the last episode's init scripts, task
-        page and lists are dropped."""
+        page and lists are dropped; a mouse button the last episode left pressed is released."""
         if self.task_page is not None:
             self.context.remove_listener("request", self.task_page.count)
             self.task_page = None
+        await self.release_mouse()  # a press (or native drag) of the last episode ends before its tabs close
         tab, cdp = await self._next_tab()
         scripts, self.episode_scripts = self.episode_scripts, []
         self.pages, self.active = [], 0
@@ -309,7 +312,8 @@ class Session(BrowserActions):
             raise BrowserActionError("no tab is open; use new_tab")
         return self.pages[self.active]
 
-    async def observe(self) -> Observation:
+    async def observe(self, coords: bool = False) -> Observation:
+        """The active tab's page text (coords: each line with its element's box), URL and the tabs."""
         snap = PageSnapshot(text="(no tab open; use new_tab)")
         url = ""
         if self.pages:
@@ -318,7 +322,7 @@ class Session(BrowserActions):
                 try:
                     if page in self.crashed:
                         raise BrowserActionError(CRASHED)
-                    snap = parse_walk(await page_call(page.evaluate(WALK_JS)))
+                    snap = parse_walk(await page_call(page.evaluate(WALK_JS, coords)))
                     break
                 except BrowserActionError as exc:
                     snap = PageSnapshot(text=f"({exc})")
