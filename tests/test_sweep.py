@@ -206,3 +206,12 @@ def test_an_api_key_in_the_config_never_reaches_the_store(tmp_path):
     finally:
         store.close()
     assert b"sk-SECRET-123" not in (tmp_path / "results.sqlite").read_bytes()
+
+
+@pytest.mark.parametrize("key", ["api_key", "X-Api-Key", "aws_secret_access_key", "private_key", "hf_token", "Authorization",
+                                 "db_password", "passwd", "credentials", "Cookie"])
+def test_secret_looking_keys_are_redacted_at_any_depth(key):
+    from agentgym.sweep.store import redact
+
+    value = {"models": [{"backend_kwargs": {"headers": {key: "s3cr3t"}}, "max_tokens": 5}]}
+    assert redact(value) == {"models": [{"backend_kwargs": {"headers": {key: "<redacted>"}}, "max_tokens": 5}]}

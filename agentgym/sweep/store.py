@@ -54,7 +54,8 @@ class EpisodeRecord(BaseModel):
 
 
 #: keys whose values never reach the store (a run directory is shared, reported and exported)
-_SECRET_KEY = re.compile(r"(api[_-]?key|token|secret|password|authorization)$", re.IGNORECASE)
+_SECRET_KEY = re.compile(r"(api[_-]?key|access[_-]?key|private[_-]?key|token|secret|passw(or)?d|authorization|"
+                         r"credentials?|cookie)$", re.IGNORECASE)
 
 
 def redact(value: Any) -> Any:
