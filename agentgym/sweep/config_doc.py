@@ -69,8 +69,11 @@ NOTES = """\
   `runtime` is not an env option: it is the sweep's.
 - **Quoting.** YAML reads a bare `null` (and `~`) as no value: the null agent is `"null"`. In
   `budgets:` a bare `null` is meant: the env's default budget.
-- **Secrets.** The whole config is stored with the run (`runs/<name>/results.sqlite`): give API keys
-  through `OPENAI_API_KEY`, not an `api_key:` in `models:`.
+- **Secrets.** The config is stored with the run (`runs/<name>/results.sqlite`), the values of
+  secret-looking keys (`api_key`, `token`, `password`, `authorization`, ...) replaced by
+  `<redacted>`. Still give API keys through `OPENAI_API_KEY`, not an `api_key:` in `models:`: a key
+  written there is part of its config's id, so a changed key makes a new config (a resume runs its
+  episodes again).
 - **Plugins.** Env ids and agent names of installed plugins (entry points `agentgym.envs`,
   `agentgym.agents`) work here; a script's are imported with `agentgym --import my_envs sweep ...`.
 """
