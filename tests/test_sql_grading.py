@@ -215,3 +215,63 @@ def test_numeric_text_equals_a_number_only_where_the_gold_column_is_text():
     assert not ok([("2021",)], [(2021,)])  # a numeric gold column needs a number
     # A column mixing text and numbers in the gold (SQLite's dynamic types) compares values as they are.
     assert not ok([(1,), ("b",)], [("1",), (2,)])
+
+
+def test_a_failed_episode_reports_expected_vs_got_after_it_and_never_during_it():
+    """c-Interact: a submission one row short, then SQL that does not run (the retry): the episode
+    fails. Its stored grader report shows, per check, the expected rows and what the SQL gave
+    (bounded previews with counts), the error of the retry, and the SQL; nothing the agent was
+    shown during the episode holds an expected value (the fifth customer, who is only in the gold)."""
+    import json
+
+    import agentgym
+    from agentgym.actions import ToolCall
+    from agentgym.envs.sql import register_sql_envs
+    from agentgym.policy import ScriptedPolicy
+    from agentgym.rollout import Trajectory, run_episode
+    from agentgym.view.episode import verdict_html
+
+    register_sql_envs()
+    task = "retail_lite.top_entities.2022-top5"
+    with agentgym.make("sql-c-lite", runtime="local") as env:
+        gold = env.unwrapped._tasks[task].phase1.gold_sql[-1]
+        short = gold.replace("LIMIT 5", "LIMIT 4")
+        policy = ScriptedPolicy([ToolCall(name="submit", arguments={"sql": short}),
+                                 ToolCall(name="submit", arguments={"sql": "SELECT nope FROM"})])
+        traj = Trajectory.model_validate_json(run_episode(env, policy, options={"task_id": task}).model_dump_json())
+    seen = json.dumps([traj.first_observation, [(s.observation, s.info) for s in traj.steps]])
+    assert traj.steps[-1].terminated and "Mei Tanaka" not in seen and "581.31" not in seen
+    g = traj.grader_report
+    assert g.verdict == "failed" and g.source == "env" and len(g.checks) == 2
+    assert g.summary.startswith("phase 1, submission 2: your SQL failed")
+    rows, error = g.checks
+    assert rows.name == "phase 1, submission 1: top entities and totals" and rows.passed is False
+    assert rows.expected.startswith("5 rows x 2 columns") and "'Mei Tanaka' | 581.31" in rows.expected
+    assert rows.got.startswith("4 rows x 2 columns") and "'Hana Garcia'" in rows.got and "Mei Tanaka" not in rows.got
+    assert rows.detail == "expected 5 rows, got 4"
+    assert error.passed is False and error.got.startswith("error:") and "nope" not in error.expected
+    assert [s["sql"] for s in g.details["submissions"]] == [short, "SELECT nope FROM"]
+    assert "Mei Tanaka" in verdict_html({}, traj.model_dump(mode="json")), "the viewer shows the checks"
+
+
+def test_previews_are_bounded_and_line_up():
+    from agentgym.envs.sql.report import PREVIEW_ROWS, preview_rows
+
+    big = [(i, "x" * 10_000, b"\0" * 1_000_000) for i in range(50, 0, -1)]
+    text = preview_rows(big)
+    assert text.startswith("50 rows x 3 columns (any order; sorted here)\n1 | ") and "... 45 more rows" in text
+    assert len(text) < 1_000 and "(10000 chars)" in text and "(1000000 bytes)" in text
+    assert preview_rows([(10,), (9,), (None,)]).splitlines()[1:] == ["None", "9", "10"]
+    assert preview_rows([(2,), (1,)], ordered=True).splitlines()[1:] == ["2", "1"]
+    assert preview_rows([], 3) == "0 rows x 3 columns" and len(preview_rows(big).splitlines()) == PREVIEW_ROWS + 2
+
+
+def test_a_bird_test_case_failure_keeps_its_message_for_the_report_only():
+    from types import SimpleNamespace
+
+    from agentgym.envs.sql.bird_tests import compile_test_case, run_test_case
+
+    fn = compile_test_case("def test_case(pred_sqls, sol_sqls, db_name, conn):\n    assert False, 'expected 42, got 41'\n")
+    out = run_test_case(fn, SimpleNamespace(db_id="d"), ["SELECT 41"], ["SELECT 42"], {}, timeout_s=5)
+    assert not out.passed and out.reason == "test case failed (AssertionError)", "what the agent is told: the type only"
+    assert out.got == "AssertionError: expected 42, got 41" and out.expected == "the test case returns without raising"

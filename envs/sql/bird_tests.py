@@ -12,7 +12,7 @@ runs (the agent's included) goes through the engine's EpisodeDatabase.execute: p
 limit, row cap (GRADE_MAX_ROWS) and result byte cap. A test case also has a wall-clock budget:
 past it the next statement, and any Python line, raises TimeoutError (the submission fails).
 Failure reasons keep to the exception type, never its message (an assertion may print expected
-values). Each test case gets its own fresh copy: preprocess_sql, the test, clean_up_sqls.
+values); the message goes only to the grader's report written after the episode (report.py). Each test case gets its own fresh copy: preprocess_sql, the test, clean_up_sqls.
 """
 
 from __future__ import annotations
@@ -30,6 +30,8 @@ from agentgym.env import InfraError
 from agentgym.envs.sql.engines.base import QueryTimeout, SqlError
 from agentgym.envs.sql.grading import GRADE_MAX_ROWS, CheckOutcome, GradeResult
 
+#: What a test case expects, as the grader's report shows it.
+EXPECTED_TEXT = "the test case returns without raising"
 #: Wall-clock budget of one test case, as a multiple of the per-statement time limit.
 BUDGET_FACTOR = 6
 
@@ -305,15 +307,30 @@ def run_test_case(fn: Any, db: Any, pred_sqls: list[str], sol_sqls: list[str], c
 
     prev = sys.gettrace()
     sys.settrace(tracer)
+    failure: Exception | None = None
     try:
         fn(*args)
     except InfraError:
         raise  # the server went away under the test (PostgresUnavailable): nobody's answer was judged
     except Exception as exc:  # any failure of the test is a failed submission; the type only (docstring)
-        return CheckOutcome(passed=False, description="BIRD test case", reason=f"test case failed ({type(exc).__name__})")
+        failure = exc
     finally:
         sys.settrace(prev)
-    return CheckOutcome(passed=True, description="BIRD test case", reason="passed")
+    if failure is not None:
+        return CheckOutcome(passed=False, description="BIRD test case", reason=f"test case failed ({type(failure).__name__})",
+                            expected=EXPECTED_TEXT, got=_failure_text(failure))
+    return CheckOutcome(passed=True, description="BIRD test case", reason="passed", expected=EXPECTED_TEXT, got="returned")
+
+
+def _failure_text(exc: Exception) -> str:
+    """The failure as the grader's report shows it after the episode (report.py): type and message,
+    clipped. Never in what the agent is shown (CheckOutcome.reason holds the type only)."""
+    try:
+        message = str(exc)
+    except Exception:  # noqa: BLE001 - an exception whose __str__ fails: its type says enough
+        message = ""
+    message = message if len(message) <= 500 else f"{message[:500]}...({len(message)} chars)"
+    return f"{type(exc).__name__}: {message}" if message else type(exc).__name__
 
 
 def grade_test_cases(engine: Any, db_id: str, setup: list[str], submission: str, *, test_cases: list[str],

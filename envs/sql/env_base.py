@@ -20,6 +20,7 @@ from agentgym.envs.sql.engines import EpisodeDatabase, SqlError, make_engine
 from agentgym.envs.sql.engines.dialect import transpile_cached
 from agentgym.envs.sql.grading import GradeResult, grade_fresh
 from agentgym.envs.sql.models import KBEntry, SqlTask
+from agentgym.envs.sql.report import grader_report as sql_grader_report
 from agentgym.envs.sql.simulator import UserSimulator
 from agentgym.envs.sql.simulator_llm import LLMUserSimulator, SimulatorFactory
 from agentgym.envs.sql.tasks import load_suite
@@ -178,6 +179,8 @@ class SqlEnvBase(AgentEnv):
                              "BIRD-Interact data needs runtime='docker' (PostgreSQL)")
         return ds.tasks
 
+    _graded: tuple[tuple[int, str, GradeResult], ...] = ()  # this episode's graded submissions: (phase, sql, result)
+
     # -- AgentEnv hooks ----------------------------------------------------------------------------
     def task_ids(self) -> list[str]:
         return list(self._tasks)
@@ -196,6 +199,7 @@ class SqlEnvBase(AgentEnv):
             raise InfraError(f"database {self.task.db_id!r} could not be opened: {exc}") from exc
         self.simulator = self._make_simulator(self.task)
         self.phase = 1
+        self._graded = ()
         self._reset_phase_state()
         return self._statement()
 
@@ -250,9 +254,16 @@ class SqlEnvBase(AgentEnv):
         return self.simulator.answer(question).text
 
     def grade(self, sql: str) -> GradeResult:
-        """Grade `sql` for the current phase in a fresh copy."""
+        """Grade `sql` for the current phase in a fresh copy; kept for grader_report (host side)."""
         assert self.task is not None
-        return grade_phase(self.engine, self.task, self.phase, sql, timeout_s=self.timeout_s * 2)
+        result = grade_phase(self.engine, self.task, self.phase, sql, timeout_s=self.timeout_s * 2)
+        self._graded = (*self._graded, (self.phase, sql, result))  # a new tuple: a fork's copy stays its own
+        return result
+
+    def grader_report(self) -> dict[str, Any] | None:
+        """Expected vs got of every check of this episode's submissions (envs/sql/report.py), read
+        by the rollout after the episode ended; never shown to the agent during it."""
+        return sql_grader_report(self._graded)
 
     def start_follow_up(self) -> str:
         """Move to phase two; returns the text that introduces it."""

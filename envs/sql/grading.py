@@ -43,6 +43,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from agentgym.envs.sql.report import expected_preview, preview_rows
+
 _MIDNIGHT = re.compile(r"^(\d{4}-\d{2}-\d{2})[ T]00:00(:00(\.0+)?)?$")
 #: Above this many rows the tolerant matcher (quadratic) refuses rather than stalls the grader.
 MAX_FUZZY_ROWS = 5000
@@ -85,6 +87,10 @@ class CheckOutcome(BaseModel):
     passed: bool
     description: str = ""
     reason: str = ""
+    # Host side only, for the grader's report stored after the episode (report.py); never put in
+    # an observation or info: they show the expected rows.
+    expected: str | None = Field(None, description="preview of the expected rows (preview_rows)")
+    got: str | None = Field(None, description="preview of the rows the submission gave, or why there are none")
 
 
 class GradeResult(BaseModel):
@@ -275,7 +281,8 @@ def judge(check: Check, actual: Sequence[Sequence[Any]], actual_columns: int | N
         tolerance=check.tolerance, default_tolerance=check.default_tolerance,
         columns=check.columns, actual_columns=actual_columns, order_by=check.order_by,
     )
-    return CheckOutcome(passed=ok, description=check.description, reason=reason)
+    return CheckOutcome(passed=ok, description=check.description, reason=reason, expected=expected_preview(check),
+                        got=preview_rows(actual, actual_columns, ordered=check.ordered))
 
 
 def jsonable_rows(rows: Sequence[Sequence[Any]]) -> list[list[Any]]:
@@ -320,7 +327,8 @@ def grade_on(db: Any, submission: str, checks: Sequence[Check], *, timeout_s: fl
         if check.query is None:
             if res.truncated:
                 outcomes.append(CheckOutcome(passed=False, description=check.description,
-                                             reason=f"result has more than {GRADE_MAX_ROWS} rows"))
+                                             reason=f"result has more than {GRADE_MAX_ROWS} rows",
+                                             expected=expected_preview(check), got=f"more than {GRADE_MAX_ROWS} rows"))
                 continue
             actual, width = res.rows, len(res.columns)
         else:
@@ -328,7 +336,8 @@ def grade_on(db: Any, submission: str, checks: Sequence[Check], *, timeout_s: fl
                 state = db.execute(check.query, timeout_s=timeout_s, max_rows=GRADE_MAX_ROWS)
             except SqlError as exc:
                 outcomes.append(CheckOutcome(passed=False, description=check.description,
-                                             reason=f"state query failed: {exc}"))
+                                             reason=f"state query failed: {exc}", expected=expected_preview(check),
+                                             got=f"the state query failed: {exc}"))
                 continue
             actual, width = state.rows, len(state.columns)
         outcomes.append(judge(check, actual, width))
