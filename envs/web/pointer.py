@@ -27,7 +27,8 @@ MAX_WHEEL = 100_000  # pixels of one wheel turn, either way
 # The points where a person presses and releases to select the first occurrence of a text inside
 # an element (the left edge of its first character, the right edge of its last), found over the
 # element's rendered text with whitespace runs matched loosely; mode 'fix' makes the selection
-# exactly that range if the mouse gesture selected something else (a link's drag, a line end).
+# exactly that range if the mouse gesture selected something else (a link's drag, a line end),
+# unless the page forbids selecting it (user-select: none), as it would forbid a person.
 SELECT_JS = r"""
 ([id, want, mode]) => {
   const el = document.querySelector('[data-agid="' + id + '"]');
@@ -52,7 +53,8 @@ SELECT_JS = r"""
   const clean = (s) => s.replace(/\s+/g, ' ').trim();
   if (mode === 'fix') {
     const sel = window.getSelection();
-    if (clean(sel.toString()) !== w) {
+    const can = (n) => getComputedStyle(n.parentElement).userSelect !== 'none';  // as a person could
+    if (clean(sel.toString()) !== w && can(sn) && can(en)) {
       const r = document.createRange(); r.setStart(sn, so); r.setEnd(en, eo + 1);
       sel.removeAllRanges(); sel.addRange(r);
     }
@@ -186,8 +188,11 @@ class PointerActions:
                 raise BrowserActionError(f"select_text: the text in [{ident}] is not in view (it is scrolled "
                                          "out or clipped); scroll to it first") from None
         await self._gesture((fx, fy), (tx, ty), f"select_text in [{ident}]")
-        done = await self._evaluate(SELECT_JS, [ident, text, "fix"])
-        return f"selected {(done or {}).get('selected', text)[:200]!r} in [{ident}]"
+        done = (await self._evaluate(SELECT_JS, [ident, text, "fix"])) or {}
+        if "selected" in done and done["selected"] != " ".join(text.split()):
+            raise BrowserActionError(f"select_text in [{ident}]: the page selected {done['selected'][:80]!r} instead "
+                                     "(it does not let that text be selected as asked)")
+        return f"selected {' '.join(text.split())[:200]!r} in [{ident}]"
 
     async def release_mouse(self) -> None:
         """Release every button mouse_down left pressed (ends a native drag too), on tabs still open;
