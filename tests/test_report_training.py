@@ -35,6 +35,7 @@ def _log(root, rows):
 def runs(tmp_path_factory):
     base = tmp_path_factory.mktemp("train-report")
     _log(base / "train", GRPO + SFT)  # `agentgym train` alone
+    _log(base / "sft", SFT)
     _log(base / "both", GRPO)  # trained, then evaluated into the same run directory
     demo_like_run(base / "both", tasks=1, k=2)
     demo_like_run(base / "sweep", tasks=1, k=2)
@@ -58,7 +59,7 @@ def test_report_shows_training_curves_next_to_the_evaluation_tables(runs, tmp_pa
     html = write_report(runs / "both", tmp_path / "r.html").read_text()
     got = charts(html)
     for field, title in (("reward", "env reward"), ("pass_rate", "pass rate"), ("mean_turns", "mean turns"),
-                         ("tokens", "tokens per step"), ("loss", "loss")):
+                         ("tokens", "tokens"), ("loss", "loss")):
         assert sorted(got[title]) == expected(GRPO, field), title  # one point per logged step, its value
     assert html.index("<h2 id=training>") < html.index("<h2>Evaluation</h2>") < html.index("<h2>shell-fixture</h2>")
     assert "pass@1" in html and "shell-fixture: pass@k vs k" in got and "All episodes (144)" in html
@@ -70,9 +71,11 @@ def test_report_shows_training_curves_next_to_the_evaluation_tables(runs, tmp_pa
 def test_a_training_run_alone_gets_a_report_and_an_empty_run_one_line(runs, tmp_path):
     html = write_report(runs / "train", tmp_path / "t.html").read_text()
     got = charts(html)
-    assert sorted(got["loss"]) == expected(GRPO + SFT, "loss") and sorted(got["tokens per step"]) == expected(GRPO + SFT, "tokens")
+    assert sorted(got["loss"]) == expected(GRPO + SFT, "loss") and sorted(got["tokens"]) == expected(GRPO + SFT, "tokens")
     assert sorted(got["env reward"]) == expected(GRPO, "reward"), "SFT logs no reward: no point of its own"
     assert "agentgym training run: train" in html and "No evaluation episodes" in html and "Trajectories" not in html
+    sft = write_report(runs / "sft", tmp_path / "s.html").read_text()
+    assert set(charts(sft)) == {"tokens", "loss"} and "Not logged by this run: env reward, pass rate, mean turns." in sft
     from agentgym.cli.app import app
 
     Store(tmp_path / "empty").close()  # a sweep store that has run nothing yet

@@ -28,9 +28,11 @@ def style(i: int) -> tuple[str, str]:
 
 
 def _fmt_tick(v: float) -> str:
-    if float(v).is_integer() and abs(v) < 1e6:  # 1000 tokens, not 1e+03
-        return str(int(v))
-    return f"{v:.3g}" if abs(v) < 1e4 else f"{v:.2e}"
+    """Short enough for the margin: 1000, 0.125, 250k, 1.5M."""
+    a = abs(v)
+    if a < 1e4:
+        return str(int(v)) if float(v).is_integer() else f"{v:.3g}"
+    return f"{v / 1e3:.3g}k" if a < 1e6 else f"{v / 1e6:.3g}M" if a < 1e9 else f"{v:.2e}"
 
 
 def thin_ticks(values: list[float], pos: Any, min_gap: float = 8.0) -> list[float]:
@@ -101,12 +103,13 @@ def line_chart(title: str, series: list[tuple[str, list[Point]]], xlabel: str, y
     for i, (label, s) in enumerate(series):
         col, dash = style(i)
         s = sorted(s)
+        r = 3 if len(s) <= 60 else 1.5  # a long training curve stays a line, not a band of dots
         if len(s) > 1:
             d = " ".join(f"{X(x):.1f},{Y(y):.1f}" for x, y, _, _ in s)
             out.append(f'<polyline points="{d}" fill="none" stroke="{col}" stroke-width="2" stroke-dasharray="{dash}"/>')
         for x, y, lo, hi in s:
             out.append(f'<line x1="{X(x):.1f}" x2="{X(x):.1f}" y1="{Y(lo):.1f}" y2="{Y(hi):.1f}" stroke="{col}" opacity="0.5"/>'
-                       f'<circle cx="{X(x):.1f}" cy="{Y(y):.1f}" r="3" fill="{col}"><title>{_e(label)}: '
+                       f'<circle cx="{X(x):.1f}" cy="{Y(y):.1f}" r="{r}" fill="{col}"><title>{_e(label)}: '
                        f'{f"{y:.4g}" if lo == hi == y else f"{y:.3f} [{lo:.3f}, {hi:.3f}]"} at {_e(_fmt_tick(x))}</title></circle>')
         swatch = (f'<svg width="22" height="10"><line x1="0" x2="22" y1="5" y2="5" stroke="{col}" stroke-width="3" '
                   f'stroke-dasharray="{dash}"/></svg>')

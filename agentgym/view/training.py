@@ -3,7 +3,7 @@
 
 Why its own module: the report shows them next to the evaluation tables and the viewer on a page
 of its own, and both must draw the same thing: one chart per metric (env reward, pass rate, mean
-turns, tokens, and loss where a trainer logged it) against the step, one line per algorithm, with
+turns, tokens, loss; a metric no step logged is named, not drawn empty) against the step, one line per algorithm, with
 the chart code the scaling plots use (inline SVG, no network assets). A summary table says how
 many steps each algorithm ran, where its reward started and ended, and how many episodes ended in
 infrastructure errors (left out of the batch, never trained on as a zero).
@@ -21,9 +21,10 @@ METRICS: list[tuple[str, str, str, tuple[float, float] | None]] = [
     ("reward", "env reward", "mean env reward per episode", None),
     ("pass_rate", "pass rate", "passed episodes / scored episodes", (0.0, 1.0)),
     ("mean_turns", "mean turns", "turns per scored episode", None),
-    ("tokens", "tokens per step", "tokens (as the trainer logs them)", None),
+    ("tokens", "tokens", "tokens (as the trainer logs them)", None),
 ]
-LOSS = ("loss", "loss", "training loss", None)  # drawn when any step logged one (SFT logs loss, no reward)
+LOSS = ("loss", "loss", "training loss", None)
+# A metric no step logged (SFT logs loss and tokens, no reward) gets no empty chart: the section names it.
 
 
 def _e(x: Any) -> str:
@@ -40,19 +41,22 @@ def _series(steps: list[Any], field: str) -> list[tuple[str, list[tuple[float, f
     return [(alg, pts) for alg, pts in by_alg.items() if pts]
 
 
-def training_charts(steps: list[Any]) -> list[str]:
-    """One chart per metric vs step (`steps`: trl_log.StepRow rows); a metric nobody logged says so."""
-    metrics = METRICS + ([LOSS] if any(s.loss is not None for s in steps) else [])
-    charts = []
-    for field, title, ylabel, fixed in metrics:
+def training_charts(steps: list[Any]) -> tuple[list[str], list[str]]:
+    """(one chart per logged metric vs step, the titles of metrics no step logged); `steps` are
+    trl_log.StepRow rows."""
+    charts, missing = [], []
+    for field, title, ylabel, fixed in [*METRICS, LOSS]:
         series = _series(steps, field)
+        if not series:
+            missing.append(title)
+            continue
         y_range = fixed
-        if fixed is None and series:
+        if fixed is None:
             ys = [p[1] for _, pts in series for p in pts]
             ticks = y_ticks(min(0.0, min(ys)), max(0.0, max(ys)))
             y_range = (ticks[0], ticks[-1])
         charts.append(line_chart(title, series, "step", ylabel, y_range=y_range))
-    return charts
+    return charts, missing
 
 
 def _fmt(v: float | None) -> str:
@@ -79,9 +83,12 @@ def training_section(steps: list[Any]) -> str:
     """The table and the charts (no heading), or one line when the run has no training steps."""
     if not steps:
         return "<p>No training steps in this run (`agentgym train` logs them).</p>"
+    charts, missing = training_charts(steps)
+    none = f" Not logged by this run: {', '.join(missing)}." if missing else ""
     return (f"<p>{len(steps)} logged steps. One chart per metric against the optimizer step, one line per algorithm; "
-            "reward and pass rate are the env's own (a shaping reward is logged apart).</p>"
-            + training_table(steps) + "".join(training_charts(steps)))
+            "reward and pass rate are the env's own (a shaping reward is logged apart); tokens are what each trainer "
+            f"logs (GRPO: mean completion length of the step's rollouts; SFT: TRL's running count of tokens trained on).{_e(none)}</p>"
+            + training_table(steps) + "".join(charts))
 
 
 __all__ = ["METRICS", "training_charts", "training_section", "training_table"]
