@@ -19,7 +19,8 @@ TEMPLATE = (
 )
 
 
-def byte_tokenizer():
+def byte_tokenizer(template: str = TEMPLATE, eos: str = "<|im_end|>"):
+    """A byte-level tokenizer (every byte one id, no merges) with `template` as its chat template."""
     import transformers
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers
 
@@ -27,8 +28,8 @@ def byte_tokenizer():
     tok = Tokenizer(models.BPE(vocab=vocab, merges=[]))
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
-    fast = transformers.PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<|im_end|>", pad_token="<|pad|>")
-    fast.chat_template = TEMPLATE
+    fast = transformers.PreTrainedTokenizerFast(tokenizer_object=tok, eos_token=eos, pad_token="<|pad|>")
+    fast.chat_template = template
     return fast
 
 

@@ -46,15 +46,9 @@ TEMPLATE = (
 
 
 def _tokenizer():
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers
+    from rl_fakes import byte_tokenizer
 
-    vocab = {c: i for i, c in enumerate(sorted(pre_tokenizers.ByteLevel.alphabet()))}
-    tok = Tokenizer(models.BPE(vocab=vocab, merges=[]))
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tok.decoder = decoders.ByteLevel()
-    fast = transformers.PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<|end|>", pad_token="<|pad|>")
-    fast.chat_template = TEMPLATE
-    return fast
+    return byte_tokenizer(TEMPLATE, eos="<|end|>")
 
 
 def _prompt_ids(tok, messages, tools):
