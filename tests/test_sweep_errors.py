@@ -27,6 +27,7 @@ from typer.testing import CliRunner
 from agentgym.cli import app
 from agentgym.models.testing import OpenAITestServer, Reply
 from agentgym.sweep.table import run_rows
+from agentgym.view.episode import episode_body
 
 runner = CliRunner()
 
@@ -151,6 +152,8 @@ def test_endpoint_dying_mid_episode_keeps_the_partial_transcript_until_retried(t
             assert [m["role"] for m in msgs] == ["system", "user", "assistant", "tool", "assistant", "tool"]
             assert "turn 1" in msgs[-1]["content"], "the last observation the model was sent is kept"
             assert len(t["transcript"]["turns"]) == 2 and t["grader_report"]["verdict"] == "error"
+            page = episode_body({"trajectory": t})
+            assert "Infrastructure error" in page and "turn 1" in page, "the viewer shows the partial transcript"
         assert _keys(run)[1] == 2
         [row] = run_rows(run)
         assert (row.errors, row.passed + row.failed) == (2, 0), "still an infrastructure error, out of every score"
