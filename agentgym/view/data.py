@@ -37,6 +37,7 @@ class RunData:
         self.db = self.root / self.DB
         if not self.db.is_file():
             raise FileNotFoundError(f"{run_dir} holds no {self.DB}; pass a run directory written by `agentgym sweep` or `agentgym train` (e.g. runs/demo)")
+        self._known: set[str] = set()  # tables seen so far (see _has)
 
     @contextlib.contextmanager
     def _conn(self) -> Iterator[sqlite3.Connection]:
@@ -51,8 +52,15 @@ class RunData:
         with self._conn() as c:
             return {r[0] for r in c.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
 
+    def _has(self, table: str) -> bool:
+        """Whether `table` exists; a table once seen stays (a store never drops one), so the
+        per-episode reads of a report ask the schema once, not once per episode."""
+        if table not in self._known:
+            self._known = self.tables()
+        return table in self._known
+
     def meta(self, key: str, default: Any = None) -> Any:
-        if "meta" not in self.tables():
+        if not self._has("meta"):
             return default
         with self._conn() as c:
             row = c.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
@@ -62,7 +70,7 @@ class RunData:
         """The training curve (trl_log.StepRow per algorithm and step, in order); [] for a sweep."""
         from agentgym.rl.trl_log import StepRow
 
-        if "train_steps" not in self.tables():
+        if not self._has("train_steps"):
             return []
         with self._conn() as c:
             cur = c.execute("SELECT * FROM train_steps ORDER BY algorithm, step")
@@ -79,7 +87,7 @@ class RunData:
         return out
 
     def configs(self) -> list[dict[str, Any]]:
-        if "configs" not in self.tables():
+        if not self._has("configs"):
             return []
         with self._conn() as c:
             cur = c.execute("SELECT config_id, env, agent, model, budget, max_turns FROM configs ORDER BY rowid")
@@ -88,7 +96,7 @@ class RunData:
     def episodes(self) -> list[dict[str, Any]]:
         """Every episode's row (no trajectory), with its env and outcome, errors first."""
         cfgs = {c["config_id"]: c for c in self.configs()}
-        if "episodes" not in self.tables():
+        if not self._has("episodes"):
             return []
         with self._conn() as c:
             cur = c.execute(f"SELECT {', '.join(_LIST_COLS)} FROM episodes")
@@ -104,7 +112,7 @@ class RunData:
     def episode(self, config_id: str, task_id: str, sample: int) -> dict[str, Any] | None:
         """One episode's row with its parsed trajectory, or None."""
         cols = (*_LIST_COLS, "trajectory")
-        if "episodes" not in self.tables():
+        if not self._has("episodes"):
             return None
         with self._conn() as c:
             row = c.execute(f"SELECT {', '.join(cols)} FROM episodes WHERE config_id = ? AND task_id = ? AND sample = ?",
