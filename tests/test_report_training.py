@@ -35,7 +35,7 @@ def _log(root, rows):
 def runs(tmp_path_factory):
     base = tmp_path_factory.mktemp("train-report")
     _log(base / "train", GRPO + SFT)  # `agentgym train` alone
-    _log(base / "sft", SFT)
+    _log(base / "sft", [*SFT, StepRow(algorithm="sft", step=4, loss=float("inf"), tokens=1200.0)])  # a diverged step
     _log(base / "both", GRPO)  # trained, then evaluated into the same run directory
     demo_like_run(base / "both", tasks=1, k=2)
     demo_like_run(base / "sweep", tasks=1, k=2)
@@ -76,6 +76,7 @@ def test_a_training_run_alone_gets_a_report_and_an_empty_run_one_line(runs, tmp_
     assert "agentgym training run: train" in html and "No evaluation episodes" in html and "Trajectories" not in html
     sft = write_report(runs / "sft", tmp_path / "s.html").read_text()
     assert set(charts(sft)) == {"tokens", "loss"} and "Not logged by this run: env reward, pass rate, mean turns." in sft
+    assert len(charts(sft)["loss"]) == 3 and len(charts(sft)["tokens"]) == 4, "the inf loss is left out, not drawn"
     from agentgym.cli.app import app
 
     Store(tmp_path / "empty").close()  # a sweep store that has run nothing yet

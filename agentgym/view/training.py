@@ -12,6 +12,7 @@ infrastructure errors (left out of the batch, never trained on as a zero).
 from __future__ import annotations
 
 import html
+import math
 from typing import Any
 
 from agentgym.view.charts import line_chart, y_ticks
@@ -36,7 +37,7 @@ def _series(steps: list[Any], field: str) -> list[tuple[str, list[tuple[float, f
     for s in steps:
         v = getattr(s, field, None)
         by_alg.setdefault(s.algorithm, [])
-        if v is not None:
+        if v is not None and math.isfinite(v):  # a diverged step's inf has no place on an axis
             by_alg[s.algorithm].append((float(s.step), float(v), float(v), float(v)))
     return [(alg, pts) for alg, pts in by_alg.items() if pts]
 
@@ -53,7 +54,7 @@ def training_charts(steps: list[Any]) -> tuple[list[str], list[str]]:
         y_range = fixed
         if fixed is None:
             ys = [p[1] for _, pts in series for p in pts]
-            ticks = y_ticks(min(0.0, min(ys)), max(0.0, max(ys)))
+            ticks = y_ticks(min(0.0, min(ys)), max(0.0, max(ys))) if any(ys) else [0.0, 1.0]  # all zero: 0 at the bottom
             y_range = (ticks[0], ticks[-1])
         charts.append(line_chart(title, series, "step", ylabel, y_range=y_range))
     return charts, missing
