@@ -8,15 +8,18 @@ from collections.abc import Iterator
 
 from agentgym.distributed.local_cluster import Cluster, free_port
 
+NODE_ENV = {"AGENTGYM_TEST_NODE_DATA": "1"}  # set on the nodes only: stands for data the driver does not have
+
 
 @contextlib.contextmanager
 def cluster(nodes: int = 2) -> Iterator[Cluster]:
-    """A head with a `docker` resource and `nodes - 1` plain workers; everything killed after."""
-    c = Cluster()
+    """A head with `docker` and `head` resources and `nodes - 1` workers with `docker` (both share
+    this machine's engine); everything killed after."""
+    c = Cluster(env=NODE_ENV)
     try:
-        c.start_head()
+        c.start_head('{"docker": 1, "head": 1}')
         for _ in range(nodes - 1):
-            c.add_node()
+            c.add_node('{"docker": 1}')
         c.wait_nodes(nodes)
         yield c
     finally:
@@ -24,4 +27,4 @@ def cluster(nodes: int = 2) -> Iterator[Cluster]:
         assert not left, f"Ray processes outlived the test: {left}"
 
 
-__all__ = ["Cluster", "cluster", "free_port"]
+__all__ = ["NODE_ENV", "Cluster", "cluster", "free_port"]

@@ -1,12 +1,16 @@
 """Sweeps on a real two-node Ray cluster started on this machine (`ray start --head` + a worker):
 episodes run on both nodes, per-key results equal the local executor's for the same seeds,
-the Python rollout API matches run_rollouts, placement follows resources, a worker process, a
-whole worker node or the driver killed mid-sweep loses nothing and doubles nothing, and bad
-clusters fail in one line with nothing stored. One module-scoped cluster (starting one costs
-seconds); the node-kill test runs after the tests that need both nodes (file order)."""
+the Python rollout API matches run_rollouts, placement follows resources, the preflight runs on
+the nodes (an env only they can make, an endpoint only they reach), a worker process, a whole
+worker node (docker runtime, from a driver without Docker: nothing of the sweep left in Docker
+after) or the driver killed mid-sweep loses nothing and doubles nothing, the reaper never takes a
+live owner's container, and bad clusters fail in one line with nothing stored. One module-scoped
+cluster (starting one costs seconds); the node-kill test runs after the tests that need both
+nodes (file order)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -69,8 +73,8 @@ def _count(run: Path) -> int:
             return 0
 
 
-def _docker_node() -> str:
-    return next(n["NodeID"] for n in ray.nodes() if n["Alive"] and "docker" in n["Resources"])
+def _head() -> str:
+    return next(n["NodeID"] for n in ray.nodes() if n["Alive"] and "head" in n["Resources"])
 
 
 def test_sweep_runs_on_both_nodes_and_matches_the_local_executor(ray_cluster, tmp_path):
@@ -110,16 +114,102 @@ def test_python_rollout_api_on_the_cluster_matches_run_rollouts(ray_cluster):
 def test_placement_follows_resources_and_an_unplaceable_env_stores_nothing(ray_cluster, tmp_path):
     _, ex = ray_cluster
     cfg = SweepConfig.model_validate({**CFG, "agents": ["oracle"], "k": 1})
-    # Only the head declared `docker`: episodes that ask for it never land on the other node.
-    pinned = RayExecutor(ex.address, resources={"shell-fixture": {"docker": 0.01}})
+    # Only the head declared `head`: episodes that ask for it never land on the other node.
+    pinned = RayExecutor(ex.address, resources={"shell-fixture": {"head": 0.01}})
     run_sweep(cfg, out=tmp_path / "pinned", progress=False, executor=pinned)
-    assert {w["node_id"] for w in placements(tmp_path / "pinned").values()} == {_docker_node()}
+    assert {w["node_id"] for w in placements(tmp_path / "pinned").values()} == {_head()}
     assert ex.request("sql-c-lite", "docker") == {"docker": 0.01}
     nowhere = RayExecutor(ex.address, resources={"shell-fixture": {"chromium": 1}})
     with pytest.raises(RayExecutorError, match="no node of the Ray cluster has .*chromium.* for shell-fixture") as err:
         run_sweep(cfg, out=tmp_path / "nowhere", progress=False, executor=nowhere)
     assert "\n" not in str(err.value)
-    assert Store.open_existing(tmp_path / "nowhere").count() == 0
+    assert not (tmp_path / "nowhere").exists()  # refused at the preflight, before a store is made
+
+
+def test_the_env_preflight_runs_on_the_nodes_and_fails_there_in_one_line(ray_cluster, tmp_path):
+    import ray_gated_agent  # registers node-data-fixture here too; only the nodes can make it
+    from agentgym.models.preflight import PreflightError
+
+    c, _ = ray_cluster
+    cfg = {**CFG, "envs": [{"id": "node-data-fixture", "max_tasks": 2}], "agents": ["oracle"], "k": 1}
+    with pytest.raises(PreflightError, match="data is on the Ray nodes only"):  # made here by the local executor
+        run_sweep(SweepConfig.model_validate(cfg), out=tmp_path / "here", progress=False)
+    ex = RayExecutor(c.address, imports=[ray_gated_agent.__file__])
+    s = run_sweep(SweepConfig.model_validate(cfg), out=tmp_path / "there", progress=False, executor=ex)
+    assert (s.ran, s.passed, s.infra_errors) == (2, 2, 0)
+    bad = {**cfg, "envs": [{"id": "node-data-fixture", "kwargs": {"no_such_option": 1}}]}
+    with pytest.raises(PreflightError, match="env node-data-fixture could not be made .*no_such_option.*on the Ray node at ") as err:
+        run_sweep(SweepConfig.model_validate(bad), out=tmp_path / "bad", progress=False, executor=ex)
+    assert "\n" not in str(err.value)
+    assert not (tmp_path / "bad").exists()
+
+
+def test_an_endpoint_the_driver_cannot_reach_is_probed_from_a_node(ray_cluster, monkeypatch):
+    import http.server
+
+    from agentgym.models import preflight
+
+    class Models(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 - the OpenAI-compatible model list, serving "m"
+            body = json.dumps({"data": [{"id": "m"}]}).encode()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def do_POST(self):  # noqa: N802 - any other model: not served
+            self.send_response(404)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *_):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Models)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_address[1]}/v1"
+
+    def unreachable(ep, timeout_s=5.0):
+        raise preflight.PreflightError(f"cannot reach model endpoint {ep.base_url} (ConnectError)")
+
+    try:
+        _, ex = ray_cluster
+        monkeypatch.setattr(preflight, "check_endpoint", unreachable)  # from the driver only
+        ex.check_endpoints([preflight.Endpoint(base_url=base, model="m")])  # the nodes reach it: passes
+        with pytest.raises(preflight.PreflightError, match="refused model 'other'.*from a Ray node"):
+            ex.check_endpoints([preflight.Endpoint(base_url=base, model="other")])
+    finally:
+        server.shutdown()
+
+
+@pytest.mark.docker
+def test_the_reaper_takes_a_dead_owners_container_of_the_sweep_never_a_live_ones():
+    """Two Ray nodes on one machine share one Docker engine: a node's reap must leave the other
+    node's live episodes alone (owner pid alive) and take only what a dead owner left."""
+    import uuid
+
+    import docker
+
+    from agentgym.sandbox import reaper
+
+    where = {"agentgym.sweep": f"t{uuid.uuid4().hex[:12]}"}
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    with reaper.owner_context({**where, "agentgym.node": "n1"}):
+        live = reaper.owner_labels()
+    assert live["agentgym.sweep"] == where["agentgym.sweep"] and "agentgym.sweep" not in reaper.owner_labels()
+    dead = {**live, "agentgym.pid": gone.stdout.strip(), "agentgym.node": "n2"}
+    other = {**dead, "agentgym.sweep": "another-sweep"}
+    api = docker.from_env(timeout=60).api
+    ids = [api.create_container("agentgym/base:latest", command="true", labels=labels)["Id"] for labels in (live, dead, other)]
+    try:
+        report = reaper.gc(where=where)
+        assert report.containers == [ids[1][:12]]
+        left = {c["Id"] for c in api.containers(all=True, filters={"label": "agentgym.pid"})}
+        assert ids[0] in left and ids[1] not in left and ids[2] in left
+    finally:
+        for cid in ids:
+            with contextlib.suppress(docker.errors.NotFound):
+                api.remove_container(cid, force=True)
 
 
 def test_a_worker_process_killed_mid_episode_is_retried_and_stored_once(ray_cluster, tmp_path):
@@ -191,39 +281,58 @@ def test_a_driver_killed_mid_sweep_resumes_from_the_store_against_the_same_clust
     assert len(placements(run)) == 3
 
 
-def test_a_worker_node_killed_mid_sweep_is_retried_on_the_other_and_stored_once(ray_cluster, tmp_path):
-    c, ex = ray_cluster
-    import ray_gated_agent  # registers the agent on the driver; the nodes import it through `imports`
+@pytest.mark.docker
+def test_a_worker_node_killed_mid_docker_sweep_is_retried_stored_once_and_leaves_no_container(ray_cluster, tmp_path):
+    """Docker runtime on both nodes, driven from a process that has no Docker (DOCKER_HOST points at
+    nothing: the env preflight and the reaping run on the nodes); the worker node (raylet and its
+    workers, by pid) is killed while each node holds an episode and its containers."""
+    import docker
 
-    gate = tmp_path / "gate"
+    import ray_gated_agent  # noqa: F401 - registers the agent on the driver; the nodes import it through `imports`
+    from agentgym.distributed.ray_executor import sweep_label
+
+    c, _ = ray_cluster
+    gate, run = tmp_path / "gate", tmp_path / "run"
     gate.mkdir()
-    cfg = SweepConfig.model_validate({**CFG, "agents": [{"name": "gated-oracle", "kwargs": {"gate": str(gate)}}]})
-    gated = RayExecutor(c.address, imports=[ray_gated_agent.__file__], max_retries=2)
-    head = _docker_node()
-    out: dict = {}
-    sweep = threading.Thread(target=lambda: out.update(s=run_sweep(cfg, out=tmp_path / "run", progress=False, executor=gated)))
-    sweep.start()
+    cfg = json.dumps({**CFG, "k": 1, "runtime": "docker", "agents": [{"name": "gated-oracle", "kwargs": {"gate": str(gate)}}]})
+    argv = [sys.executable, "-c", DRIVER, cfg, c.address, str(run), str(Path(__file__).parent)]
+    driver = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                              env={**os.environ, "DOCKER_HOST": f"unix://{tmp_path}/no-docker.sock"})
+    head, label = _head(), f"agentgym.sweep={sweep_label(run)}"
+    client = docker.from_env(timeout=60)
     try:
         deadline = time.monotonic() + 120
-        while not (held := [m.name for m in gate.iterdir() if not m.name.startswith(head)]) and time.monotonic() < deadline:
+        while time.monotonic() < deadline and driver.poll() is None:
+            held = {m.name.split(".")[0]: int(m.name.split(".")[1]) for m in gate.iterdir()}
+            if len(held) == 2:  # one episode held on each node
+                break
             time.sleep(0.1)
-        assert held, "no episode started on the worker node"
-        raylet = psutil.Process(int(held[0].split(".")[1])).parent()
+        assert driver.poll() is None, driver.communicate()[0][-2000:]
+        assert len(held) == 2, "no episode held on each node"
+        labelled = client.containers.list(all=True, filters={"label": label})
+        assert {x.labels.get("agentgym.node") for x in labelled} == set(held), "containers lack the sweep/node labels"
+        raylet = psutil.Process(held[next(n for n in held if n != head)]).parent()
         assert raylet.name() == "raylet"
         for p in [raylet, *raylet.children(recursive=True)]:  # the whole node, by pid, mid-episode
             p.kill()
     finally:
         (gate / "open").touch()
-        sweep.join(240)
-    assert not sweep.is_alive()
-    s = out["s"]
-    assert (s.ran, s.passed, s.infra_errors) == (6, 6, 0)
-    with sqlite3.connect(tmp_path / "run" / "results.sqlite") as conn:
-        assert conn.execute("SELECT COUNT(*), COUNT(DISTINCT config_id || task_id || sample) FROM episodes").fetchone() == (6, 6)
-    where = placements(tmp_path / "run")
+        try:
+            said = driver.communicate(timeout=240)[0]
+        finally:
+            if driver.poll() is None:
+                driver.kill()
+    assert "RAN 3 0" in said, said[-3000:]
+    with sqlite3.connect(run / "results.sqlite") as conn:
+        rows = conn.execute("SELECT COUNT(*), COUNT(DISTINCT config_id || task_id || sample), SUM(passed), SUM(infra_error) "
+                            "FROM episodes").fetchone()
+    assert rows == (3, 3, 3, 0)
+    where = placements(run)
     retried = [k for k, w in where.items() if w["attempts"] > 1]
     assert retried, "the episode held on the killed node was not marked as retried"
     assert all(where[k]["node_id"] == head for k in retried)
+    assert client.containers.list(all=True, filters={"label": label}) == []
+    assert (client.volumes.list(filters={"label": label})) == []
 
 
 def test_cli_sweep_on_the_cluster_and_its_bad_inputs(ray_cluster, tmp_path):

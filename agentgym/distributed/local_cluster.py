@@ -16,6 +16,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
 import psutil  # in agentgym[ray]
@@ -31,9 +32,11 @@ def free_port() -> int:
 
 
 class Cluster:
-    """start_head(), add_node() (each node: 1 CPU unless told, a 100 MB object store), stop()."""
+    """start_head(), add_node() (each node: 1 CPU unless told, a 100 MB object store), stop().
+    `env`: extra environment variables of the nodes' processes (their workers inherit them)."""
 
-    def __init__(self) -> None:
+    def __init__(self, env: Mapping[str, str] | None = None) -> None:
+        self.env = {**QUIET, **(env or {})}
         # Short: Ray's unix sockets live under it (108-byte limit on their paths).
         self.tmp = tempfile.mkdtemp(prefix="rt", dir="/tmp")
         self.port = free_port()
@@ -49,7 +52,7 @@ class Cluster:
     def _ray(self, *args: str, num_cpus: int = 1) -> None:
         cmd = [RAY, *args, "--num-cpus", str(num_cpus), "--object-store-memory", "100000000", "--temp-dir", self.tmp,
                "--dashboard-agent-listen-port", str(free_port()), "--disable-usage-stats"]
-        out = subprocess.run(cmd, env=QUIET, capture_output=True, text=True, timeout=240)
+        out = subprocess.run(cmd, env=self.env, capture_output=True, text=True, timeout=240)
         if out.returncode:
             raise RuntimeError(f"{' '.join(cmd)} failed: {out.stderr[-2000:]}")
 
@@ -83,7 +86,6 @@ class Cluster:
         left = [p for p in alive if p.is_running() and p.status() != psutil.STATUS_ZOMBIE] + self.processes()
         shutil.rmtree(self.tmp, ignore_errors=True)
         return left
-
 
     def wait_nodes(self, n: int, timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout

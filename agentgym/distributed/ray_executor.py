@@ -14,14 +14,23 @@ fails before anything runs.
 Faults: a task lost to a dead worker process or node is retried by the driver (up to
 `max_retries` more times); an episode that still has no result is stored as an infrastructure
 error. Where each stored episode ran, and after how many attempts, goes into the store's
-`ray_placements` table (placement.py).
+`ray_placements` table (placement.py). What an episode starts carries its sweep's label
+(sweep_label) and its node's id; after a run that lost episodes, the driver has every alive node
+remove what that sweep's dead workers left on its host (worker.reap_here: owner provably dead
+only), and a restarted node's workers reap before their first episode.
+
+Preflight: the sweep's env preflight (make each env, read its task ids) runs on the cluster, as a
+task placed like the env's episodes (preflight_envs), and a model endpoint the driver cannot reach
+is probed from a node (check_endpoints): the driver needs neither Docker nor the env's data.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import socket
 import traceback
+import uuid
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -33,6 +42,12 @@ DOCKER_SHARE = 0.01  # one `docker` unit on a node = 100 concurrent docker-runti
 
 class RayExecutorError(RuntimeError):
     """A cluster the sweep cannot use (unreachable, wrong version, no node for an env); one line."""
+
+
+def sweep_label(root: str | Path) -> str:
+    """The `agentgym.sweep` label of what a sweep stored in `root` starts on the nodes (the same for
+    every driver that resumes it, so `docker ps --filter label=agentgym.sweep=ID` finds them all)."""
+    return hashlib.sha256(f"{socket.gethostname()}:{Path(root).resolve()}".encode()).hexdigest()[:16]
 
 
 def _same(a: str, b: str, my_ip: str) -> bool:
@@ -54,19 +69,24 @@ class RayExecutor:
         spread: spread episodes over the nodes (Ray's SPREAD strategy) rather than filling one.
         imports: plugin modules or .py files (as `agentgym --import` takes them) every node imports
             before its first episode; a file must be at the same path on every node.
+        prepare: called on the node with each env once it is made, before it is played (e.g. to
+            make sure the env's images exist there); shipped to the nodes, so it must pickle.
     """
 
     def __init__(self, address: str | None = None, *, num_cpus: float = 1.0,
                  resources: Mapping[str, Mapping[str, float]] | None = None, max_retries: int = 2,
-                 spread: bool = True, connect_timeout: float = 5.0, imports: list[str] | None = None):
+                 spread: bool = True, connect_timeout: float = 5.0, imports: list[str] | None = None,
+                 prepare: Callable[[Any], None] | None = None):
         self.address, self.num_cpus, self.max_retries, self.spread = address, num_cpus, max_retries, spread
         self.resources = {k: dict(v) for k, v in (resources or {}).items()}
         self.connect_timeout = connect_timeout
         # files by absolute path: a node's worker does not start in the driver's directory
         self.imports = tuple(str(Path(t).resolve()) if t.endswith(".py") else t for t in imports or ())
-        self._inited = self._owns = False
+        self.prepare = prepare
+        self._inited = self._owns = self._lost = False
         self._remotes: dict[Any, Any] = {}
         self.nodes: list[str | None] = []
+        self.reaped: list[dict[str, Any]] = []  # what the last run's reap removed, per node
 
     # -- cluster --------------------------------------------------------------------------
     def connect(self) -> None:
@@ -151,33 +171,119 @@ class RayExecutor:
         lost = tuple(getattr(ray.exceptions, n) for n in (
             "WorkerCrashedError", "NodeDiedError", "ObjectLostError", "LocalRayletDiedError", "RaySystemError",
             "OwnerDiedError", "ObjectFetchTimedOutError") if hasattr(ray.exceptions, n))
-        remote = self._remotes.get(fn) or self._remotes.setdefault(fn, ray.remote(fn))
+        remote = self._remote(fn)
         attempts, last = 0, ""
         while attempts <= self.max_retries:
             attempts += 1
             try:
                 return await remote.options(**opts).remote(*args), attempts, last
             except lost as exc:
+                self._lost = True
                 last = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
             except Exception as exc:  # noqa: BLE001 - the task itself failed (e.g. cannot import): no retry
                 return None, attempts, f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=4)}"
         return None, attempts, last
 
+    def _remote(self, fn: Callable[..., Any]) -> Any:
+        import ray
+
+        return self._remotes.get(fn) or self._remotes.setdefault(fn, ray.remote(fn))
+
+    async def _reap_after_loss(self, where: Mapping[str, str], docker: bool | None) -> None:
+        """After a run that lost episodes to dead workers or nodes: every alive node (with Docker,
+        for a docker run) removes what this run's dead workers left on its host; a node on the dead
+        one's machine thus cleans up after it. Best effort: what each removed is in `self.reaped`."""
+        import ray
+        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+        from agentgym.distributed.worker import reap_here
+
+        self.reaped = []
+        if not self._lost:
+            return
+        nodes = [n["NodeID"] for n in ray.nodes() if n.get("Alive") and (not docker or n.get("Resources", {}).get("docker"))]
+        refs = [self._remote(reap_here).options(num_cpus=0, max_retries=0, scheduling_strategy=NodeAffinitySchedulingStrategy(
+            node, soft=False)).remote(dict(where), docker) for node in nodes]
+        try:
+            done = await asyncio.wait_for(asyncio.gather(*refs, return_exceptions=True), timeout=120)
+        except asyncio.TimeoutError:
+            done = []
+        self.reaped = [{"node_id": node, **r} for node, r in zip(nodes, done) if isinstance(r, dict)]
+
+    # -- the sweep's preflight hooks (agentgym.sweep.runner) ----------------------------------
+    def preflight_envs(self, envs: Sequence[tuple[str, Mapping[str, Any]]], runtime: str) -> dict[str, list[str]]:
+        """Make each env once on the cluster, in a task placed like its episodes (so on a node with
+        Docker for a docker run), and close it there: env id -> its task ids.
+
+        Raises:
+            RayExecutorError: no alive node can run an env's episodes.
+            UnknownEnvError: a node does not know the env (a plugin not imported there).
+            PreflightError: the env cannot be made on the node (one line, with the node's IP).
+        """
+        import ray
+
+        from agentgym.distributed.worker import env_task_ids
+        from agentgym.models.preflight import PreflightError
+        from agentgym.registry import UnknownEnvError
+
+        self.check([env_id for env_id, _ in envs], runtime)
+        refs = [self._remote(env_task_ids).options(**self._options(env_id, runtime)).remote(env_id, runtime, dict(kwargs),
+                                                                                             self.imports)
+                for env_id, kwargs in envs]
+        out: dict[str, list[str]] = {}
+        for (env_id, _), ref in zip(envs, refs):
+            try:
+                got = ray.get(ref, timeout=900)
+            except Exception as exc:  # noqa: BLE001 - a lost node, a timeout: one line
+                why = " ".join(str(exc).split())[:300]
+                raise PreflightError(f"env {env_id}: its preflight task on the Ray cluster failed ({type(exc).__name__}: "
+                                     f"{why}); check the nodes with `ray status` and retry") from None
+            if "unknown" in got:
+                raise UnknownEnvError(got["unknown"])
+            if "error" in got:
+                raise PreflightError(f"{got['error']} (on the Ray node at {got.get('ip')})")
+            out[env_id] = got["task_ids"]
+        return out
+
+    def check_endpoints(self, endpoints: Sequence[Any], timeout_s: float = 5.0) -> None:
+        """The sweep's endpoint probe: from the driver where it answers there, else from a node
+        (the agents call it from the nodes); raises the node's PreflightError when it fails there too."""
+        import ray
+
+        from agentgym.distributed.worker import probe_endpoint
+        from agentgym.models.preflight import PreflightError, check_endpoint
+
+        for ep in dict.fromkeys(endpoints):
+            try:
+                check_endpoint(ep, timeout_s)
+                continue
+            except PreflightError:
+                pass
+            self.connect()
+            ref = self._remote(probe_endpoint).options(num_cpus=0, max_retries=0).remote(ep, timeout_s)
+            try:
+                err = ray.get(ref, timeout=4 * timeout_s + 120)
+            except Exception as exc:  # noqa: BLE001 - the probe task itself was lost: one line
+                err = f"model endpoint {ep.base_url}: its probe on a Ray node failed ({type(exc).__name__})"
+            if err:
+                raise PreflightError(f"{err} (probed from the driver and from a Ray node)")
+
     # -- the sweep hook (agentgym.sweep.runner) -------------------------------------------
     async def run_episodes(self, runtime: str, max_steps: int, configs: Mapping[str, Any], todo: list[Any],
                            concurrency: int, finish: Callable[[Any, Any, dict[str, Any] | None], bool], store: Any) -> None:
         """Run `todo` on the cluster; `finish(ep, trajectory, usage)` stores each result (True if newly stored)."""
-        from agentgym.distributed.worker import play_episode
+        from agentgym.distributed.worker import SWEEP_LABEL, play_episode
         from agentgym.rollout import Trajectory
 
         self.check([configs[ep.config_id].env for ep in todo], runtime)
-        gate = asyncio.Semaphore(concurrency)
+        gate, labels = asyncio.Semaphore(concurrency), {SWEEP_LABEL: sweep_label(store.root)}
+        self._lost = False
 
         async def one(ep: Any) -> None:
             rc = configs[ep.config_id]
             async with gate:
                 out, attempts, last = await self._call(play_episode, self._options(rc.env, runtime), rc, ep, runtime,
-                                                       max_steps, self.imports)
+                                                       max_steps, self.imports, labels, self.prepare)
             if out is None:
                 traj = Trajectory(env_id=rc.env, task_id=ep.task_id, seed=ep.seed, first_observation="",
                                   error=f"infrastructure error: ray: no result after {attempts} attempts ({last})")
@@ -188,6 +294,7 @@ class RayExecutor:
                 record_placement(store, ep, node, attempts)
 
         await asyncio.gather(*(one(ep) for ep in todo))
+        await self._reap_after_loss(labels, runtime == "docker")
 
     # -- the rollout API (agentgym.parallel) ----------------------------------------------
     async def arun_rollouts(self, specs: Sequence[Any], env_factory: Callable[[str], Any],
@@ -196,18 +303,19 @@ class RayExecutor:
         """parallel.run_rollouts on the cluster: the factories are shipped to the nodes (cloudpickle:
         lambdas and closures work, open sockets and envs do not), results come back in the order of
         `specs`; `self.nodes` then holds the node id each ran on (None when it has no result)."""
-        from agentgym.distributed.worker import play_rollout
+        from agentgym.distributed.worker import SWEEP_LABEL, play_rollout
         from agentgym.parallel import RolloutResult
         from agentgym.rollout import Trajectory
 
         self.connect()
         self.check([s.env_id for s in specs], "")
-        gate = asyncio.Semaphore(max_concurrency)
+        gate, labels = asyncio.Semaphore(max_concurrency), {SWEEP_LABEL: uuid.uuid4().hex[:16]}
+        self._lost = False
 
         async def one(spec: Any) -> tuple[Any, str | None]:
             async with gate:
                 out, attempts, last = await self._call(play_rollout, self._options(spec.env_id, None), spec, env_factory,
-                                                       policy_factory, max_steps, self.imports)
+                                                       policy_factory, max_steps, self.imports, labels, self.prepare)
             if out is None:
                 traj = Trajectory(env_id=spec.env_id, task_id=spec.task_id, seed=spec.seed, first_observation="",
                                   error=f"infrastructure error: ray: no result after {attempts} attempts ({last})")
@@ -215,6 +323,7 @@ class RayExecutor:
             return RolloutResult.model_validate(out["result"]), out["node_id"]
 
         done = await asyncio.gather(*(one(s) for s in specs))
+        await self._reap_after_loss(labels, None)
         self.nodes = [n for _, n in done]
         return [r for r, _ in done]
 

@@ -4,7 +4,9 @@ Every Docker resource agentgym creates carries :func:`owner_labels` (run id, own
 pid's start time, hostname). This process tracks what it created and removes it at exit and on
 SIGTERM/SIGHUP. What a crashed or SIGKILLed process left behind is found by its labels: its owner
 pid is dead on this host. :func:`gc` removes that (``agentgym gc``), and the first DockerSandbox a
-process creates triggers one quiet gc in the background.
+process creates triggers one quiet gc in the background. :func:`owner_context` adds labels (a Ray
+sweep's id and node) to what a process creates meanwhile, and ``gc(where=...)`` limits a gc to
+resources that carry them: still only those of dead owners.
 
 Local sandboxes are temp dirs named ``agentgym-sbx-*`` with an ``owner.json`` inside; gc removes
 those whose owner is dead, after killing any process still marked with their sandbox id.
@@ -13,6 +15,7 @@ those whose owner is dead, after killing any process still marked with their san
 from __future__ import annotations
 
 import atexit
+import contextlib
 import json
 import os
 import shutil
@@ -21,6 +24,7 @@ import socket
 import tempfile
 import threading
 import uuid
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -51,11 +55,27 @@ def pid_start(pid: int) -> str:
 
 
 _starts: dict[int, str] = {}
+_context: dict[str, str] = {}  # extra labels for what this process creates now (owner_context)
+
+
+@contextlib.contextmanager
+def owner_context(labels: Mapping[str, str]) -> Iterator[None]:
+    """Add `labels` to every resource this process creates inside the block (e.g. the sweep and the
+    Ray node an episode runs for), so a later gc can pick one sweep's orphans. Process-wide: meant
+    for a worker process that runs one episode at a time."""
+    before = dict(_context)
+    _context.update(labels)
+    try:
+        yield
+    finally:
+        _context.clear()
+        _context.update(before)
 
 
 def owner_labels() -> dict[str, str]:
     """Labels that tie a Docker resource to this process (and let gc find it once we are gone)."""
     return {
+        **_context,
         "agentgym": "1",
         "agentgym.run": RUN_ID,
         "agentgym.pid": str(os.getpid()),
@@ -232,7 +252,9 @@ class GcReport(BaseModel):
         return len(self.containers) + len(self.images) + len(self.networks) + len(self.volumes) + len(self.local_dirs)
 
 
-def _doomed(labels: dict[str, str], all: bool, run: str | None) -> bool:
+def _doomed(labels: dict[str, str], all: bool, run: str | None, where: Mapping[str, str] | None = None) -> bool:
+    if where and any(labels.get(k) != v for k, v in where.items()):
+        return False
     if run is not None:
         return labels.get("agentgym.run") == run
     if all:
@@ -240,15 +262,19 @@ def _doomed(labels: dict[str, str], all: bool, run: str | None) -> bool:
     return owner_alive(labels) is False
 
 
-def gc(all: bool = False, run: str | None = None, dry_run: bool = False) -> GcReport:
+def gc(all: bool = False, run: str | None = None, dry_run: bool = False, where: Mapping[str, str] | None = None,
+       docker: bool = True) -> GcReport:
     """Remove agentgym resources whose owner process is dead on this host.
 
     all=True removes every agentgym resource (other live processes' included); run=ID removes
     one run's. Snapshot images are only ever those in the ``agentgym-snapshot`` repository, never
-    the base or environment images (which carry no owner pid).
+    the base or environment images (which carry no owner pid). where: only resources carrying
+    these labels (e.g. one sweep's, see owner_context). docker=False: local sandboxes only.
     """
     report = GcReport(dry_run=dry_run)
-    report.local_dirs = _gc_local_dirs(all, run, dry_run, report.errors)
+    report.local_dirs = _gc_local_dirs(all, run, dry_run, report.errors, where)
+    if not docker:
+        return report
     try:
         client = docker_client()
         # agentgym.pid, not just agentgym: images from the image pipeline carry agentgym=1, and
@@ -260,10 +286,10 @@ def gc(all: bool = False, run: str | None = None, dry_run: bool = False) -> GcRe
     except Exception as e:  # noqa: BLE001 - no engine: local dirs were still collected
         report.errors.append(f"docker: {e}")
         return report
-    report.containers = [c["Id"][:12] for c in containers if _doomed(c.get("Labels") or {}, all, run)]
-    report.networks = [n["Id"][:12] for n in networks if _doomed(n.get("Labels") or {}, all, run)]
-    report.volumes = [v["Name"] for v in volumes if _doomed(v.get("Labels") or {}, all, run)]
-    snaps = [i for i in images if _is_snapshot(i) and _doomed(i.get("Labels") or {}, all, run)]
+    report.containers = [c["Id"][:12] for c in containers if _doomed(c.get("Labels") or {}, all, run, where)]
+    report.networks = [n["Id"][:12] for n in networks if _doomed(n.get("Labels") or {}, all, run, where)]
+    report.volumes = [v["Name"] for v in volumes if _doomed(v.get("Labels") or {}, all, run, where)]
+    snaps = [i for i in images if _is_snapshot(i) and _doomed(i.get("Labels") or {}, all, run, where)]
     snaps.sort(key=lambda i: i.get("Created", 0), reverse=True)  # children before parents
     report.images = [next((t for t in i.get("RepoTags") or [] if t != "<none>:<none>"), i["Id"]) for i in snaps]
     if dry_run:
@@ -330,7 +356,8 @@ def kill_marked(sbx_id: str) -> int:
     return killed
 
 
-def _gc_local_dirs(all: bool, run: str | None, dry_run: bool, errors: list[str]) -> list[str]:
+def _gc_local_dirs(all: bool, run: str | None, dry_run: bool, errors: list[str],
+                   where: Mapping[str, str] | None = None) -> list[str]:
     removed = []
     for root in Path(tempfile.gettempdir()).glob(LOCAL_PREFIX + "*"):
         try:
@@ -339,7 +366,7 @@ def _gc_local_dirs(all: bool, run: str | None, dry_run: bool, errors: list[str])
             continue  # not ours, or still being created
         if labels.get("agentgym.pid") == str(os.getpid()) and run is None and not all:
             continue
-        if not _doomed(labels, all, run):
+        if not _doomed(labels, all, run, where):
             continue
         removed.append(str(root))
         if not dry_run:

@@ -46,19 +46,25 @@ class SweepSummary(BaseModel):
         return self.ran - self.passed - self.infra_errors
 
 
-def plan(cfg: SweepConfig, runtime: str | None = None) -> tuple[list[RunConfig], list[Episode]]:
-    """The configs and every episode of the sweep (task lists come from the envs)."""
+def plan(cfg: SweepConfig, runtime: str | None = None, executor: Any = None) -> tuple[list[RunConfig], list[Episode]]:
+    """The configs and every episode of the sweep (task lists come from the envs; an executor with
+    `preflight_envs`, e.g. Ray's, makes them where their episodes will run instead of here)."""
     import agentgym
 
     configs = cfg.configs()
     tasks: dict[str, list[str]] = {}
     k_of = {sel.id: sel.k or cfg.k for sel in cfg.envs}
+    remote = getattr(executor, "preflight_envs", None)
+    made_there = remote([(sel.id, dict(sel.kwargs)) for sel in cfg.envs], runtime or cfg.runtime) if remote else {}
     for sel in cfg.envs:
-        env = _make_for_plan(sel.id, runtime or cfg.runtime, dict(sel.kwargs))
-        try:
-            available = list(env.task_ids())
-        finally:
-            env.close()
+        if sel.id in made_there:
+            available = made_there[sel.id]
+        else:
+            env = _make_for_plan(sel.id, runtime or cfg.runtime, dict(sel.kwargs))
+            try:
+                available = list(env.task_ids())
+            finally:
+                env.close()
         ids = list(sel.tasks) if sel.tasks is not None else available
         unknown = [t for t in ids if t not in available]
         if unknown:
@@ -225,12 +231,13 @@ def run_sweep(cfg: SweepConfig, out: str | Path | None = None, runtime: str | No
     """
     from agentgym.models.preflight import check_endpoints
 
+    check_endpoints = getattr(executor, "check_endpoints", check_endpoints)  # Ray's probes from a node when not from here
     root = Path(out) if out is not None else Path("runs") / cfg.name
     runtime = runtime or cfg.runtime
     fresh = not (root / Store.DB).is_file()
     if preflight and fresh:  # every config is pending: probe the endpoints before making any (slow) env
         check_endpoints(endpoints(cfg.configs()))
-    configs, episodes = plan(cfg, runtime)
+    configs, episodes = plan(cfg, runtime, executor)
     prices = cfg.price_table()
     store, done, errored = _stored(root)
     try:
