@@ -51,9 +51,11 @@ def one_error_line(res, *needles: str) -> str:
     (["eval", "shell-fixture", "-r", "local", "--agent", "oracle", "-e", "colour=1"], ["no option 'colour'"]),
     (["eval", "shell-fixture", "-r", "local", "--agent", "nope"], ["no agent 'nope'"]),
     (["no-such-command"], ["No such command", "agentgym --help"]),
+    (["run", "shell-fixture", "-r", "local", "-e", "max_turns=abc"], ["max_turns", "valid integer"]),
 ])
 def test_bad_input_is_one_line_and_exit_2(args, needles):
-    one_error_line(runner.invoke(app, args), *needles)
+    line = one_error_line(runner.invoke(app, args), *needles)
+    assert "errors.pydantic.dev" not in line and "[type=" not in line, line
 
 
 def test_react_without_a_server_fails_fast_in_one_line():
@@ -74,6 +76,10 @@ def test_sweep_yaml_syntax_error_names_the_line(tmp_path):
     line = one_error_line(runner.invoke(app, ["sweep", str(bad)]), str(bad), "not valid YAML")
     assert re.search(r"line \d+, column \d+", line)
     one_error_line(runner.invoke(app, ["sweep", str(tmp_path / "missing.yaml")]), "not found")
+    empty = tmp_path / "empty.yaml"
+    empty.write_text("k: 2\n")
+    line = one_error_line(runner.invoke(app, ["sweep", str(empty)]), "name: Field required", "envs: Field required")
+    assert "errors.pydantic.dev" not in line and "[type=" not in line, line
     wrong = tmp_path / "wrong.yaml"
     wrong.write_text("name: x\nenvs: [no-such-env]\nagents: [oracle]\n")
     one_error_line(runner.invoke(app, ["sweep", str(wrong), "--out", str(tmp_path / "r")]), "no-such-env")

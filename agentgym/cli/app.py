@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from agentgym.cli.boundary import BoundaryGroup, fail
+from agentgym.cli.boundary import BoundaryGroup, describe, fail
 
 app = typer.Typer(
     cls=BoundaryGroup,
@@ -62,7 +62,7 @@ def _make(env_id: str, runtime: str, **kwargs):
     except agentgym.UnknownEnvError as exc:
         _fail(str(exc))
     except (TypeError, ValueError) as exc:  # a bad --env-arg: say which, not a traceback
-        _fail(f"{env_id}: {exc}")
+        _fail(f"{env_id}: {describe(exc) if isinstance(exc, ValueError) else exc}")
 
 
 def _check_tasks(env_id: str, env, ids: list[str]) -> list[str]:

@@ -171,8 +171,8 @@ class SweepConfig(BaseModel):
         try:
             cfg = cls.model_validate(data)
         except ValidationError as exc:
-            raise ValueError(f"{p}: invalid sweep config (fields: {', '.join(cls.model_fields)}; "
-                             f"docs/sweep-config.md):\n{exc}") from exc
+            raise ValueError(f"{p}: invalid sweep config: {_errors_line(exc)} (fields: {', '.join(cls.model_fields)}; "
+                             "docs/sweep-config.md)") from exc
         if cfg.prices is not None:
             try:
                 cfg.price_table()
@@ -238,6 +238,13 @@ class SweepConfig(BaseModel):
                         rc.config_id = f"{env.id}/{rc.agent_label}/{rc.model_label}/{rc.budget_label}#{h}"
                         out.append(rc)
         return out
+
+
+def _errors_line(exc: ValidationError, most: int = 3) -> str:
+    """pydantic's errors as 'where: what; ...' (its own text spans lines and links its docs)."""
+    errs = exc.errors()
+    parts = [f"{'.'.join(str(x) for x in e.get('loc', ())) or 'config'}: {e.get('msg')}" for e in errs[:most]]
+    return "; ".join(parts) + (f" (and {len(errs) - most} more)" if len(errs) > most else "")
 
 
 def _beside(config: Path, value: Any) -> Any:
