@@ -129,10 +129,10 @@ async def run_episode_async(env: Any, policy: Policy, spec: RolloutSpec, max_ste
             if traj.record(action, obs, reward, terminated, truncated, info, time.perf_counter() - ts):
                 ended = True
                 break
+        traj.finish(env, info, ended, max_steps, t0, policy=policy)
     except Exception as exc:  # the caller isolates it; the steps and messages so far go with it
         traj.keep_partial(exc, policy, t0)
         raise
-    traj.finish(env, info, ended, max_steps, t0, policy=policy)
     return traj
 
 

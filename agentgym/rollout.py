@@ -163,10 +163,10 @@ def run_episode(
             if traj.record(action, obs, reward, terminated, truncated, info, time.perf_counter() - ts):
                 ended = True
                 break
+        traj.finish(env, info, ended, max_steps, t0, policy=policy)
     except Exception as exc:
         traj.keep_partial(exc, policy, t0)
         raise
-    traj.finish(env, info, ended, max_steps, t0, policy=policy)
     return traj
 
 
