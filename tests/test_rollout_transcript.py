@@ -126,3 +126,15 @@ def test_a_rollout_whose_model_dies_mid_episode_keeps_its_steps_and_messages():
     assert [m["role"] for m in t.transcript.messages] == ["system", "user", "assistant", "tool"]
     assert [u.input_tokens for u in t.transcript.turns] == [50] and res.agent_usage["input_tokens"] == 50
     assert t.grader_report.verdict == "error" and t.schema_version == SCHEMA_VERSION
+
+
+def test_an_env_failing_while_the_episode_closes_keeps_the_steps(env, monkeypatch):
+    from agentgym.agents import OracleAgent
+    from agentgym.rollout import errored_trajectory
+
+    monkeypatch.setattr(type(env), "passed", lambda self, *a: (_ for _ in ()).throw(OSError("grader gone")))
+    with pytest.raises(OSError) as caught:
+        run_episode(env, OracleAgent(env), options={"task_id": "sum-3"})
+    t = errored_trajectory(caught.value, env_id="toy", task_id="sum-3", seed=None)
+    assert t.steps and t.steps[-1].terminated and t.error.startswith("infrastructure error: OSError: grader gone")
+    assert t.grader_report.verdict == "error" and not t.passed
