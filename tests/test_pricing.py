@@ -145,3 +145,21 @@ def test_transcript_per_call_costs_add_up_to_the_sweeps_cost_column(tmp_path):
     assert [t["cost"] for t in turns] == pytest.approx(expected)
     [row] = run_rows(tmp_path / "run")
     assert row.episodes == 1 and row.mean_cost == pytest.approx(sum(expected))
+
+
+def test_a_sweeps_max_cost_budget_counts_tokens_at_its_price_table(tmp_path):
+    """The react agent's own prices default to zero; in a sweep it is given the table's, so a
+    max_cost budget ends the episode once the table says the tokens cost that much."""
+    from agentgym.models.testing import OpenAITestServer, Reply
+    from agentgym.sweep.store import Store
+
+    table = {"version": "dear-1", "models": {"m": {"input_per_mtok": 1000.0, "output_per_mtok": 0.0}}}
+    with OpenAITestServer([], default=Reply.call("bash", {"command": "true"}, prompt_tokens=1000, completion_tokens=1)) as srv:
+        cfg = SweepConfig(name="dear", envs=[{"id": "shell-fixture", "max_tasks": 1}], agents=["react"], runtime="local",
+                          models=[{"model": "m", "base_url": srv.base_url}], budgets=[{"max_turns": 5, "max_cost": 0.5}],
+                          prices=str(write(tmp_path, table)))
+        run_sweep(cfg, out=tmp_path / "run", progress=False, preflight=False)
+    [line] = (tmp_path / "run" / "trajectories.jsonl").read_text().splitlines()
+    traj = json.loads(line)["trajectory"]
+    assert len(traj["steps"]) == 1 and traj["steps"][-1]["info"].get("truncated_reason") == "max_cost", traj["steps"][-1]["info"]
+    assert [t["cost"] for t in traj["transcript"]["turns"]] == pytest.approx([1.0])

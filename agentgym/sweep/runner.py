@@ -132,6 +132,18 @@ def _cost(traj: Trajectory, usage: dict[str, Any] | None, prices: PriceTable | N
     return env_cost or float((usage or {}).get("cost", 0.0) or 0.0)
 
 
+def priced(rc: RunConfig, prices: PriceTable | None) -> RunConfig:
+    """`rc` whose model-driven agent (react, budget-aware) prices tokens at the sweep's table, so
+    the cost it counts (what a max_cost budget and budget-aware's prompt see) is the table's;
+    unchanged when the config sets the agent's `prices` itself, or there is no table."""
+    if prices is None or rc.model is None or rc.agent.name not in ("react", "budget-aware"):
+        return rc
+    if "prices" in rc.agent.kwargs or "prices" in (rc.model.model_extra or {}):
+        return rc
+    model = type(rc.model).model_validate({**rc.model.model_dump(), "prices": prices.prices_for(rc.model.model).model_dump()})
+    return rc.model_copy(update={"model": model})
+
+
 def reprice(traj: Trajectory, prices: PriceTable | None, model: str | None) -> None:
     """Per-call costs in the stored transcript at the sweep's price table (the one its cost column
     uses), not the agent's own prices: their sum is the episode's token cost in the table."""
@@ -260,7 +272,7 @@ def run_sweep(cfg: SweepConfig, out: str | Path | None = None, runtime: str | No
             if rec.error and counts["first_error"] is None:
                 counts["first_error"] = next((ln for ln in rec.error.splitlines() if ln.strip()), rec.error)[:500]
 
-        by_id = {rc.config_id: rc for rc in configs}
+        by_id = {rc.config_id: priced(rc, prices) for rc in configs}
         if progress and todo:
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
