@@ -193,20 +193,25 @@ def test_the_reaper_takes_a_dead_owners_container_of_the_sweep_never_a_live_ones
     from agentgym.sandbox import reaper
 
     where = {"agentgym.sweep": f"t{uuid.uuid4().hex[:12]}"}
-    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
     with reaper.owner_context({**where, "agentgym.node": "n1"}):
         live = reaper.owner_labels()
     assert live["agentgym.sweep"] == where["agentgym.sweep"] and "agentgym.sweep" not in reaper.owner_labels()
-    dead = {**live, "agentgym.pid": gone.stdout.strip(), "agentgym.node": "n2"}
+    owner = subprocess.Popen(["sleep", "60"])  # killed below and not waited for: a zombie, as a killed node's worker can be
+    dead = {**live, "agentgym.pid": str(owner.pid), "agentgym.pidstart": reaper.pid_start(owner.pid), "agentgym.node": "n2"}
+    owner.kill()
     other = {**dead, "agentgym.sweep": "another-sweep"}
     api = docker.from_env(timeout=60).api
     ids = [api.create_container("agentgym/base:latest", command="true", labels=labels)["Id"] for labels in (live, dead, other)]
     try:
+        deadline = time.monotonic() + 10
+        while psutil.Process(owner.pid).status() != psutil.STATUS_ZOMBIE and time.monotonic() < deadline:
+            time.sleep(0.05)
         report = reaper.gc(where=where)
         assert report.containers == [ids[1][:12]]
         left = {c["Id"] for c in api.containers(all=True, filters={"label": "agentgym.pid"})}
         assert ids[0] in left and ids[1] not in left and ids[2] in left
     finally:
+        owner.wait()
         for cid in ids:
             with contextlib.suppress(docker.errors.NotFound):
                 api.remove_container(cid, force=True)

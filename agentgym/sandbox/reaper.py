@@ -45,11 +45,13 @@ _reaped_once = False
 
 
 def pid_start(pid: int) -> str:
-    """The start time (clock ticks since boot) of a process: with the pid, it names one process."""
+    """The start time (clock ticks since boot) of a process: with the pid, it names one process.
+    "" when it is gone, or a zombie (killed, not yet waited for: it owns nothing any more)."""
     try:
         with open(f"/proc/{pid}/stat", "rb") as f:
             data = f.read()
-        return data[data.rfind(b")") + 2 :].split()[19].decode()
+        fields = data[data.rfind(b")") + 2 :].split()
+        return "" if fields[0] == b"Z" else fields[19].decode()
     except (OSError, IndexError):
         return ""
 
