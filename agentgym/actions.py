@@ -87,14 +87,26 @@ class NoArgs(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+def _loads(text: str, message: str) -> Any:
+    """json.loads whose every failure is an ActionError (the model wrote the text): not only bad
+    syntax, but nesting past the interpreter's recursion limit (RecursionError) and an integer of
+    more digits than int() converts (a ValueError that is no JSONDecodeError). Escaping step() as
+    an exception, those ended the episode as an infrastructure error: dropped from scores."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ActionError(message.format(f"{exc.msg} at position {exc.pos}")) from None
+    except RecursionError:
+        raise ActionError(message.format("nested too deeply")) from None
+    except ValueError as exc:  # e.g. an integer past sys.get_int_max_str_digits()
+        raise ActionError(message.format(str(exc).split(";")[0][:200])) from None
+
+
 def _decode_arguments(raw: Any) -> dict[str, Any]:
     if raw is None or raw == "":
         return {}
     if isinstance(raw, str):
-        try:
-            raw = json.loads(raw)
-        except json.JSONDecodeError as exc:
-            raise ActionError(f"tool arguments are not valid JSON: {exc.msg} at position {exc.pos}") from None
+        raw = _loads(raw, "tool arguments are not valid JSON: {}")
     if not isinstance(raw, Mapping):
         raise ActionError(f"tool arguments must be a JSON object, got {type(raw).__name__}")
     if not all(isinstance(k, str) for k in raw):
@@ -129,13 +141,8 @@ def parse_action(action: Any) -> list[ToolCall]:
     if isinstance(action, str):
         if len(action) > MAX_ACTION_CHARS:
             raise ActionError(f"action is {len(action)} characters; the limit is {MAX_ACTION_CHARS}")
-        try:
-            action = json.loads(action)
-        except json.JSONDecodeError as exc:
-            raise ActionError(
-                f"action is not valid JSON ({exc.msg} at position {exc.pos}); send a tool call like "
-                '{"name": "TOOL", "arguments": {...}}'
-            ) from None
+        action = _loads(action, "action is not valid JSON ({}); send a tool call like "
+                                '{{"name": "TOOL", "arguments": {{...}}}}')
     if isinstance(action, Mapping):
         if "tool_calls" in action:  # a whole assistant message
             return parse_action(action["tool_calls"])

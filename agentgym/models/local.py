@@ -36,7 +36,7 @@ def _mistral_calls(text: str) -> tuple[str | None, list[dict[str, Any]]]:
     head, _, rest = text.partition(_MISTRAL)
     try:
         items = json.loads(rest)
-    except json.JSONDecodeError:
+    except (ValueError, RecursionError):  # bad JSON, too deep, a huge integer: the env reports it
         return head.strip() or None, [tool_call_dict("", rest.strip(), "call_0")]
     calls = []
     for i, obj in enumerate(items if isinstance(items, list) else [items]):
@@ -66,7 +66,7 @@ def extract_tool_calls(text: str) -> tuple[str | None, list[dict[str, Any]]]:
             name = obj.get("name", "") if isinstance(obj, dict) else ""
             args = obj.get("arguments", obj.get("parameters", {})) if isinstance(obj, dict) else {}
             calls.append(tool_call_dict(str(name), args if isinstance(args, (dict, str)) else {}, f"call_{i}"))
-        except json.JSONDecodeError:
+        except (ValueError, RecursionError):  # bad JSON, too deep, a huge integer: the env reports it
             calls.append(tool_call_dict("", block, f"call_{i}"))
     content = _TAGGED.sub("", text).strip() or None
     return content, calls

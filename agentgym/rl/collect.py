@@ -56,7 +56,7 @@ def _with_object_args(call: dict[str, Any]) -> dict[str, Any]:
     try:
         args = json.loads(fn.get("arguments") or "{}")
         fn["arguments"] = args if isinstance(args, dict) else fn["arguments"]
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, RecursionError):  # the env answered it as a malformed call
         pass
     return {**call, "function": fn}
 

@@ -95,7 +95,7 @@ def _call_with_object_args(call: dict[str, Any]) -> dict[str, Any]:
     if isinstance(fn.get("arguments"), str):
         try:
             fn["arguments"] = json.loads(fn["arguments"])
-        except ValueError:
+        except (ValueError, RecursionError):  # the model's text: kept as written
             pass
     return {**call, "type": "function", "function": fn}
 

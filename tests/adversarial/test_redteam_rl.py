@@ -1,0 +1,82 @@
+"""Red-team attacks on what the RL and evaluation loops make of a model's own output (issue 17):
+the policy being trained writes tool calls that the parsers choke on. Infrastructure errors leave
+the batch and the scores, so any way the model's text turns its episode into one is a way to dodge
+its zero that a policy learns. Each attack is made as a model makes it (a sampled reply, a server's
+tool call) and asserts the episode stays a scored one (an action error, reward 0)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.rl_fakes import GuessEnv, ScriptedTokens, byte_tokenizer
+
+#: JSON the stdlib parser cannot take although it is JSON: nesting past the interpreter's recursion
+#: limit (RecursionError, no JSONDecodeError) and an integer of more digits than int() converts
+#: (a plain ValueError). Both escaped env.step and the tool-call parsers as exceptions.
+DEEP = "[" * 3000
+HUGE_INT = "9" * 5000
+
+
+def test_attack_unparseable_json_in_the_action_itself() -> None:
+    """The action (or its arguments string) is JSON nested 3000 deep, or holds a 5000-digit
+    integer: json.loads raised RecursionError / ValueError out of env.step, so every caller (the
+    rollout loop, the RL collector's 'step raised') recorded an infrastructure error. Stopped:
+    actions._loads turns every json.loads failure into an ActionError, a malformed action."""
+    env = GuessEnv()
+    try:
+        env.reset(options={"task_id": "t1"})
+        for action in (DEEP, {"name": "submit", "arguments": DEEP}, {"name": "submit", "arguments": '{"answer": ' + HUGE_INT + "}"},
+                       '{"name": "submit", "arguments": {"answer": ' + HUGE_INT + "}}"):
+            obs, reward, term, _, info = env.step(action)
+            assert "error" not in info and info.get("action_error") and reward == 0.0, info
+            assert "not valid JSON" in obs["text"], obs["text"][:300]
+    finally:
+        env.close()
+
+
+def test_attack_collector_reply_the_parsers_choke_on() -> None:
+    """Sampled replies: a tool call whose arguments are a JSON string with a 5000-digit integer
+    (env.step raised: the episode was 'step raised: ValueError', an infra error dropped from the
+    batch), then a <tool_call> block nested 3000 deep (extract_tool_calls raised RecursionError:
+    the whole collection stopped), then a wrong answer. Safe: both are malformed actions the env
+    answers, and the episode is scored: reward 0 in the batch, nothing dropped."""
+    from agentgym.rl import collect
+    from agentgym.rl.chat_format import HFChatFormat
+    from agentgym.rl.groups import make_batch
+
+    tok = byte_tokenizer()
+    call_huge = "<tool_call>" + json.dumps({"name": "submit", "arguments": '{"answer": ' + HUGE_INT + "}"}) + "</tool_call>"
+    replies = [call_huge, "<tool_call>" + DEEP + "</tool_call>", '<tool_call>{"name": "submit", "arguments": {"answer": 3}}</tool_call>']
+    backend = ScriptedTokens(tok, replies)
+    cfg = collect.CollectConfig(max_tokens=6000, max_context=60000)
+    env = GuessEnv()
+    try:
+        [ep] = collect.collect_group(env, backend, HFChatFormat(tok), task_id="t1", n=1, config=cfg)
+    finally:
+        env.close()
+    assert ep.infra_error is None and len(ep.turns) == 3 and ep.terminated and ep.reward == 0.0, ep.infra_error
+    batch = make_batch([ep])
+    assert batch.dropped_infra == 0 and [e.reward for e in batch.episodes] == [0.0]
+
+
+def test_attack_server_tool_call_arguments_too_deep_for_the_parser() -> None:
+    """Through an OpenAI-compatible server (what a sweep's ReAct agent talks to): the model's tool
+    call has arguments nested 3000 deep. parse_tool_calls raised RecursionError inside the
+    backend's chat(), the episode raised and was stored as an infrastructure error, left out of
+    the scores. Safe: the call is kept as written and answered as a malformed action; the model's
+    next call (a wrong answer) ends a scored episode with reward 0."""
+    from agentgym import run_episode
+    from agentgym.agents.react import ReActAgent
+    from agentgym.models.testing import OpenAITestServer, Reply
+
+    env = GuessEnv()
+    try:
+        with OpenAITestServer([Reply.call("submit", DEEP), Reply.call("submit", {"answer": 3})]) as srv:
+            agent = ReActAgent(env, base_url=srv.base_url, model="m", backend_kwargs={"backoff_s": 0.01})
+            traj = run_episode(env, agent, options={"task_id": "t1"})
+    finally:
+        env.close()
+    assert traj.error is None and traj.total_reward == 0.0 and not traj.passed, traj.error
+    assert traj.turns == 2, traj.turns
