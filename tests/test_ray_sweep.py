@@ -206,10 +206,10 @@ def test_the_reaper_takes_a_dead_owners_container_of_the_sweep_never_a_live_ones
         deadline = time.monotonic() + 10
         while psutil.Process(owner.pid).status() != psutil.STATUS_ZOMBIE and time.monotonic() < deadline:
             time.sleep(0.05)
-        report = reaper.gc(where=where)
-        assert report.containers == [ids[1][:12]]
+        assert reaper.gc(where=where, dry_run=True).containers == [ids[1][:12]]
+        reaper.gc(where=where)  # (ids[2] is not asserted on after this: another process's plain gc may take it)
         left = {c["Id"] for c in api.containers(all=True, filters={"label": "agentgym.pid"})}
-        assert ids[0] in left and ids[1] not in left and ids[2] in left
+        assert ids[0] in left and ids[1] not in left
     finally:
         owner.wait()
         for cid in ids:
