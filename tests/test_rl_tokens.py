@@ -184,6 +184,24 @@ def test_hf_template_tail_after_stop_is_context():
     assert cut == [fast.eos_token_id] + stopped
 
 
+def test_a_turn_that_ends_without_a_stop_id_is_refused():
+    """A base model's tokenizer (eos '<|endoftext|>') with a template that ends turns with
+    '<|im_end|>': the turn has no stop id, and the ids after it would silently drift from the
+    template's (its newline lost). Refused, naming the way out; given as a stop id, it works."""
+    from rl_fakes import TEMPLATE, byte_tokenizer
+
+    from agentgym.rl.chat_format import ChatFormatError
+
+    base = byte_tokenizer(TEMPLATE, eos="<|endoftext|>")
+    base.add_special_tokens({"additional_special_tokens": ["<|im_end|>"]})
+    hist = [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "ok", "tool_calls": [_call("c1", "f", {})]}]
+    new = [{"role": "tool", "tool_call_id": "c1", "content": "done"}]
+    with pytest.raises(ChatFormatError, match="ends an assistant turn with none of the stop ids"):
+        delta_ids(HFChatFormat(base), hist, new, None, sampled_stop=True)
+    fixed = HFChatFormat(base, stop_ids=[base.convert_tokens_to_ids("<|im_end|>")])
+    assert base.decode(delta_ids(fixed, hist, new, None, sampled_stop=True)).startswith("\n<|im_start|>tool")
+
+
 def test_malformed_tool_call_ends_the_episode_as_the_agents_failure():
     """Mistral's format cannot render a call without a valid name: the episode ends there as the
     agent's failure (the env already answered the malformed action), never as infrastructure."""

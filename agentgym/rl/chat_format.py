@@ -54,8 +54,16 @@ def delta_ids(fmt: ChatFormat, history: list[dict[str, Any]], new: list[dict[str
             f"token {at} of the earlier conversation); token-level rollouts need a template that only appends"
         )
     stops = set(fmt.stop_ids)
-    last = max((i for i, t in enumerate(before) if t in stops), default=None)
-    tail = [] if last is None else before[last + 1 :] if sampled_stop else before[last:]
+    # the stop id that ends the assistant turn itself, not one of an earlier message: were it looked
+    # for in the whole conversation, a turn rendered without one took an earlier message's tail
+    turn_start = len(fmt.render_ids(history[:-1], tools, add_generation_prompt=True))
+    last = max((i for i, t in enumerate(before) if t in stops and i >= turn_start), default=None)
+    if last is None:
+        raise ChatFormatError(
+            f"{fmt.name}: the chat template ends an assistant turn with none of the stop ids {sorted(stops)}; "
+            "give the token that ends a turn as a stop id (e.g. HFChatFormat(tokenizer, stop_ids=[...]))"
+        )
+    tail = before[last + 1 :] if sampled_stop else before[last:]
     return tail + after[len(before) :]
 
 
