@@ -7,8 +7,9 @@ in flight, and a restart skips every key already stored.
 Infrastructure errors (a dead model server, a sandbox that died) are stored too, marked, and never
 scored, with every step and message up to the failure (rollout.errored_trajectory); `retry_errors`
 re-runs exactly those keys and replaces them. With a price table, the model-driven agents price
-tokens at it (priced) and each stored per-call cost is at it (reprice), as the cost column is. Before anything runs, a
-preflight makes every env once (plan() needs its task ids anyway) and probes every model endpoint
+tokens at it (priced) and each stored per-call cost is at it (reprice), as the cost column is.
+
+Before anything runs, a preflight makes every env once (plan() needs its task ids anyway) and probes every model endpoint
 the pending episodes use (models/preflight.py), so a dead endpoint fails in seconds, not after
 every episode's retries.
 """
