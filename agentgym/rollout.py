@@ -181,7 +181,12 @@ def errored_trajectory(exc: BaseException, *, env_id: str, task_id: str | None, 
     tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__, limit=6))
     error = f"infrastructure error: {type(exc).__name__}: {exc}\n{tb}"
     partial = getattr(exc, PARTIAL_ATTR, None)
-    traj = partial if isinstance(partial, Trajectory) else Trajectory(env_id=env_id, task_id=task_id, seed=seed, first_observation="")
+    try:  # taken once: an exception object raised again elsewhere (a cached one) must not bring this episode along
+        delattr(exc, PARTIAL_ATTR)
+    except AttributeError:
+        pass
+    ours = isinstance(partial, Trajectory) and partial.seed == seed and task_id in (None, partial.task_id)
+    traj = partial if ours else Trajectory(env_id=env_id, task_id=task_id, seed=seed, first_observation="")
     traj.error, traj.passed = error, False
     last = traj.steps[-1] if traj.steps else None
     traj.grader_report = build_grader_report(passed=False, error=error, truncated=traj.truncated,

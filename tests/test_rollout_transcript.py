@@ -138,3 +138,14 @@ def test_an_env_failing_while_the_episode_closes_keeps_the_steps(env, monkeypatc
     t = errored_trajectory(caught.value, env_id="toy", task_id="sum-3", seed=None)
     assert t.steps and t.steps[-1].terminated and t.error.startswith("infrastructure error: OSError: grader gone")
     assert t.grader_report.verdict == "error" and not t.passed
+
+
+def test_a_partial_record_goes_only_to_its_own_episode():
+    from agentgym.rollout import PARTIAL_ATTR, errored_trajectory
+
+    exc = RuntimeError("cached and raised again")
+    setattr(exc, PARTIAL_ATTR, Trajectory(env_id="toy", task_id="sum-1", seed=1, first_observation="x"))
+    assert errored_trajectory(exc, env_id="toy", task_id="sum-2", seed=1).first_observation == "", "another task's"
+    assert not hasattr(exc, PARTIAL_ATTR), "taken once"
+    setattr(exc, PARTIAL_ATTR, Trajectory(env_id="toy", task_id="sum-1", seed=1, first_observation="x"))
+    assert errored_trajectory(exc, env_id="toy", task_id="sum-1", seed=1).first_observation == "x"
