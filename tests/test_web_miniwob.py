@@ -5,6 +5,8 @@ tests/test_registered_envs.py; this file checks what those runs cannot see."""
 
 from __future__ import annotations
 
+import datetime
+import random
 import re
 
 import pytest
@@ -18,11 +20,17 @@ from agentgym.validate import _play, validate
 pytest.importorskip("miniwob", reason="the miniwob package (the web extra) is not installed")
 
 TASKS = ["click-button", "enter-text", "guess-number", "click-menu"]
+# The tasks worked with the pointer (miniwob_coords.py: boxes, picture, drags, wheel, selection): a
+# few each run, drawn by the day (the same draw in every worker of a run; another tomorrow).
+COORD_TASKS = ["bisect-angle", "circle-center", "draw-circle", "draw-line", "find-midpoint", "right-angle",
+               "resize-textarea", "drag-circle", "drag-single-shape", "drag-shapes", "drag-shapes-2", "drag-items",
+               "drag-items-grid", "drag-sort-numbers", "highlight-text", "highlight-text-2", "sign-agreement"]
+COORD_SAMPLE = random.Random(datetime.date.today().toordinal()).sample(COORD_TASKS, 3)
 
 
 @pytest.fixture(scope="module")
 def env():
-    with miniwob.make_env(tasks=TASKS, runtime="local", prewarm=False) as e:
+    with miniwob.make_env(tasks=TASKS + COORD_SAMPLE, runtime="local", prewarm=False) as e:
         yield e
 
 
@@ -35,7 +43,8 @@ def test_every_package_page_is_in_or_left_out_with_a_reason():
     inside, out = miniwob.task_names(), miniwob.excluded()
     assert len(pages) >= 120 and sorted(inside + list(out)) == pages
     assert all(reason.strip() for reason in out.values())
-    assert len(inside) >= 50, len(inside)
+    assert len(inside) >= 115, len(inside)
+    assert set(COORD_TASKS) <= set(inside)
     assert set(miniwob.task_names(lite=True)) <= set(inside) and len(miniwob.task_names(lite=True)) == 10
 
 
@@ -76,7 +85,37 @@ def test_a_solver_acting_on_an_element_the_observation_does_not_list_fails_valid
         _play(env, "miniwob.click-button", "gold")
 
 
-@pytest.mark.parametrize("task", TASKS)
+def test_a_solver_aims_only_at_boxes_the_observation_shows(env, monkeypatch):
+    """A pointer's place comes from the box (@x,y,w,h) of a listed element: one the observation does
+    not list (a <script>) has no box to aim at, and the solver fails validation."""
+    from agentgym.envs.web import miniwob_solvers as ms
+
+    def aims_at_a_script(p):
+        yield p.pointer("mouse_click", x=p.box("document.querySelector('script')")[0], y=1.0)
+
+    monkeypatch.setitem(ms.SOLVERS, "click-button", aims_at_a_script)
+    with pytest.raises(ms.UnlistedTarget, match=r"does not list with a box"):
+        _play(env, "miniwob.click-button", "gold")
+    obs, _ = env.reset(seed=4, options={"task_id": "miniwob.click-button"})
+    page = ms.Page(env)
+    page.obs_text = obs["text"]
+    x, y, w, h = page.box("'#area button'")
+    assert (x, y, w, h) == tuple(float(round(v)) for v in env.read_page(
+        "() => { const r = document.querySelector('#area button').getBoundingClientRect(); return [r.x, r.y, r.width, r.height]; }"))
+    assert page.picture().shape[2] == 3
+
+
+@pytest.mark.parametrize("query, index, grid, want", [
+    ("Drag Ana to the 3rd position.", 0, False, 2), ("Drag Ana to the top.", 3, False, 0),
+    ("Drag Ana down by one position.", 1, False, 2), ("Drag Ana to the bottom left.", 0, True, 6),
+    ("Drag Ana to the center.", 0, True, 4), ("Drag Ana up by one.", 7, True, 4), ("Drag Ana left by one.", 5, True, 4)])
+def test_sortable_positions_read_from_the_query(query, index, grid, want):
+    from agentgym.envs.web.miniwob_coords import sortable_position
+
+    assert sortable_position(query, index, 9 if grid else 5, grid) == want
+
+
+@pytest.mark.parametrize("task", TASKS + COORD_SAMPLE)
 def test_the_solver_passes_and_the_null_policy_fails(env, task):
     gold, null = _play(env, f"miniwob.{task}", "gold"), _play(env, f"miniwob.{task}", "null")
     assert (gold.passed, null.passed, gold.error, null.error) == (True, False, None, None), env.last_check

@@ -25,6 +25,8 @@ import importlib.util
 from pathlib import Path
 from typing import Any
 
+from agentgym.envs.web.env import WebEnv  # the return annotation of make_env: its options are checked at load
+
 EPISODE_MAX_TIME_MS = 1_000_000  # BrowserGym's: MiniWoB's own default (10 s) would time most agents out
 SITE = "miniwob"
 
@@ -93,13 +95,12 @@ def excluded() -> dict[str, str]:
             for n in all_pages() if n not in SOLVERS or n in EXCLUDED}
 
 
-def make_env(lite: bool = False, tasks: list[str] | None = None, **kwargs: Any) -> Any:
-    """The MiniWoB++ web env: web-miniwob (every solved task) or web-miniwob-lite."""
-    from agentgym.envs.web.env import WebEnv
-
+def make_env(lite: bool = False, tasks: list[str] | None = None, **kwargs: Any) -> WebEnv:
+    """The MiniWoB++ web env: web-miniwob (every solved task) or web-miniwob-lite. Element boxes
+    and the pointer tools are on (coords=True): a third of the tasks need a pointer at a place."""
     names = tasks if tasks is not None else task_names(lite)
-    return WebEnv(sites=[site_spec()], tasks=[task(n) for n in names], **kwargs)
+    return WebEnv(sites=[site_spec()], tasks=[task(n) for n in names], **{"coords": True, **kwargs})
 
 
-def make_lite(**kwargs: Any) -> Any:
+def make_lite(**kwargs: Any) -> WebEnv:
     return make_env(lite=True, **kwargs)

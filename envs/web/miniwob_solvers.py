@@ -49,6 +49,7 @@ class Page:
 
     def __init__(self, env: Any):
         self.env = env
+        self.obs_text = ""  # the observation the policy was last given (MiniwobPolicy keeps it current)
 
     def read(self, expr: str, *args: Any) -> Any:
         """Evaluate a JavaScript expression (PRELUDE's helpers and `a`, the arguments, in scope)."""
@@ -68,7 +69,30 @@ class Page:
     def quoted(self) -> list[str]:
         return re.findall(r'"([^"]*)"', self.query())
 
+    def box(self, expr: str, *args: Any) -> tuple[float, float, float, float]:
+        """The box (x, y, w, h, viewport CSS pixels) that the observation shows for the element an
+        expression picks: where a pointer action may aim (env option coords=True). An element the
+        observation does not list, or lists without a box, is UnlistedTarget: no reading the page
+        to find a place to act."""
+        ident = self.read(f"(() => {{ const x = ({expr}); const e = typeof x === 'string' ? document.querySelector(x) : x;"
+                          " return e ? e.getAttribute('data-agid') : null; })()", *args)
+        m = ident and re.search(rf"^\s*\[{ident}\] .*@(-?\d+),(-?\d+),(\d+),(\d+)\s*$", self.obs_text, re.M)
+        if not m:
+            raise UnlistedTarget(f"the solver aims at {expr!r} {args!r}, which the observation it was given does not list "
+                                 "with a box (@x,y,w,h): an agent could not see where it is (coords=True lists boxes)")
+        return tuple(float(v) for v in m.groups())  # type: ignore[return-value]
+
+    def picture(self) -> Any:
+        """The page as the agent sees it with the env option screenshot=True: an RGB array of the
+        viewport (pixels are CSS pixels). For a picture (canvas, SVG) the text shows nothing of."""
+        return self.env._screenshot()
+
     # tool calls
+    def pointer(self, name: str, **arguments: Any) -> ToolCall:
+        """A coordinate tool (mouse_click, mouse_move, mouse_down, mouse_up, mouse_drag, wheel): its
+        points come from boxes the observation showed (box) or from the picture (picture)."""
+        return ToolCall(name=name, arguments={k: round(v, 1) if isinstance(v, float) else v for k, v in arguments.items()})
+
     def click(self, expr: str, *args: Any) -> ToolCall:
         return ToolCall(name="click", arguments={"id": self.id(expr, *args)})
 
@@ -136,7 +160,9 @@ class MiniwobPolicy:
 
     def act(self, obs: dict[str, Any], info: dict[str, Any]) -> ToolCall:
         if self._steps is None:
-            self._steps = SOLVERS[self.name](Page(self.env))
+            self._page = Page(self.env)
+            self._steps = SOLVERS[self.name](self._page)
+        self._page.obs_text = obs.get("text", "")
         step = self._pending or next(self._steps, None)
         if step is None:
             return ToolCall(name="send_msg_to_user", arguments={"text": "done"})
@@ -184,4 +210,4 @@ def policy(env: Any, task: Any) -> MiniwobPolicy:
 
 
 from agentgym.envs.web.miniwob_tasks import EXCLUDED, LITE  # noqa: E402,F401 - the solvers register themselves
-from agentgym.envs.web import miniwob_apps, miniwob_more  # noqa: E402,F401 - likewise
+from agentgym.envs.web import miniwob_apps, miniwob_coords, miniwob_more  # noqa: E402,F401 - likewise
