@@ -6,6 +6,7 @@ score tables are recomputed only when the number of stored episodes changes.
 
 from __future__ import annotations
 
+import html
 import threading
 import traceback
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -51,16 +52,28 @@ class Viewer:
         return 404, layout("not found", '<p>No such page. Start from <a href="/">the episode list</a>.</p>', str(self.data.root))
 
 
+def _local_host(host: str) -> bool:
+    """Whether a request's Host header names this machine's loopback (any port)."""
+    host = host.strip().lower()
+    name = host[: host.find("]") + 1] if host.startswith("[") else host.split(":", 1)[0]
+    return name in ("127.0.0.1", "localhost", "[::1]")
+
+
 def make_server(run_dir: str | Path, port: int = 0, host: str = "127.0.0.1") -> ThreadingHTTPServer:
     """A server for `run_dir` bound to host:port (0: a free port); serve_forever() runs it."""
     viewer = Viewer(run_dir)
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
-            try:
-                status, page = viewer.handle(self.path)
-            except Exception as exc:  # noqa: BLE001 - one broken page must not stop the viewer
-                status, page = 500, layout("viewer error", f"<pre>{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=4)}</pre>", "")
+            if not _local_host(self.headers.get("Host", "")):
+                # DNS rebinding: a web page whose name resolves to 127.0.0.1 would read the run
+                status, page = 403, layout("forbidden", "<p>Open the viewer as http://127.0.0.1:PORT/ or http://localhost:PORT/.</p>", "")
+            else:
+                try:
+                    status, page = viewer.handle(self.path)
+                except Exception as exc:  # noqa: BLE001 - one broken page must not stop the viewer
+                    text = f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=4)}"  # may quote stored (agent) text
+                    status, page = 500, layout("viewer error", f"<pre>{html.escape(text)}</pre>", "")
             body = page.encode("utf-8")
             self.send_response(status)
             self.send_header("Content-Type", "text/html; charset=utf-8")
