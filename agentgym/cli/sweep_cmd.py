@@ -122,6 +122,8 @@ def sweep(
                                           "cluster; needs agentgym[ray])")] = "local",
     address: Annotated[str | None, typer.Option("--address", help="the Ray cluster's head HOST:PORT (default: "
                                                 "$RAY_ADDRESS, else a new local Ray)")] = None,
+    image_registry: Annotated[str | None, typer.Option("--image-registry", help="HOST[:PORT][/PATH]: Ray nodes pull the "
+                                                       "images they lack from it (else they build them)")] = None,
 ) -> None:
     """Run envs x agents x models x budgets x k episodes into a resumable store (re-run to resume)."""
     cfg = load_config(config)
@@ -130,7 +132,7 @@ def sweep(
     root = out if out is not None else Path("runs") / cfg.name
     argv = ["sweep", str(config)] + (["--runtime", runtime] if runtime else []) + (["--concurrency", str(concurrency)] if concurrency else [])
     # the global --import modules: Ray nodes import them too, so the envs/agents they register exist there
-    runner = _executor(executor, address, cfg, runtime, ctx.find_root().params.get("imports") or [])
+    runner = _executor(executor, address, cfg, runtime, ctx.find_root().params.get("imports") or [], image_registry)
     try:
         summary = execute(cfg, root, resume_command("sweep", root, argv), runtime, quiet, retry_errors, preflight,
                           executor=runner)
@@ -143,17 +145,23 @@ def sweep(
         console.print(f"report: {write_report(summary.out)}", highlight=False, soft_wrap=True)
 
 
-def _executor(name: str, address: str | None, cfg: Any, runtime: str | None, imports: list[str]) -> Any:
+def _executor(name: str, address: str | None, cfg: Any, runtime: str | None, imports: list[str],
+              registry: str | None = None) -> Any:
     """None for the local executor; a connected RayExecutor that can place every env; or one line, exit 2."""
     if name == "local":
         if address is not None:
             fail("--address names a Ray cluster; add `--executor ray`")
+        if registry is not None:
+            fail("--image-registry is for the Ray executor; add `--executor ray`")
         return None
     if name != "ray":
         fail(f"unknown executor {name!r}; use local or ray")
     from agentgym.distributed import RayExecutor, RayExecutorError
 
-    ex = RayExecutor(address, imports=list(imports))
+    try:
+        ex = RayExecutor(address, imports=list(imports), registry=registry)
+    except ValueError as exc:  # a registry Docker cannot name
+        fail(str(exc))
     try:
         ex.check([e.id for e in cfg.envs], runtime or cfg.runtime)
     except RayExecutorError as exc:

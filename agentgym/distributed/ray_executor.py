@@ -71,17 +71,25 @@ class RayExecutor:
             before its first episode; a file must be at the same path on every node.
         prepare: called on the node with each env once it is made, before it is played (e.g. to
             make sure the env's images exist there); shipped to the nodes, so it must pickle.
+            Default: agentgym.distributed.images.NodeImages(registry, images).
+        registry: HOST[:PORT][/PATH] the nodes pull missing images from (REGISTRY/<image>).
+        images: env id -> images its docker-runtime episodes need besides those the env declares.
     """
 
     def __init__(self, address: str | None = None, *, num_cpus: float = 1.0,
                  resources: Mapping[str, Mapping[str, float]] | None = None, max_retries: int = 2,
                  spread: bool = True, connect_timeout: float = 5.0, imports: list[str] | None = None,
-                 prepare: Callable[[Any], None] | None = None):
+                 prepare: Callable[[Any], None] | None = None, registry: str | None = None,
+                 images: Mapping[str, list[str]] | None = None):
         self.address, self.num_cpus, self.max_retries, self.spread = address, num_cpus, max_retries, spread
         self.resources = {k: dict(v) for k, v in (resources or {}).items()}
         self.connect_timeout = connect_timeout
         # files by absolute path: a node's worker does not start in the driver's directory
         self.imports = tuple(str(Path(t).resolve()) if t.endswith(".py") else t for t in imports or ())
+        if prepare is None:  # images on new nodes: made before a node's first docker-runtime episode
+            from agentgym.distributed.images import NodeImages
+
+            prepare = NodeImages(registry, images)
         self.prepare = prepare
         self._inited = self._owns = self._lost = False
         self._remotes: dict[Any, Any] = {}
