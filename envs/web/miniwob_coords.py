@@ -320,3 +320,41 @@ def drag_shapes(p: Page) -> T:
         x, y = centre(p.box(f"{SHAPES}[a[0]]", i))
         yield drag(p, x, y, *centre(target))
     yield p.click("'#subbtn'")
+
+
+# ---- hot-cold: a search by the page's own feedback ------------------------------------------------
+BANDS = {"ICE COLD": 0, "COLD": 1, "WARM": 2, "HOT": 3}  # distance under 40, 10, 5 px: COLD and up pay > 0
+
+
+@solves("hot-cold")
+def hot_cold(p: Page) -> T:
+    """Move over a 3 x 3 grid (every point of the area is within 34 px of one) until the page says
+    COLD or better, then a pattern search with halving steps for a hotter band; click the best.
+    COLD pays 0.25, WARM 0.5, HOT 1: any of them is solved as BrowserGym reads the reward (> 0)."""
+    x0, y0, w, h = p.box("'#touch-area'")
+    best, band = (x0 + w / 2, y0 + h / 2), -1
+
+    def probe(x: float, y: float) -> T:
+        nonlocal best, band
+        x, y = min(max(x, x0 + 2), x0 + w - 2), min(max(y, y0 + 2), y0 + h - 2)
+        yield p.pointer("mouse_move", x=x, y=y)
+        seen = BANDS.get(p.read("txt(document.getElementById('display'))"), -1)  # the signal the page shows
+        if seen > band:
+            best, band = (x, y), seen
+
+    for fy in (1 / 6, 3 / 6, 5 / 6):
+        for fx in (1 / 6, 3 / 6, 5 / 6):
+            if band < 1:
+                yield from probe(x0 + w * fx, y0 + h * fy)
+    step, moves = 16.0, 9
+    while band < 3 and step >= 2 and moves <= 24:  # within the episode's 30 turns
+        moves += 4
+        before = band
+        for dx, dy in ((step, 0), (-step, 0), (0, step), (0, -step)):
+            cx, cy = best
+            yield from probe(cx + dx, cy + dy)
+            if band > before:
+                break
+        if band == before:
+            step /= 2
+    yield p.pointer("mouse_click", x=best[0], y=best[1])

@@ -74,3 +74,24 @@ def test_attack_submit_any_colour_on_use_colorwheel():
         assert e.read_page("() => WOB_RAW_REWARD_GLOBAL") > 0
         _, reward, term = step(e, "send_msg_to_user", text="done")
         assert term and reward == 1.0
+
+
+def test_attack_press_start_with_the_pointer_for_a_second_attempt(env):
+    """With coords on, a pointer press lands wherever the agent says, past any check that an element
+    is visible: pressing where MiniWoB's START cover sits (over the task area) after a wrong answer
+    must not start a second attempt either (the cover is hidden, not just unlisted)."""
+    for seed in range(30, 60):
+        env.reset(seed=seed)
+        want = re.search(r'"(.+?)"', env.intent).group(1)
+        wrong = [i for i, b in enumerate(buttons(env)) if b != want]
+        if wrong:
+            break
+    step(env, "click", id=env.element_id(f"#area button:nth-of-type({wrong[0] + 1})"))
+    x, y = env.read_page("() => { const r = document.getElementById('area').getBoundingClientRect();"
+                         " return [r.x + r.width / 2, r.y + r.height / 2]; }")
+    for name in ("mouse_click", "mouse_down", "mouse_up"):
+        obs, _, _ = step(env, name, x=x, y=y)
+        assert not obs.get("last_action_error"), obs["last_action_error"]
+    assert env.read_page("() => [WOB_RAW_REWARD_GLOBAL, WOB_EPISODE_ID]") == [-1, 1]
+    _, reward, _ = step(env, "send_msg_to_user", text="done")
+    assert reward == 0.0
