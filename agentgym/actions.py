@@ -72,6 +72,10 @@ class Tool(BaseModel):
         }
 
     def validate_args(self, arguments: Mapping[str, Any]) -> BaseModel:
+        bad = _not_unicode(arguments)
+        if bad is not None:
+            raise ActionError(f"invalid arguments for tool '{self.name}': {bad} holds a lone UTF-16 surrogate "
+                              "(a \\ud800-\\udfff escape without its pair), which is not text; write the character itself")
         try:
             return self.params.model_validate(dict(arguments))
         except ValidationError as exc:
@@ -85,6 +89,29 @@ class NoArgs(BaseModel):
     """For tools that take no arguments."""
 
     model_config = ConfigDict(extra="forbid")
+
+
+def _not_unicode(arguments: Mapping[str, Any]) -> str | None:
+    """The path of the first key or string in `arguments` that cannot be encoded as UTF-8 (a lone
+    surrogate, which JSON's \\udXXX escapes can make), else None. Such a string reached the
+    sandbox's channel, a file write or a driver and raised UnicodeEncodeError there: an
+    infrastructure error, dropped from scores, for a character the model chose."""
+    stack: list[tuple[str, Any]] = [("", arguments)]
+    while stack:  # iterative: arguments may be nested as deep as JSON allows
+        path, value = stack.pop()
+        if isinstance(value, str):
+            if not value.isascii():
+                try:
+                    value.encode("utf-8")
+                except UnicodeEncodeError:
+                    return (path or "(arguments)").encode("utf-8", "backslashreplace").decode("utf-8")
+        elif isinstance(value, Mapping):
+            for k, v in value.items():
+                stack.append((f"{path}.{k}" if path else str(k), k if isinstance(k, str) else ""))
+                stack.append((f"{path}.{k}" if path else str(k), v))
+        elif isinstance(value, (list, tuple)):
+            stack.extend((f"{path}[{i}]", v) for i, v in enumerate(value))
+    return None
 
 
 def _loads(text: str, message: str) -> Any:

@@ -80,3 +80,30 @@ def test_attack_server_tool_call_arguments_too_deep_for_the_parser() -> None:
         env.close()
     assert traj.error is None and traj.total_reward == 0.0 and not traj.passed, traj.error
     assert traj.turns == 2, traj.turns
+
+
+#: A JSON escape of half a UTF-16 pair: json.loads makes a str that no UTF-8 encoder takes.
+LONE = "\\ud800"
+
+
+@pytest.mark.parametrize("runtime", ["local", pytest.param("docker", marks=pytest.mark.docker)])
+def test_attack_lone_surrogate_in_a_tool_argument(runtime: str) -> None:
+    """The model writes "\\ud800" (half a surrogate pair) inside a string argument: in bash's
+    command, read_file's path, write_file's content. The string reached the sandbox's channel or
+    a file write and raised UnicodeEncodeError: info["error"], 'Infrastructure error (not your
+    fault)', the episode ended and left out of scores and batches, for one escape the model
+    chose. Safe: Tool.validate_args refuses it as invalid arguments (an action error), the
+    episode goes on, and the submission is scored."""
+    import agentgym
+
+    env = agentgym.make("shell-fixture", runtime=runtime)
+    try:
+        env.reset(options={"task_id": "hello"})
+        for name, args in (("bash", '{"command": "echo ' + LONE + '"}'), ("read_file", '{"path": "a' + LONE + '"}'),
+                           ("write_file", '{"path": "hello.txt", "content": "' + LONE + '"}')):
+            obs, _, term, _, info = env.step({"name": name, "arguments": args})
+            assert "error" not in info and not term and "surrogate" in info.get("action_error", ""), (name, info)
+        obs, reward, term, _, info = env.step({"name": "submit", "arguments": {}})
+        assert term and reward == 0.0 and "error" not in info, info
+    finally:
+        env.close()
