@@ -100,3 +100,18 @@ def test_attack_values_python_cannot_load(attack):
         assert "(1 row)" in sql(env, "SELECT COUNT(*) FROM orders")[0]
         text, reward, term, info = submit(env, attack)
         assert reward == 0.0 and "error" not in info
+
+
+@pytest.mark.parametrize("runtime", ["local", pytest.param("docker", marks=docker)])
+def test_attack_nul_character_in_the_sql(runtime):
+    """A NUL character in the SQL text (execute_sql, then submit): SQLite's driver raised
+    ValueError('embedded null character'), which the env reported as its own failure, an
+    infrastructure error that leaves the episode out of scores; the submitted SQL raised the
+    same inside grading (PostgreSQL silently ran the text up to the NUL). Stopped: both engines
+    refuse such SQL as an SQL error (refuse_nul), the
+    episode goes on, and the submission is scored 0."""
+    with episodes(runtime=runtime) as env:
+        text, _, term, info = sql(env, "SELECT 1\x00; SELECT 2")
+        assert "NUL" in text and not term and "error" not in info, (text, info)
+        text, reward, _, info = submit(env, "SELECT COUNT(*) FROM orders\x00")
+        assert reward == 0.0 and "error" not in info, (text, info)

@@ -35,6 +35,13 @@ class QuotaExceeded(SqlError):
     reason in info["agent_failure"]; a grading copy that hits it fails the submission."""
 
 
+def refuse_nul(sql: str) -> None:
+    """SqlError for SQL text with a NUL character: SQLite's driver raised ValueError on it, which
+    the env took for its own failure (an infrastructure error, dropped from scores)."""
+    if "\x00" in sql:
+        raise SqlError("SQL text cannot contain a NUL character (\\x00); remove it")
+
+
 class QueryResult(BaseModel):
     columns: list[str] = Field(default_factory=list)
     rows: list[list[Any]] = Field(default_factory=list)

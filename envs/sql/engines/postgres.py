@@ -42,7 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from agentgym.env import InfraError
-from agentgym.envs.sql.engines.base import QueryResult, QueryTimeout, QuotaExceeded, SqlError
+from agentgym.envs.sql.engines.base import QueryResult, QueryTimeout, QuotaExceeded, SqlError, refuse_nul
 from agentgym.envs.sql.engines.dialect import split_postgres
 from agentgym.envs.sql.engines.pg_container import PostgresUnavailable, ServerSettings
 from agentgym.envs.sql.engines.pg_run import _Run, _timeout_message, _Unresponsive
@@ -96,6 +96,7 @@ class PostgresDatabase:
         import psycopg
         from psycopg.pq import TransactionStatus
 
+        refuse_nul(sql)
         statements = split_postgres(sql)
         if not statements:
             raise SqlError("no SQL statement given")

@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from agentgym.envs.sql.catalog import database_files
-from agentgym.envs.sql.engines.base import MAX_RESULT_BYTES, QueryResult, QueryTimeout, SqlError
+from agentgym.envs.sql.engines.base import MAX_RESULT_BYTES, QueryResult, QueryTimeout, SqlError, refuse_nul
 from agentgym.envs.sql.engines.dialect import split_statements
 
 #: How many SQLite VM steps between deadline checks: small enough to stop within milliseconds.
@@ -165,6 +165,7 @@ class SqliteDatabase:
         return self._conn
 
     def execute(self, sql: str, *, timeout_s: float = 5.0, max_rows: int = 100) -> QueryResult:
+        refuse_nul(sql)
         statements = split_statements(sql)
         if not statements:
             raise SqlError("no SQL statement given")
