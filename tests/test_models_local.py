@@ -226,3 +226,19 @@ def test_the_seed_is_set_under_the_lock(monkeypatch):
     with pytest.raises(Stop):
         backend._generate(ASK_CHAT, None, 1, 1.0, 4, 7)
     assert held == [True, True]
+
+
+def test_generate_ids_bad_input_is_one_clear_error():
+    """No stop id anywhere (tokenizer=False, no eos in the generation config) was an IndexError
+    from inside generate's arguments; an empty prompt or logprobs_of(start=0) failed deep in torch."""
+    import threading
+
+    backend = TransformersBackend.__new__(TransformersBackend)
+    backend._torch, backend.device, backend.model, backend._lock = torch, "cpu", "stand-in", threading.Lock()
+    backend.lm, backend.tokenizer = SimpleNamespace(generation_config=SimpleNamespace(eos_token_id=None)), None
+    with pytest.raises(ValueError, match="knows no stop id.*stop_ids="):
+        backend._generate_ids([1, 2], 4, 1.0, None, ())
+    with pytest.raises(ValueError, match="at least one prompt id"):
+        backend._generate_ids([], 4, 1.0, None, (2,))
+    with pytest.raises(ValueError, match="start must be in 1..3"):
+        backend.logprobs_of([1, 2, 3], 0)

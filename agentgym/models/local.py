@@ -185,9 +185,14 @@ class TransformersBackend(ModelBackend):
 
     def _generate_ids(self, prompt_ids, max_tokens, temperature, seed, stop_ids) -> TokenSample:
         torch = self._torch
+        stops = sorted({*stop_ids, *self.stop_ids()})
+        if not prompt_ids:
+            raise ValueError("generate_ids needs at least one prompt id (render the conversation first)")
+        if not stops:
+            raise ValueError(f"TransformersBackend({self.model!r}) knows no stop id (its generation config and tokenizer "
+                             "name no eos); pass stop_ids= (e.g. the chat format's)")
         ids = torch.tensor([list(prompt_ids)], device=self.device)
         sample = temperature > 0
-        stops = sorted({*stop_ids, *self.stop_ids()})
         with self._lock, torch.no_grad():
             if seed is not None:  # under the lock (see _generate)
                 torch.manual_seed(seed)
@@ -215,6 +220,8 @@ class TransformersBackend(ModelBackend):
     def logprobs_of(self, ids: list[int], start: int, temperature: float = 1.0) -> list[float]:
         """Teacher-forced logprob of ids[start:] given everything before each (what a trainer
         recomputes; checks that a record's ids are what the model was conditioned on)."""
+        if not 1 <= start <= len(ids):
+            raise ValueError(f"start must be in 1..{len(ids)} (at least one id of context before the scored ones), not {start}")
         torch = self._torch
         seq = torch.tensor([ids], device=self.device)
         with self._lock, torch.no_grad():
