@@ -215,3 +215,15 @@ def test_secret_looking_keys_are_redacted_at_any_depth(key):
 
     value = {"models": [{"backend_kwargs": {"headers": {key: "s3cr3t"}}, "max_tokens": 5}]}
     assert redact(value) == {"models": [{"backend_kwargs": {"headers": {key: "<redacted>"}}, "max_tokens": 5}]}
+
+
+@pytest.mark.parametrize(("url", "stored"), [
+    ("https://alice:hunter2@llm.example/v1", "https://<redacted>@llm.example/v1"),
+    ("https://llm.example/v1?key=AIza123&alt=json", "https://llm.example/v1?key=<redacted>&alt=json"),
+    ("https://h.example/v1?api-key=s3&access_token=t0", "https://h.example/v1?api-key=<redacted>&access_token=<redacted>"),
+    ("http://127.0.0.1:8000/v1", "http://127.0.0.1:8000/v1"),
+])
+def test_credentials_written_into_a_url_are_redacted(url, stored):
+    from agentgym.sweep.store import redact
+
+    assert redact({"models": [{"base_url": url, "label": "key=plain words"}]}) == {"models": [{"base_url": stored, "label": "key=plain words"}]}

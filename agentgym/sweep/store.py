@@ -58,13 +58,21 @@ _SECRET_KEY = re.compile(r"(api[_-]?key|access[_-]?key|private[_-]?key|token|sec
                          r"credentials?|cookie)$", re.IGNORECASE)
 
 
+#: credentials inside a URL: user:password@ and key/token query parameters (a base_url may carry them)
+_URL_USERINFO = re.compile(r"(?<=://)[^/@\s]+@")
+_URL_KEY_PARAM = re.compile(r"(?<=[?&])((?:api[_-]?)?key|(?:access[_-]?)?token|sig|signature)=[^&#\s]+", re.IGNORECASE)
+
+
 def redact(value: Any) -> Any:
-    """The value with every secret-looking key's value replaced (an api_key: under models:)."""
+    """The value with every secret-looking key's value replaced (an api_key: under models:), and
+    credentials written into URLs (https://user:pass@host, ?key=...) cut out of strings."""
     if isinstance(value, dict):
         return {k: ("<redacted>" if isinstance(k, str) and _SECRET_KEY.search(k) and v else redact(v))
                 for k, v in value.items()}
     if isinstance(value, list):
         return [redact(v) for v in value]
+    if isinstance(value, str) and "://" in value:
+        return _URL_KEY_PARAM.sub(lambda m: m.group(1) + "=<redacted>", _URL_USERINFO.sub("<redacted>@", value))
     return value
 
 
