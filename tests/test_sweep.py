@@ -227,3 +227,19 @@ def test_credentials_written_into_a_url_are_redacted(url, stored):
     from agentgym.sweep.store import redact
 
     assert redact({"models": [{"base_url": url, "label": "key=plain words"}]}) == {"models": [{"base_url": stored, "label": "key=plain words"}]}
+
+
+def test_an_error_naming_a_url_with_credentials_is_stored_without_them(tmp_path):
+    from agentgym.rollout import Trajectory
+
+    err = "infrastructure error: ModelError: https://alice:hunter2@llm.example/v1/chat/completions failed after 3 attempts"
+    store = Store(tmp_path)
+    try:
+        store.record(EpisodeRecord(config_id="c", task_id="t", sample=0, seed=0, passed=False, reward=0.0, turns=0, cost=0.0,
+                                   seconds=0.0, infra_error=True, error=err),
+                     Trajectory(env_id="e", task_id="t", seed=0, first_observation="", error=err))
+        [row] = store.episodes(with_trajectory=True)
+    finally:
+        store.close()
+    assert "hunter2" not in row["error"] and "hunter2" not in row["trajectory"]["error"] and "llm.example" in row["error"]
+    assert b"hunter2" not in (tmp_path / "results.sqlite").read_bytes() + (tmp_path / "trajectories.jsonl").read_bytes()

@@ -137,6 +137,9 @@ class Store:
         """Write one episode exactly once; returns False when the key was already stored. With
         `replace_error`, a stored row of the same key that is an infrastructure error is replaced
         (in the same transaction); a stored scored row never is."""
+        if traj.error or rec.error:  # a model server's error names its URL, credentials and all
+            traj = traj.model_copy(update={"error": redact(traj.error)})
+            rec = rec.model_copy(update={"error": redact(rec.error)})
         tj = traj.model_dump_json()
         with self._tx():
             replaced = replace_error and self.conn.execute(
