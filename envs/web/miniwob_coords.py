@@ -358,3 +358,34 @@ def hot_cold(p: Page) -> T:
         if band == before:
             step /= 2
     yield p.pointer("mouse_click", x=best[0], y=best[1])
+
+
+# ---- drag-cube: the page's cube turns with momentum from the mouse ----------------------------------
+# It samples the pointer every 20 ms while the button is down and keeps turning after, slowing down:
+# one press, one move and a wait turn it by a fixed amount for a given move. Each drag below, from
+# the cube's reset pose (face 6 in front), brings one face to the front with ~40 degrees to spare.
+CUBE_DRAGS = {"1": (0, -120), "2": (-120, 0), "3": (-40, 0), "4": (40, 0), "5": (120, 0)}
+FRONT = "txt(document.querySelector('.cube .active'))"  # the face the cube shows in front
+
+
+@solves("drag-cube")
+def drag_cube(p: Page) -> T:
+    want = p.read("txt(document.querySelector('#query .bold'))")
+    if want in CUBE_DRAGS:
+        x, y = centre(p.box("$$('.cube-image')[5]"))
+        x, y = x + 130, y + 130  # the page follows the mouse anywhere on it: start off the cube, room every way
+        dx, dy = CUBE_DRAGS[want]
+        yield p.pointer("mouse_move", x=x, y=y)  # the first move is sampled with the button up: no turn
+        yield noop(300)
+        yield p.pointer("mouse_down", x=x, y=y)
+        yield p.pointer("mouse_move", x=x + dx, y=y + dy)  # one move: sampled once, as one push
+        yield noop(1000)
+        yield p.pointer("mouse_up", x=x + dx, y=y + dy)
+        last = None
+        for _ in range(10):  # until the cube has stopped on a face
+            now = p.read(FRONT)
+            if now == last:
+                break
+            last = now
+            yield noop(500)
+    yield p.click("'#subbtn'")

@@ -218,9 +218,6 @@ EXCLUDED: dict[str, str] = {
     "chase-circle": "its reward is 1 - (time the pointer spent outside the moving circle) / 10 s, and the circle moves "
                     "for 9.9 s: waiting without the mouse scores 0.01 > 0, solved as BrowserGym reads it (a policy "
                     "would learn to wait)",
-    "drag-cube": "no scripted solver written yet: the cube turns with momentum that the page samples from the mouse "
-                 "every 20 ms, so how far a drag turns it depends on the drag's timing (on a loaded machine, on the "
-                 "load); a solver would drag, wait for the cube to settle and look again, turn after turn",
     "click-pie": "the item first selected (item 0) re-renders under the pointer on every mouseover (its hover effect "
                  "brings it to the front), so a real press there lands on the SVG behind it: the page never sees the "
                  "click when item 0 is the one asked for (1 seed in 12); its solver is kept",
