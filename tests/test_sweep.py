@@ -243,3 +243,19 @@ def test_an_error_naming_a_url_with_credentials_is_stored_without_them(tmp_path)
         store.close()
     assert "hunter2" not in row["error"] and "hunter2" not in row["trajectory"]["error"] and "llm.example" in row["error"]
     assert b"hunter2" not in (tmp_path / "results.sqlite").read_bytes() + (tmp_path / "trajectories.jsonl").read_bytes()
+
+
+def test_config_ids_do_not_depend_on_where_the_config_file_is(tmp_path):
+    """A relative path in an env's kwargs is read beside the config file (made absolute for the env),
+    but the config id hashes it as written: a run and its config copied elsewhere keep their ids."""
+    cfgs = []
+    for where in ("a", "b/c"):
+        d = tmp_path / where
+        d.mkdir(parents=True)
+        (d / "data.jsonl").write_text("{}\n")
+        (d / "s.yaml").write_text("name: x\nenvs: [{id: swe-verified, kwargs: {dataset: data.jsonl}}]\nagents: [oracle]\n")
+        cfgs.append(SweepConfig.from_yaml(d / "s.yaml"))
+    a, b = cfgs
+    assert a.envs[0].kwargs["dataset"] == str((tmp_path / "a" / "data.jsonl").resolve())
+    assert a.configs()[0].config_id == b.configs()[0].config_id
+    assert a.model_copy(update={"concurrency": 2}).configs()[0].config_id == a.configs()[0].config_id

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
 
 from agentgym.budget import Budget
 from agentgym.parallel import derive_seed
@@ -31,6 +31,10 @@ class EnvSel(BaseModel):
     tasks: list[str] | None = Field(None, description="task ids to run (default: all of the env's tasks)")
     max_tasks: int | None = Field(None, ge=1, description="keep the first N tasks (after `tasks`)")
     k: int | None = Field(None, ge=1, description="samples per task for this env (default: the sweep's k)")
+
+    #: the kwargs as the config file wrote them (relative paths unresolved): what the config id hashes,
+    #: so a run and its config moved or copied elsewhere keep their ids (and resume)
+    _written_kwargs: dict[str, Any] | None = PrivateAttr(None)
 
     @field_validator("kwargs")
     @classmethod
@@ -165,14 +169,18 @@ class SweepConfig(BaseModel):
         prices = data.get("prices")
         if isinstance(prices, str) and not Path(prices).is_absolute() and (p.parent / prices).is_file():
             data["prices"] = str((p.parent / prices).resolve())
+        written = []
         for env in data.get("envs") or []:
-            if isinstance(env, dict) and isinstance(env.get("kwargs"), dict):
+            written.append(dict(env["kwargs"]) if isinstance(env, dict) and isinstance(env.get("kwargs"), dict) else None)
+            if written[-1] is not None:
                 env["kwargs"] = {k: _beside(p, v) for k, v in env["kwargs"].items()}
         try:
             cfg = cls.model_validate(data)
         except ValidationError as exc:
             raise ValueError(f"{p}: invalid sweep config: {_errors_line(exc)} (fields: {', '.join(cls.model_fields)}; "
                              "docs/sweep-config.md)") from exc
+        for sel, kw in zip(cfg.envs, written):
+            sel._written_kwargs = kw
         if cfg.prices is not None:
             try:
                 cfg.price_table()
@@ -231,8 +239,9 @@ class SweepConfig(BaseModel):
                     for budget in self.budgets:
                         key = {"env": env.id, "agent": agent.model_dump(), "model": model.model_dump() if model else None,
                                "budget": budget.model_dump() if budget else None}
-                        if env.kwargs:  # only then: the ids of sweeps stored before kwargs existed stay the same
-                            key["env_kwargs"] = env.kwargs
+                        id_kwargs = env._written_kwargs if env._written_kwargs is not None else env.kwargs
+                        if id_kwargs:  # only then: the ids of sweeps stored before kwargs existed stay the same
+                            key["env_kwargs"] = id_kwargs
                         h = hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:8]
                         rc = RunConfig(config_id="", env=env.id, env_kwargs=env.kwargs, agent=agent, model=model, budget=budget)
                         rc.config_id = f"{env.id}/{rc.agent_label}/{rc.model_label}/{rc.budget_label}#{h}"
