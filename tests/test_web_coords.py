@@ -25,7 +25,7 @@ body { margin: 0; font: 16px sans-serif; } #box { position: absolute; left: 300p
 <textarea id="ta" disabled></textarea>
 <p id="para">The quick <b>brown fox</b>
    jumps over the lazy dog.</p>
-<a id="next" href="#" onclick="setTimeout(() => location.href = '/two.html', 30); return false;">Next page</a>
+<a id="next" href="#" onclick="setTimeout(() => location.href = '/two.html', 0); return false;">Next page</a>
 <script>
 window.events = []; window.drag = {on: false};
 const log = (e) => events.push([e.type, e.clientX, e.clientY, e.button, e.buttons]);

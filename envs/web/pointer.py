@@ -70,6 +70,17 @@ SELECT_JS = r"""
 }
 """
 
+# The wheel's scroll lands after Playwright's call returns (a frame later, later on a loaded
+# machine): armed before the wheel, this resolves two frames after the first scroll event
+# anywhere in the document (or after WHEEL_WAIT_MS when nothing scrolled: at an end already).
+WHEEL_WAIT_MS = 300
+WHEEL_ARM_JS = """() => { window[Symbol.for('agentgym.wheel')] = new Promise((r) => {
+  let t = null;
+  const on = () => { document.removeEventListener('scroll', on, true); clearTimeout(t);
+                     requestAnimationFrame(() => requestAnimationFrame(() => r(true))); };
+  document.addEventListener('scroll', on, true); t = setTimeout(on, %d); }); }""" % WHEEL_WAIT_MS
+WHEEL_WAIT_JS = "() => window[Symbol.for('agentgym.wheel')]"
+
 
 class PointerActions:
     """Session's coordinate actions; Session (and BrowserActions) provide the attributes below."""
@@ -158,10 +169,10 @@ class PointerActions:
 
         async def turn() -> None:  # at the point, whatever is there (a disabled element too)
             await page.mouse.move(x, y)
+            await page.evaluate(WHEEL_ARM_JS)
             await page.mouse.wheel(dx, dy)
-            # the scroll lands a frame later: wait two, so the observation shows it
-            try:
-                await page.evaluate("() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)))")
+            try:  # Playwright does not wait for the scroll: wait for it, so the observation shows it
+                await page.evaluate(WHEEL_WAIT_JS)
             except Exception:  # noqa: BLE001 - the document went away meanwhile: nothing to wait for
                 pass
 
