@@ -14,7 +14,7 @@ from agentgym.guard import AgentFault
 from agentgym.policy import Policy, ScriptedPolicy
 from agentgym.sandbox import CommandResult, Runtime, Sandbox, SandboxSpec
 from agentgym.sandbox.factory import make_sandbox, resolve_runtime
-from agentgym.envs.shell.tasks import ShellTask, build_tasks
+from agentgym.envs.shell.tasks import ShellTask, Verdict, build_tasks
 
 READ_CAP = 64 * 1024
 
@@ -93,6 +93,7 @@ class ShellEnv(WorkdirFiles, AgentEnv):
                                          read_only=self.runtime == "docker", max_file_size="64m")
         self._tasks: dict[str, ShellTask] = build_tasks(self.runtime)
         self.sandbox: Sandbox | None = None
+        self._verdict: Verdict | None = None  # the last submit's expected vs got: grader_report() only
         super().__init__(**kwargs)
 
     # -- domain hooks ----------------------------------------------------------------------------
@@ -111,6 +112,7 @@ class ShellEnv(WorkdirFiles, AgentEnv):
         else:
             self.sandbox.restore()  # back to the clean state of creation: cheap, no new sandbox
         task = self._tasks[task_id]
+        self._verdict = None
         for path, text in task.files.items():
             self.sandbox.write_file(self._path(path), text)
         tools = ", ".join(t.name for t in self._tools())
@@ -165,12 +167,18 @@ class ShellEnv(WorkdirFiles, AgentEnv):
     def _submit(self, args: NoArgs) -> ToolResult:
         assert self.sandbox is not None and self.task_id is not None
         try:
-            ok, detail = self._tasks[self.task_id].check(self.sandbox, self.spec_template.workdir)
+            verdict = self._tasks[self.task_id].check(self.sandbox, self.spec_template.workdir)
         except AgentFault as exc:  # a FIFO, device, giant or link out where the grader reads: reward 0
             raise AgentFault(f"submission cannot be graded: {exc.reason}", terminal=True) from None
+        self._verdict, ok, detail = verdict, verdict.passed, verdict.detail
         return ToolResult(
             output=f"Submitted. {'Passed' if ok else 'Failed'}: {detail}",
             terminated=True,
             reward=1.0 if ok else 0.0,
             info={"passed": ok, "detail": detail},
         )
+
+    def grader_report(self) -> dict[str, Any] | None:
+        """The last submit's expected vs got (envs/shell/tasks.py Verdict), read by the rollout after
+        the episode; the agent is told only the check's one line (answers stay on the host)."""
+        return self._verdict.report() if self._verdict is not None else None

@@ -1,20 +1,55 @@
 """Shell tasks of the fixture env: each has a statement, files to set up, a reference solution,
-and a check that judges artifacts read OUT of the sandbox (never a test placed inside it)."""
+and a check that judges artifacts read OUT of the sandbox (never a test placed inside it).
+
+A check returns a Verdict: the verdict and the line the agent is told when it submits, plus what
+was expected and what was found, which only the grader report shows (ShellEnv.grader_report(),
+read on the host after the episode): expected answers and hidden inputs never reach the agent."""
 
 from __future__ import annotations
 
+import difflib
 import json
 import random
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, NamedTuple
 
 from agentgym.actions import ToolCall
 from agentgym.sandbox import Sandbox
 from agentgym.sandbox.factory import make_sandbox
 
-Check = Callable[[Sandbox, str], tuple[bool, str]]
+REPORT_CAP = 2_000  # characters of one expected / got / diff in the grader report
+
+
+def _clip(value: Any) -> Any:
+    if isinstance(value, str) and len(value) > REPORT_CAP:
+        return f"{value[:REPORT_CAP]}...({len(value)} chars)"
+    return value
+
+
+class Verdict(NamedTuple):
+    passed: bool
+    detail: str  # what the agent is told when it submits
+    name: str = ""  # the artifact checked (e.g. answer.txt)
+    expected: Any = None  # host side only: the grader report, after the episode
+    got: Any = None
+
+    def report(self) -> dict[str, Any]:
+        """The grader report's fields (agentgym.transcript reads `outcomes`): expected vs got and,
+        for text files, a unified diff of the two."""
+        why = self.detail
+        if isinstance(self.expected, str) and isinstance(self.got, str) and not self.passed:
+            diff = "".join(difflib.unified_diff(self.expected.splitlines(True), self.got.splitlines(True),
+                                                "expected", "got", n=1))
+            why += f"\n{diff}" if diff else ""
+        check = {"description": self.name or "submission", "passed": self.passed, "expected": _clip(self.expected),
+                 "got": _clip(self.got), "reason": _clip(why)}
+        return {"summary": f"{'passed' if self.passed else 'failed'}: {self.detail}", "outcomes": [check]}
+
+
+Check = Callable[[Sandbox, str], Verdict]
 
 
 @dataclass(frozen=True)
@@ -42,21 +77,21 @@ def _read_text(sb: Sandbox, path: str) -> str | None:
 
 
 def _answer_equals(expected: str) -> Check:
-    def check(sb: Sandbox, workdir: str) -> tuple[bool, str]:
+    def check(sb: Sandbox, workdir: str) -> Verdict:
         got = _read_text(sb, f"{workdir}/answer.txt")
         if got is None:
-            return False, "answer.txt does not exist"
+            return Verdict(False, "answer.txt does not exist", "answer.txt", expected, None)
         ok = got.strip() == expected
-        return ok, "correct" if ok else f"answer.txt holds {got.strip()[:80]!r}"
+        return Verdict(ok, "correct" if ok else f"answer.txt holds {got.strip()[:80]!r}", "answer.txt (stripped)", expected, got.strip())
 
     return check
 
 
 def _hello() -> ShellTask:
-    def check(sb: Sandbox, workdir: str) -> tuple[bool, str]:
+    def check(sb: Sandbox, workdir: str) -> Verdict:
         got = _read_text(sb, f"{workdir}/hello.txt")
         ok = got == "hello, world\n"
-        return ok, "correct" if ok else f"hello.txt is {got!r}"
+        return Verdict(ok, "correct" if ok else f"hello.txt is {got!r}", "hello.txt", "hello, world\n", got)
 
     return ShellTask(
         id="hello",
@@ -95,10 +130,10 @@ def _sort_unique(rng: random.Random) -> ShellTask:
     vocab = [f"w{rng.randint(0, 60):02d}" for _ in range(200)]
     expected = "\n".join(sorted(set(vocab))) + "\n"
 
-    def check(sb: Sandbox, workdir: str) -> tuple[bool, str]:
+    def check(sb: Sandbox, workdir: str) -> Verdict:
         got = _read_text(sb, f"{workdir}/sorted.txt")
         ok = got == expected
-        return ok, "correct" if ok else "sorted.txt is missing or not the sorted unique words"
+        return Verdict(ok, "correct" if ok else "sorted.txt is missing or not the sorted unique words", "sorted.txt", expected, got)
 
     return ShellTask(
         id="sort-unique",
@@ -139,15 +174,15 @@ def _rename_ext(rng: random.Random) -> ShellTask:
     names = sorted({f"note{rng.randint(0, 99)}" for _ in range(6)})
     files = {f"notes/{n}.txt": f"{n}\n" for n in names}
 
-    def check(sb: Sandbox, workdir: str) -> tuple[bool, str]:
+    def check(sb: Sandbox, workdir: str) -> Verdict:
+        want = sorted(f"{n}.md" for n in names)
         with tempfile.TemporaryDirectory() as tmp:  # judge a copy on the host, not `ls` in the sandbox
             try:
                 sb.copy_out(f"{workdir}/notes", tmp, max_bytes=16 << 20)
             except FileNotFoundError:
-                return False, "notes/ is gone"
+                return Verdict(False, "notes/ is gone", "files in notes/", want, None)
             found = sorted(p.name for p in Path(tmp).rglob("*") if p.is_file())
-        want = sorted(f"{n}.md" for n in names)
-        return found == want, "correct" if found == want else f"notes/ holds {found[:8]}"
+        return Verdict(found == want, "correct" if found == want else f"notes/ holds {found[:8]}", "files in notes/", want, found[:50])
 
     return ShellTask(
         id="rename-ext",
@@ -162,19 +197,23 @@ def _reverse_script(rng: random.Random, runtime: str) -> ShellTask:
     # Hidden inputs: only the grader knows them, and it runs the agent's script in a FRESH sandbox.
     hidden = [f"{rng.choice(['abc', 'gym', 'agent'])}{rng.randint(0, 999)}" for _ in range(3)]
 
-    def check(sb: Sandbox, workdir: str) -> tuple[bool, str]:
+    def check(sb: Sandbox, workdir: str) -> Verdict:
+        name, expected = "bash reverse.sh WORD, on hidden words", {w: w[::-1] for w in hidden}
         script = _read_text(sb, f"{workdir}/reverse.sh")
         if script is None:
-            return False, "reverse.sh does not exist"
+            return Verdict(False, "reverse.sh does not exist", name, expected, None)
+        got: dict[str, str] = {}
         # the agent's script runs here: the fixture's own walls (docker: read-only root, tmpfs under
         # a small memory limit; both: small files only), so grading cannot fill the host's disk
         with make_sandbox(runtime=runtime, warm_spares=False, files={"reverse.sh": script}, memory="256m", pids=64,
                           read_only=runtime == "docker", max_file_size="16m") as grader:
             for word in hidden:
                 res = grader.exec(f"bash reverse.sh {word}", timeout=10)
+                got[word] = _clip(res.stdout.strip()[:400])
                 if res.stdout.strip() != word[::-1]:
-                    return False, f"reverse.sh gave {res.stdout.strip()[:40]!r} for a hidden input"
-        return True, "correct on all hidden inputs"
+                    # the output itself only in the report: an echo script's would be the hidden input
+                    return Verdict(False, "reverse.sh's output for a hidden input is not that input reversed", name, expected, got)
+        return Verdict(True, "correct on all hidden inputs", name, expected, got)
 
     return ShellTask(
         id="reverse-script",

@@ -37,7 +37,8 @@ from agentgym.envs.web.observation import COORDS_NOTE
 from agentgym.envs.web.pagecalls import page_call
 from agentgym.envs.web.pointer import pointer_tools
 from agentgym.envs.web.session import BrowserActionError, Observation, Session, VIEWPORT
-from agentgym.envs.web.tasks.checks import EpisodeEnd, hook_key, run_checks
+from agentgym.envs.web.report import grader_report as web_grader_report
+from agentgym.envs.web.tasks.checks import EpisodeEnd, WebGrade, grade_checks, hook_key
 from agentgym.envs.web.tasks.models import HookCheck, OracleStep, WebTask
 
 EXTRA_KEYS = ("url", "tabs", "focused", "last_action_error", "chat")
@@ -108,6 +109,7 @@ class WebEnv(AgentEnv):
         self._chat: list[tuple[str, str]] = []
         self.last_png: bytes | None = None
         self.last_check: str = ""
+        self.last_grade: WebGrade | None = None  # every check's expected vs got: grader_report() only
         self._reset_seed: int | None = None
         self.page_seed = 0  # the episode's seed, as the sites' init scripts see it
         self.intent = ""  # the episode's instruction (the task's intent, then what the page says)
@@ -135,7 +137,7 @@ class WebEnv(AgentEnv):
             self.intent = f"{task.intent} {said}".strip()
         self._error = ""
         self._chat = [("user", self.intent)]
-        self.last_check = ""
+        self.last_check, self.last_grade = "", None
         page = self._observe()
         if RECYCLE and self.session.recyclable:  # the next episode's tab, while the agent reads this page
             self.browser.loop.call_soon_threadsafe(self.session.make_next_tab)
@@ -320,10 +322,16 @@ class WebEnv(AgentEnv):
                  for c in task.checks if isinstance(c, HookCheck)}
         end = EpisodeEnd(message=None if infeasible else text, infeasible=infeasible, url=self._obs.url if self._obs else "",
                          tab_urls=[t.url for t in self._obs.tabs] if self._obs else [], hooks=hooks)
-        ok, detail = run_checks(task.checks, end, self.host.origins, self._before, self.host.state)
-        self.last_check = detail
+        grade = grade_checks(task.checks, end, self.host.origins, self._before, self.host.state)
+        ok, detail = grade.passed, grade.detail
+        self.last_check, self.last_grade = detail, grade
         return ToolResult(output=f"Task ended. {'Passed' if ok else 'Failed'}.", terminated=True,
                           reward=1.0 if ok else 0.0, info={"passed": ok, "detail": detail})
+
+    def grader_report(self) -> dict[str, Any] | None:
+        """Every check's expected vs got (envs/web/report.py), read by the rollout after the episode;
+        never in an observation or info (expected answers are secrets while it runs)."""
+        return web_grader_report(self.last_grade)
 
     # ---- policies ---------------------------------------------------------------------------------
     def element_id(self, selector: str) -> str:

@@ -93,115 +93,200 @@ def _path_query(url: str) -> tuple[str, dict[str, str]]:
     return p.path or "/", {k: v[-1] for k, v in parse_qs(p.query).items()}
 
 
+class CheckOutcome(BaseModel):
+    """One check's result for the grader report: what it wanted and what it found. `passed` None:
+    not evaluated (it raised after an earlier check had already failed the episode)."""
+
+    name: str
+    passed: bool | None
+    why: str
+    expected: Any = None
+    got: Any = None
+
+
+class WebGrade(BaseModel):
+    """The verdict (all checks pass; the same rule and detail line as ever) and every check's outcome."""
+
+    passed: bool
+    detail: str
+    outcomes: list[CheckOutcome] = []
+
+
+def _answer_expected(c: AnswerCheck) -> str:
+    if c.mode == "numeric":
+        return f"a message with one number within {c.tolerance:g} of {c.expected}"
+    want = [c.expected] if isinstance(c.expected, str) else list(c.expected)  # type: ignore[arg-type]
+    return (f"exactly (normalized) one of {want!r}" if len(want) > 1 else f"exactly (normalized) {want[0]!r}") \
+        if c.mode == "exact" else f"a message containing all of {want!r}"
+
+
+def _hook_expected(c: HookCheck) -> str:
+    text = f"{c.name} {'>' if c.above else '>='} {c.min:g}"
+    return text + (f", {c.attempts} <= 1" if c.attempts else "")
+
+
+def _hook_got(c: HookCheck, r: HookReading | None) -> str:
+    if r is None:
+        return "not read"
+    return (f"void: {r.void}" if r.void else f"{c.name} = {r.value!r}") + (f", {c.attempts} = {r.attempts!r}" if c.attempts else "")
+
+
+def _one(c: Check, end: EpisodeEnd, origins: dict[str, str], before: dict[str, Any],
+         state: Callable[[str], dict[str, Any]]) -> CheckOutcome:
+    if isinstance(c, InfeasibleCheck):
+        ok, why = end.infeasible, "reported infeasible" if end.infeasible else "the task is infeasible: expected report_infeasible"
+        return CheckOutcome(name="infeasible", passed=ok, why=why, expected="report_infeasible",
+                            got="report_infeasible" if end.infeasible else f"send_msg_to_user: {end.message!r}")
+    if isinstance(c, AnswerCheck):
+        ok, why = check_answer(c, end.message)
+        got = "(report_infeasible)" if end.infeasible else "(no answer sent)" if end.message is None else end.message
+        return CheckOutcome(name=f"answer ({c.mode})", passed=ok, why=why, expected=_answer_expected(c), got=got)
+    if isinstance(c, StateCheck):
+        fn = STATE_CHECKS.get(c.fn)
+        if fn is None:
+            raise KeyError(f"unknown state check {c.fn!r}; register it in STATE_CHECKS")
+        res = fn(before.get(c.site, {}), state(c.site), **c.params)
+        ok, why = res[0], res[1]
+        expected, got = (res[2], res[3]) if len(res) >= 4 else (c.params, why)  # a user's check: its params vs its line
+        return CheckOutcome(name=f"{c.site}: {c.fn}", passed=ok, why=why, expected=expected, got=got)
+    if isinstance(c, UrlCheck):
+        path, query = _path_query(end.url)
+        ok = _on(end.url, origins[c.site]) and path == c.path and (c.query is None or all(query.get(k) == v for k, v in c.query.items()))
+        want = origins[c.site] + c.path + (f" with query {c.query}" if c.query else "")
+        return CheckOutcome(name=f"{c.site}: active tab's URL", passed=ok, why=f"active tab {'is' if ok else 'is not'} at {c.path}",
+                            expected=want, got=end.url or "(no page)")
+    if isinstance(c, TabsCheck):
+        open_paths = {_path_query(u)[0] for u in end.tab_urls if _on(u, origins[c.site])}
+        missing = [p for p in c.paths if p not in open_paths]
+        return CheckOutcome(name=f"{c.site}: open tabs", passed=not missing, why=f"tabs missing: {missing}" if missing else "all tabs open",
+                            expected=[origins[c.site] + p for p in c.paths], got=list(end.tab_urls))
+    if isinstance(c, HookCheck):
+        r = end.hooks.get(hook_key(c))
+        ok, why = check_hook(c, r)
+        return CheckOutcome(name=f"page reward hook {c.name}", passed=ok, why=why, expected=_hook_expected(c), got=_hook_got(c, r))
+    raise TypeError(f"unknown check {c!r}")  # pragma: no cover - the Check union is closed
+
+
+def grade_checks(checks: list[Check], end: EpisodeEnd, origins: dict[str, str], before: dict[str, Any],
+                 state: Callable[[str], dict[str, Any]]) -> WebGrade:
+    """All checks must pass (a feasible task reported infeasible fails first). Every check is
+    evaluated for the report; the detail line is the first failure's, as the agent is told. A check
+    that raises fails the grading as ever, unless an earlier one already failed the episode (then it
+    is reported as not evaluated). `before` holds each site's state at episode start."""
+    outcomes: list[CheckOutcome] = []
+    if end.infeasible and not any(isinstance(c, InfeasibleCheck) for c in checks):
+        outcomes.append(CheckOutcome(name="feasible task", passed=False, why="the task was feasible but was reported infeasible",
+                                     expected="the task done, ended with send_msg_to_user", got="report_infeasible"))
+    for c in checks:
+        try:
+            outcomes.append(_one(c, end, origins, before, state))
+        except Exception as exc:
+            if all(o.passed for o in outcomes):
+                raise
+            name = f"{c.site}: {c.fn}" if isinstance(c, StateCheck) else f"{c.kind} check"
+            outcomes.append(CheckOutcome(name=name, passed=None, why=f"not evaluated: {type(exc).__name__}: {exc}"))
+    failed = next((o for o in outcomes if o.passed is False), None)
+    detail = failed.why if failed else "; ".join(o.why for o in outcomes)
+    return WebGrade(passed=failed is None, detail=detail, outcomes=outcomes)
+
+
 def run_checks(checks: list[Check], end: EpisodeEnd, origins: dict[str, str], before: dict[str, Any],
                state: Callable[[str], dict[str, Any]]) -> tuple[bool, str]:
-    """All checks must pass. `before` holds each site's state at episode start."""
-    infeasible_task = any(isinstance(c, InfeasibleCheck) for c in checks)
-    if end.infeasible and not infeasible_task:
-        return False, "the task was feasible but was reported infeasible"
-    details = []
-    for c in checks:
-        if isinstance(c, InfeasibleCheck):
-            ok, why = end.infeasible, "reported infeasible" if end.infeasible else "the task is infeasible: expected report_infeasible"
-        elif isinstance(c, AnswerCheck):
-            ok, why = check_answer(c, end.message)
-        elif isinstance(c, StateCheck):
-            fn = STATE_CHECKS.get(c.fn)
-            if fn is None:
-                raise KeyError(f"unknown state check {c.fn!r}; register it in STATE_CHECKS")
-            ok, why = fn(before.get(c.site, {}), state(c.site), **c.params)
-        elif isinstance(c, UrlCheck):
-            path, query = _path_query(end.url)
-            ok = _on(end.url, origins[c.site]) and path == c.path and (c.query is None or all(query.get(k) == v for k, v in c.query.items()))
-            why = f"active tab {'is' if ok else 'is not'} at {c.path}"
-        elif isinstance(c, TabsCheck):
-            open_paths = {_path_query(u)[0] for u in end.tab_urls if _on(u, origins[c.site])}
-            missing = [p for p in c.paths if p not in open_paths]
-            ok, why = not missing, f"tabs missing: {missing}" if missing else "all tabs open"
-        elif isinstance(c, HookCheck):
-            ok, why = check_hook(c, end.hooks.get(hook_key(c)))
-        else:  # pragma: no cover - the Check union is closed
-            raise TypeError(f"unknown check {c!r}")
-        details.append(why)
-        if not ok:
-            return False, why
-    return True, "; ".join(details)
+    """grade_checks' verdict and detail line."""
+    g = grade_checks(checks, end, origins, before, state)
+    return g.passed, g.detail
 
 
-# ---- state checks: (before, after, **params) -> (ok, detail) --------------------------------------
+# ---- state checks: (before, after, **params) -> (ok, detail[, expected, got]) -----------------------
 
 def _new(before: dict[str, Any], after: dict[str, Any], table: str, key: str = "id") -> list[dict[str, Any]]:
     old = {r[key] for r in before.get(table, [])}
     return [r for r in after.get(table, []) if r[key] not in old]
 
 
-def shop_order(before: dict, after: dict, items: dict[str, int], customer: str, address: str, shipping: str) -> tuple[bool, str]:
+def _rows(rows: list[dict[str, Any]], *keys: str) -> list[dict[str, Any]]:
+    return [{k: r.get(k) for k in keys} for r in rows[:10]]
+
+
+def shop_order(before: dict, after: dict, items: dict[str, int], customer: str, address: str, shipping: str) -> tuple:
     orders = _new(before, after, "orders")
+    expected = {"new orders": 1, "items": items, "customer": customer, "address": address, "shipping": shipping}
+    got: dict[str, Any] = {"new orders": len(orders)}
     if len(orders) != 1:
-        return False, f"expected exactly one new order, found {len(orders)}"
+        return False, f"expected exactly one new order, found {len(orders)}", expected, got
     o = orders[0]
-    got = {str(i["product_id"]): i["qty"] for i in after["order_items"] if i["order_id"] == o["id"]}
-    if got != items:
-        return False, f"order items {got} != expected {items}"
+    items_got = {str(i["product_id"]): i["qty"] for i in after["order_items"] if i["order_id"] == o["id"]}
+    got.update(items=items_got, customer=o["customer"], address=o["address"], shipping=o["shipping"])
+    if items_got != items:
+        return False, f"order items {items_got} != expected {items}", expected, got
     if normalize(o["customer"]) != normalize(customer) or normalize(o["address"]) != normalize(address) or o["shipping"] != shipping:
-        return False, "customer, address or shipping differ from the task"
-    return True, "the right order was placed"
+        return False, "customer, address or shipping differ from the task", expected, got
+    return True, "the right order was placed", expected, got
 
 
-def tracker_new_issue(before: dict, after: dict, title: str, label: str) -> tuple[bool, str]:
+def tracker_new_issue(before: dict, after: dict, title: str, label: str) -> tuple:
     new = _new(before, after, "issues")
     ok = len(new) == 1 and normalize(new[0]["title"]) == normalize(title) and new[0]["label"] == label
-    return ok, "issue created" if ok else f"expected one new issue {title!r} labelled {label}, found {[(n['title'], n['label']) for n in new]}"
+    return (ok, "issue created" if ok else f"expected one new issue {title!r} labelled {label}, found {[(n['title'], n['label']) for n in new]}",
+            {"new issues": [{"title": title, "label": label}]}, {"new issues": _rows(new, "title", "label")})
 
 
-def tracker_comment(before: dict, after: dict, issue_id: int, text: str) -> tuple[bool, str]:
+def tracker_comment(before: dict, after: dict, issue_id: int, text: str) -> tuple:
     new = _new(before, after, "comments")
     ok = len(new) == 1 and new[0]["issue_id"] == issue_id and normalize(text) in normalize(new[0]["body"])
-    return ok, "comment added" if ok else f"expected one new comment on #{issue_id} containing {text!r}"
+    return (ok, "comment added" if ok else f"expected one new comment on #{issue_id} containing {text!r}",
+            {"new comments": [{"issue_id": issue_id, "body contains": text}]}, {"new comments": _rows(new, "issue_id", "body")})
 
 
-def field_changed(before: dict, after: dict, table: str, row_id: int, changes: dict[str, Any]) -> tuple[bool, str]:
+def field_changed(before: dict, after: dict, table: str, row_id: int, changes: dict[str, Any]) -> tuple:
     """Row row_id has exactly these field changes and no other row of the table changed."""
     b = {r["id"]: r for r in before.get(table, [])}
     a = {r["id"]: r for r in after.get(table, [])}
+    expected = {"changed rows": {f"{table} #{row_id}": changes}}
+    got: dict[str, Any] = {"changed rows": {f"{table} #{rid}": {k: v for k, v in row.items() if v != b[rid].get(k)}
+                                            for rid, row in a.items() if rid in b and row != b[rid]}}
     if set(a) != set(b):
-        return False, f"rows were added or removed in {table}"
+        got.update(added=sorted(set(a) - set(b), key=str)[:10], removed=sorted(set(b) - set(a), key=str)[:10])
+        return False, f"rows were added or removed in {table}", expected, got
     for rid, row in a.items():
         want = {**b[rid], **changes} if rid == row_id else b[rid]
         if row != want:
             diff = {k: row[k] for k in row if row[k] != want.get(k)}
-            return False, f"{table} #{rid} differs from what the task asks: {diff}"
-    return True, f"{table} #{row_id} updated"
+            return False, f"{table} #{rid} differs from what the task asks: {diff}", expected, got
+    return True, f"{table} #{row_id} updated", expected, got
 
 
-def booking_made(before: dict, after: dict, room_id: int, day: str, slot: str, title: str) -> tuple[bool, str]:
+def booking_made(before: dict, after: dict, room_id: int, day: str, slot: str, title: str) -> tuple:
     new = _new(before, after, "bookings")
     ok = (len(new) == 1 and (new[0]["room_id"], new[0]["day"], new[0]["slot"]) == (room_id, day, slot)
           and normalize(new[0]["title"]) == normalize(title))
     removed = len(before.get("bookings", [])) + len(new) - len(after.get("bookings", []))
-    return ok and removed == 0, "booking made" if ok and removed == 0 else "expected exactly one new booking with that room, day, time and title"
+    return (ok and removed == 0, "booking made" if ok and removed == 0 else "expected exactly one new booking with that room, day, time and title",
+            {"new bookings": [{"room_id": room_id, "day": day, "slot": slot, "title": title}], "removed": 0},
+            {"new bookings": _rows(new, "room_id", "day", "slot", "title"), "removed": removed})
 
 
-def booking_cancelled(before: dict, after: dict, booking_id: int) -> tuple[bool, str]:
+def booking_cancelled(before: dict, after: dict, booking_id: int) -> tuple:
     b = {r["id"] for r in before.get("bookings", [])}
     a = {r["id"] for r in after.get("bookings", [])}
     ok = b - a == {booking_id} and a <= b
-    return ok, "booking cancelled" if ok else f"expected only booking {booking_id} to be cancelled"
+    return (ok, "booking cancelled" if ok else f"expected only booking {booking_id} to be cancelled",
+            {"cancelled": [booking_id], "added": []}, {"cancelled": sorted(b - a, key=str)[:10], "added": sorted(a - b, key=str)[:10]})
 
 
-def widget_submitted(before: dict, after: dict, widget: str, payload: dict[str, str]) -> tuple[bool, str]:
+def widget_submitted(before: dict, after: dict, widget: str, payload: dict[str, str]) -> tuple:
     subs = [r for r in _new(before, after, "submissions") if r["widget"] == widget]
     if not subs:
-        return False, f"nothing was submitted on the {widget} widget"
+        return False, f"nothing was submitted on the {widget} widget", payload, None
     import json
 
     got = json.loads(subs[-1]["payload"])
     norm = lambda d: {k: ",".join(sorted(v.split(","))) if k in ("word", "basket") else v for k, v in d.items() if v != ""}  # noqa: E731
     ok = norm(got) == norm(payload)
-    return ok, "submission matches" if ok else f"last submission {got} != expected {payload}"
+    return ok, "submission matches" if ok else f"last submission {got} != expected {payload}", payload, got
 
 
-STATE_CHECKS: dict[str, Callable[..., tuple[bool, str]]] = {
+STATE_CHECKS: dict[str, Callable[..., tuple]] = {
     "shop.order": shop_order,
     "tracker.new_issue": tracker_new_issue,
     "tracker.comment": tracker_comment,
@@ -212,9 +297,11 @@ STATE_CHECKS: dict[str, Callable[..., tuple[bool, str]]] = {
 }
 
 
-def register_state_check(name: str, fn: Callable[..., tuple[bool, str]]) -> None:
-    """Add a user's check: fn(before_state, after_state, **params) -> (ok, detail). Tasks name it
-    in StateCheck(fn=name). States are {table: [row dicts]} as the site's /__state returns them."""
+def register_state_check(name: str, fn: Callable[..., tuple]) -> None:
+    """Add a user's check: fn(before_state, after_state, **params) -> (ok, detail), or (ok, detail,
+    expected, got) for the grader report (else it shows the params as expected and detail as got).
+    Tasks name it in StateCheck(fn=name). States are {table: [row dicts]} as the site's /__state
+    returns them."""
     if not callable(fn):
         raise TypeError("a state check must be callable: fn(before, after, **params) -> (ok, detail)")
     STATE_CHECKS[name] = fn
