@@ -35,17 +35,18 @@ def centre(obs, pattern):
 
 def test_attack_pointer_on_links_off_the_sites(env):
     """Make the page show links (its debug parameter is written as HTML) to the sites' admin reset,
-    to another local port and to a file, then click them by point, press and release on them, and
-    drag one: no navigation leaves the quiz site or reaches /__reset; the reward is untouched."""
+    to another local port and to a file, then click them by point (the admin link also pressed and
+    released, and dragged): no navigation leaves the quiz site or reaches /__reset; the reward is
+    untouched. (The first reset of the module launches the browser when none runs yet.)"""
     obs, _ = env.reset(options={"task_id": "quiz-7"})
     site = obs["url"].split("/quiz.html")[0]
     links = ('<a href="/__reset">admin</a> <a href="http://127.0.0.1:9/x">away</a> '
              '<a href="file:///etc/passwd">file</a>')
     obs = act(env, "goto", url=f"{QUIZ_START}&debug={quote(links)}")
-    for name in ("admin", "away", "file"):
+    for name, gestures in (("admin", 3), ("away", 1), ("file", 1)):
         p = centre(obs, f'link "{name}"')
         for moves in ([("mouse_click", p)], [("mouse_down", p), ("mouse_up", p)],
-                      [("mouse_drag", {"from_x": p["x"], "from_y": p["y"], "to_x": 5, "to_y": 5})]):
+                      [("mouse_drag", {"from_x": p["x"], "from_y": p["y"], "to_x": 5, "to_y": 5})])[:gestures]:
             for tool, args in moves:
                 after = act(env, tool, **args)
             # refused: the quiz page still, or Chromium's error page for a blocked request
