@@ -140,6 +140,7 @@ def test_bad_input_one_line_and_nothing_written(token_run, sweep_run, tmp_path):
         ((run, "--format", "sft"), "holds no results.sqlite"),
         ((run, "--format", "csv"), "unknown --format 'csv'"),
         ((tmp_path / "missing", "--format", "rl"), "does not exist"),
+        ((tmp_path / "runs[bold]x", "--format", "rl"), "runs[bold]x does not exist"),  # said as it is, no markup
     ]
     for args, msg in cases:
         res = _export(*args, "--out", tmp_path / "out")

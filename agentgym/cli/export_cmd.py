@@ -8,8 +8,9 @@ from typing import Annotated, Optional
 import typer
 from rich.console import Console
 
+from agentgym.cli.boundary import fail
+
 console = Console(soft_wrap=True)
-err = Console(stderr=True, soft_wrap=True)
 
 
 def export(
@@ -27,11 +28,11 @@ def export(
     try:
         summary = export_run(run, fmt, out, split=split, runtime=runtime, scale_std=scale_std)
     except ExportError as exc:
-        err.print(f"[bold red]error:[/] {exc}")
-        raise typer.Exit(2) from None
+        fail(str(exc))  # one plain line: a path's [brackets] are not rich markup
     rows = ", ".join(f"{k} {v}" for k, v in summary.rows.items())
     skipped = ", ".join(f"{k} {v}" for k, v in summary.skipped.items() if v) or "none"
-    console.print(f"wrote {summary.out}: {rows} rows ({', '.join(summary.files)}); skipped: {skipped}", highlight=False)
+    console.print(f"wrote {summary.out}: {rows} rows ({', '.join(summary.files)}); skipped: {skipped}", highlight=False,
+                  markup=False)
 
 
 def register(app: typer.Typer) -> None:
