@@ -16,6 +16,7 @@ from agentgym.models.base import (
     ChatResult,
     ChatUsage,
     Choice,
+    ContextWindowExceeded,
     ModelBackend,
     ModelError,
     TokenIdsUnavailable,
@@ -45,7 +46,7 @@ def make_backend(kind: Literal["openai", "vllm", "transformers"] = "openai", **k
 
 
 __all__ = [
-    "ChatMessage", "ChatResult", "ChatUsage", "Choice", "HTTPBackendConfig", "ModelBackend", "ModelError",
+    "ChatMessage", "ChatResult", "ChatUsage", "Choice", "ContextWindowExceeded", "HTTPBackendConfig", "ModelBackend", "ModelError",
     "OpenAICompatibleBackend", "PriceTable", "TokenIdsUnavailable", "TokenPrices", "TokenSample", "TransformersBackend", "VLLMBackend", "extract_tool_calls",
     "make_backend", "parse_completion", "parse_tool_calls", "run_sync",
 ]

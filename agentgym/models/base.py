@@ -100,6 +100,14 @@ class ModelError(RuntimeError):
     """The model backend failed after its retries (not the agent's fault, not the env's)."""
 
 
+class ContextWindowExceeded(ModelError):
+    """The server refused the request because the conversation no longer fits the model's context
+    window (HTTP 400 'maximum context length ...'). What filled it is the episode's own text: the
+    model's turns and the env's answers to its actions (a tool output it asked for, turn after
+    turn). So it ends the episode like a budget (truncation, 'max_context'), never as an
+    infrastructure error that leaves the episode out of scores and batches."""
+
+
 class TokenSample(BaseModel):
     """One token-in/token-out generation: the sampled ids exactly as the sampler produced them."""
 

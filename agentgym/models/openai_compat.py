@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import os
 import random
+import re
 import time
 from typing import Any
 
@@ -18,6 +19,7 @@ from agentgym.models.base import (
     ChatMessage,
     ChatResult,
     ChatUsage,
+    ContextWindowExceeded,
     Choice,
     ModelBackend,
     ModelError,
@@ -136,6 +138,9 @@ class OpenAICompatibleBackend(ModelBackend):
             if resp.status_code in RETRY_STATUSES:
                 last = f"HTTP {resp.status_code}: {resp.text[:300]}"
                 continue
+            if resp.status_code == 400 and _CONTEXT_FULL.search(resp.text[:2000]):
+                raise ContextWindowExceeded(f"{cfg.base_url}{path}: the conversation no longer fits the model's context window "
+                                            f"(HTTP 400: {resp.text[:300]})")
             if resp.status_code >= 400 and path == "/completions" and resp.status_code not in (401, 403, 404):
                 raise TokenIdsUnavailable(f"{cfg.base_url}/completions refused a token-id prompt (HTTP {resp.status_code}: {resp.text[:200]}); {TOKEN_BACKENDS_HINT}")
             if resp.status_code >= 400:
@@ -151,6 +156,13 @@ class OpenAICompatibleBackend(ModelBackend):
         if self._client is not None and self._loop is asyncio.get_running_loop():
             await self._client.aclose()
         self._client, self._loop = None, None
+
+
+#: How servers say a prompt is past the context window: vLLM ("This model's maximum context length
+#: is N tokens"; "... longer than the maximum model length"), OpenAI (context_length_exceeded),
+#: llama.cpp ("exceeds the available context size"), TGI ("must have less than N tokens").
+_CONTEXT_FULL = re.compile(r"maximum context length|context_length_exceeded|maximum model length|context size|"
+                           r"context window|prompt is too long|must have less than \d+ tokens", re.IGNORECASE)
 
 
 def parse_completion(data: dict[str, Any], latency_s: float = 0.0) -> ChatResult:

@@ -40,6 +40,7 @@ class Reply(BaseModel):
     samples: list[Reply] | None = Field(None, description="one per choice for n > 1; else the reply repeats")
     token_ids: list[int] | None = None
     logprobs: list[float] | None = Field(None, description="/v1/completions: one per token id (vLLM's logprobs.token_logprobs)")
+    error_message: str | None = Field(None, description="a fault's error message (default: 'scripted HTTP <status>')")
     ids_as_logprob_tokens: bool = Field(False, description="/v1/completions: ids only as 'token_id:N' logprob tokens (vLLM's return_tokens_as_token_ids), no token_ids field")
 
     @classmethod
@@ -51,8 +52,8 @@ class Reply(BaseModel):
         return cls(content=content, **kw)
 
     @classmethod
-    def fault(cls, status: int = 500, delay_s: float = 0.0) -> Reply:
-        return cls(status=status, delay_s=delay_s)
+    def fault(cls, status: int = 500, delay_s: float = 0.0, message: str | None = None) -> Reply:
+        return cls(status=status, delay_s=delay_s, error_message=message)
 
     @classmethod
     def slow(cls, delay_s: float, **kw: Any) -> Reply:
@@ -153,7 +154,7 @@ class OpenAITestServer:
             if reply.delay_s:
                 time.sleep(reply.delay_s)  # a handler thread per request: only this one waits
             if reply.status != 200:
-                return reply.status, {"error": {"message": f"scripted HTTP {reply.status}"}}
+                return reply.status, {"error": {"message": reply.error_message or f"scripted HTTP {reply.status}"}}
             return 200, self._legacy_completion(req, reply) if legacy else self._completion(req, reply)
         finally:
             with self._lock:

@@ -25,7 +25,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from agentgym.models.base import ModelBackend, ModelError, TokenIdsUnavailable
+from agentgym.models.base import ContextWindowExceeded, ModelBackend, ModelError, TokenIdsUnavailable
 from agentgym.rl.chat_format import ChatFormat, ChatFormatError, delta_ids, parse_reply
 from agentgym.rl.records import TokenEpisode, TokenTurn
 from agentgym.rl.splits import split_of
@@ -119,8 +119,12 @@ async def _play(env: Any, backend: ModelBackend, fmt: ChatFormat, ep: TokenEpiso
         if room <= 0:
             ep.truncated, ep.truncation_reason = True, "max_context"
             return
-        sample = await backend.generate_ids(seq, max_tokens=room, temperature=cfg.temperature,
-                                            seed=None if ep.seed is None else ep.seed * 1000 + turn, stop_ids=fmt.stop_ids)
+        try:
+            sample = await backend.generate_ids(seq, max_tokens=room, temperature=cfg.temperature,
+                                                seed=None if ep.seed is None else ep.seed * 1000 + turn, stop_ids=fmt.stop_ids)
+        except ContextWindowExceeded:  # the episode's own text filled the server's window: a budget, as max_context
+            ep.truncated, ep.truncation_reason, ep.end_reason = True, "max_context", "max_context"
+            return
         text, content, calls = parse_reply(fmt, sample.ids)
         for i, c in enumerate(calls):
             c["id"] = _call_id(c.get("id"), turn, i)

@@ -107,3 +107,59 @@ def test_attack_lone_surrogate_in_a_tool_argument(runtime: str) -> None:
         assert term and reward == 0.0 and "error" not in info, info
     finally:
         env.close()
+
+
+#: What vLLM answers (HTTP 400) when the conversation no longer fits the model's window.
+CONTEXT_FULL = ("This model's maximum context length is 4096 tokens. However, you requested 4608 tokens "
+                "(4096 in the messages, 512 in the completion). Please reduce the length of the messages or completion.")
+
+
+def test_attack_flood_the_context_window_in_the_collector() -> None:
+    """The model asks for outputs that fill the server's context window (here: the server says
+    so at the second turn). The 400 was a ModelError: the episode an infrastructure error,
+    dropped from the batch, so a policy that floods its context when it is losing escapes its 0
+    (on /v1/completions the 400 even stopped the whole collection as TokenIdsUnavailable).
+    Safe: the backend reads it as ContextWindowExceeded and the collector ends the episode as a
+    budget would (truncated, 'max_context'): scored, in the batch."""
+    import asyncio
+
+    from agentgym.models import OpenAICompatibleBackend
+    from agentgym.models.testing import OpenAITestServer, Reply
+    from agentgym.rl.chat_format import HFChatFormat
+    from agentgym.rl.collect import acollect_group
+    from agentgym.rl.groups import make_batch
+    from tests.rl_fakes import call_text
+
+    fmt = HFChatFormat(byte_tokenizer())
+    ids = fmt.tokenizer.encode(call_text("look"), add_special_tokens=False) + [fmt.tokenizer.eos_token_id]
+    script = [Reply(token_ids=ids, logprobs=[-0.1] * len(ids)), Reply.fault(400, message=CONTEXT_FULL)]
+    with OpenAITestServer(script) as srv:
+        backend = OpenAICompatibleBackend(base_url=srv.base_url, model="m", max_retries=0)
+        [ep] = asyncio.run(acollect_group(GuessEnv(), backend, fmt, task_id="t1", n=1, seed=0))
+    assert ep.infra_error is None and ep.truncated and ep.truncation_reason == "max_context" and ep.reward == 0.0, ep
+    assert make_batch([ep]).dropped_infra == 0
+
+
+@pytest.mark.xfail(strict=True, reason="H16 (agentgym/rollout.py, sweep runner): an episode whose model call raised "
+                                       "ContextWindowExceeded is stored as an infrastructure error; /tmp/s9/A-findings.md")
+def test_attack_flood_the_context_window_in_a_sweep_episode() -> None:
+    """The same flood through a sweep's ReAct agent: the server's 400 (context window full)
+    raised out of run_episode and the episode was stored as an infrastructure error, left out of
+    pass@k, for a context the agent's own actions filled. Safe: the episode ends truncated
+    ('max_context'), reward 0, no error."""
+    from agentgym import run_episode
+    from agentgym.agents.react import ReActAgent
+    from agentgym.models.testing import OpenAITestServer, Reply
+    from agentgym.rollout import errored_trajectory
+
+    env = GuessEnv()
+    try:
+        with OpenAITestServer([Reply.call("look"), Reply.fault(400, message=CONTEXT_FULL)]) as srv:
+            agent = ReActAgent(env, base_url=srv.base_url, model="m", backend_kwargs={"backoff_s": 0.01, "max_retries": 0})
+            try:
+                traj = run_episode(env, agent, options={"task_id": "t1"})
+            except Exception as exc:  # noqa: BLE001 - what the sweep runner then stores
+                traj = errored_trajectory(exc, env_id="guess-test", task_id="t1", seed=None)
+    finally:
+        env.close()
+    assert traj.error is None and traj.truncated and traj.total_reward == 0.0 and not traj.passed, traj.error
