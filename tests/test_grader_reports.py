@@ -77,3 +77,21 @@ def test_shell_report_diffs_expected_and_got_text():
     (check,) = report["outcomes"]
     assert check["expected"] == "a\nb\nc\n" and check["got"] == "a\nc\n" and "\n-b\n" in check["reason"]
     assert len(Verdict(False, "x", "f", "y" * 10_000, "z").report()["outcomes"][0]["expected"]) < 2_100  # bounded
+
+
+def test_web_report_of_a_page_reward_and_a_feasible_task_reported_infeasible():
+    from agentgym.envs.web.report import grader_report
+    from agentgym.envs.web.tasks.checks import EpisodeEnd, HookReading, grade_checks
+    from agentgym.envs.web.tasks.models import AnswerCheck, HookCheck, StateCheck
+
+    hook = HookCheck(above=True, min=0.0, attempts="WOB_EPISODE_ID")
+    g = grade_checks([hook], EpisodeEnd(hooks={"agentgymReward/WOB_EPISODE_ID": HookReading(value=-1, attempts=1)}), {}, {}, dict)
+    (c,) = grader_report(g)["outcomes"]
+    assert (c["passed"], c["expected"], c["got"]) == (False, "agentgymReward > 0, WOB_EPISODE_ID <= 1",
+                                                      "agentgymReward = -1, WOB_EPISODE_ID = 1")
+    checks = [AnswerCheck(mode="exact", expected="42"), StateCheck(site="s", fn="no.such.check")]
+    g = grade_checks(checks, EpisodeEnd(infeasible=True), {}, {}, dict)
+    assert (g.passed, g.detail) == (False, "the task was feasible but was reported infeasible")  # the rule, as before
+    assert [(o.name, o.passed) for o in g.outcomes] == [("feasible task", False), ("answer (exact)", False), ("s: no.such.check", None)]
+    with pytest.raises(KeyError):  # a broken check still fails the grading when nothing failed before it
+        grade_checks(checks[1:], EpisodeEnd(), {}, {}, dict)
