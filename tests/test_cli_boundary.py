@@ -151,3 +151,18 @@ def test_time_series_tasks_name_the_working_directory_that_exists_locally():
         text = env.unwrapped._start_episode(list(env.task_ids())[0])
         wd = re.search(r"Files in your working directory (\S+?):", text).group(1)
         assert wd != "/workspace" and Path(wd).is_dir() and (Path(wd) / "train.csv").is_file()
+
+
+def test_run_prints_the_models_text_as_it_is(monkeypatch):
+    """An action or error holding '[/]' (a regex, a shell test) was read as rich markup: MarkupError
+    after the episode, or its [brackets] silently dropped."""
+    from agentgym.rollout import StepRecord, Trajectory
+
+    traj = Trajectory(env_id="shell-fixture", task_id="count-lines", seed=0, first_observation="task",
+                      steps=[StepRecord(action={"name": "bash", "arguments": {"command": "grep '[/]' [bold]x"}},
+                                        observation="out", reward=0.0, terminated=True, truncated=False, info={})],
+                      error="boom [/] [red]")
+    monkeypatch.setattr(agentgym, "run_episode", lambda *a, **k: traj)
+    res = runner.invoke(app, ["run", "shell-fixture", "-r", "local", "--agent", "null"])
+    assert res.exit_code == 1, res.output
+    assert "grep '[/]' [bold]x" in res.stdout.replace('\\"', '"') and "boom [/] [red]" in res.stdout, res.stdout

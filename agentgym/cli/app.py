@@ -223,15 +223,17 @@ def run(
         if traj.error:
             raise typer.Exit(1)
         return
-    console.rule(f"{traj.env_id} / {traj.task_id} / agent {agent}")
+    from rich.markup import escape  # actions and errors hold the model's text: '[/]' in it is not markup
+
+    console.rule(escape(f"{traj.env_id} / {traj.task_id} / agent {agent}"))
     console.print(traj.first_observation, markup=False)
     for i, s in enumerate(traj.steps, 1):
         console.rule(f"turn {i}", style="dim")
-        console.print(f"[bold cyan]action:[/] {json.dumps(s.action)[:2000]}", highlight=False)
+        console.print(f"[bold cyan]action:[/] {escape(json.dumps(s.action)[:2000])}", highlight=False)
         console.print(s.observation, markup=False)
     console.rule()
     status = "infra error (not scored): " + traj.error if traj.error else ("passed" if traj.passed else "not passed")
-    console.print(f"reward {traj.total_reward}  turns {traj.turns}  {status}  ({traj.seconds:.2f}s)")
+    console.print(f"reward {traj.total_reward}  turns {traj.turns}  {status}  ({traj.seconds:.2f}s)", markup=False)
     if traj.error:  # the episode did not run to a verdict
         raise typer.Exit(1)
 
