@@ -166,3 +166,15 @@ def test_run_prints_the_models_text_as_it_is(monkeypatch):
     res = runner.invoke(app, ["run", "shell-fixture", "-r", "local", "--agent", "null"])
     assert res.exit_code == 1, res.output
     assert "grep '[/]' [bold]x" in res.stdout.replace('\\"', '"') and "boom [/] [red]" in res.stdout, res.stdout
+
+
+def test_validate_prints_an_errors_text_as_it_is(monkeypatch):
+    from agentgym import validate as v
+
+    row = v.TaskValidation(task_id="count-lines", gold_reward=0.0, gold_pass=False, null_reward=0.0, null_pass=False,
+                           error="SandboxError: [pid 12] died", seconds=0.1)
+    report = v.ValidationReport(env="shell-fixture", runtime="local", tasks=1, gold_pass_rate=None, null_pass_rate=None,
+                                errors=1, rows=[row])
+    monkeypatch.setattr(v, "validate", lambda *a, **k: report)
+    res = runner.invoke(app, ["validate", "shell-fixture", "-r", "local", "--tasks", "count-lines"], env={"COLUMNS": "200"})
+    assert res.exit_code == 1 and "[pid 12] died" in res.stdout, res.stdout

@@ -147,6 +147,8 @@ def validate(
     env_arg: EnvArgOpt = None,
 ) -> None:
     """Run every task's reference solution and a null solution; gold must pass, null must fail."""
+    from rich.markup import escape  # an error's text is not markup ('[pid 12]' vanished)
+
     import agentgym
     from agentgym.validate import spread_sample
     from agentgym.validate import validate as run_validate
@@ -172,7 +174,8 @@ def validate(
     for r in report.rows:
         mark = lambda ok, good: "[green]pass[/]" if ok == good else ("[red]pass[/]" if ok else "[red]fail[/]")
         gold, null = ("[yellow]error[/]",) * 2 if r.error else (mark(r.gold_pass, True), mark(r.null_pass, False))
-        table.add_row(r.task_id, f"{r.gold_reward}", gold, f"{r.null_reward}", null, (r.error or "")[:300], f"{r.seconds:.2f}")
+        table.add_row(escape(r.task_id), f"{r.gold_reward}", gold, f"{r.null_reward}", null, escape((r.error or "")[:300]),
+                      f"{r.seconds:.2f}")
     out.print(table)
     rate = lambda v: "-" if v is None else f"{v:.3f}"
     out.print(f"gold pass rate {rate(report.gold_pass_rate)}, null pass rate {rate(report.null_pass_rate)} "
