@@ -178,3 +178,9 @@ def test_validate_prints_an_errors_text_as_it_is(monkeypatch):
     monkeypatch.setattr(v, "validate", lambda *a, **k: report)
     res = runner.invoke(app, ["validate", "shell-fixture", "-r", "local", "--tasks", "count-lines"], env={"COLUMNS": "200"})
     assert res.exit_code == 1 and "[pid 12] died" in res.stdout, res.stdout
+
+
+def test_info_prints_tool_schemas_as_text():
+    res = runner.invoke(app, ["info", "swe-synth-lite", "-r", "local"], env={"COLUMNS": "400"})
+    assert res.exit_code == 0, res.output
+    assert "[start, end] lines for view" in res.stdout, res.stdout  # rich markup ate "[start, end]"

@@ -14,6 +14,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
 from agentgym.cli.boundary import BoundaryGroup, describe, fail
 
@@ -124,14 +125,14 @@ def info(env_id: str, runtime: RuntimeOpt = "auto", env_arg: EnvArgOpt = None) -
         console.print(f"[bold]{meta.id}[/]  ({meta.gym_id})\n{meta.description}\n")
         console.print(f"entry point: {meta.entry_point}")
         console.print(f"runtime: {getattr(env, 'runtime', '-')} (supports: {', '.join(meta.runtimes)})")
-        console.print(f"tasks: {len(ids)}  e.g. {', '.join(ids[:6])}")
+        console.print(f"tasks: {len(ids)}  e.g. {', '.join(ids[:6])}", markup=False)
         console.print(f"default budget: {env.default_budget.model_dump(exclude_none=True)}")
         console.print(f"options (-e KEY=VALUE, a sweep's kwargs:): {agentgym.registry.describe_options(env_id)}", markup=False)
         console.print(f"malformed actions: {agentgym.env.MALFORMED_ACTION_RULE}\n")
         table = Table("tool", "description", "arguments (JSON schema)")
-        for tool in env.tools:
+        for tool in env.tools:  # as text, not rich markup: "[start, end]" in a description vanished
             fn = tool["function"]
-            table.add_row(fn["name"], fn["description"], json.dumps(fn["parameters"].get("properties", {})))
+            table.add_row(*map(Text, (fn["name"], fn["description"], json.dumps(fn["parameters"].get("properties", {})))))
         console.print(table)
     finally:
         env.close()
