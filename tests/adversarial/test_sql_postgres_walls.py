@@ -217,3 +217,27 @@ def test_attack_fill_a_shared_catalog_with_role_settings(small_server):
                 break
             time.sleep(0.2)
         assert after < before + 1024 * 1024 and settings == 0, (before, after, settings)
+
+
+@docker
+def test_attack_end_your_own_session(small_server):
+    """The agent ends its own PostgreSQL session: SET ROLE NONE makes it the session's login role,
+    which may pg_terminate_backend(pg_backend_pid()); or it sets idle_session_timeout to 1 ms and
+    the server ends the session between calls. The lost connection was an InfraError: the episode
+    ended as an infrastructure error, left out of scores (in a submission too, run in the grader's
+    copy). Stopped: when the server and the episode's database answer a fresh connection at once,
+    the session was ended from inside: an SQL error, a new session, the episode goes on; the same
+    submission fails with reward 0; a neighbour's session (not the agent's to end) is untouched."""
+    with episodes(2, "docker") as (env, other):
+        name = other.db.name
+        for attack in ("SET ROLE NONE; SELECT pg_terminate_backend(pg_backend_pid())", "SET idle_session_timeout = 1"):
+            text, _, term, info = sql(env, attack)
+            time.sleep(0.1)
+            text, _, term, info = sql(env, "SELECT 1") if "SQL error" not in text else (text, 0, term, info)
+            assert "error" not in info and not term and "session was ended" in text, (attack, text, info)
+            text, _, term, info = sql(env, "SELECT COUNT(*) FROM orders")
+            assert "(1 row)" in text and "error" not in info, text
+        text, *_ = sql(env, f"SET ROLE NONE; SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'")
+        assert "(1 row)" in sql(other, "SELECT COUNT(*) FROM orders")[0]
+        text, reward, term, info = submit(env, "SET ROLE NONE; SELECT pg_terminate_backend(pg_backend_pid())")
+        assert reward == 0.0 and "error" not in info and "session was ended" in text, (text, info)

@@ -240,6 +240,21 @@ class PgServer(TemplateBuilder, EpisodeDatabases):
                 conn.close()
             self._admin_sem.release()
 
+    def recovered_lately(self, within_s: float = 60.0) -> bool:
+        """Whether PostgreSQL recovered in place within the last within_s seconds (a backend
+        crashed or was killed: it ends every session and restarts its processes, the checkpointer
+        too), or does not answer now. Tells a session the server ended from one its agent ended."""
+        try:
+            with self.admin() as a:
+                row = a.execute("SELECT extract(epoch FROM now() - backend_start), "
+                                "extract(epoch FROM backend_start - pg_catalog.pg_postmaster_start_time()) "
+                                "FROM pg_catalog.pg_stat_activity WHERE backend_type = 'checkpointer'").fetchone()
+        except Exception:  # noqa: BLE001 - no answer: not the agent's
+            return True
+        if row is None or row[0] is None:
+            return True
+        return float(row[0]) < within_s and float(row[1]) > 2.0
+
     def superuser_connection(self) -> Any:
         """A new superuser connection of its own (the disk guard's)."""
         return self._connect("postgres", "postgres", self._password, connect_timeout=3)

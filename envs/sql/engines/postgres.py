@@ -24,9 +24,10 @@ Running the agent's SQL (PostgresDatabase.execute):
   its quota has its statement cancelled and the call raises QuotaExceeded, then and at every
   later call (the space comes back only when the database is dropped).
 
-Whose failure is it: a broken connection is an InfraError (the agent cannot end its own backend:
-its login role does not own the session it acts in; its memory bombs are ERRORs, see
-ServerSettings.backend_memory_mb); a value Python cannot load, a result past the byte cap and a
+Whose failure is it: a broken connection is an InfraError, unless the server and the episode's
+database answer a fresh connection at once: then the agent ended its own session (SET ROLE NONE
+and pg_terminate_backend, an idle timeout it set) and it is an SQL error (its memory bombs are
+ERRORs, see ServerSettings.backend_memory_mb); a value Python cannot load, a result past the byte cap and a
 statement that ignores a cancel (its backend is terminated from outside, when the server answers)
 are the agent's SQL errors or timeouts. open() on a server that died restarts it
 (PgServer.recover) and retries once; every driver error there is PostgresUnavailable, never raw psycopg.
@@ -137,6 +138,9 @@ class PostgresDatabase:
             except psycopg.OperationalError as exc:
                 if _connection_lost(conn, exc):
                     conn.close()  # the next call reconnects (and finds its database gone if the server was replaced)
+                    if self._session_ended_from_inside(exc):
+                        raise SqlError(f"your session was ended ({_message(exc)[:300]}); a new one is open: session "
+                                       "settings and an open transaction are gone") from None
                     raise InfraError(f"the connection to PostgreSQL broke ({exc}); is the container alive?") from None
                 self._check_quota(guard)
                 raise SqlError(_message(exc)) from None
@@ -163,6 +167,23 @@ class PostgresDatabase:
                 raise
         result.elapsed_ms = (time.perf_counter() - started) * 1000
         return result
+
+    def _session_ended_from_inside(self, exc: Exception) -> bool:
+        """Whether a lost session was the agent's doing: the server and this episode's database
+        answer a fresh connection at once (kept for the next call), and no backend's crash ended it
+        (57P02, or the server recovered in place just now: PgServer.recovered_lately). The agent's role can end its own session: SET ROLE NONE makes it the
+        session's login role, which may pg_terminate_backend(pg_backend_pid()); or it sets
+        idle_session_timeout / idle_in_transaction_session_timeout to 1 ms. Reported as
+        infrastructure, that dropped its episode from scores (a submission doing it, too)."""
+        import psycopg
+
+        if str(getattr(exc, "sqlstate", None) or "").startswith(("57P02", "57P03")) or self._server.recovered_lately():
+            return False  # a crashed (or killed) backend: PostgreSQL ended every session, not the agent
+        try:
+            self._conn = self._server.connect_episode(self.name)
+        except psycopg.Error:
+            return False
+        return True
 
     def _check_quota(self, guard: Any) -> None:
         reason = guard.fault(self.name) if guard is not None else None
@@ -205,7 +226,8 @@ class PostgresDatabase:
 
 
 #: SQLSTATEs of a session the server ended (shutdown, crash of another backend, restart) or a
-#: connection that failed: none of them can an episode's role cause for itself.
+#: connection that failed. An episode's role can end its own session too (57P01 after SET ROLE
+#: NONE and pg_terminate_backend, an idle timeout it set): _session_ended_from_inside tells which.
 _LOST_STATES = ("57P01", "57P02", "57P03", "08")
 
 
