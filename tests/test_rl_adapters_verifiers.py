@@ -150,3 +150,19 @@ def test_a_slow_step_leaves_the_tool_servers_event_loop_running(taskset, monkeyp
 
     trace, _, results = asyncio.run(run())
     assert trace.state.turns == 1 and during and during[0] >= 3, during
+
+
+def test_the_env_is_closed_when_the_tool_server_shuts_down(taskset):
+    """The tool server's exit stack (what verifiers closes when the server stops) closes the env:
+    its sandbox was left to the reaper."""
+    task = _task(taskset, "count-lines")
+    (toolset,) = type(task).toolsets(task.config)
+
+    async def run():
+        await toolset.setup_task(task.data)
+        sandbox = toolset.env.sandbox
+        assert sandbox.alive
+        await toolset._exit_stack.aclose()
+        return sandbox
+
+    assert not asyncio.run(run()).alive

@@ -66,6 +66,8 @@ class _ToolsetBase(vf.Toolset[AgentGymToolsetConfig, AgentGymState]):
         # grading run), and the tool server's event loop must keep answering meanwhile
         if self.env is None:
             self.env = await asyncio.to_thread(agentgym.make, task.env_id, **task.env_kwargs)
+            # closed when the tool server shuts down (its exit stack), not left to the reaper
+            self._exit_stack.push_async_callback(asyncio.to_thread, self.env.close)
         await asyncio.to_thread(self.env.reset, seed=task.seed, options={"task_id": task.task_id, "max_turns": task.max_turns})
 
     async def _step(self, name: str, arguments: dict[str, Any]) -> str:
