@@ -241,3 +241,18 @@ def test_attack_end_your_own_session(small_server):
         assert "(1 row)" in sql(other, "SELECT COUNT(*) FROM orders")[0]
         text, reward, term, info = submit(env, "SET ROLE NONE; SELECT pg_terminate_backend(pg_backend_pid())")
         assert reward == 0.0 and "error" not in info and "session was ended" in text, (text, info)
+
+
+@docker
+def test_attack_fill_the_shared_lock_table_with_advisory_locks(small_server):
+    """200000 session-level advisory locks in one statement: they live in the server's one shared
+    lock table and outlive the statement that failed 'out of shared memory', so every neighbour's
+    query (and the graders' fresh copies) failed the same way until the attacker's session ended.
+    Stopped: the templates (so every copy) give EXECUTE on the advisory lock functions to nobody;
+    the neighbour's queries answer."""
+    with episodes(2, "docker") as (env, other):
+        for attack in ("SELECT count(*) FROM (SELECT pg_advisory_lock(i) FROM generate_series(1, 200000) i) x",
+                       "SET ROLE NONE; BEGIN; SELECT pg_advisory_xact_lock_shared(1)", "ROLLBACK; SELECT pg_try_advisory_lock(1, 2)"):
+            text, _, term, info = sql(env, attack)
+            assert "permission denied" in text and "error" not in info and not term, (attack, text)
+        assert "(1 row)" in sql(other, "SELECT COUNT(*) FROM orders")[0]

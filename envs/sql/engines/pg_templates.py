@@ -22,6 +22,15 @@ from agentgym.envs.sql.engines.pg_container import PostgresUnavailable
 
 OWNER_ROLE = "agentgym_owner"
 
+#: Advisory locks live in the server's one shared lock table (max_locks_per_transaction x
+#: max_connections slots): an episode that took 200000 session locks (they outlive its failed
+#: statement) left every neighbour's queries and the graders' copies 'out of shared memory'. No
+#: task needs them, so the templates (and every copy of them) give them to nobody.
+NO_ADVISORY_LOCKS = """DO $$ DECLARE f regprocedure; BEGIN
+  FOR f IN SELECT oid::regprocedure FROM pg_catalog.pg_proc WHERE proname ~ '^pg_(try_)?advisory_(xact_)?lock' LOOP
+    EXECUTE format('REVOKE EXECUTE ON FUNCTION %s FROM PUBLIC', f);
+  END LOOP; END $$"""
+
 
 @lru_cache(maxsize=64)
 def _translated_dump(dump_path: str, mtime_ns: int) -> PostgresDump:
@@ -101,6 +110,11 @@ class TemplateBuilder:
         from psycopg import sql
 
         ident = sql.Identifier(name)
+        conn = self._connect(name, "postgres", self._password)
+        try:  # every copy inherits it: no advisory locks (see NO_ADVISORY_LOCKS)
+            conn.execute(NO_ADVISORY_LOCKS)
+        finally:
+            conn.close()
         # ANALYZE of the system catalogs invalidated the relation cache init file; one more session
         # writes it again, and every copy inherits it (a first connection then starts ~5 ms sooner).
         self._connect(name, "postgres", self._password).close()
