@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
+from pydantic_core import PydanticSerializationError
 
 from agentgym.rollout import Trajectory
 
@@ -74,6 +75,17 @@ def redact(value: Any) -> Any:
     if isinstance(value, str) and "://" in value:
         return _URL_KEY_PARAM.sub(lambda m: m.group(1) + "=<redacted>", _URL_USERINFO.sub("<redacted>@", value))
     return value
+
+
+def trajectory_json(traj: Trajectory) -> str:
+    """The trajectory as stored: JSON text. A lone UTF-16 surrogate in any of its strings (a model
+    server's \\udXXX escape in the model's text or tool call, kept as the model wrote it) cannot be
+    encoded as UTF-8, and model_dump_json raised: the episode could not be stored and the sweep
+    stopped. Such characters are stored as '?'."""
+    try:
+        return traj.model_dump_json()
+    except PydanticSerializationError:
+        return json.dumps(traj.model_dump(mode="json"), ensure_ascii=False).encode("utf-8", "replace").decode("utf-8")
 
 
 class Store:
@@ -140,7 +152,7 @@ class Store:
         if traj.error or rec.error:  # a model server's error names its URL, credentials and all
             traj = traj.model_copy(update={"error": redact(traj.error)})
             rec = rec.model_copy(update={"error": redact(rec.error)})
-        tj = traj.model_dump_json()
+        tj = trajectory_json(traj)
         with self._tx():
             replaced = replace_error and self.conn.execute(
                 "DELETE FROM episodes WHERE config_id = ? AND task_id = ? AND sample = ? AND infra_error = 1",

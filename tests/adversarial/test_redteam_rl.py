@@ -163,3 +163,37 @@ def test_attack_flood_the_context_window_in_a_sweep_episode() -> None:
     finally:
         env.close()
     assert traj.error is None and traj.truncated and traj.total_reward == 0.0 and not traj.passed, traj.error
+
+
+def test_attack_lone_surrogate_in_the_models_text_stops_the_sweep(tmp_path) -> None:
+    """Through an OpenAI-compatible server the model writes "\\ud800" escapes in its message text
+    and in a tool call's arguments: both reach the trajectory as written (the env refuses the
+    call as an action error), and the store's model_dump_json raised PydanticSerializationError:
+    the episode could not be recorded and the sweep stopped. Safe: the sweep store keeps the
+    episode, a scored 0, the lone surrogates stored as '?'."""
+    from types import SimpleNamespace
+
+    from agentgym import run_episode
+    from agentgym.agents.react import ReActAgent
+    from agentgym.models.testing import OpenAITestServer, Reply
+    from agentgym.sweep.store import EpisodeRecord, Store
+
+    env = GuessEnv()
+    script = [Reply.call("submit", '{"answer": "' + LONE + '"}'), Reply(content="x\ud800y", tool_calls=[("submit", {"answer": 3})])]
+    try:
+        with OpenAITestServer(script) as srv:
+            agent = ReActAgent(env, base_url=srv.base_url, model="m", backend_kwargs={"backoff_s": 0.01})
+            traj = run_episode(env, agent, options={"task_id": "t1"})
+    finally:
+        env.close()
+    assert traj.error is None and traj.total_reward == 0.0 and traj.turns == 2
+    store = Store(tmp_path / "run")
+    try:
+        store.add_config(SimpleNamespace(config_id="c", env="guess-test", agent_label="react", model_label="m", budget_label="-",
+                                         budget=SimpleNamespace(max_turns=4), model_dump_json=lambda: "{}"))
+        assert store.record(EpisodeRecord(config_id="c", task_id="t1", sample=0, seed=0, passed=False, reward=0.0, turns=2,
+                                          cost=0.0, seconds=0.1, infra_error=False, error=None), traj)
+        [row] = store.conn.execute("SELECT trajectory FROM episodes").fetchall()
+    finally:
+        store.close()
+    assert "x?y" in row[0]
