@@ -223,7 +223,9 @@ def run(
     finally:
         env.close()
     if as_json:
-        print(traj.model_dump_json())
+        from agentgym.sweep.store import trajectory_json  # a lone surrogate in the model's text: '?', not a crash
+
+        print(trajectory_json(traj))
         if traj.error:
             raise typer.Exit(1)
         return
