@@ -143,10 +143,26 @@ def check_options(id: str, kwargs: dict[str, Any]) -> None:
     _opts.check(short, _creator(short)[1], kwargs)
 
 
+def _without_foreign_runtime(short: str, creator: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
+    """kwargs less `runtime` (which the CLI, sweeps and validate always pass) when the env takes no
+    such option: it has no sandbox to place and runs in this process, so auto and local mean it;
+    any other runtime is one clear error."""
+    if "runtime" not in kwargs:
+        return kwargs
+    opts, closed = _opts.options_of(creator)
+    if not closed or "runtime" in opts:
+        return kwargs
+    if kwargs["runtime"] not in (None, "auto", "local"):
+        raise EnvOptionError(f"env {short} takes no runtime option (it runs in this process), so runtime "
+                             f"{kwargs['runtime']!r} cannot apply; use auto or local (see `agentgym info {short}`)")
+    return {k: v for k, v in kwargs.items() if k != "runtime"}
+
+
 def make(id: str, **kwargs: Any):
     """Build a registered env. kwargs override the registered ones (runtime=, budget=, ...)."""
     short = _resolve(id)
     spec, creator = _creator(short)
+    kwargs = _without_foreign_runtime(short, creator, kwargs)
     _opts.check(short, creator, kwargs)
     try:
         env = creator(**{**spec.kwargs, **kwargs})

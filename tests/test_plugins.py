@@ -227,5 +227,10 @@ def test_register_takes_the_class_itself() -> None:
         assert isinstance(env, ToyEnv) and env.task_ids() == ["sum-1", "sum-2"]
         with pytest.raises(ValueError, match="has no option 'n_task'"):
             agentgym.make("plugin-test-class", n_task=3)
+        # an env without a runtime option (no sandbox) is made by the CLI and sweeps, which always pass one
+        for runtime in ("auto", "local"):
+            assert isinstance(agentgym.make("plugin-test-class", runtime=runtime), ToyEnv)
+        with pytest.raises(ValueError, match="takes no runtime option .* runtime 'docker' cannot apply"):
+            agentgym.make("plugin-test-class", runtime="docker")
     finally:  # leave the registry as other tests found it
         del registry._ENVS["plugin-test-class"], gymnasium.registry[info.gym_id]
