@@ -23,8 +23,9 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from agentgym.models.base import ContextWindowExceeded
 from agentgym.policy import Policy
-from agentgym.rollout import Trajectory, errored_trajectory
+from agentgym.rollout import MAX_CONTEXT, Trajectory, errored_trajectory
 
 EnvFactory = Callable[[str], Any]
 PolicyFactory = Callable[[Any, "RolloutSpec"], Policy]
@@ -112,7 +113,8 @@ async def _act(policy: Any, obs: dict[str, Any], info: dict[str, Any]) -> Any:
 
 
 async def run_episode_async(env: Any, policy: Policy, spec: RolloutSpec, max_steps: int = 10_000) -> Trajectory:
-    """rollout.run_episode, with env work in threads and async policies awaited."""
+    """rollout.run_episode, with env work in threads and async policies awaited (a full context
+    window ends it truncated, 'max_context', as there)."""
     t0 = time.perf_counter()
     options = {**spec.options, **({"task_id": spec.task_id} if spec.task_id is not None else {})}
     obs, info = await asyncio.to_thread(env.reset, seed=spec.seed, options=options)
@@ -120,16 +122,20 @@ async def run_episode_async(env: Any, policy: Policy, spec: RolloutSpec, max_ste
     runtime = info.get("runtime") if isinstance(info.get("runtime"), str) else None
     traj = Trajectory(env_id=spec.env_id, task_id=info.get("task_id"), seed=spec.seed, runtime=runtime,
                       first_observation=obs["text"])
-    ended = False
+    ended, cut = False, None
     try:
         for _ in range(max_steps):
-            action = await _act(policy, obs, info)
+            try:
+                action = await _act(policy, obs, info)
+            except ContextWindowExceeded:  # the episode's own text filled the model's window: a budget
+                cut = MAX_CONTEXT
+                break
             ts = time.perf_counter()
             obs, reward, terminated, truncated, info = await asyncio.to_thread(env.step, action)
             if traj.record(action, obs, reward, terminated, truncated, info, time.perf_counter() - ts):
                 ended = True
                 break
-        traj.finish(env, info, ended, max_steps, t0, policy=policy)
+        traj.finish(env, info, ended, max_steps, t0, policy=policy, cut=cut)
     except Exception as exc:  # the caller isolates it; the steps and messages so far go with it
         traj.keep_partial(exc, policy, t0)
         raise

@@ -11,6 +11,12 @@ transcript up to the failure) and attach it to the exception before re-raising, 
 that isolate failures (parallel, the sweep runner, the Ray worker) store
 ``errored_trajectory(exc, ...)``: that partial record with the error line, or an empty one when
 the episode never started.
+
+A model server that refuses the next call because the conversation no longer fits its context
+window (ContextWindowExceeded) is not such a failure: the episode's own text filled it (the
+model's turns, the outputs its actions asked for). The episode ends as a budget would: truncated,
+reason 'max_context', scored as a failure with the reward it had, transcript kept. Stored as an
+infrastructure error instead, it would leave scores, and flooding the context would dodge a 0.
 """
 
 from __future__ import annotations
@@ -22,10 +28,13 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from agentgym.models.base import ContextWindowExceeded
 from agentgym.policy import Policy
 from agentgym.transcript import GraderReport, Transcript, build_grader_report, clip
 
 SCHEMA_VERSION = 2
+#: truncated_reason of an episode whose model refused the next call: its context window is full
+MAX_CONTEXT = "max_context"
 
 
 def _jsonable(action: Any) -> Any:
@@ -94,13 +103,17 @@ class Trajectory(BaseModel):
         return False
 
     def finish(self, env: Any, last_info: dict[str, Any], ended: bool, max_steps: int, started: float,
-               policy: Any = None) -> None:
+               policy: Any = None, cut: str | None = None) -> None:
         """Close the record: a policy that never ended the episode is an error, not a silent zero.
-        With `policy`, its transcript (if it keeps one) is stored too."""
-        if not ended:
+        With `policy`, its transcript (if it keeps one) is stored too. `cut`: the budget that
+        stopped the policy before the env ended the episode (e.g. 'max_context'): a truncation,
+        scored as a failure, the reason in the grader report."""
+        if cut:
+            self.truncated, last_info = True, {**last_info, "truncated_reason": cut}
+        elif not ended:
             self.truncated = True
             self.error = self.error or f"policy did not finish within {max_steps} steps"
-        self.passed = self.error is None and bool(env.unwrapped.passed(self.total_reward, last_info))
+        self.passed = self.error is None and not cut and bool(env.unwrapped.passed(self.total_reward, last_info))
         self.seconds = time.perf_counter() - started
         self.schema_version = SCHEMA_VERSION
         self.first_observation = clip(self.first_observation)
@@ -154,16 +167,20 @@ def run_episode(
         runtime=info.get("runtime") if isinstance(info.get("runtime"), str) else None,
         first_observation=obs["text"],
     )
-    ended = False
+    ended, cut = False, None
     try:
         for _ in range(max_steps):
-            action = policy.act(obs, info)
+            try:
+                action = policy.act(obs, info)
+            except ContextWindowExceeded:  # the episode's own text filled the model's window: a budget
+                cut = MAX_CONTEXT
+                break
             ts = time.perf_counter()
             obs, reward, terminated, truncated, info = env.step(action)
             if traj.record(action, obs, reward, terminated, truncated, info, time.perf_counter() - ts):
                 ended = True
                 break
-        traj.finish(env, info, ended, max_steps, t0, policy=policy)
+        traj.finish(env, info, ended, max_steps, t0, policy=policy, cut=cut)
     except Exception as exc:
         traj.keep_partial(exc, policy, t0)
         raise
@@ -212,4 +229,4 @@ def _jsonable_info(info: dict[str, Any]) -> dict[str, Any]:
     return {k: _jsonable(v) for k, v in info.items()}
 
 
-__all__ = ["SCHEMA_VERSION", "GraderReport", "StepRecord", "Trajectory", "Transcript", "errored_trajectory", "run_episode"]
+__all__ = ["MAX_CONTEXT", "SCHEMA_VERSION", "GraderReport", "StepRecord", "Trajectory", "Transcript", "errored_trajectory", "run_episode"]

@@ -149,7 +149,9 @@ def build_grader_report(*, passed: bool, error: str | None, truncated: bool, las
     elif last_info.get("agent_failure"):
         summary = f"agent failure: {last_info['agent_failure']}"
     elif verdict == "unfinished":
-        summary = f"the {last_info.get('truncated_reason') or 'turn'} budget ran out before the agent submitted"
+        reason = last_info.get("truncated_reason") or "turn"
+        summary = (f"the model's context window was full ({reason}: it refused the next call) before the agent submitted"
+                   if reason == "max_context" else f"the {reason} budget ran out before the agent submitted")
     else:
         first_line = last_observation.strip().splitlines()[0] if last_observation.strip() else ""
         summary = str(result.get("summary") or result.get("detail") or first_line)

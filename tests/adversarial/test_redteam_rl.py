@@ -140,16 +140,19 @@ def test_attack_flood_the_context_window_in_the_collector() -> None:
     assert make_batch([ep]).dropped_infra == 0
 
 
-@pytest.mark.xfail(strict=True, reason="H16 (agentgym/rollout.py, sweep runner): an episode whose model call raised "
-                                       "ContextWindowExceeded is stored as an infrastructure error; /tmp/s9/A-findings.md")
-def test_attack_flood_the_context_window_in_a_sweep_episode() -> None:
+@pytest.mark.parametrize("loop", ["run_episode", "run_episode_async"])
+def test_attack_flood_the_context_window_in_a_sweep_episode(loop: str) -> None:
     """The same flood through a sweep's ReAct agent: the server's 400 (context window full)
     raised out of run_episode and the episode was stored as an infrastructure error, left out of
     pass@k, for a context the agent's own actions filled. Safe: the episode ends truncated
-    ('max_context'), reward 0, no error."""
+    ('max_context'), reward 0, no error, the transcript kept; the grader report says why.
+    Both loops: run_episode, and run_episode_async (the sweep runner, parallel, the Ray worker)."""
+    import asyncio
+
     from agentgym import run_episode
     from agentgym.agents.react import ReActAgent
     from agentgym.models.testing import OpenAITestServer, Reply
+    from agentgym.parallel import RolloutSpec, run_episode_async
     from agentgym.rollout import errored_trajectory
 
     env = GuessEnv()
@@ -157,12 +160,18 @@ def test_attack_flood_the_context_window_in_a_sweep_episode() -> None:
         with OpenAITestServer([Reply.call("look"), Reply.fault(400, message=CONTEXT_FULL)]) as srv:
             agent = ReActAgent(env, base_url=srv.base_url, model="m", backend_kwargs={"backoff_s": 0.01, "max_retries": 0})
             try:
-                traj = run_episode(env, agent, options={"task_id": "t1"})
+                if loop == "run_episode":
+                    traj = run_episode(env, agent, options={"task_id": "t1"})
+                else:
+                    traj = asyncio.run(run_episode_async(env, agent, RolloutSpec(env_id="guess-test", task_id="t1")))
             except Exception as exc:  # noqa: BLE001 - what the sweep runner then stores
                 traj = errored_trajectory(exc, env_id="guess-test", task_id="t1", seed=None)
     finally:
         env.close()
     assert traj.error is None and traj.truncated and traj.total_reward == 0.0 and not traj.passed, traj.error
+    assert traj.turns == 1 and traj.transcript is not None and len(traj.transcript.turns) >= 1
+    report = traj.grader_report
+    assert report is not None and report.verdict == "unfinished" and "max_context" in report.summary, report
 
 
 def test_attack_lone_surrogate_in_the_models_text_stops_the_sweep(tmp_path) -> None:
