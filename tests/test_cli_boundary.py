@@ -184,3 +184,17 @@ def test_info_prints_tool_schemas_as_text():
     res = runner.invoke(app, ["info", "swe-synth-lite", "-r", "local"], env={"COLUMNS": "400"})
     assert res.exit_code == 0, res.output
     assert "[start, end] lines for view" in res.stdout, res.stdout  # rich markup ate "[start, end]"
+
+
+def test_list_prints_descriptions_as_text():
+    import gymnasium
+    from toy_env import ToyEnv
+
+    from agentgym import registry
+
+    info = agentgym.register("cli-test-beta", ToyEnv, description="[beta] a toy")
+    try:
+        res = runner.invoke(app, ["list"], env={"COLUMNS": "300"})
+        assert res.exit_code == 0 and "[beta] a toy" in res.stdout, res.stdout
+    finally:
+        del registry._ENVS["cli-test-beta"], gymnasium.registry[info.gym_id]

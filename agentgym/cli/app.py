@@ -105,8 +105,8 @@ def list_cmd(as_json: Annotated[bool, typer.Option("--json", help="one JSON obje
             print(info.model_dump_json())
         return
     table = Table("id", "gymnasium id", "description")
-    for info in infos:
-        table.add_row(info.id, info.gym_id, info.description)
+    for info in infos:  # as text: a plugin's "[beta] ..." is not rich markup
+        table.add_row(*map(Text, (info.id, info.gym_id, info.description)))
     console.print(table)
 
 
