@@ -198,3 +198,13 @@ def test_list_prints_descriptions_as_text():
         assert res.exit_code == 0 and "[beta] a toy" in res.stdout, res.stdout
     finally:
         del registry._ENVS["cli-test-beta"], gymnasium.registry[info.gym_id]
+
+
+def test_plugins_prints_states_as_text(monkeypatch):
+    from agentgym import plugins
+
+    monkeypatch.setattr(plugins, "load", lambda group: None)
+    monkeypatch.setattr(plugins, "status", lambda: [{"group": "agentgym.envs", "name": "p", "value": "pkg:f",
+                                                    "state": "failed: OSError: [bold] gone [/]"}])
+    res = runner.invoke(app, ["plugins"], env={"COLUMNS": "300"})
+    assert res.exit_code == 1 and "[bold] gone [/]" in res.stdout, res.output

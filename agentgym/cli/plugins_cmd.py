@@ -44,9 +44,11 @@ def plugins_cmd(as_json: Annotated[bool, typer.Option("--json", help="one JSON o
     elif not rows:
         typer.echo("no plugins installed (packages declare entry points in the groups agentgym.envs, agentgym.agents)")
     else:
+        from rich.text import Text
+
         table = Table("group", "name", "entry point", "state")
-        for row in rows:
-            table.add_row(row["group"], row["name"], row["value"], row["state"])
+        for row in rows:  # as text: an error's "[...]" is not rich markup
+            table.add_row(*map(Text, (row["group"], row["name"], row["value"], row["state"])))
         Console().print(table)
     if any(r["state"].startswith("failed") for r in rows):
         raise typer.Exit(1)
