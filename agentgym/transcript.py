@@ -114,15 +114,33 @@ def _tests(report: dict[str, Any]) -> list[GradedTest]:
 def _checks(result: dict[str, Any]) -> list[Check]:
     grade = result.get("grade")
     if isinstance(grade, dict) and "metric" in grade:  # a scored submission: score against the bar
+        need = _score_needed(grade)
         return [Check(name=str(grade.get("metric")), passed=grade.get("passed"),
-                      expected=f"reward >= {grade.get('pass_reward')}", got=f"score {grade.get('score')}, reward {grade.get('reward')}",
-                      detail=str(grade.get("message", "")))]
+                      expected=f"reward >= {grade.get('pass_reward')}" + (f" ({grade['metric']} {need})" if need else ""),
+                      got=f"score {grade.get('score')}, reward {grade.get('reward')}", detail=str(grade.get("message", "")))]
     outcomes = result.get("outcomes") or result.get("checks")
     if isinstance(outcomes, list):
         return [Check(name=str(o.get("description") or o.get("name") or f"check {i + 1}"), passed=o.get("passed"),
                       expected=o.get("expected"), got=o.get("got"), detail=str(o.get("reason") or o.get("detail") or ""))
                 for i, o in enumerate(outcomes) if isinstance(o, dict)]
     return []
+
+
+def _score_needed(grade: dict[str, Any]) -> str:
+    """The metric value a scored submission needed, e.g. '<= 1.23' ('' when the grade lacks the
+    inputs or no score can pass). Reward is the gain over the floor (the best trivial predictor)
+    as a share of the span to the reference, capped at 1, and passing needs reward > 0 and
+    >= pass_reward; so the bar is floor + pass_reward * (reference - floor), either direction."""
+    f, r, p = grade.get("floor"), grade.get("reference"), grade.get("pass_reward")
+    if not all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in (f, r, p)):
+        return ""
+    lower = grade.get("lower_is_better", True) is not False
+    span = (f - r) if lower else (r - f)
+    if not span > 0 or p > 1:
+        return ""
+    if p <= 0:  # any gain over the floor passes
+        return f"{'<' if lower else '>'} {f:.6g}"
+    return f"{'<=' if lower else '>='} {f + p * (r - f):.6g}"
 
 
 def _ending_result(info: dict[str, Any]) -> dict[str, Any] | None:

@@ -113,6 +113,23 @@ def test_grader_report_explains_swe_tests_scores_budgets_and_errors():
     assert hooked.source == "env" and hooked.summary == "2 of 3 checks failed" and hooked.checks[0].expected == [[1]]
 
 
+def test_a_scored_submissions_check_names_the_metric_value_it_needed():
+    """A failed time-series submission says the score that would have passed: reward is the gain
+    over the floor as a share of the span to the reference, so the bar is floor + p * (ref - floor)."""
+    def expected(**grade):
+        info = {"tool_results": [{"name": "submit", "grade": {"metric": "m", "score": 1.0, "reward": 0.0, "passed": False, **grade}}]}
+        return build_grader_report(passed=False, error=None, truncated=False, last_info=info, last_observation="").checks[0].expected
+
+    assert expected(floor=2.0, reference=1.0, pass_reward=0.5, lower_is_better=True) == "reward >= 0.5 (m <= 1.5)"
+    assert expected(floor=0.2, reference=0.8, pass_reward=0.25, lower_is_better=False) == "reward >= 0.25 (m >= 0.35)"
+    assert expected(floor=2.0, reference=1.0, pass_reward=0.0) == "reward >= 0.0 (m < 2)"
+    # the reference no better than the floor (nothing can pass), or inputs missing: the reward bar alone
+    assert expected(floor=1.0, reference=1.0, pass_reward=0.5) == expected(pass_reward=0.5) == "reward >= 0.5"
+    from agentgym.envs.timeseries.grading import reward_of  # the bar is where the grader's reward reaches pass_reward
+
+    assert reward_of(1.5, 2.0, 1.0, True) == 0.5 and abs(reward_of(0.35, 0.2, 0.8, False) - 0.25) < 1e-12
+
+
 def test_a_rollout_whose_model_dies_mid_episode_keeps_its_steps_and_messages():
     from agentgym.parallel import run_rollouts_sync
 
