@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import numpy as np
 
@@ -212,16 +212,17 @@ def _inside(area: Box, x: float, y: float, margin: float = 4) -> bool:
     return area[0] + margin <= x <= area[0] + area[2] - margin and area[1] + margin <= y <= area[1] + area[3] - margin
 
 
-def _ray_end(pts: np.ndarray, v: np.ndarray, away_from: np.ndarray | None = None) -> np.ndarray:
-    """The unit direction from v to the dark pixel farthest from it (a line's far end); with
-    away_from, only among pixels more than 20 degrees off that direction."""
+def _ray_end(pts: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """The unit direction from v to the dark pixel farthest from it (a line's far end)."""
     d = pts - v
-    dist = np.sqrt((d ** 2).sum(1))
-    ok = dist > 6
-    if away_from is not None:
-        ok &= (d @ away_from) / np.maximum(dist, 1e-9) < math.cos(math.radians(20))
-    k = np.argmax(np.where(ok, dist, -1))
-    return d[k] / dist[k]
+    k = np.argmax((d ** 2).sum(1))
+    return d[k] / np.linalg.norm(d[k])
+
+
+def _free(p: Page, area: Box) -> Callable[[float, float], bool]:
+    """Whether a point is on the picture and clear of the Submit button (it overlaps the bottom edge)."""
+    x, y, w, h = p.box("'#subbtn'")
+    return lambda px, py: _inside(area, px, py) and not _inside((x - 4, y - 4, w + 8, h + 8), px, py, margin=0)
 
 
 @solves("right-angle")
@@ -229,29 +230,43 @@ def right_angle(p: Page) -> T:
     area = p.box(SVG)
     v = _pixels(p, area, "blue").mean(0)  # the vertex; the black dot ends the line from it
     u = _ray_end(_pixels(p, area, "black"), v)
+    free = _free(p, area)
     for r in (35, 25, 15, 10):
         for s in (1, -1):
             x, y = v + r * s * np.array([-u[1], u[0]])
-            if _inside(area, x, y):
+            if free(x, y):
                 yield p.pointer("mouse_click", x=float(x), y=float(y))
                 yield p.click("'#subbtn'")
                 return
 
 
+def _dots(pts: np.ndarray) -> np.ndarray:
+    """The points of pts inside a filled dot (every 8-neighbour in pts too): a line's 1-2 px do not pass."""
+    have = {(int(x), int(y)) for x, y in pts}
+    keep = [all((int(x) + dx, int(y) + dy) in have for dx in (-1, 0, 1) for dy in (-1, 0, 1)) for x, y in pts]
+    return pts[np.array(keep, dtype=bool)] if len(pts) else pts
+
+
 @solves("bisect-angle")
 def bisect_angle(p: Page) -> T:
+    """Aim along the bisector, as far out as the picture allows (small angles need precision), then
+    look where the page drew the dot (it places it by its own reckoning, a pixel or two off the
+    pointer) and press again, corrected by that difference."""
     area = p.box(SVG)
-    v = _pixels(p, area, "blue").mean(0)
-    dark = _pixels(p, area, "black")
-    ua = _ray_end(dark, v)
-    ub = _ray_end(dark, v, away_from=ua)
-    m = ua + ub
-    m = m / np.linalg.norm(m) if np.linalg.norm(m) > 1e-3 else np.array([-ua[1], ua[0]])
-    for r in (30, 20, 12, 8):
-        x, y = v + r * m
-        if _inside(area, x, y):
-            yield p.pointer("mouse_click", x=float(x), y=float(y))
-            break
+    v = _pixels(p, area, "blue").mean(0)  # the vertex (a blue dot, nothing else blue yet)
+    a, b = _two_blobs(_dots(_pixels(p, area, "black")))  # the two black dots; their lines do not pass
+    m = (a - v) / np.linalg.norm(a - v) + (b - v) / np.linalg.norm(b - v)
+    m = m / np.linalg.norm(m)
+    free = _free(p, area)
+    aim = next((v + r * m for r in range(100, 6, -2) if free(*(v + r * m))), v + 6 * m)
+    yield p.pointer("mouse_click", x=float(aim[0]), y=float(aim[1]))
+    blue = _dots(_pixels(p, area, "blue"))
+    if len(blue):
+        drawn = blue[((blue - v) ** 2).sum(1) > 25]  # the new dot, away from the vertex
+        if len(drawn):
+            off = drawn.mean(0) - aim
+            if np.abs(off).max() >= 0.5:
+                yield p.pointer("mouse_click", x=float(aim[0] - off[0]), y=float(aim[1] - off[1]))
     yield p.click("'#subbtn'")
 
 
