@@ -7,9 +7,11 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
+
+from agentgym.cli.boundary import fail
 
 console = Console()
-err = Console(stderr=True)
 
 
 def view(
@@ -22,14 +24,12 @@ def view(
     from agentgym.view import serve
 
     if not 0 <= port <= 65535:
-        err.print(f"[bold red]error:[/] --port {port}: use 0-65535 (0 picks a free port)", highlight=False)
-        raise typer.Exit(2)
+        fail(f"--port {port}: use 0-65535 (0 picks a free port)")
     try:
         serve(run_dir, port=port, on_ready=lambda url: console.print(
-            f"agentgym view: {run_dir} at [link={url}]{url}[/link] (Ctrl-C stops it)", highlight=False, soft_wrap=True))
-    except FileNotFoundError as exc:
-        err.print(f"[bold red]error:[/] {exc}", highlight=False)
-        raise typer.Exit(2) from None
+            f"agentgym view: {escape(str(run_dir))} at [link={url}]{url}[/link] (Ctrl-C stops it)", highlight=False, soft_wrap=True))
+    except FileNotFoundError as exc:  # the CLI's one line, as text: a path's [brackets] are kept
+        fail(str(exc))
     console.print("viewer stopped")
 
 
