@@ -44,6 +44,20 @@ def test_table_rows_show_errors_apart_and_all_errored_rows_have_no_score():
     assert (dead.passed, dead.failed, dead.errors, dead.pass1, dead.k) == (0, 0, 2, None, 0), "no 0.000 for a dead server"
 
 
+
+def test_table_prints_labels_as_text():
+    """Labels, model names and budgets are the user's text: rich read '[exp1] react' as markup
+    (the brackets vanished) and '[bold]m' as a style."""
+    from rich.console import Console
+
+    from agentgym.sweep.table import rich_table
+
+    cfgs = [{"config_id": "c", "env": "e[1]", "agent": "[exp1] react", "model": "[bold]m", "budget": "[/]b"}]
+    console = Console(width=300, record=True, color_system=None)
+    console.print(rich_table(config_rows(cfgs, [_ep("t1", True, False)], n_boot=10)))
+    text = console.export_text()
+    assert all(s in text for s in ("e[1]", "[exp1] react", "[bold]m", "[/]b")), text
+
 def test_validate_scores_only_the_tasks_that_ran_cleanly(monkeypatch):
     import agentgym
 

@@ -86,13 +86,15 @@ def fmt(est: Estimate | None) -> str:
 
 
 def rich_table(rows: list[ConfigRow], title: str | None = None) -> Any:
-    """A rich Table of `rows` (pass@1 and pass@k with 95% intervals, errors apart)."""
+    """A rich Table of `rows` (pass@1 and pass@k with 95% intervals, errors apart); `title` is markup."""
+    from rich.markup import escape
     from rich.table import Table
 
     table = Table("env", "agent", "model", "budget", "tasks", "passed", "failed", "errors", "pass@1", "k", "pass@k",
                   "turns", "cost", title=title, caption="errors: infrastructure errors, not scored (--retry-errors re-runs them)")
     for r in rows:
-        table.add_row(r.env, r.agent, r.model, r.budget, str(r.tasks), str(r.passed), str(r.failed),
+        # User text (labels, model names, budgets) is text, not markup: '[exp1] react' keeps its brackets.
+        table.add_row(escape(r.env), escape(r.agent), escape(r.model), escape(r.budget), str(r.tasks), str(r.passed), str(r.failed),
                       f"[yellow]{r.errors}[/]" if r.errors else "0", fmt(r.pass1), str(r.k or "-"),
                       fmt(r.passk) if r.k > 1 else "-", "-" if r.mean_turns is None else f"{r.mean_turns:.1f}",
                       "-" if r.mean_cost is None else f"{r.mean_cost:.4g}")
