@@ -13,6 +13,7 @@ tables; a training run with no episodes gets the curves alone. For browsing a ru
 from __future__ import annotations
 
 import html
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -159,8 +160,20 @@ def render_pages(configs: list[dict[str, Any]], episodes: list[dict[str, Any]], 
     """The report's main HTML (training curves where the run has `steps` (trl_log.StepRow), tables,
     charts, every episode listed, the first page of trajectories) and the other trajectory pages by
     number (written to STEM_files/page-N.html)."""
+    main, others = _render(configs, episodes, title, page_size, prices, stem, steps, load=list)
+    return main, dict(others)
+
+
+Loader = Callable[[list[dict[str, Any]]], list[dict[str, Any]]]
+
+
+def _render(configs: list[dict[str, Any]], episodes: list[dict[str, Any]], title: str, page_size: int,
+            prices: dict[str, Any] | None, stem: str, steps: list[Any] | None, load: Loader) -> tuple[str, Iterator[tuple[int, str]]]:
+    """render_pages, the pages past the first as an iterator: `episodes` need not hold their
+    trajectories; `load(rows)` gives those rows with them, called once per page as it is rendered,
+    so a large run never holds more than one page of parsed trajectories."""
     if steps and not episodes:
-        return _training_only(title, steps), {}
+        return _training_only(title, steps), iter(())
     rows = summarize(configs, episodes)
     labels = {c["config_id"]: config_label(c) for c in configs}
     eps = sorted(episodes, key=lambda e: (OUTCOME_RANK[outcome(e)], labels.get(e["config_id"], ""), str(e["task_id"]), e["sample"]))
@@ -191,14 +204,16 @@ def render_pages(configs: list[dict[str, Any]], episodes: list[dict[str, Any]], 
     parts.append(f"<h2>All episodes ({len(eps)})</h2><p>Errors first, then failures, then passes; "
                  f"each links to its trajectory ({page_size} per page).</p>" + _episode_index(eps, labels, stem, page_size, idx))
     parts.append(f"<h2>Trajectories</h2><p>Page 1 of {pages}: episodes 1-{min(page_size, len(eps))} of {len(eps)}.</p>"
-                 + _pager(stem, pages, 1) + _trajectories(eps[:page_size], labels, 0))
+                 + _pager(stem, pages, 1) + _trajectories(load(eps[:page_size]), labels, 0))
     parts.append("</body></html>")
-    others = {}
-    for p in range(2, pages + 1):
-        chunk = eps[(p - 1) * page_size: p * page_size]
-        others[p] = (f"{head}<h1>{_e(title)}: trajectories, page {p} of {pages}</h1><p><a href=\"../{_e(stem)}.html\">back to the "
-                     f"report</a></p>{_pager(stem, pages, p)}{_trajectories(chunk, labels, (p - 1) * page_size)}</body></html>")
-    return "\n".join(parts), others
+
+    def others() -> Iterator[tuple[int, str]]:
+        for p in range(2, pages + 1):
+            chunk = load(eps[(p - 1) * page_size: p * page_size])
+            yield p, (f"{head}<h1>{_e(title)}: trajectories, page {p} of {pages}</h1><p><a href=\"../{_e(stem)}.html\">back to the "
+                      f"report</a></p>{_pager(stem, pages, p)}{_trajectories(chunk, labels, (p - 1) * page_size)}</body></html>")
+
+    return "\n".join(parts), others()
 
 
 def render(configs: list[dict[str, Any]], episodes: list[dict[str, Any]], title: str = "agentgym sweep",
@@ -209,30 +224,36 @@ def render(configs: list[dict[str, Any]], episodes: list[dict[str, Any]], title:
 
 def write_report(run_dir: str | Path, out: str | Path | None = None, max_trajectories: int = 200) -> Path:
     """Read a sweep store and write its HTML report (default RUN_DIR/report.html), every episode's
-    trajectory included: `max_trajectories` per page, pages past the first in OUT_STEM_files/."""
+    trajectory included: `max_trajectories` per page, pages past the first in OUT_STEM_files/.
+    Trajectories are read and parsed one page at a time (one connection per page), each page
+    written as it is rendered: memory stays at one page's worth however large the run."""
     from agentgym.view.data import RunData
 
     data = RunData(run_dir)
     sweep = data.meta("sweep") or {}
     configs = data.configs()
-    keys = [(e["config_id"], e["task_id"], e["sample"]) for e in data.episodes()]
+    rows = data.episodes()  # without trajectories: each page reads its own when it is rendered
     steps = data.train_steps()
-    if not keys and not steps:
+    if not rows and not steps:
         raise EmptyRunError(f"{run_dir} holds no episodes and no training steps yet: nothing to report (run `agentgym sweep`, "
                             "`agentgym eval` or `agentgym train` into it first)")
-    episodes = list(data.trajectories(keys))
+
+    def load(chunk: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        eps = data.episodes_by_key([(e["config_id"], e["task_id"], e["sample"]) for e in chunk])
+        return [ep for ep in eps if ep is not None]
+
     path = Path(out) if out is not None else Path(run_dir) / "report.html"
-    kind = "sweep" if keys else "training run"
-    main, others = render_pages(configs, episodes, title=f"agentgym {kind}: {sweep.get('name', Path(run_dir).name)}",
-                                page_size=max_trajectories, prices=data.meta("prices"), stem=path.stem, steps=steps)
+    kind = "sweep" if rows else "training run"
+    main, others = _render(configs, rows, f"agentgym {kind}: {sweep.get('name', Path(run_dir).name)}", max_trajectories,
+                           data.meta("prices"), path.stem, steps, load)
     path.parent.mkdir(parents=True, exist_ok=True)
     files = path.parent / f"{path.stem}_files"
-    if others:
-        files.mkdir(exist_ok=True)
-        for old in files.glob("page-*.html"):
-            old.unlink()
-        for p, page in others.items():
-            (files / f"page-{p}.html").write_text(page, encoding="utf-8")
+    for p, page in others:  # written as rendered, then dropped
+        if p == 2:
+            files.mkdir(exist_ok=True)
+            for old in files.glob("page-*.html"):
+                old.unlink()
+        (files / f"page-{p}.html").write_text(page, encoding="utf-8")
     path.write_text(main, encoding="utf-8")
     return path
 

@@ -64,3 +64,27 @@ def test_errored_episodes_are_neither_pass_nor_fail(tmp_path):
     assert errors.count('badge error') == 2 and "HTTP 500" in errors
     assert "Grader verdict" in html and "Transcript (as the model saw it)" in html and "infra errors (not scored)" in html
     assert not list(Path(tmp_path / "run").glob("report_files/page-*.html"))  # 12 episodes: one page
+
+
+def test_the_report_reads_trajectories_a_page_at_a_time_and_renders_as_in_memory(demo, tmp_path, monkeypatch):
+    """write_report reads and parses one page of trajectories at a time through one connection
+    (it held every parsed trajectory at once and opened a connection per episode), and writes the
+    same bytes as rendering every episode in memory."""
+    from agentgym.report import render_pages
+
+    root, counts = demo
+    total, size = sum(counts.values()), 100
+    data = RunData(root)
+    keys = [(e["config_id"], e["task_id"], e["sample"]) for e in data.episodes()]
+    main, others = render_pages(data.configs(), list(data.trajectories(keys)), title="agentgym sweep: demo-like",
+                                page_size=size, prices=data.meta("prices"), stem="r")
+    opened, asked = [], []
+    conn, by_key = RunData._conn, RunData.episodes_by_key
+    monkeypatch.setattr(RunData, "_conn", lambda self: (opened.append(1), conn(self))[1])
+    monkeypatch.setattr(RunData, "episodes_by_key", lambda self, ks: (asked.append(len(ks)), by_key(self, ks))[1])
+    path = write_report(root, tmp_path / "r.html", max_trajectories=size)
+    pages = -(-total // size)
+    assert asked == [size] * (pages - 1) + [total - size * (pages - 1)] and len(opened) <= pages + 10, (asked, len(opened))
+    assert path.read_text(encoding="utf-8") == main and len(others) == pages - 1
+    for p, page in others.items():
+        assert (tmp_path / "r_files" / f"page-{p}.html").read_text(encoding="utf-8") == page, p

@@ -111,28 +111,34 @@ class RunData:
 
     def episode(self, config_id: str, task_id: str, sample: int) -> dict[str, Any] | None:
         """One episode's row with its parsed trajectory, or None."""
-        cols = (*_LIST_COLS, "trajectory")
-        if not self._has("episodes"):
-            return None
-        with self._conn() as c:
-            row = c.execute(f"SELECT {', '.join(cols)} FROM episodes WHERE config_id = ? AND task_id = ? AND sample = ?",
-                            (config_id, task_id, sample)).fetchone()
-        if row is None:
-            return None
-        ep = dict(zip(cols, row))
-        ep["passed"], ep["infra_error"] = bool(ep["passed"]), bool(ep["infra_error"])
-        try:
-            ep["trajectory"] = json.loads(ep["trajectory"])
-        except ValueError:
-            ep["trajectory"] = {"error": "(stored trajectory is not valid JSON)"}
-        ep["outcome"] = outcome(ep)
-        return ep
+        return self.episodes_by_key([(config_id, task_id, sample)])[0]
 
-    def trajectories(self, keys: list[tuple[str, str, int]]) -> Iterator[dict[str, Any]]:
-        for k in keys:
-            ep = self.episode(*k)
-            if ep is not None:
-                yield ep
+    def episodes_by_key(self, keys: list[tuple[str, str, int]]) -> list[dict[str, Any] | None]:
+        """The episodes of `keys` (config_id, task_id, sample), each with its parsed trajectory or
+        None, in the order of `keys`, through one connection (a report page: its episodes only)."""
+        if not self._has("episodes"):
+            return [None] * len(keys)
+        cols = (*_LIST_COLS, "trajectory")
+        sql = f"SELECT {', '.join(cols)} FROM episodes WHERE config_id = ? AND task_id = ? AND sample = ?"
+        with self._conn() as c:
+            rows = [c.execute(sql, k).fetchone() for k in keys]
+        return [None if row is None else _with_trajectory(dict(zip(cols, row))) for row in rows]
+
+    def trajectories(self, keys: list[tuple[str, str, int]], page: int = 200) -> Iterator[dict[str, Any]]:
+        """The episodes of `keys` with their trajectories, read `page` at a time (one connection
+        each): only one page is parsed and held at once."""
+        for i in range(0, len(keys), max(1, page)):
+            yield from (ep for ep in self.episodes_by_key(keys[i:i + max(1, page)]) if ep is not None)
+
+
+def _with_trajectory(ep: dict[str, Any]) -> dict[str, Any]:
+    ep["passed"], ep["infra_error"] = bool(ep["passed"]), bool(ep["infra_error"])
+    try:
+        ep["trajectory"] = json.loads(ep["trajectory"])
+    except ValueError:
+        ep["trajectory"] = {"error": "(stored trajectory is not valid JSON)"}
+    ep["outcome"] = outcome(ep)
+    return ep
 
 
 def filter_episodes(rows: list[dict[str, Any]], env: str = "", config: str = "", task: str = "", outcome_: str = "") -> list[dict[str, Any]]:
