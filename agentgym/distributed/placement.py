@@ -21,12 +21,25 @@ def record_placement(store: Any, ep: Any, node_id: str | None, attempts: int) ->
 
 
 def placements(root: str | Path) -> dict[tuple[str, str, int], dict[str, Any]]:
-    """(config, task, sample) -> {"node_id", "attempts"} for every episode a Ray sweep stored in `root`."""
+    """(config, task, sample) -> {"node_id", "attempts"} for every episode a Ray sweep stored in `root`;
+    {} for a run without placements (a local sweep). Read-only and closed after: a reader never
+    writes into a run (a sweep may still be writing it) nor holds its file open.
+
+    Raises:
+        FileNotFoundError: `root` holds no results.sqlite.
+    """
     import sqlite3
 
-    with sqlite3.connect(Path(root) / "results.sqlite") as conn:
-        conn.execute(SCHEMA)
+    db = Path(root) / "results.sqlite"
+    if not db.is_file():
+        raise FileNotFoundError(f"{root} holds no results.sqlite; pass a run directory written by `agentgym sweep`")
+    conn = sqlite3.connect(f"{db.resolve().as_uri()}?mode=ro", uri=True, timeout=30)
+    try:
+        if conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'ray_placements'").fetchone() is None:
+            return {}
         rows = conn.execute("SELECT config_id, task_id, sample, node_id, attempts FROM ray_placements").fetchall()
+    finally:
+        conn.close()
     return {(c, t, s): {"node_id": n, "attempts": a} for c, t, s, n, a in rows}
 
 
