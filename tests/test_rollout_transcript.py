@@ -166,3 +166,32 @@ def test_a_partial_record_goes_only_to_its_own_episode():
     assert not hasattr(exc, PARTIAL_ATTR), "taken once"
     setattr(exc, PARTIAL_ATTR, Trajectory(env_id="toy", task_id="sum-1", seed=1, first_observation="x"))
     assert errored_trajectory(exc, env_id="toy", task_id="sum-1", seed=1).first_observation == "x"
+
+
+def test_a_sweep_stores_a_full_context_window_as_a_scored_truncation(tmp_path):
+    """Through the sweep runner: the server's 400 'maximum context length' at the second call is
+    stored as a failed episode (scored, truncated 'max_context', transcript kept), not an
+    infrastructure error left out of pass@k."""
+    from agentgym.sweep import SweepConfig, Store, run_sweep
+
+    full = "This model's maximum context length is 4096 tokens. However, you requested 4608 tokens."
+
+    def script(req):
+        if not req.get("tools"):  # the preflight's probe
+            return Reply.text("ok")
+        return Reply.call("bash", {"command": "echo hi"}) if len(req["messages"]) <= 2 else Reply.fault(400, message=full)
+
+    with OpenAITestServer(script) as srv:
+        cfg = SweepConfig.model_validate({"name": "ctx", "envs": [{"id": "shell-fixture", "tasks": ["hello"]}], "agents": ["react"],
+                                          "models": [{"model": "m", "base_url": srv.base_url}], "budgets": [5], "k": 1,
+                                          "runtime": "local", "concurrency": 1})
+        summary = run_sweep(cfg, out=tmp_path / "run", progress=False)
+    assert (summary.infra_errors, summary.failed) == (0, 1)
+    store = Store(tmp_path / "run")
+    try:
+        [row] = store.conn.execute("SELECT infra_error, error, trajectory FROM episodes").fetchall()
+    finally:
+        store.close()
+    traj = json.loads(row[2])
+    assert not row[0] and row[1] is None and traj["truncated"] and len(traj["steps"]) == 1 and traj["transcript"]["messages"]
+    assert traj["grader_report"]["verdict"] == "unfinished" and "max_context" in traj["grader_report"]["summary"]
