@@ -8,12 +8,21 @@ held-out test-split tasks, over 3 seeds (model init and training seed), with 95%
     python benchmarks/train.py --seeds 0 --grpo-steps 4    # a quick look
     make train-demo
 
-Stages evaluated (greedy decoding, the chat format TRL trains in; agentgym.rl.trl_eval):
-`base` (built and warm-started: tool-call syntax on generic commands, no solution seen), `sft`,
-`grpo`. Writes OUT/seed-N/{sft,grpo}/ (models, results.sqlite with train_steps, train_log.jsonl),
-OUT/summary.json and OUT/reward.svg (bars with intervals). On a machine with a GPU, --device cuda
-runs the same (TRL places the model; the evaluation moves it). The script prints figures; what
-they mean is in the note it prints at the end, computed from them, not written in advance.
+Stages evaluated (the chat format TRL trains in; agentgym.rl.trl_eval): `base` (built and
+warm-started: tool-call syntax on generic commands, no solution seen), `sft`, `grpo`. Each stage
+is measured two ways: `reward` is the mean env reward of --eval-samples episodes per task sampled
+at temperature 1 (the policy GRPO samples from and improves: its expected reward), and
+`reward_greedy` one greedy episode per task (greedy decoding of a model this small is all or
+nothing per task). SFT is kept short on purpose (--sft-steps) so that the warm start is partly
+right: GRPO's groups then hold both outcomes (an all-equal group has no gradient).
+
+Settings that differ from the env's defaults, printed in the note: the shell-fixture statement
+leaves out the sandbox's absolute path (`show_workdir=False`: on the local runtime it is a fresh
+temporary path per sandbox, noise a model this small cannot learn to ignore from a few examples;
+tools, tasks and grading are unchanged). Writes OUT/seed-N/{sft,grpo}/ (models, results.sqlite
+with train_steps, train_log.jsonl), OUT/summary.json and OUT/reward.svg (bars with intervals). The
+run is CPU only (the trainers are configured with use_cpu). The script prints figures; what they mean is in the note it prints at the end, computed from
+them, not written in advance.
 """
 
 from __future__ import annotations
@@ -63,24 +72,33 @@ def build_tokenizer(convs: list[dict[str, Any]], shown: list[dict[str, Any]]):
 
 def run_seed(seed: int, args: argparse.Namespace, tok: Any, convs: list[dict[str, Any]], shown: list[dict[str, Any]],
              train: list[str], test: list[str], kw: dict[str, Any], out: Path) -> dict[str, Any]:
+    t_seed = time.perf_counter()
     model = tinymodel.build_model(tok, hidden=args.hidden, layers=args.layers, heads=4, seed=seed)
     statements = [m["content"] for c in convs for m in c["messages"][:2] if m["role"] == "user"]
     tinymodel.warm_start(model, tok, statements, shown, steps=args.warm_steps, seed=seed)
     ev = {"max_turns": args.max_turns, "max_new_tokens": args.max_new_tokens, "tools": shown}
-    res: dict[str, Any] = {"seed": seed, "reward": {}, "pass_rate": {}, "train_seconds": {}, "tokens": {},
-                           "parameters": sum(p.numel() for p in model.parameters())}
+    res: dict[str, Any] = {"seed": seed, "reward": {}, "pass_rate": {}, "reward_greedy": {}, "per_task": {},
+                           "train_seconds": {}, "tokens": {}, "parameters": sum(p.numel() for p in model.parameters())}
     gen_tokens, gen_seconds = 0, 0.0
 
     def measure(stage: str) -> None:
         nonlocal gen_tokens, gen_seconds
         model.to("cpu")
         for name, tasks in (("train", train), ("test", test)):
-            r = evaluate(model, tok, args.env, tasks, seeds=[seed], env_kwargs=kw, **ev) if tasks else None
-            res["reward"][f"{stage}/{name}"] = r["reward"] if r else None
-            res["pass_rate"][f"{stage}/{name}"] = r["pass_rate"] if r else None
-            if r:
-                gen_tokens += r["generated_tokens"]
-                gen_seconds += r["seconds"]
+            if not tasks:
+                res["reward"][f"{stage}/{name}"] = res["pass_rate"][f"{stage}/{name}"] = res["reward_greedy"][f"{stage}/{name}"] = None
+                continue
+            r = evaluate(model, tok, args.env, tasks, seeds=[seed], env_kwargs=kw, samples=args.eval_samples,
+                         temperature=1.0, **ev)
+            g = evaluate(model, tok, args.env, tasks, seeds=[seed], env_kwargs=kw, **ev)
+            res["reward"][f"{stage}/{name}"], res["pass_rate"][f"{stage}/{name}"] = r["reward"], r["pass_rate"]
+            res["reward_greedy"][f"{stage}/{name}"] = g["reward"]
+            per: dict[str, list[float]] = {}
+            for e in r["episodes"]:
+                per.setdefault(e["task_id"], []).append(e["reward"])
+            res["per_task"][f"{stage}/{name}"] = {t: round(statistics.fmean(v), 3) for t, v in per.items()}
+            gen_tokens += r["generated_tokens"] + g["generated_tokens"]
+            gen_seconds += r["seconds"] + g["seconds"]
 
     measure("base")
     t0 = time.perf_counter()
@@ -100,9 +118,10 @@ def run_seed(seed: int, args: argparse.Namespace, tok: Any, convs: list[dict[str
     res["train_seconds"]["grpo"] = time.perf_counter() - t0
     res["tokens"]["grpo"] = max((r.extra.get("num_tokens", 0) for r in grpo.rows), default=0)
     res["grpo_curve"] = [{"step": r.step, "reward": r.reward, "pass_rate": r.pass_rate, "mean_turns": r.mean_turns,
-                          "tokens": r.tokens} for r in grpo.rows]
+                          "tokens": r.tokens, "all_equal_groups": r.extra.get("frac_reward_zero_std")} for r in grpo.rows]
     measure("grpo")
     res["generated_tokens"], res["generation_seconds"] = gen_tokens, gen_seconds
+    res["seconds"] = round(time.perf_counter() - t_seed, 1)
     return res
 
 
@@ -111,7 +130,7 @@ def svg(summary: dict[str, Any]) -> str:
     w, h, bar, gap, top = 560, 260, 36, 14, 30
     colors = {"train": "#4a78c2", "test": "#e08a3c"}
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h + 60}" font-family="sans-serif" font-size="12">',
-             f'<text x="10" y="18">{summary["env"]}: reward by stage (mean of {len(summary["seeds"])} seeds, 95% interval)</text>',
+             f'<text x="10" y="18">{summary["env"]}: sampled reward by stage (T=1, mean of {len(summary["seeds"])} seeds, 95% interval)</text>',
              f'<line x1="40" y1="{top + h}" x2="{w - 10}" y2="{top + h}" stroke="#333"/>']
     x = 60
     for stage in STAGES:
@@ -131,16 +150,24 @@ def svg(summary: dict[str, Any]) -> str:
     return "\n".join(parts)
 
 
-def note(summary: dict[str, Any]) -> str:
-    r = summary["reward"]
+def note(summary: dict[str, Any], runs: list[dict[str, Any]]) -> str:
+    """What moved, from the figures: per split sampled and greedy reward by stage, and GRPO's change
+    on each split as the 95% interval of the per-seed differences (grpo - sft)."""
+    r, g = summary["reward"], summary["reward_greedy"]
     lines = []
     for split in ("train", "test"):
         if r.get(f"base/{split}") is None:
             lines.append(f"{split}: no tasks in this split")
             continue
-        b, s, g = (r[f"{k}/{split}"]["mean"] for k in STAGES)
-        lines.append(f"{split}: base {b:.2f} -> sft {s:.2f} -> grpo {g:.2f} (GRPO moved it {g - s:+.2f}, SFT {s - b:+.2f})")
-    return "; ".join(lines)
+        b, s, f = (r[f"{k}/{split}"]["mean"] for k in STAGES)
+        gb, gs, gf = (g[f"{k}/{split}"]["mean"] for k in STAGES)
+        diff = interval([x["reward"][f"grpo/{split}"] - x["reward"][f"sft/{split}"] for x in runs])
+        verdict = ("rose" if diff["low"] > 0 else "fell" if diff["high"] < 0 else "did not move beyond noise") if len(runs) > 1 else \
+            ("rose" if diff["mean"] > 0 else "fell" if diff["mean"] < 0 else "did not move") + " (one seed: no interval)"
+        lines.append(f"{split}: sampled reward base {b:.2f} -> sft {s:.2f} -> grpo {f:.2f}; GRPO {verdict}: {diff['mean']:+.2f} "
+                     f"[{diff['low']:+.2f}, {diff['high']:+.2f}] over seeds; greedy base {gb:.2f} -> sft {gs:.2f} -> grpo {gf:.2f}")
+    lines.append(f"settings: {summary['settings_note']}")
+    return "\n".join(lines)
 
 
 def main() -> None:
@@ -148,20 +175,24 @@ def main() -> None:
     ap.add_argument("--json", action="store_true", help="print one JSON object as the last stdout line")
     ap.add_argument("--env", default="shell-fixture")
     ap.add_argument("--runtime", default="local")
+    ap.add_argument("--show-workdir", action="store_true", help="shell-fixture: keep the sandbox's absolute path in the statement")
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     ap.add_argument("--out", type=Path, default=Path("runs/train-demo"))
+    ap.add_argument("--threads", type=int, default=1, help="torch threads (1: a model this small gains nothing from more, "
+                    "and on a loaded machine 2 threads ran 10x slower than 1)")
     ap.add_argument("--hidden", type=int, default=64)
     ap.add_argument("--layers", type=int, default=2)
     ap.add_argument("--warm-steps", type=int, default=40)
     ap.add_argument("--sft-steps", type=int, default=150)
     ap.add_argument("--sft-lr", type=float, default=1e-2)
-    ap.add_argument("--sft-repeats", type=int, default=3, help="reference episodes per train task (their statements differ: the sandbox's path)")
-    ap.add_argument("--grpo-steps", type=int, default=8)
+    ap.add_argument("--sft-repeats", type=int, default=1, help="reference episodes per train task")
+    ap.add_argument("--grpo-steps", type=int, default=12)
     ap.add_argument("--grpo-lr", type=float, default=2e-3)
-    ap.add_argument("--num-generations", type=int, default=4)
+    ap.add_argument("--num-generations", type=int, default=8)
     ap.add_argument("--prompts-per-step", type=int, default=2)
     ap.add_argument("--temperature", type=float, default=1.0)
     ap.add_argument("--format-reward", type=float, default=0.0, help="GRPO shaping reward for a parseable tool call (0: env reward only)")
+    ap.add_argument("--eval-samples", type=int, default=8, help="sampled episodes per task (temperature 1) for `reward`")
     ap.add_argument("--max-turns", type=int, default=3)
     ap.add_argument("--max-new-tokens", type=int, default=80)
     ap.add_argument("--max-completion-length", type=int, default=256)
@@ -169,10 +200,17 @@ def main() -> None:
     os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")
     import torch
 
-    torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+    torch.set_num_threads(max(1, args.threads))
     t_start = time.perf_counter()
     load_before = [round(x, 2) for x in os.getloadavg()]
-    kw = {"runtime": args.runtime}
+    kw: dict[str, Any] = {"runtime": args.runtime}
+    settings = [f"{args.env} on the {args.runtime} runtime", "env reward only" if not args.format_reward else
+                f"GRPO adds a format reward x{args.format_reward} (logged apart)"]
+    if args.env == "shell-fixture" and not args.show_workdir:
+        kw["show_workdir"] = False
+        settings.append("statement without the sandbox's absolute path (show_workdir=False; tools and grading unchanged)")
+    settings.append(f"reward = mean of {args.eval_samples} episodes per task at T=1; greedy apart; "
+                    f"SFT {args.sft_steps} steps, GRPO {args.grpo_steps} steps x {args.prompts_per_step} tasks x {args.num_generations} rollouts")
     train, test = split_tasks(args.env, kw)
     convs = reference_conversations(args.env, train, env_kwargs=kw, max_turns=args.max_turns, repeats=args.sft_repeats)
     shown = tool_schemas(environment_class(args.env, env_kwargs=kw))  # the tools as GRPOTrainer renders them
@@ -180,37 +218,43 @@ def main() -> None:
     runs = []
     for seed in args.seeds:
         runs.append(run_seed(seed, args, tok, convs, shown, train, test, kw, args.out))
-        print(f"seed {seed}: reward {json.dumps({k: (round(v, 3) if v is not None else None) for k, v in runs[-1]['reward'].items()})}", flush=True)
+        print(f"seed {seed} ({runs[-1]['seconds']:.0f} s): sampled reward {json.dumps({k: (round(v, 3) if v is not None else None) for k, v in runs[-1]['reward'].items()})}; "
+              f"greedy {json.dumps({k: (round(v, 3) if v is not None else None) for k, v in runs[-1]['reward_greedy'].items()})}", flush=True)
     wall = time.perf_counter() - t_start
     summary: dict[str, Any] = {
-        "env": args.env, "runtime": args.runtime, "seeds": args.seeds, "train_tasks": train, "test_tasks": test,
+        "env": args.env, "runtime": args.runtime, "env_kwargs": kw, "seeds": args.seeds, "train_tasks": train, "test_tasks": test,
         "sft_rows_from": f"{len(convs)} passed reference episodes of the train split",
         "model": {"hidden": args.hidden, "layers": args.layers, "vocab": len(tok),
                   "parameters": runs[0]["parameters"]},
-        "reward": {}, "pass_rate": {},
-        "wall_seconds": round(wall, 1), "cpus": os.cpu_count(), "load_before": load_before,
-        "load_after": [round(x, 2) for x in os.getloadavg()],
+        "reward": {}, "reward_greedy": {}, "pass_rate": {},
+        "wall_seconds": round(wall, 1), "seed_seconds": [r["seconds"] for r in runs], "cpus": os.cpu_count(),
+        "torch_threads": args.threads, "load_before": load_before, "load_after": [round(x, 2) for x in os.getloadavg()],
+        "settings_note": "; ".join(settings),
     }
     for key in runs[0]["reward"]:
-        vals = [r["reward"][key] for r in runs]
-        summary["reward"][key] = interval(vals) if None not in vals else None
-        pvals = [r["pass_rate"][key] for r in runs]
-        summary["pass_rate"][key] = interval(pvals) if None not in pvals else None
+        for field in ("reward", "reward_greedy", "pass_rate"):
+            vals = [r[field][key] for r in runs]
+            summary[field][key] = interval(vals) if None not in vals else None
+    for split in ("train", "test"):
+        if summary["reward"].get(f"sft/{split}") is not None:
+            summary["reward"][f"grpo-sft/{split}"] = interval([r["reward"][f"grpo/{split}"] - r["reward"][f"sft/{split}"] for r in runs])
     train_s = sum(sum(r["train_seconds"].values()) for r in runs)
     train_tokens = sum(sum(r["tokens"].values()) for r in runs)
     summary["train_seconds"] = round(train_s, 1)
     summary["train_tokens_per_s"] = round(train_tokens / train_s, 1) if train_s else None
     summary["generation_tokens_per_s"] = round(sum(r["generated_tokens"] for r in runs) / max(1e-9, sum(r["generation_seconds"] for r in runs)), 1)
+    summary["per_task"] = {r["seed"]: r["per_task"] for r in runs}
     summary["grpo_curves"] = {r["seed"]: r["grpo_curve"] for r in runs}
     summary["sft_loss"] = {r["seed"]: r["sft_loss"] for r in runs}
-    summary["note"] = note(summary)
+    summary["note"] = note(summary, runs)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "summary.json").write_text(json.dumps(summary, indent=2))
     (args.out / "reward.svg").write_text(svg(summary))
-    print(f"{summary['note']}\nwall {wall:.0f} s; training {summary['train_tokens_per_s']} tokens/s; "
+    print(f"{summary['note']}\nwall {wall:.0f} s (per seed {', '.join(f'{x:.0f}' for x in summary['seed_seconds'])} s; load "
+          f"{load_before[0]} -> {summary['load_after'][0]} on {summary['cpus']} CPUs); training {summary['train_tokens_per_s']} tokens/s; "
           f"generation {summary['generation_tokens_per_s']} tokens/s; plot {args.out / 'reward.svg'}")
     if args.json:
-        print(json.dumps({k: v for k, v in summary.items() if k != "grpo_curves"}))
+        print(json.dumps({k: v for k, v in summary.items() if k not in ("grpo_curves", "per_task")}))
 
 
 if __name__ == "__main__":

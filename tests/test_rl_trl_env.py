@@ -88,3 +88,20 @@ def test_infrastructure_error_is_unscorable_not_zero(env_cls, monkeypatch):
 def test_unknown_env_is_one_clear_error():
     with pytest.raises(KeyError, match="no agentgym env 'shell-fixtur'.*Did you mean: shell-fixture"):
         environment_class("shell-fixtur")
+
+
+def test_show_workdir_false_gives_every_sandbox_the_same_statement():
+    """Training's prompt setting: the local runtime's fresh temporary path is left out of the
+    statement (noise to a small model); the tools and the grading are the env's own."""
+    stmts = []
+    for _ in range(2):
+        with agentgym.make("shell-fixture", show_workdir=False, **KW) as env:
+            obs, _ = env.reset(seed=0, options={"task_id": "hello"})
+            assert str(env.unwrapped.workdir_shown()) not in obs["text"]
+            stmts.append(obs["text"])
+            env.step({"name": "write_file", "arguments": {"path": "hello.txt", "content": "hello, world\n"}})
+            assert env.step({"name": "submit", "arguments": {}})[1] == 1.0
+    assert stmts[0] == stmts[1] and "relative" in stmts[0]
+    with agentgym.make("shell-fixture", **KW) as env:  # the default still names the real directory
+        obs, _ = env.reset(seed=0, options={"task_id": "hello"})
+        assert str(env.unwrapped.workdir_shown()) in obs["text"]

@@ -5,7 +5,9 @@ conversation GRPO and SFT used (our system message, the task statement, the env'
 by the tokenizer's template, tool results as `tool` messages), or a change in reward could come
 from the prompt instead of the weights. Generation is greedy unless a temperature is given;
 `<tool_call>` blocks are parsed as agentgym's transformers backend parses them, and a reply with
-no call goes to the env as it is (a malformed action by the env's rule).
+no call goes to the env as it is (a malformed action by the env's rule). With ``samples=k`` each
+task is played k times at the given temperature, the k episodes in lockstep on k envs with one
+batched ``generate`` per turn (what a sampled pass rate costs on a CPU).
 """
 
 from __future__ import annotations
@@ -84,15 +86,78 @@ def play(model: Any, tokenizer: Any, env: Any, task_id: str, *, seed: int = 0, m
                        infra_error=error)
 
 
+def play_group(model: Any, tokenizer: Any, envs: Sequence[Any], task_id: str, *, seed: int = 0, max_turns: int = 4,
+               max_new_tokens: int = 96, temperature: float = 1.0, tools: list[dict[str, Any]] | None = None) -> list[EvalEpisode]:
+    """``len(envs)`` sampled episodes of one task, played in lockstep (one batched generate per turn)."""
+    import torch
+
+    n = len(envs)
+    convs, totals, turns, generated = [], [0.0] * n, [0] * n, [0] * n
+    errors: list[str | None] = [None] * n
+    ended, last, live = [False] * n, [{} for _ in range(n)], list(range(n))
+    for env in envs:
+        obs, info = env.reset(seed=seed, options={"task_id": task_id, "max_turns": max_turns})
+        convs.append(prompt_messages(obs["text"]))
+    tools = tools or envs[0].tools
+    torch.manual_seed(seed)
+    pad = tokenizer.pad_token_id
+    for _ in range(max_turns):
+        if not live:
+            break
+        rows = [tokenizer.apply_chat_template(convs[i], tools=tools, add_generation_prompt=True, tokenize=True, return_dict=False)
+                for i in live]
+        width = max(len(r) for r in rows)
+        ids = torch.tensor([[pad] * (width - len(r)) + list(r) for r in rows])  # left padding
+        mask = torch.tensor([[0] * (width - len(r)) + [1] * len(r) for r in rows])
+        with torch.no_grad():
+            out = model.generate(ids, attention_mask=mask, max_new_tokens=max_new_tokens, do_sample=temperature > 0,
+                                 temperature=temperature if temperature > 0 else None, top_p=None, top_k=None,
+                                 eos_token_id=tokenizer.eos_token_id, pad_token_id=pad)
+        still = []
+        for row, i in enumerate(live):
+            gen = out[row, width:].tolist()
+            if tokenizer.eos_token_id in gen:
+                gen = gen[: gen.index(tokenizer.eos_token_id) + 1]
+            generated[i] += len([t for t in gen if t != pad])
+            gen = [t for t in gen if t not in (pad, tokenizer.eos_token_id)]
+            msg, action = _assistant_message(tokenizer.decode(gen, skip_special_tokens=True))
+            convs[i].append(msg)
+            obs, reward, terminated, truncated, last[i] = envs[i].step(action)
+            turns[i] += 1
+            totals[i] += float(reward)
+            errors[i] = errors[i] or last[i].get("error")
+            if "tool_calls" in msg:
+                convs[i] += [{"role": "tool", "name": c["function"]["name"], "content": obs["text"]} for c in msg["tool_calls"]]
+            else:
+                convs[i].append({"role": "user", "content": obs["text"]})
+            if terminated or truncated:
+                ended[i] = terminated
+            else:
+                still.append(i)
+        live = still
+    return [EvalEpisode(task_id=task_id, seed=seed, reward=totals[i], turns=turns[i], generated_tokens=generated[i],
+                        passed=errors[i] is None and ended[i] and bool(envs[i].unwrapped.passed(totals[i], last[i])),
+                        infra_error=errors[i]) for i in range(n)]
+
+
 def evaluate(model: Any, tokenizer: Any, env_id: str, task_ids: Sequence[str], *, seeds: Sequence[int] = (0,),
-             env_kwargs: dict[str, Any] | None = None, **play_kwargs: Any) -> dict[str, Any]:
-    """Mean reward, pass rate and every episode over ``task_ids`` x ``seeds``."""
+             env_kwargs: dict[str, Any] | None = None, samples: int = 1, **play_kwargs: Any) -> dict[str, Any]:
+    """Mean reward, pass rate and every episode over ``task_ids`` x ``seeds`` (x ``samples``
+    sampled episodes each when samples > 1: give ``temperature``, default 1)."""
     import agentgym
 
     model.eval()
     t0 = time.perf_counter()
-    with agentgym.make(env_id, **(env_kwargs or {})) as env:
-        eps = [play(model, tokenizer, env, t, seed=s, **play_kwargs) for s in seeds for t in task_ids]
+    envs = [agentgym.make(env_id, **(env_kwargs or {})) for _ in range(samples)]
+    try:
+        if samples > 1:
+            play_kwargs.setdefault("temperature", 1.0)
+            eps = [e for s in seeds for t in task_ids for e in play_group(model, tokenizer, envs, t, seed=s, **play_kwargs)]
+        else:
+            eps = [play(model, tokenizer, envs[0], t, seed=s, **play_kwargs) for s in seeds for t in task_ids]
+    finally:
+        for env in envs:
+            env.close()
     scored = [e for e in eps if e.infra_error is None]
     n = len(scored) or 1
     return {"reward": sum(e.reward for e in scored) / n, "pass_rate": sum(e.passed for e in scored) / n,
@@ -100,4 +165,4 @@ def evaluate(model: Any, tokenizer: Any, env_id: str, task_ids: Sequence[str], *
             "generated_tokens": sum(e.generated_tokens for e in eps), "seconds": time.perf_counter() - t0}
 
 
-__all__ = ["EvalEpisode", "evaluate", "play"]
+__all__ = ["EvalEpisode", "evaluate", "play", "play_group"]

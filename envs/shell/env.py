@@ -85,8 +85,13 @@ class WorkdirFiles:
 class ShellEnv(WorkdirFiles, AgentEnv):
     """Small file and text tasks in a sandboxed shell; submit() grades them from outside."""
 
-    def __init__(self, runtime: Runtime = "auto", image: str = "agentgym/base:latest", **kwargs: Any):
+    def __init__(self, runtime: Runtime = "auto", image: str = "agentgym/base:latest", show_workdir: bool = True, **kwargs: Any):
+        """``show_workdir=False``: the statement does not name the working directory's absolute path
+        (on the local runtime a fresh temporary path per sandbox) and says paths are relative to it;
+        tools and grading are unchanged. For training, where a path that differs every episode is
+        noise in the prompt (benchmarks/train.py)."""
         self.runtime = resolve_runtime(runtime)
+        self.show_workdir = bool(show_workdir)
         # docker: a read-only root, so the agent writes only to tmpfs (workdir, /tmp), bounded by
         # their sizes and the memory limit, never to the host's disk; any one file is at most 64 MiB.
         self.spec_template = SandboxSpec(image=image, memory="512m", pids=128, default_timeout=30,
@@ -116,9 +121,11 @@ class ShellEnv(WorkdirFiles, AgentEnv):
         for path, text in task.files.items():
             self.sandbox.write_file(self._path(path), text)
         tools = ", ".join(t.name for t in self._tools())
+        where = (f"Your working directory is {self.workdir_shown()}." if self.show_workdir
+                 else "Commands run in your working directory; give paths relative to it.")
         return (
             f"Task ({task_id}): {task.statement}\n"
-            f"Your working directory is {self.workdir_shown()}. Tools: {tools}. "
+            f"{where} Tools: {tools}. "
             "Call submit when you are done; it ends the episode."
         )
 
