@@ -156,8 +156,8 @@ def note(summary: dict[str, Any], runs: list[dict[str, Any]]) -> str:
     r, g = summary["reward"], summary["reward_greedy"]
     lines = []
     for split in ("train", "test"):
-        if r.get(f"base/{split}") is None:
-            lines.append(f"{split}: no tasks in this split")
+        if any(r.get(f"{k}/{split}") is None or g.get(f"{k}/{split}") is None for k in STAGES):
+            lines.append(f"{split}: no tasks in this split, or a stage with no scored episode (infrastructure errors)")
             continue
         b, s, f = (r[f"{k}/{split}"]["mean"] for k in STAGES)
         gb, gs, gf = (g[f"{k}/{split}"]["mean"] for k in STAGES)
@@ -236,7 +236,7 @@ def main() -> None:
             vals = [r[field][key] for r in runs]
             summary[field][key] = interval(vals) if None not in vals else None
     for split in ("train", "test"):
-        if summary["reward"].get(f"sft/{split}") is not None:
+        if summary["reward"].get(f"sft/{split}") is not None and summary["reward"].get(f"grpo/{split}") is not None:
             summary["reward"][f"grpo-sft/{split}"] = interval([r["reward"][f"grpo/{split}"] - r["reward"][f"sft/{split}"] for r in runs])
     train_s = sum(sum(r["train_seconds"].values()) for r in runs)
     train_tokens = sum(sum(r["tokens"].values()) for r in runs)

@@ -105,3 +105,52 @@ def test_show_workdir_false_gives_every_sandbox_the_same_statement():
     with agentgym.make("shell-fixture", **KW) as env:  # the default still names the real directory
         obs, _ = env.reset(seed=0, options={"task_id": "hello"})
         assert str(env.unwrapped.workdir_shown()) in obs["text"]
+
+
+def test_evaluation_leaves_infrastructure_errors_unscored(monkeypatch):
+    """trl_eval: an episode that ended in an infrastructure error stops there and is not averaged
+    in as a zero; with no scored episode, reward and pass rate are None."""
+    torch = pytest.importorskip("torch")
+    from agentgym.rl import trl_eval
+
+    class Tok:  # a stand-in tokenizer: every reply decodes to one bash call
+        eos_token_id, pad_token_id = 1, 0
+
+        def apply_chat_template(self, messages, **kw):
+            return {"input_ids": torch.tensor([[5, 6]]), "attention_mask": torch.tensor([[1, 1]])}
+
+        def decode(self, ids, **kw):
+            return '<tool_call>\n{"name": "bash", "arguments": {"command": "echo hi"}}\n</tool_call>'
+
+    class Model:
+        calls = 0
+
+        def eval(self):
+            return self
+
+        def generate(self, input_ids, **kw):
+            Model.calls += 1
+            return torch.cat([input_ids, torch.tensor([[7, 1]])], dim=1)
+
+    def broken(*a, **k):
+        raise SandboxError("the sandbox died")
+
+    monkeypatch.setattr("agentgym.sandbox.local.LocalSandbox.exec", broken)
+    r = trl_eval.evaluate(Model(), Tok(), "shell-fixture", ["hello", "count-lines"], env_kwargs=KW, max_turns=3)
+    assert r["reward"] is None and r["pass_rate"] is None and r["infra_errors"] == 2
+    assert Model.calls == 2 and all(e["turns"] == 1 for e in r["episodes"])  # stopped at the first error
+
+
+def test_read_train_steps_writes_nothing(tmp_path):
+    import sqlite3
+
+    from agentgym.rl.trl_log import StepRow, TrainLog, read_train_steps
+
+    sqlite3.connect(tmp_path / "results.sqlite").execute("CREATE TABLE episodes (x)").connection.close()
+    assert read_train_steps(tmp_path) == []  # a sweep's store: no train_steps table is created in it
+    tables = {r[0] for r in sqlite3.connect(tmp_path / "results.sqlite").execute("SELECT name FROM sqlite_master")}
+    assert tables == {"episodes"}
+    log = TrainLog(tmp_path)
+    log.add(StepRow(algorithm="grpo", step=1, reward=0.5))
+    log.close()
+    assert [(r.algorithm, r.step, r.reward) for r in read_train_steps(tmp_path)] == [("grpo", 1, 0.5)]

@@ -74,6 +74,8 @@ def play(model: Any, tokenizer: Any, env: Any, task_id: str, *, seed: int = 0, m
         turns += 1
         total += float(reward)
         error = error or last.get("error")
+        if error:
+            break  # an infrastructure error: the episode is unscored, nothing more runs
         if "tool_calls" in msg:
             messages += [{"role": "tool", "name": c["function"]["name"], "content": obs["text"]} for c in msg["tool_calls"]]
         else:
@@ -126,6 +128,8 @@ def play_group(model: Any, tokenizer: Any, envs: Sequence[Any], task_id: str, *,
             turns[i] += 1
             totals[i] += float(reward)
             errors[i] = errors[i] or last[i].get("error")
+            if errors[i]:
+                continue  # an infrastructure error: the episode is unscored, nothing more runs
             if "tool_calls" in msg:
                 convs[i] += [{"role": "tool", "name": c["function"]["name"], "content": obs["text"]} for c in msg["tool_calls"]]
             else:
@@ -143,7 +147,9 @@ def play_group(model: Any, tokenizer: Any, envs: Sequence[Any], task_id: str, *,
 def evaluate(model: Any, tokenizer: Any, env_id: str, task_ids: Sequence[str], *, seeds: Sequence[int] = (0,),
              env_kwargs: dict[str, Any] | None = None, samples: int = 1, **play_kwargs: Any) -> dict[str, Any]:
     """Mean reward, pass rate and every episode over ``task_ids`` x ``seeds`` (x ``samples``
-    sampled episodes each when samples > 1: give ``temperature``, default 1)."""
+    sampled episodes each when samples > 1: give ``temperature``, default 1). Episodes that ended
+    in an infrastructure error are counted in ``infra_errors`` and left out of both means (None
+    when no episode was scored)."""
     import agentgym
 
     model.eval()
@@ -159,8 +165,8 @@ def evaluate(model: Any, tokenizer: Any, env_id: str, task_ids: Sequence[str], *
         for env in envs:
             env.close()
     scored = [e for e in eps if e.infra_error is None]
-    n = len(scored) or 1
-    return {"reward": sum(e.reward for e in scored) / n, "pass_rate": sum(e.passed for e in scored) / n,
+    n = len(scored)  # infra-error episodes are left out; with none scored, reward and pass rate are None, never 0
+    return {"reward": sum(e.reward for e in scored) / n if n else None, "pass_rate": sum(e.passed for e in scored) / n if n else None,
             "episodes": [e.model_dump() for e in eps], "infra_errors": len(eps) - len(scored),
             "generated_tokens": sum(e.generated_tokens for e in eps), "seconds": time.perf_counter() - t0}
 

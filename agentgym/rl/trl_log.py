@@ -76,15 +76,24 @@ class TrainLog:
 
 
 def read_train_steps(root: str | Path) -> list[StepRow]:
-    """The training curve of a run directory (empty when it holds none)."""
+    """The training curve of a run directory (empty when it holds none). Opened read-only: reading
+    a sweep's directory creates no table in it."""
     db = Path(root) / TrainLog.DB
     if not db.is_file():
         return []
-    log = TrainLog(root)
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30)
     try:
-        return log.rows()
+        if not conn.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='train_steps'").fetchone():
+            return []
+        cols = [c[1] for c in conn.execute("PRAGMA table_info(train_steps)")]
+        out = []
+        for values in conn.execute("SELECT * FROM train_steps ORDER BY algorithm, step"):
+            d = dict(zip(cols, values))
+            d["extra"] = json.loads(d["extra"] or "{}")
+            out.append(StepRow(**d))
+        return out
     finally:
-        log.close()
+        conn.close()
 
 
 __all__ = ["StepRow", "TrainLog", "read_train_steps"]

@@ -138,6 +138,7 @@ def run_train(cfg: TrainConfig) -> dict[str, Any]:
     out = Path(cfg.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     stage = Path(tempfile.mkdtemp(prefix=out.name + ".partial-", dir=out.parent))
+    stage.chmod(0o755)  # mkdtemp makes it 0700 and the rename keeps that: a model folder others can read
     try:
         tok = transformers.AutoTokenizer.from_pretrained(cfg.model)
         model = transformers.AutoModelForCausalLM.from_pretrained(cfg.model)
