@@ -92,6 +92,8 @@ def test_taskset_yields_the_split_through_verifiers_views(taskset):
     assert [t.data.task_id for t in taskset.take(2)] == [t.data.task_id for t in tasks[:2]]
     task = _task(taskset, "count-lines")
     assert "data.txt" in task.data.prompt and task.data.split == "train" and task.data.env_id == "shell-fixture"
+    # the prompt's env is not the Toolset's: no per-sandbox path in it (the local runtime's temp dir)
+    assert "give paths relative to it" in task.data.prompt and task.data.env_kwargs["show_workdir"] is False
 
 
 def test_gold_one_null_zero_infra_unscored(taskset, monkeypatch):

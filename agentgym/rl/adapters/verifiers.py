@@ -131,8 +131,17 @@ class AgentGymTasksetConfig(vf.TasksetConfig):
 
 
 def taskset_class(env_id: str, env_kwargs: dict[str, Any] | None = None) -> type:
-    """A Taskset class over ``env_id`` (``cls(AgentGymTasksetConfig(split="train"))``)."""
+    """A Taskset class over ``env_id`` (``cls(AgentGymTasksetConfig(split="train"))``).
+
+    An env that can leave its sandbox's absolute path out of the statement (``show_workdir``) does,
+    unless ``env_kwargs`` says otherwise: the prompt comes from one env and the tools run in another
+    (the Toolset's own), whose path on the local runtime is a different temporary directory.
+    """
+    import agentgym
+
     kwargs = dict(env_kwargs or {})
+    if "show_workdir" in agentgym.registry.env_options(env_id)[0]:
+        kwargs.setdefault("show_workdir", False)
     task_cls = type("AgentGymTask_" + re.sub(r"\W", "_", env_id), (_TaskBase,),
                     {"_toolset": toolset_class(env_id, kwargs)})
 
