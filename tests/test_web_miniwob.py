@@ -6,6 +6,7 @@ tests/test_registered_envs.py; this file checks what those runs cannot see."""
 from __future__ import annotations
 
 import datetime
+import math
 import random
 import re
 
@@ -101,7 +102,7 @@ def test_a_solver_aims_only_at_boxes_the_observation_shows(env, monkeypatch):
     page = ms.Page(env)
     page.obs_text = obs["text"]
     x, y, w, h = page.box("'#area button'")
-    assert (x, y, w, h) == tuple(float(round(v)) for v in env.read_page(
+    assert (x, y, w, h) == tuple(float(math.floor(v + 0.5)) for v in env.read_page(  # as JavaScript's Math.round
         "() => { const r = document.querySelector('#area button').getBoundingClientRect(); return [r.x, r.y, r.width, r.height]; }"))
     assert page.picture().shape[2] == 3
 
