@@ -154,3 +154,13 @@ def test_read_train_steps_writes_nothing(tmp_path):
     log.add(StepRow(algorithm="grpo", step=1, reward=0.5))
     log.close()
     assert [(r.algorithm, r.step, r.reward) for r in read_train_steps(tmp_path)] == [("grpo", 1, 0.5)]
+
+
+def test_a_tool_named_like_an_episode_attribute_is_refused(monkeypatch):
+    """A tool called `done` (or turns, error, seed...) became a class method that the instance's own
+    attribute of that name shadows: TRL lists it as a tool, then calls a bool."""
+    import agentgym.rl.trl_env as trl_env
+
+    monkeypatch.setattr(trl_env, "env_tool_schemas", lambda env_id, kw=None: [{"function": {"name": "done", "parameters": {}}}])
+    with pytest.raises(ValueError, match="tool 'done' cannot be a method"):
+        trl_env.environment_class("shell-fixture", env_kwargs=KW)

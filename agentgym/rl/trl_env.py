@@ -22,13 +22,16 @@ from __future__ import annotations
 import inspect
 import re
 from collections.abc import Callable
-from typing import Any, Optional
+from typing import Any
 
 from pydantic import BaseModel
 
-_JSON_TYPES: dict[str, type] = {"string": str, "integer": int, "number": float, "boolean": bool, "array": list, "object": dict}
-_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-RESERVED = {"reset", "get_reward"}
+from agentgym.rl.toolmethods import env_tool_schemas, tool_methods
+
+#: names a tool cannot take: TRL's hooks and the attributes _Base keeps per episode (a method named
+#: like one would be listed as a tool from the class, then shadowed by the attribute on the instance)
+RESERVED = {"reset", "get_reward", "env", "total_reward", "turns", "done", "terminated", "truncated", "error",
+            "passed_info", "task_id", "seed"}
 
 
 class EpisodeStat(BaseModel):
@@ -43,46 +46,6 @@ class EpisodeStat(BaseModel):
     terminated: bool
     truncated: bool
     infra_error: str | None = None
-
-
-def _py_type(prop: dict[str, Any]) -> Any:
-    """The Python type hint that transformers' get_json_schema turns back into this JSON type."""
-    variants = prop.get("anyOf") or prop.get("oneOf")
-    if variants:
-        real = [v for v in variants if v.get("type") != "null"]
-        base = _py_type(real[0]) if len(real) == 1 else str
-        return Optional[base] if len(real) < len(variants) else base  # noqa: UP045 - get_json_schema reads Optional
-    return _JSON_TYPES.get(str(prop.get("type")), str)
-
-
-def _one_line(text: str) -> str:
-    return " ".join(str(text).split()) or "(no description)"
-
-
-def _tool_method(name: str, function: dict[str, Any]) -> Callable[..., str]:
-    """A method named after the tool whose signature and docstring describe its JSON schema. It takes
-    **kwargs so that a call with a wrong argument reaches the env (which answers it as a malformed
-    action) instead of failing in Python before the env sees it."""
-    params_schema = function.get("parameters") or {}
-    props: dict[str, Any] = params_schema.get("properties") or {}
-    required = set(params_schema.get("required") or [])
-
-    def tool(self: Any, **kwargs: Any) -> str:
-        return self._call(name, kwargs)
-
-    params = [inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD)]
-    annotations: dict[str, Any] = {}
-    for pname, prop in props.items():
-        hint = _py_type(prop)
-        default = inspect.Parameter.empty if pname in required else None
-        params.append(inspect.Parameter(pname, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=hint))
-        annotations[pname] = hint
-    tool.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
-    tool.__annotations__ = annotations
-    tool.__name__ = tool.__qualname__ = name
-    args_doc = "".join(f"\n    {p}: {_one_line(props[p].get('description') or props[p].get('title') or p)}" for p in props)
-    tool.__doc__ = _one_line(function.get("description") or name) + (f"\n\nArgs:{args_doc}" if props else "")
-    return tool
 
 
 class _Base:
@@ -165,23 +128,10 @@ def environment_class(env_id: str, *, env_kwargs: dict[str, Any] | None = None, 
 
     Raises:
         agentgym.UnknownEnvError: an unknown env id.
-        ValueError: a tool whose name is no Python identifier or clashes with reset/get_reward.
+        ValueError: a tool whose name is no Python identifier or clashes with RESERVED.
     """
-    import agentgym
-
     kwargs = dict(env_kwargs or {})
-    probe = agentgym.make(env_id, **kwargs)
-    try:
-        schemas = probe.tools
-    finally:
-        probe.close()
-    methods: dict[str, Any] = {}
-    for schema in schemas:
-        fn = schema["function"]
-        name = fn["name"]
-        if not _IDENT.match(name) or name in RESERVED or name.startswith("_"):
-            raise ValueError(f"{env_id}: tool {name!r} cannot be a TRL environment method (not a Python identifier, or reserved)")
-        methods[name] = _tool_method(name, fn)
+    methods = tool_methods(env_id, env_tool_schemas(env_id, kwargs), "_call", reserved=RESERVED)
     attrs = {"_env_id": env_id, "_env_kwargs": kwargs, "_max_turns": max_turns,
              "_on_episode": staticmethod(on_episode) if on_episode else None, **methods}
     cls_name = "AgentGym_" + re.sub(r"\W", "_", env_id)
