@@ -10,6 +10,7 @@ nodes (file order)."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import os
@@ -243,6 +244,53 @@ def test_a_worker_process_killed_mid_episode_is_retried_and_stored_once(ray_clus
     assert (out["s"].ran, out["s"].passed, out["s"].infra_errors) == (3, 3, 0)
     where = placements(tmp_path / "run")
     assert len(where) == 3 and [k[1] for k, w in where.items() if w["attempts"] == 2] == ["hello"]
+
+
+def test_a_cancelled_driver_cancels_its_ray_tasks(ray_cluster, tmp_path):
+    """Ctrl-C in the driver (its gather cancelled) dropped the awaited results but left the Ray
+    tasks running on the nodes: episodes went on after the driver said "resume with ...", and a
+    resume ran the same keys again at the same time. The cancelled await cancels its task: the
+    worker process holding the episode is gone within seconds."""
+    import agentgym
+    from agentgym.agents import make_agent
+    from agentgym.parallel import RolloutSpec
+
+    c, _ = ray_cluster
+    import ray_gated_agent
+
+    gate = tmp_path / "gate"
+    gate.mkdir()
+    make_env = lambda env_id: agentgym.make(env_id, runtime="local")  # noqa: E731 - shipped to the nodes
+    gated = lambda env, spec, g=str(gate): make_agent("gated-oracle", env, gate=g)  # noqa: E731
+    ex = RayExecutor(c.address, imports=[ray_gated_agent.__file__])
+
+    async def drive() -> list[Path]:
+        run = asyncio.create_task(ex.arun_rollouts([RolloutSpec(env_id="shell-fixture", task_id="hello", seed=0)], make_env, gated))
+        deadline = time.monotonic() + 120
+        while not (held := list(gate.iterdir())) and time.monotonic() < deadline and not run.done():
+            await asyncio.sleep(0.1)
+        run.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await run
+        return held
+
+    try:
+        held = asyncio.run(drive())
+        assert held, "the held episode never started"
+        pid = int(held[0].name.split(".")[1])
+        deadline = time.monotonic() + 30
+        while _alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not _alive(pid), "the episode's Ray task kept running after the driver was cancelled"
+    finally:
+        (gate / "open").touch()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
 
 
 DRIVER = """

@@ -183,8 +183,12 @@ class RayExecutor:
         attempts, last = 0, ""
         while attempts <= self.max_retries:
             attempts += 1
+            ref = remote.options(**opts).remote(*args)
             try:
-                return await remote.options(**opts).remote(*args), attempts, last
+                return await ref, attempts, last
+            except asyncio.CancelledError:  # the driver stopped waiting (Ctrl-C): the episode must stop too
+                _cancel(ref)
+                raise
             except lost as exc:
                 self._lost = True
                 last = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
@@ -339,6 +343,18 @@ class RayExecutor:
                      **kwargs: Any) -> list[Any]:
         """arun_rollouts from sync code."""
         return asyncio.run(self.arun_rollouts(specs, env_factory, policy_factory, **kwargs))
+
+
+def _cancel(ref: Any) -> None:
+    """Stop a Ray task whose result nobody waits for any more (force: its worker process is
+    killed, so what the episode started is reaped as a dead owner's); best effort, as the
+    cluster may be going away too."""
+    import ray
+
+    try:
+        ray.cancel(ref, force=True)
+    except Exception:  # noqa: BLE001 - already finished, or the cluster is gone
+        pass
 
 
 __all__ = ["RayExecutor", "RayExecutorError"]
