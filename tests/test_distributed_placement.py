@@ -49,3 +49,16 @@ def _closed(conn: sqlite3.Connection) -> bool:
     except sqlite3.ProgrammingError:
         return True
     return False
+
+
+def test_node_id_outside_ray_starts_no_ray(monkeypatch):
+    """Outside a Ray worker the node id is None, asked without starting Ray: get_runtime_context() would start a
+    local instance, and the ~/.ray/auth_token it leaves makes every later `ray start` cluster refuse connections."""
+    ray = pytest.importorskip("ray")
+    from agentgym.distributed import worker
+
+    started = []
+    monkeypatch.setattr(ray, "is_initialized", lambda: False)
+    monkeypatch.setattr(ray, "get_runtime_context", lambda: started.append(1) or SimpleNamespace(get_node_id=lambda: "n"))
+    assert worker._node_id() is None
+    assert started == []

@@ -192,7 +192,9 @@ def _node_id() -> str | None:
     try:
         import ray
 
-        return ray.get_runtime_context().get_node_id()
+        # Outside Ray, get_runtime_context() would start a local Ray instance (and Ray 2.60 then writes
+        # ~/.ray/auth_token, which every later `ray start` cluster on this machine refuses): ask first.
+        return ray.get_runtime_context().get_node_id() if ray.is_initialized() else None
     except Exception:  # noqa: BLE001 - called outside Ray (tests): no node
         return None
 
