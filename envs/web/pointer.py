@@ -116,28 +116,28 @@ class PointerActions:
         await self._do(page_call(self.page.mouse.move(x, y)), f"mouse_move to ({x:g}, {y:g})")
         return f"moved the mouse to ({x:g}, {y:g})"
 
-    async def mouse_down(self, x: float, y: float, button: str = "left") -> str:
-        self._point(x, y, "mouse_down")
+    async def _button(self, name: str, x: float, y: float, button: str, down: bool) -> None:
+        """Move to (x, y), then press or release `button`; a pressed button is tracked until released
+        (recycle releases what an episode left pressed)."""
+        self._point(x, y, name)
         page = self.page
 
-        async def press() -> None:
+        async def go() -> None:
             await page.mouse.move(x, y)
-            await page.mouse.down(button=button)
+            await (page.mouse.down(button=button) if down else page.mouse.up(button=button))
 
-        self.pressed.add((page, button))
-        await self._do(page_call(press()), f"mouse_down at ({x:g}, {y:g})")
+        if down:
+            self.pressed.add((page, button))
+        await self._do(page_call(go()), f"{name} at ({x:g}, {y:g})")
+        if not down:
+            self.pressed.discard((page, button))
+
+    async def mouse_down(self, x: float, y: float, button: str = "left") -> str:
+        await self._button("mouse_down", x, y, button, down=True)
         return f"pressed the {button} button at ({x:g}, {y:g})"
 
     async def mouse_up(self, x: float, y: float, button: str = "left") -> str:
-        self._point(x, y, "mouse_up")
-        page = self.page
-
-        async def release() -> None:
-            await page.mouse.move(x, y)
-            await page.mouse.up(button=button)
-
-        await self._do(page_call(release()), f"mouse_up at ({x:g}, {y:g})")
-        self.pressed.discard((page, button))
+        await self._button("mouse_up", x, y, button, down=False)
         return f"released the {button} button at ({x:g}, {y:g})"
 
     async def mouse_drag(self, from_x: float, from_y: float, to_x: float, to_y: float) -> str:

@@ -46,9 +46,8 @@ def test_attack_rehearse_in_a_second_copy_of_the_task_page(env):
     assert term and reward == 0.0 and "loaded 2 times" in env.last_check
 
 
-def test_attack_click_the_hidden_start_cover_for_a_second_attempt(env):
-    """After a wrong answer MiniWoB shows START again to begin another episode in the same page;
-    here the cover stays hidden, so no second attempt can be had in the page."""
+def answer_wrong(env) -> None:
+    """Reset to a seed whose page has a wrong button to press, and press it (the first attempt is spent)."""
     for seed in range(30, 60):
         env.reset(seed=seed)
         want = re.search(r'"(.+?)"', env.intent).group(1)
@@ -56,6 +55,12 @@ def test_attack_click_the_hidden_start_cover_for_a_second_attempt(env):
         if wrong:
             break
     step(env, "click", id=env.element_id(f"#area button:nth-of-type({wrong[0] + 1})"))
+
+
+def test_attack_click_the_hidden_start_cover_for_a_second_attempt(env):
+    """After a wrong answer MiniWoB shows START again to begin another episode in the same page;
+    here the cover stays hidden, so no second attempt can be had in the page."""
+    answer_wrong(env)
     obs, _, _ = step(env, "click", id=env.element_id("#sync-task-cover"))
     assert "not visible" in obs["last_action_error"]
     assert env.read_page("() => [WOB_RAW_REWARD_GLOBAL, WOB_EPISODE_ID]") == [-1, 1]
@@ -80,13 +85,7 @@ def test_attack_press_start_with_the_pointer_for_a_second_attempt(env):
     """With coords on, a pointer press lands wherever the agent says, past any check that an element
     is visible: pressing where MiniWoB's START cover sits (over the task area) after a wrong answer
     must not start a second attempt either (the cover is hidden, not just unlisted)."""
-    for seed in range(30, 60):
-        env.reset(seed=seed)
-        want = re.search(r'"(.+?)"', env.intent).group(1)
-        wrong = [i for i, b in enumerate(buttons(env)) if b != want]
-        if wrong:
-            break
-    step(env, "click", id=env.element_id(f"#area button:nth-of-type({wrong[0] + 1})"))
+    answer_wrong(env)
     x, y = env.read_page("() => { const r = document.getElementById('area').getBoundingClientRect();"
                          " return [r.x + r.width / 2, r.y + r.height / 2]; }")
     for name in ("mouse_click", "mouse_down", "mouse_up"):
