@@ -114,7 +114,8 @@ def run_seed(seed: int, args: argparse.Namespace, tok: Any, convs: list[dict[str
                       GRPOSettings(steps=args.grpo_steps, num_generations=args.num_generations, prompts_per_step=args.prompts_per_step,
                                    learning_rate=args.grpo_lr, temperature=args.temperature, max_turns=args.max_turns,
                                    max_completion_length=args.max_completion_length, seed=seed,
-                                   format_reward=args.format_reward), env_kwargs=kw)
+                                   format_reward=args.format_reward, beta=args.beta, loss_type=args.loss_type,
+                                   mask_truncated_completions=args.mask_truncated), env_kwargs=kw)
     res["train_seconds"]["grpo"] = time.perf_counter() - t0
     res["tokens"]["grpo"] = max((r.extra.get("num_tokens", 0) for r in grpo.rows), default=0)
     res["grpo_curve"] = [{"step": r.step, "reward": r.reward, "pass_rate": r.pass_rate, "mean_turns": r.mean_turns,
@@ -192,6 +193,9 @@ def main() -> None:
     ap.add_argument("--prompts-per-step", type=int, default=2)
     ap.add_argument("--temperature", type=float, default=1.0)
     ap.add_argument("--format-reward", type=float, default=0.0, help="GRPO shaping reward for a parseable tool call (0: env reward only)")
+    ap.add_argument("--beta", type=float, default=0.0, help="GRPO KL coefficient toward the SFT policy (0: none)")
+    ap.add_argument("--loss-type", default="dapo", choices=["dapo", "grpo", "dr_grpo", "bnpo"], help="TRL's GRPO loss normalisation")
+    ap.add_argument("--mask-truncated", action="store_true", help="GRPO: leave completions cut at --max-completion-length out of the loss")
     ap.add_argument("--eval-samples", type=int, default=8, help="sampled episodes per task (temperature 1) for `reward`")
     ap.add_argument("--max-turns", type=int, default=3)
     ap.add_argument("--max-new-tokens", type=int, default=80)
@@ -210,7 +214,9 @@ def main() -> None:
         kw["show_workdir"] = False
         settings.append("statement without the sandbox's absolute path (show_workdir=False; tools and grading unchanged)")
     settings.append(f"reward = mean of {args.eval_samples} episodes per task at T=1; greedy apart; "
-                    f"SFT {args.sft_steps} steps, GRPO {args.grpo_steps} steps x {args.prompts_per_step} tasks x {args.num_generations} rollouts")
+                    f"SFT {args.sft_steps} steps, GRPO {args.grpo_steps} steps x {args.prompts_per_step} tasks x {args.num_generations} rollouts, "
+                    f"lr {args.grpo_lr}, beta {args.beta}, loss {args.loss_type}, max completion {args.max_completion_length}"
+                    + (" (truncated masked)" if args.mask_truncated else ""))
     train, test = split_tasks(args.env, kw)
     convs = reference_conversations(args.env, train, env_kwargs=kw, max_turns=args.max_turns, repeats=args.sft_repeats)
     shown = tool_schemas(environment_class(args.env, env_kwargs=kw))  # the tools as GRPOTrainer renders them

@@ -164,3 +164,37 @@ def test_a_tool_named_like_an_episode_attribute_is_refused(monkeypatch):
     monkeypatch.setattr(trl_env, "env_tool_schemas", lambda env_id, kw=None: [{"function": {"name": "done", "parameters": {}}}])
     with pytest.raises(ValueError, match="tool 'done' cannot be a method"):
         trl_env.environment_class("shell-fixture", env_kwargs=KW)
+
+
+def test_grpo_with_kl_hands_trl_a_loadable_reference_of_the_current_policy(tmp_path, monkeypatch):
+    """beta > 0: GRPOTrainer builds its reference from ``model.config._name_or_path``; a model built
+    in memory has '' there (TRL asked the hub for '' and crashed). The reference TRL loads must be
+    the policy as GRPO gets it. A stub stands in for GRPOTrainer and loads it the way TRL 1.x does."""
+    torch = pytest.importorskip("torch")
+    trl = pytest.importorskip("trl")
+    from trl.trainer.utils import create_model_from_path, get_config_model_id  # what GRPOTrainer uses
+
+    from agentgym.rl import tinymodel
+    from agentgym.rl.trl_grpo import GRPOSettings, train_grpo
+
+    tok = tinymodel.build_tokenizer([tinymodel.chat_template(), "echo hello > out.txt"], vocab_size=300)
+    model = tinymodel.build_model(tok, hidden=16, layers=1, heads=2, seed=0)
+    with torch.no_grad():
+        next(model.parameters()).add_(0.5)  # trained in memory: the reference must be this, not a fresh build
+    loaded = {}
+
+    class Loaded(Exception):
+        pass
+
+    class StubTrainer:
+        def __init__(self, model, args, **kw):
+            assert args.beta == 0.05
+            loaded["ref"] = create_model_from_path(get_config_model_id(model.config))
+            loaded["policy"] = model
+            raise Loaded
+
+    monkeypatch.setattr(trl, "GRPOTrainer", StubTrainer)
+    with pytest.raises(Loaded):
+        train_grpo(model, tok, "shell-fixture", ["hello"], tmp_path, GRPOSettings(beta=0.05), env_kwargs=KW)
+    for (n, a), (_, b) in zip(loaded["policy"].named_parameters(), loaded["ref"].named_parameters()):
+        assert torch.equal(a.detach(), b.detach()), n

@@ -36,7 +36,9 @@ class GRPOSettings(BaseModel):
     temperature: float = Field(1.0, gt=0)
     max_completion_length: int = Field(192, ge=8, description="tokens of a whole multi-turn completion (tool results included)")
     max_turns: int = Field(4, ge=1, description="the env's horizon and TRL's tool-calling iterations")
-    beta: float = Field(0.0, ge=0, description="KL coefficient; 0 loads no reference model")
+    beta: float = Field(0.0, ge=0, description="KL coefficient toward the policy GRPO starts from; 0 loads no reference model")
+    loss_type: Literal["dapo", "grpo", "dr_grpo", "bnpo"] = Field("dapo", description="TRL's loss normalisation (TRL's default: dapo)")
+    mask_truncated_completions: bool = Field(False, description="leave completions cut at max_completion_length out of the loss")
     scale_rewards: Literal["group", "batch", "none"] = "group"
     save_steps: int | None = Field(None, ge=1, description="checkpoint every N steps (the final model is always saved)")
     seed: int = 0
@@ -93,6 +95,20 @@ def _store_callback(log: TrainLog, stats: list[EpisodeStat], algorithm: str, env
     return StoreCallback()
 
 
+def reference_snapshot(model: Any, folder: Path) -> Any:
+    """With beta > 0 GRPOTrainer loads its KL reference from ``model.config._name_or_path``: empty
+    for a model built in memory (TRL then asks the hub for '' and fails), and the pre-training
+    weights for one trained in memory after loading (SFT then GRPO would take KL to the model before
+    SFT). Save the policy as it is now and point the config there, so the reference is the policy
+    GRPO starts from. A path (str) is returned as is."""
+    if isinstance(model, (str, Path)):
+        return model
+    folder.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(str(folder))
+    model.config._name_or_path = str(folder)
+    return model
+
+
 def train_grpo(model: Any, tokenizer: Any, env_id: str, task_ids: Sequence[str], out_dir: str | Path,
                settings: GRPOSettings | None = None, *, env_kwargs: dict[str, Any] | None = None,
                log: TrainLog | None = None) -> GRPOOutcome:
@@ -123,7 +139,10 @@ def train_grpo(model: Any, tokenizer: Any, env_id: str, task_ids: Sequence[str],
         save_strategy="steps" if s.save_steps else "no", save_steps=s.save_steps or 500, disable_tqdm=True,
         dataloader_num_workers=0, bf16=False, gradient_checkpointing=False, log_completions=False,
         reward_weights=[s.format_reward] if s.format_reward else None,
+        loss_type=s.loss_type, mask_truncated_completions=s.mask_truncated_completions,
     )
+    if s.beta > 0:
+        model = reference_snapshot(model, out / "reference")
     trainer = GRPOTrainer(model=model, args=config, train_dataset=grpo_dataset(task_ids, s.seeds_per_task, s.seed),
                           reward_funcs=[tool_call_format] if s.format_reward else None,
                           processing_class=tokenizer, environment_factory=env_cls,
@@ -144,4 +163,4 @@ def train_grpo(model: Any, tokenizer: Any, env_id: str, task_ids: Sequence[str],
                        episodes=sum(r.episodes for r in rows), rows=rows)
 
 
-__all__ = ["GRPOOutcome", "GRPOSettings", "grpo_dataset", "tool_call_format", "train_grpo"]
+__all__ = ["GRPOOutcome", "GRPOSettings", "grpo_dataset", "reference_snapshot", "tool_call_format", "train_grpo"]
