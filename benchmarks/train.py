@@ -14,7 +14,10 @@ is measured two ways: `reward` is the mean env reward of --eval-samples episodes
 at temperature 1 (the policy GRPO samples from and improves: its expected reward), and
 `reward_greedy` one greedy episode per task (greedy decoding of a model this small is all or
 nothing per task). SFT is kept short on purpose (--sft-steps) so that the warm start is partly
-right: GRPO's groups then hold both outcomes (an all-equal group has no gradient).
+right: GRPO's groups then hold both outcomes (an all-equal group has no gradient). GRPO keeps a
+KL term to the SFT policy (--beta 0.05) and leaves completions cut at --max-completion-length
+(192) out of the loss (--mask-truncated): without them one seed of 3 collapsed (completions grew
+until no tool call parsed, every group all-0, no gradient left).
 
 Settings that differ from the env's defaults, printed in the note: the shell-fixture statement
 leaves out the sandbox's absolute path (`show_workdir=False`: on the local runtime it is a fresh
@@ -193,13 +196,15 @@ def main() -> None:
     ap.add_argument("--prompts-per-step", type=int, default=2)
     ap.add_argument("--temperature", type=float, default=1.0)
     ap.add_argument("--format-reward", type=float, default=0.0, help="GRPO shaping reward for a parseable tool call (0: env reward only)")
-    ap.add_argument("--beta", type=float, default=0.0, help="GRPO KL coefficient toward the SFT policy (0: none)")
+    ap.add_argument("--beta", type=float, default=0.05, help="GRPO KL coefficient toward the SFT policy (0: none; "
+                    "with 0 one seed of 3 collapsed: completions grew until no tool call parsed)")
     ap.add_argument("--loss-type", default="dapo", choices=["dapo", "grpo", "dr_grpo", "bnpo"], help="TRL's GRPO loss normalisation")
-    ap.add_argument("--mask-truncated", action="store_true", help="GRPO: leave completions cut at --max-completion-length out of the loss")
+    ap.add_argument("--mask-truncated", action=argparse.BooleanOptionalAction, default=True,
+                    help="GRPO: leave completions cut at --max-completion-length out of the loss (runaway completions get no gradient)")
     ap.add_argument("--eval-samples", type=int, default=8, help="sampled episodes per task (temperature 1) for `reward`")
     ap.add_argument("--max-turns", type=int, default=3)
     ap.add_argument("--max-new-tokens", type=int, default=80)
-    ap.add_argument("--max-completion-length", type=int, default=256)
+    ap.add_argument("--max-completion-length", type=int, default=192)
     args = ap.parse_args()
     os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")
     import torch
