@@ -74,20 +74,12 @@ def declared_images(env: Any) -> list[str]:
     return [image] if isinstance(image, str) and image else []
 
 
-def _docker_answers() -> bool:
-    try:
-        from agentgym.images.core import client
-
-        client().ping()
-        return True
-    except Exception:  # noqa: BLE001 - no engine, no permission: the auto runtime will run locally
-        return False
-
-
 def uses_docker(env: Any) -> bool:
     """Will this env's episodes start containers here? docker: yes; auto: when Docker answers."""
+    from agentgym.sandbox import docker_available  # the auto runtime's own (cached) answer
+
     runtime = getattr(getattr(env, "unwrapped", env), "runtime", None)
-    return runtime == "docker" or (runtime == "auto" and _docker_answers())
+    return runtime == "docker" or (runtime == "auto" and docker_available())
 
 
 def ensure_node_images(refs: list[str], *, registry: str | None = None,
