@@ -119,8 +119,7 @@ class RemoteEnv:
             cause = getattr(exc, "cause", None)
             raise (cause if isinstance(cause, BaseException) else exc) from None
         except ray.exceptions.RayError:
-            self.pool.discard(self.actor)  # the actor (its worker or node) is gone: a fresh one next time
-            self.actor = None
+            self.actor = None  # the actor (its worker or node) is gone (it was never idle): a fresh one next time
             raise
 
     def _actor(self) -> Any:
@@ -182,11 +181,6 @@ class _Pool:
         if actor is not None:
             self.idle.setdefault(env_id, []).append(actor)
 
-    def discard(self, actor: Any) -> None:
-        for free in self.idle.values():
-            if actor in free:
-                free.remove(actor)
-
     def close(self) -> None:
         import ray
 
@@ -217,9 +211,8 @@ async def acollect_groups(executor: Any, groups: Sequence[GroupSpec], env_factor
             env = RemoteEnv(pool, g.env_id, executor.max_retries)
             env.actor = pool.take(g.env_id)
             if env.actor is None:
-                env.retries += 1  # making the first actor is not a retry
-                try:
-                    env.actor = await asyncio.to_thread(env._actor)
+                try:  # making the first actor is not a retry: straight from the pool, not through env._actor
+                    env.actor = await asyncio.to_thread(pool.new_actor_sync, g.env_id)
                 except ray.exceptions.RayError as exc:  # the env could not be made on a node (its images, its data)
                     return _failed_group(g, backend, fmt, config or CollectConfig(), exc)
             where[i] = pool.nodes.get(env.actor)
