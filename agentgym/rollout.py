@@ -114,10 +114,7 @@ class Trajectory(BaseModel):
             self.truncated = True
             self.error = self.error or f"policy did not finish within {max_steps} steps"
         self.passed = self.error is None and not cut and bool(env.unwrapped.passed(self.total_reward, last_info))
-        self.seconds = time.perf_counter() - started
-        self.schema_version = SCHEMA_VERSION
-        self.first_observation = clip(self.first_observation)
-        self.attach_transcript(policy)
+        self._seal(policy, started)
         self.grader_report = build_grader_report(
             passed=self.passed, error=self.error, truncated=self.truncated, last_info=last_info,
             last_observation=self.steps[-1].observation if self.steps else "", env_report=_env_report(env))
@@ -126,16 +123,21 @@ class Trajectory(BaseModel):
         """Close the record of an episode that raised `exc` (steps and transcript so far) and
         attach it to `exc` for errored_trajectory. Never raises: the original error matters more."""
         try:
-            self.seconds = time.perf_counter() - started
-            self.schema_version = SCHEMA_VERSION
-            self.first_observation = clip(self.first_observation)
-            self.attach_transcript(policy)
+            self._seal(policy, started)
         except Exception:  # noqa: BLE001 - a policy whose transcript() fails too: keep the steps
             pass
         try:
             setattr(exc, PARTIAL_ATTR, self)
         except (AttributeError, TypeError):  # an exception type without a __dict__: stored empty
             pass
+
+    def _seal(self, policy: Any, started: float) -> None:
+        """What every closed record gets, finished or raised: its time, schema, bounded first
+        observation and the policy's transcript."""
+        self.seconds = time.perf_counter() - started
+        self.schema_version = SCHEMA_VERSION
+        self.first_observation = clip(self.first_observation)
+        self.attach_transcript(policy)
 
     def attach_transcript(self, policy: Any) -> None:
         """Store `policy.transcript()` (bounded) when the policy keeps one."""
