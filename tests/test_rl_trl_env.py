@@ -198,3 +198,14 @@ def test_grpo_with_kl_hands_trl_a_loadable_reference_of_the_current_policy(tmp_p
         train_grpo(model, tok, "shell-fixture", ["hello"], tmp_path, GRPOSettings(beta=0.05), env_kwargs=KW)
     for (n, a), (_, b) in zip(loaded["policy"].named_parameters(), loaded["ref"].named_parameters()):
         assert torch.equal(a.detach(), b.detach()), n
+
+
+@pytest.mark.parametrize("args", ['"' + "[" * 3000 + '"', '"' + "9" * 5000 + '"'])
+def test_evaluation_reads_a_tool_call_too_deep_or_too_long_to_parse(args):
+    """A sampled tool call whose arguments are JSON nested past the recursion limit, or an integer of more
+    digits than int() converts, stops neither the evaluation nor its episode: no arguments, as bad JSON."""
+    from agentgym.rl.trl_eval import _assistant_message
+
+    text = '<tool_call>{"name": "submit", "arguments": %s}</tool_call>' % args
+    msg, _ = _assistant_message(text)
+    assert msg["tool_calls"][0]["function"]["arguments"] == {}

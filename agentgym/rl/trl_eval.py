@@ -43,7 +43,7 @@ def _assistant_message(text: str) -> tuple[dict[str, Any], Any]:
         args = c["function"].get("arguments")
         try:
             parsed = json.loads(args) if isinstance(args, str) else args
-        except json.JSONDecodeError:
+        except (ValueError, RecursionError):  # bad JSON, too deep, a huge integer: no arguments, as the others read it
             parsed = {}
         msg_calls.append({"type": "function", "function": {"name": c["function"]["name"], "arguments": parsed if isinstance(parsed, dict) else {}}})
     return {"role": "assistant", "content": content or "", "tool_calls": msg_calls}, calls
