@@ -3,6 +3,8 @@ own state (URL, tabs), never what a page merely shows; answers are matched witho
 
 from __future__ import annotations
 
+import functools
+
 import math
 import re
 import unicodedata
@@ -173,6 +175,7 @@ def grade_checks(checks: list[Check], end: EpisodeEnd, origins: dict[str, str], 
     evaluated for the report; the detail line is the first failure's, as the agent is told. A check
     that raises fails the grading as ever, unless an earlier one already failed the episode (then it
     is reported as not evaluated). `before` holds each site's state at episode start."""
+    state = functools.cache(state)  # a site's end state is read once however many checks look at it
     outcomes: list[CheckOutcome] = []
     if end.infeasible and not any(isinstance(c, InfeasibleCheck) for c in checks):
         outcomes.append(CheckOutcome(name="feasible task", passed=False, why="the task was feasible but was reported infeasible",
