@@ -81,8 +81,9 @@ def _answer_equals(expected: str) -> Check:
         got = _read_text(sb, f"{workdir}/answer.txt")
         if got is None:
             return Verdict(False, "answer.txt does not exist", "answer.txt", expected, None)
-        ok = got.strip() == expected
-        return Verdict(ok, "correct" if ok else f"answer.txt holds {got.strip()[:80]!r}", "answer.txt (stripped)", expected, got.strip())
+        got = got.strip()
+        ok = got == expected
+        return Verdict(ok, "correct" if ok else f"answer.txt holds {got[:80]!r}", "answer.txt (stripped)", expected, got)
 
     return check
 
@@ -209,8 +210,9 @@ def _reverse_script(rng: random.Random, runtime: str) -> ShellTask:
                           read_only=runtime == "docker", max_file_size="16m") as grader:
             for word in hidden:
                 res = grader.exec(f"bash reverse.sh {word}", timeout=10)
-                got[word] = _clip(res.stdout.strip()[:400])
-                if res.stdout.strip() != word[::-1]:
+                out = res.stdout.strip()
+                got[word] = out[:400]  # under the report's cap: nothing more to clip
+                if out != word[::-1]:
                     # the output itself only in the report: an echo script's would be the hidden input
                     return Verdict(False, "reverse.sh's output for a hidden input is not that input reversed", name, expected, got)
         return Verdict(True, "correct on all hidden inputs", name, expected, got)
