@@ -115,15 +115,11 @@ def env_task_ids(env_id: str, runtime: str, kwargs: dict[str, Any], imports: tup
     """The sweep's env preflight here: {"task_ids": [...]}, or {"unknown": line} / {"error": line}
     (with this node's IP), never raising, so the driver words the failure itself."""
     import agentgym
-    from agentgym.sweep.runner import _make_for_plan
+    from agentgym.sweep.runner import env_preflight
 
     try:
         _import(imports)
-        env = _make_for_plan(env_id, runtime, kwargs)
-        try:
-            return {"task_ids": [str(t) for t in env.task_ids()]}
-        finally:
-            env.close()
+        return {"task_ids": env_preflight(env_id, runtime, kwargs)}
     except agentgym.UnknownEnvError as exc:
         return {"unknown": str(exc)}
     except Exception as exc:  # noqa: BLE001 - reported by the driver as one line

@@ -60,14 +60,7 @@ def plan(cfg: SweepConfig, runtime: str | None = None, executor: Any = None) -> 
     remote = getattr(executor, "preflight_envs", None)
     made_there = remote([(sel.id, dict(sel.kwargs)) for sel in cfg.envs], runtime or cfg.runtime) if remote else {}
     for sel in cfg.envs:
-        if sel.id in made_there:
-            available = made_there[sel.id]
-        else:
-            env = _make_for_plan(sel.id, runtime or cfg.runtime, dict(sel.kwargs))
-            try:
-                available = list(env.task_ids())
-            finally:
-                env.close()
+        available = made_there[sel.id] if sel.id in made_there else env_preflight(sel.id, runtime or cfg.runtime, dict(sel.kwargs))
         ids = list(sel.tasks) if sel.tasks is not None else available
         unknown = [t for t in ids if t not in available]
         if unknown:
@@ -78,18 +71,24 @@ def plan(cfg: SweepConfig, runtime: str | None = None, executor: Any = None) -> 
     return configs, episodes
 
 
-def _make_for_plan(env_id: str, runtime: str, kwargs: dict[str, Any]) -> Any:
-    """The env preflight: made (and closed by the caller) before any episode, or one line saying why not."""
+def env_preflight(env_id: str, runtime: str, kwargs: dict[str, Any]) -> list[str]:
+    """The env preflight (here, or on a Ray node: worker.env_task_ids): make the env, list its task
+    ids, close it; before any episode. An env that cannot be made is one line (PreflightError);
+    an unknown id raises agentgym.UnknownEnvError."""
     import agentgym
     from agentgym.models.preflight import PreflightError
 
     try:
-        return agentgym.make(env_id, runtime=runtime, **kwargs)
+        env = agentgym.make(env_id, runtime=runtime, **kwargs)
     except agentgym.UnknownEnvError:
         raise
     except Exception as exc:  # noqa: BLE001 - reported as one line, before anything runs
         raise PreflightError(f"env {env_id} could not be made on runtime {runtime!r} ({type(exc).__name__}: "
                              f"{str(exc).strip()}); check it with `agentgym info {env_id} -r {runtime}`") from exc
+    try:
+        return [str(t) for t in env.task_ids()]
+    finally:
+        env.close()
 
 
 def endpoints(configs: list[RunConfig]) -> list[Any]:
@@ -313,4 +312,4 @@ def _write_meta(store: Store, cfg: SweepConfig, root: Path, prices: PriceTable |
         store.add_config(rc)
 
 
-__all__ = ["SweepSummary", "endpoints", "plan", "run_sweep"]
+__all__ = ["SweepSummary", "endpoints", "env_preflight", "plan", "run_sweep"]
