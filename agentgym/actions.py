@@ -129,6 +129,21 @@ def _loads(text: str, message: str) -> Any:
         raise ActionError(message.format(str(exc).split(";")[0][:200])) from None
 
 
+#: What ``loads_or`` returns by default for text that is not JSON (None is valid JSON: ``null``).
+NOT_JSON: Any = type("NotJson", (), {"__repr__": lambda self: "NOT_JSON", "__bool__": lambda self: False})()
+
+
+def loads_or(text: Any, default: Any = NOT_JSON) -> Any:
+    """json.loads, or ``default`` where it cannot parse: a model's text read leniently (the caller
+    keeps the raw text, or reads no arguments). Every failure counts: bad syntax, nesting past the
+    interpreter's recursion limit (RecursionError), an integer of more digits than int() converts
+    (a ValueError that is no JSONDecodeError), and a value that is not text at all (TypeError)."""
+    try:
+        return json.loads(text)
+    except (TypeError, ValueError, RecursionError):
+        return default
+
+
 def _decode_arguments(raw: Any) -> dict[str, Any]:
     if raw is None or raw == "":
         return {}

@@ -10,11 +10,11 @@ for vllm.LLM (vLLM itself needs CUDA, and its wheel cannot reach the lent GPU ma
 from __future__ import annotations
 
 import asyncio
-import json
 import re
 import threading
 from typing import Any
 
+from agentgym.actions import NOT_JSON, loads_or
 from agentgym.models.base import (
     ChatMessage,
     ChatResult,
@@ -34,9 +34,8 @@ _MISTRAL = "[TOOL_CALLS]"
 
 def _mistral_calls(text: str) -> tuple[str | None, list[dict[str, Any]]]:
     head, _, rest = text.partition(_MISTRAL)
-    try:
-        items = json.loads(rest)
-    except (ValueError, RecursionError):  # bad JSON, too deep, a huge integer: the env reports it
+    items = loads_or(rest)
+    if items is NOT_JSON:  # the env reports it
         return head.strip() or None, [tool_call_dict("", rest.strip(), "call_0")]
     calls = []
     for i, obj in enumerate(items if isinstance(items, list) else [items]):
@@ -61,13 +60,13 @@ def extract_tool_calls(text: str) -> tuple[str | None, list[dict[str, Any]]]:
             return text, []
     calls = []
     for i, block in enumerate(blocks):
-        try:
-            obj = json.loads(block)
-            name = obj.get("name", "") if isinstance(obj, dict) else ""
-            args = obj.get("arguments", obj.get("parameters", {})) if isinstance(obj, dict) else {}
-            calls.append(tool_call_dict(str(name), args if isinstance(args, (dict, str)) else {}, f"call_{i}"))
-        except (ValueError, RecursionError):  # bad JSON, too deep, a huge integer: the env reports it
+        obj = loads_or(block)
+        if obj is NOT_JSON:  # the env reports it
             calls.append(tool_call_dict("", block, f"call_{i}"))
+            continue
+        name = obj.get("name", "") if isinstance(obj, dict) else ""
+        args = obj.get("arguments", obj.get("parameters", {})) if isinstance(obj, dict) else {}
+        calls.append(tool_call_dict(str(name), args if isinstance(args, (dict, str)) else {}, f"call_{i}"))
     content = _TAGGED.sub("", text).strip() or None
     return content, calls
 

@@ -18,13 +18,13 @@ marks the episode ``infra_error``: ``agentgym.rl.groups`` drops it from the batc
 from __future__ import annotations
 
 import asyncio
-import json
 import re
 import time
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from agentgym.actions import loads_or
 from agentgym.models.base import ContextWindowExceeded, ModelBackend, ModelError, TokenIdsUnavailable
 from agentgym.rl.chat_format import ChatFormat, ChatFormatError, delta_ids, parse_reply
 from agentgym.rl.records import TokenEpisode, TokenTurn
@@ -53,11 +53,8 @@ def _call_id(cid: Any, turn: int, i: int) -> str:
 def _with_object_args(call: dict[str, Any]) -> dict[str, Any]:
     """Arguments as an object where they parse: chat templates iterate or re-serialise them."""
     fn = dict(call["function"])
-    try:
-        args = json.loads(fn.get("arguments") or "{}")
-        fn["arguments"] = args if isinstance(args, dict) else fn["arguments"]
-    except (TypeError, ValueError, RecursionError):  # the env answered it as a malformed call
-        pass
+    args = loads_or(fn.get("arguments") or "{}")  # not an object: the env answered it as a malformed call
+    fn["arguments"] = args if isinstance(args, dict) else fn["arguments"]
     return {**call, "function": fn}
 
 

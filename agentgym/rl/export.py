@@ -29,6 +29,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
+from agentgym.actions import loads_or
 from agentgym.rl.groups import make_batch
 from agentgym.rl.records import TokenEpisode
 from agentgym.rl.splits import SPLITS, check_split, split_of
@@ -93,10 +94,7 @@ def sft_messages(traj: Any) -> list[dict[str, Any]]:
 def _call_with_object_args(call: dict[str, Any]) -> dict[str, Any]:
     fn = dict(call.get("function") or {})
     if isinstance(fn.get("arguments"), str):
-        try:
-            fn["arguments"] = json.loads(fn["arguments"])
-        except (ValueError, RecursionError):  # the model's text: kept as written
-            pass
+        fn["arguments"] = loads_or(fn["arguments"], fn["arguments"])  # not JSON: the model's text, kept as written
     return {**call, "type": "function", "function": fn}
 
 

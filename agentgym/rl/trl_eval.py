@@ -12,13 +12,13 @@ batched ``generate`` per turn (what a sampled pass rate costs on a CPU).
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Sequence
 from typing import Any
 
 from pydantic import BaseModel
 
+from agentgym.actions import loads_or
 from agentgym.rl.tinymodel import prompt_messages
 
 
@@ -41,10 +41,7 @@ def _assistant_message(text: str) -> tuple[dict[str, Any], Any]:
     msg_calls = []
     for c in calls:
         args = c["function"].get("arguments")
-        try:
-            parsed = json.loads(args) if isinstance(args, str) else args
-        except (ValueError, RecursionError):  # bad JSON, too deep, a huge integer: no arguments, as the others read it
-            parsed = {}
+        parsed = loads_or(args, {}) if isinstance(args, str) else args  # not JSON: no arguments, as the others read it
         msg_calls.append({"type": "function", "function": {"name": c["function"]["name"], "arguments": parsed if isinstance(parsed, dict) else {}}})
     return {"role": "assistant", "content": content or "", "tool_calls": msg_calls}, calls
 
