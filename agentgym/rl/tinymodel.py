@@ -82,7 +82,8 @@ def _generic_calls(tools: list[dict[str, Any]], rng: random.Random, n: int) -> l
 
 def warm_start(model: Any, tokenizer: Any, statements: list[str], tools: list[dict[str, Any]], *,
                steps: int = 60, lr: float = 3e-3, seed: int = 0) -> float:
-    """Causal-LM steps on rendered prompts followed by generic tool calls. Returns the last loss."""
+    """Causal-LM steps on rendered prompts followed by generic tool calls, on the device the model
+    is on (``model.to("cuda")`` first to warm-start on a GPU). Returns the last loss."""
     import torch
 
     rng = random.Random(seed)
@@ -96,7 +97,7 @@ def warm_start(model: Any, tokenizer: Any, statements: list[str], tools: list[di
     loss = torch.tensor(0.0)
     for step in range(steps):
         text = texts[step % len(texts)]
-        ids = torch.tensor([tokenizer(text, add_special_tokens=False)["input_ids"]])
+        ids = torch.tensor([tokenizer(text, add_special_tokens=False)["input_ids"]], device=model.device)
         loss = model(input_ids=ids, labels=ids).loss
         opt.zero_grad()
         loss.backward()

@@ -19,6 +19,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from agentgym.rl.device import Device, trainer_device_args
 from agentgym.rl.tinymodel import SYSTEM_PROMPT
 from agentgym.rl.trl_env import EpisodeStat, environment_class
 from agentgym.rl.trl_log import StepRow, TrainLog
@@ -45,6 +46,8 @@ class GRPOSettings(BaseModel):
     seeds_per_task: int = Field(1, ge=1, description="distinct env seeds per task in the dataset")
     format_reward: float = Field(0.0, ge=0, description="weight of a shaping reward for a parseable tool call (0: env reward only); "
                                  "logged apart from the env's reward")
+    device: Device = Field("cpu", description="cpu | cuda | auto (the GPU when torch sees one)")
+    bf16: bool = Field(False, description="bf16 mixed precision, on a GPU that supports it (ignored on the CPU)")
 
 
 class GRPOOutcome(BaseModel):
@@ -135,11 +138,12 @@ def train_grpo(model: Any, tokenizer: Any, env_id: str, task_ids: Sequence[str],
         output_dir=str(out / "checkpoints"), max_steps=s.steps, per_device_train_batch_size=s.num_generations * s.prompts_per_step,
         num_generations=s.num_generations, learning_rate=s.learning_rate, temperature=s.temperature,
         max_completion_length=s.max_completion_length, max_tool_calling_iterations=s.max_turns, beta=s.beta,
-        scale_rewards=s.scale_rewards, logging_steps=1, report_to="none", use_cpu=True, seed=s.seed,
+        scale_rewards=s.scale_rewards, logging_steps=1, report_to="none", seed=s.seed,
         save_strategy="steps" if s.save_steps else "no", save_steps=s.save_steps or 500, disable_tqdm=True,
-        dataloader_num_workers=0, bf16=False, gradient_checkpointing=False, log_completions=False,
+        dataloader_num_workers=0, gradient_checkpointing=False, log_completions=False,
         reward_weights=[s.format_reward] if s.format_reward else None,
         loss_type=s.loss_type, mask_truncated_completions=s.mask_truncated_completions,
+        **trainer_device_args(s.device, s.bf16),
     )
     if s.beta > 0:
         model = reference_snapshot(model, out / "reference")

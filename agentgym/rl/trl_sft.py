@@ -21,6 +21,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from agentgym.guard import AgentFault, parse_json
+from agentgym.rl.device import Device, trainer_device_args
 from agentgym.rl.tinymodel import SYSTEM_PROMPT
 from agentgym.rl.trl_log import StepRow, TrainLog
 
@@ -35,6 +36,8 @@ class SFTSettings(BaseModel):
     batch_size: int = Field(4, ge=1)
     max_length: int = Field(2048, ge=16)
     seed: int = 0
+    device: Device = Field("cpu", description="cpu | cuda | auto (the GPU when torch sees one)")
+    bf16: bool = Field(False, description="bf16 mixed precision, on a GPU that supports it (ignored on the CPU)")
 
 
 class SFTOutcome(BaseModel):
@@ -143,6 +146,20 @@ def sft_rows(conversations: Iterable[dict[str, Any]], tokenizer: Any, tools: lis
     return rows
 
 
+def sft_config(s: SFTSettings, out: Path) -> Any:
+    """TRL's SFTConfig for ``s`` (checkpoints under OUT/checkpoints); the device's use_cpu and bf16
+    come from agentgym.rl.device (DeviceError for cuda where torch sees no GPU)."""
+    os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")
+    from trl import SFTConfig
+
+    return SFTConfig(
+        output_dir=str(out / "checkpoints"), max_steps=s.steps, per_device_train_batch_size=s.batch_size,
+        learning_rate=s.learning_rate, max_length=s.max_length, logging_steps=1, report_to="none",
+        seed=s.seed, save_strategy="no", disable_tqdm=True, dataloader_num_workers=0, gradient_checkpointing=False,
+        completion_only_loss=True, lr_scheduler_type="constant", **trainer_device_args(s.device, s.bf16),
+    )
+
+
 def train_sft(model: Any, tokenizer: Any, conversations: list[dict[str, Any]], out_dir: str | Path,
               settings: SFTSettings | None = None, *, tools: list[dict[str, Any]] | None = None,
               log: TrainLog | None = None) -> SFTOutcome:
@@ -151,13 +168,14 @@ def train_sft(model: Any, tokenizer: Any, conversations: list[dict[str, Any]], o
     os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")
     import datasets
     from transformers import TrainerCallback
-    from trl import SFTConfig, SFTTrainer
+    from trl import SFTTrainer
 
     s = settings or SFTSettings()
     rows = sft_rows(conversations, tokenizer, tools)
     if not rows:
         raise ValueError("no assistant turns to train on: the SFT data holds no passed trajectory")
     out = Path(out_dir)
+    config = sft_config(s, out)  # a device that cannot be used fails here, before anything is written
     own_log = log is None
     log = log or TrainLog(out)
 
@@ -167,12 +185,6 @@ def train_sft(model: Any, tokenizer: Any, conversations: list[dict[str, Any]], o
                 log.add(StepRow(algorithm="sft", step=int(state.global_step), loss=float(logs["loss"]),
                                 tokens=logs.get("num_tokens"), extra={k: v for k, v in logs.items() if isinstance(v, (int, float))}))
 
-    config = SFTConfig(
-        output_dir=str(out / "checkpoints"), max_steps=s.steps, per_device_train_batch_size=s.batch_size,
-        learning_rate=s.learning_rate, max_length=s.max_length, logging_steps=1, report_to="none", use_cpu=True,
-        seed=s.seed, save_strategy="no", disable_tqdm=True, dataloader_num_workers=0, bf16=False, gradient_checkpointing=False,
-        completion_only_loss=True, lr_scheduler_type="constant",
-    )
     trainer = SFTTrainer(model=model, args=config, train_dataset=datasets.Dataset.from_list(rows),
                          processing_class=tokenizer, callbacks=[StoreCallback()])
     try:
@@ -188,4 +200,5 @@ def train_sft(model: Any, tokenizer: Any, conversations: list[dict[str, Any]], o
                       final_loss=losses[-1] if losses else None)
 
 
-__all__ = ["SFTOutcome", "SFTSettings", "load_sft_export", "reference_conversations", "reference_trajectories", "sft_rows", "train_sft"]
+__all__ = ["SFTOutcome", "SFTSettings", "load_sft_export", "reference_conversations", "reference_trajectories", "sft_config", "sft_rows",
+           "train_sft"]

@@ -17,7 +17,7 @@ Config (YAML)::
     sft_data: exports/sft         # sft only: an `agentgym export --format sft` directory;
                                   # default: the env's reference trajectories of the split
     sft: {steps: 30}              # SFTSettings
-    grpo: {steps: 4}              # GRPOSettings
+    grpo: {steps: 4}              # GRPOSettings; both take device: cpu | cuda | auto (default cpu), bf16
     out: runs/train-shell         # checkpoints/, final/, results.sqlite (train_steps), train_log.jsonl
 """
 
@@ -31,6 +31,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from agentgym.rl.device import DeviceError, resolve_device
 from agentgym.rl.trl_grpo import GRPOSettings
 from agentgym.rl.trl_sft import SFTSettings
 
@@ -124,6 +125,10 @@ def check(cfg: TrainConfig) -> list[str]:
                                "directory written by save_pretrained (no hub is reached)")
     if cfg.algorithm == "sft" and cfg.sft_data is not None and not Path(cfg.sft_data).exists():
         raise TrainConfigError(f"sft_data {cfg.sft_data} does not exist; write it with `agentgym export RUN --format sft --out DIR`")
+    try:  # cuda where torch sees no GPU: said now, not after the env and model loaded
+        resolve_device(getattr(cfg, cfg.algorithm).device)
+    except DeviceError as exc:
+        raise TrainConfigError(f"{cfg.algorithm}.device: {exc}") from None
     out = Path(cfg.out)
     if out.exists() and any(out.iterdir()):
         raise TrainConfigError(f"output directory {cfg.out} exists and is not empty; choose a new `out`")
