@@ -22,6 +22,7 @@ MODEL_AGENTS = ("react", "budget-aware")
 
 
 def eval_cmd(
+    ctx: typer.Context,
     env_id: Annotated[str, typer.Argument(metavar="ENV", help="a registered env id (`agentgym list`)")],
     model: Annotated[Optional[str], typer.Option("--model", "-m", help="model name the endpoint serves (react, budget-aware)")] = None,
     base_url: Annotated[Optional[str], typer.Option(help="OpenAI-compatible endpoint up to /v1 (default $OPENAI_BASE_URL, "
@@ -60,9 +61,7 @@ def eval_cmd(
     cfg = SweepConfig.model_validate(spec)
     cfg.check(where="eval")  # env id, -e options and agent name, before anything is built
     root = out if out is not None else Path("runs") / "eval" / f"{label}-{time.strftime('%Y%m%d-%H%M%S')}"
-    fallback = ["eval", env_id, "--agent", agent, "-k", str(k), "-r", runtime] + (["--model", model] if model else []) \
-        + (["--base-url", base_url] if base_url else []) + (["--tasks", tasks] if tasks else [])
-    execute(cfg, root, resume_command("eval", root, fallback), runtime, quiet, retry_errors, preflight,
+    execute(cfg, root, resume_command(ctx, root), runtime, quiet, retry_errors, preflight,
             on_start=lambda path, n: typer.echo(f"run directory: {path} ({n} episodes to run)", err=True))
     typer.echo(f"report: agentgym report {shlex.quote(str(root))}", err=True)
 

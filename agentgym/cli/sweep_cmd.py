@@ -58,23 +58,38 @@ def ask_retry(resume: str) -> Any:
     return decide
 
 
-def resume_command(command: str, root: Path, fallback: list[str]) -> str:
-    """The command line the user ran (global options and all) with `--out ROOT` pinned and without
-    --retry-errors; `fallback` (this command's arguments) when not run from a shell (tests)."""
-    args = sys.argv[1:]
-    if command not in args:
-        args = fallback
-    keep: list[str] = []
-    skip = False
-    for a in args:
-        if skip or a in ("--retry-errors",) or a.startswith("--out="):
-            skip = False
+def resume_command(ctx: typer.Context, root: Path) -> str:
+    """The command that resumes this run: the command line as parsed (the root's global options such
+    as --import, the command, every argument and every option not at its default, so whatever changes
+    what runs is kept), with `--out ROOT` pinned and without --retry-errors or --quiet."""
+    names, c = [], ctx
+    while c.parent is not None:  # the command's names below the root (not command_path: `python -m agentgym`)
+        names.insert(0, c.info_name)
+        c = c.parent
+    args = [*(_given(c, ()) if c is not ctx else []), *names, *_given(ctx, ("out", "retry_errors", "quiet"))]
+    return shlex.join(["agentgym", *args, "--out", str(root)])
+
+
+def _given(ctx: Any, leave: tuple[str, ...]) -> list[str]:
+    """ctx's parameters as arguments: positionals as given, options whose value is not the default
+    (typer carries its own copy of click: parameters are told apart by kind, not by class)."""
+    out: list[str] = []
+    for p in ctx.command.params:
+        value = ctx.params.get(p.name)
+        if p.name in leave or value is None or getattr(p, "hidden", False):
             continue
-        if a in ("--out", "-o"):
-            skip = True
+        values = list(value) if isinstance(value, (list, tuple)) else [value]
+        if p.param_type_name == "argument":
+            out += [str(v) for v in values]
             continue
-        keep.append(a)
-    return shlex.join(["agentgym", *keep, "--out", str(root)])
+        if p.param_type_name != "option" or value == p.default or (p.multiple and not values):
+            continue
+        name = next((o for o in p.opts if o.startswith("--")), p.opts[0])
+        if p.is_flag:
+            out.append(name if value else next(iter(p.secondary_opts), name))
+        else:
+            out += [a for v in values for a in (name, str(v))]
+    return out
 
 
 def execute(cfg: Any, out: Path, resume: str, runtime: str | None, quiet: bool, retry_errors: bool,
@@ -130,11 +145,10 @@ def sweep(
     if concurrency is not None:
         cfg = cfg.model_copy(update={"concurrency": concurrency})
     root = out if out is not None else Path("runs") / cfg.name
-    argv = ["sweep", str(config)] + (["--runtime", runtime] if runtime else []) + (["--concurrency", str(concurrency)] if concurrency else [])
     # the global --import modules: Ray nodes import them too, so the envs/agents they register exist there
     runner = _executor(executor, address, cfg, runtime, ctx.find_root().params.get("imports") or [], image_registry)
     try:
-        summary = execute(cfg, root, resume_command("sweep", root, argv), runtime, quiet, retry_errors, preflight,
+        summary = execute(cfg, root, resume_command(ctx, root), runtime, quiet, retry_errors, preflight,
                           executor=runner)
     finally:
         if runner is not None:
