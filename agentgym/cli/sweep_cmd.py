@@ -1,4 +1,4 @@
-"""`agentgym sweep` and `agentgym report`.
+"""`agentgym sweep` and `agentgym report` (the HTML report of any run: sweep, eval or training).
 
 A sweep resumes by default; episodes that ended in infrastructure errors are stored but never
 scored, and `--retry-errors` re-runs exactly those (a plain resume asks, or says the flag exists).
@@ -185,11 +185,11 @@ def _executor(name: str, address: str | None, cfg: Any, runtime: str | None, imp
 
 
 def report(
-    run_dir: Annotated[Path, typer.Argument(help="a run directory written by `agentgym sweep` (e.g. runs/demo)")],
+    run_dir: Annotated[Path, typer.Argument(help="a run directory written by `agentgym sweep`, `eval` or `train` (e.g. runs/demo)")],
     out: Annotated[Path | None, typer.Option("--out", "-o", help="HTML file to write (default RUN_DIR/report.html)")] = None,
     max_trajectories: Annotated[int, typer.Option(min=1, help="trajectories per page (every episode is in the report; pages past the first go to OUT_files/)")] = 200,
 ) -> None:
-    """Write a static HTML report of a sweep: tables, scaling plots, trajectory viewer."""
+    """Write a static HTML report of a run (sweep, eval or training): training curves, tables, scaling plots, trajectories."""
     from agentgym.report import write_report
 
     try:
