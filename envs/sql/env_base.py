@@ -185,6 +185,12 @@ class SqlEnvBase(AgentEnv):
     def task_ids(self) -> list[str]:
         return list(self._tasks)
 
+    def required_images(self) -> list[str]:
+        """The images an episode starts, made on a Ray node before its first one: the PostgreSQL
+        server's (engine_options may name another); none for SQLite (the local runtime)."""
+        settings = getattr(self.engine, "settings", None)
+        return [settings.image] if self.engine_name == "postgres" and settings is not None else []
+
     def _start_episode(self, task_id: str) -> str:
         # The task as this engine runs it: gold SQL and check queries in its dialect, so the
         # reference policy, grading and the follow-up's setup need no dialect logic of their own.

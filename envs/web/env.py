@@ -123,6 +123,16 @@ class WebEnv(AgentEnv):
     def task_ids(self) -> list[str]:
         return list(self._tasks)
 
+    def required_images(self) -> list[str]:
+        """The images a docker-runtime episode starts, made on a Ray node before its first one: the
+        sites container's, and the browser's with browser='container'; none on the local runtime."""
+        from agentgym.envs.web.browser_container import BROWSER_IMAGE
+        from agentgym.envs.web.hosting import SITES_IMAGE
+
+        if self.runtime != "docker":
+            return []
+        return [SITES_IMAGE] + ([BROWSER_IMAGE] if self.browser_mode == "container" else [])
+
     def task(self, task_id: str | None = None) -> WebTask:
         return self._tasks[task_id or self.task_id or ""]
 
