@@ -116,8 +116,8 @@ def test_evaluation_leaves_infrastructure_errors_unscored(monkeypatch):
     class Tok:  # a stand-in tokenizer: every reply decodes to one bash call
         eos_token_id, pad_token_id = 1, 0
 
-        def apply_chat_template(self, messages, **kw):
-            return {"input_ids": torch.tensor([[5, 6]]), "attention_mask": torch.tensor([[1, 1]])}
+        def apply_chat_template(self, messages, **kw):  # return_dict=True, no tensors: lists, as a real one
+            return {"input_ids": [5, 6], "attention_mask": [1, 1]}
 
         def decode(self, ids, **kw):
             return '<tool_call>\n{"name": "bash", "arguments": {"command": "echo hi"}}\n</tool_call>'
@@ -139,6 +139,37 @@ def test_evaluation_leaves_infrastructure_errors_unscored(monkeypatch):
     r = trl_eval.evaluate(Model(), Tok(), "shell-fixture", ["hello", "count-lines"], env_kwargs=KW, max_turns=3)
     assert r["reward"] is None and r["pass_rate"] is None and r["infra_errors"] == 2
     assert Model.calls == 2 and all(e["turns"] == 1 for e in r["episodes"])  # stopped at the first error
+
+
+def test_evaluation_generates_on_the_models_device():
+    """play and play_group hand generate tensors on model.device (a GPU model gets no CPU input);
+    one loop plays both: a greedy episode is a group of one."""
+    torch = pytest.importorskip("torch")
+    from agentgym.rl import trl_eval
+
+    class Tok:
+        eos_token_id, pad_token_id = 1, 0
+
+        def apply_chat_template(self, messages, **kw):
+            return {"input_ids": [5, 6, 7][: 1 + len(messages) % 3], "attention_mask": [1] * (1 + len(messages) % 3)}
+
+        def decode(self, ids, **kw):
+            return '<tool_call>{"name": "submit", "arguments": {}}</tool_call>'  # nothing written: failed
+
+    class Model:
+        device = torch.device("meta")  # no data: any tensor made elsewhere shows
+        seen: list[tuple[str, str, bool]] = []
+
+        def generate(self, input_ids, attention_mask, do_sample, **kw):
+            Model.seen.append((input_ids.device.type, attention_mask.device.type, do_sample))
+            return torch.tensor([[0] * input_ids.shape[1] + [9, 1, 0]] * input_ids.shape[0])
+
+    with agentgym.make("shell-fixture", **KW) as env, agentgym.make("shell-fixture", **KW) as env2:
+        one = trl_eval.play(Model(), Tok(), env, "hello", max_turns=2)
+        two = trl_eval.play_group(Model(), Tok(), [env, env2], "hello", max_turns=2)
+    assert Model.seen == [("meta", "meta", False), ("meta", "meta", True)]
+    assert one.turns == 1 and one.generated_tokens == 2 and not one.passed  # [9, eos]: the padding after eos is not counted
+    assert [e.model_dump() for e in two] == [one.model_dump()] * 2
 
 
 def test_read_train_steps_writes_nothing(tmp_path):

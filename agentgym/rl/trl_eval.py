@@ -48,97 +48,76 @@ def _assistant_message(text: str) -> tuple[dict[str, Any], Any]:
 
 def play(model: Any, tokenizer: Any, env: Any, task_id: str, *, seed: int = 0, max_turns: int = 4,
          max_new_tokens: int = 96, temperature: float = 0.0, tools: list[dict[str, Any]] | None = None) -> EvalEpisode:
-    import torch
-
-    obs, info = env.reset(seed=seed, options={"task_id": task_id, "max_turns": max_turns})
-    messages = prompt_messages(obs["text"])
-    tools = tools or env.tools
-    total, turns, generated, error, ended, last = 0.0, 0, 0, None, False, info
-    torch.manual_seed(seed)
-    for _ in range(max_turns):
-        ids = tokenizer.apply_chat_template(messages, tools=tools, add_generation_prompt=True, return_dict=True, return_tensors="pt")
-        with torch.no_grad():
-            out = model.generate(ids["input_ids"], attention_mask=ids["attention_mask"], max_new_tokens=max_new_tokens,
-                                 do_sample=temperature > 0, temperature=temperature if temperature > 0 else None,
-                                 top_p=None, top_k=None, eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id)
-        gen = out[0, ids["input_ids"].shape[1]:].tolist()
-        generated += len(gen)
-        if tokenizer.eos_token_id in gen:
-            gen = gen[: gen.index(tokenizer.eos_token_id)]
-        msg, action = _assistant_message(tokenizer.decode(gen, skip_special_tokens=True))
-        messages.append(msg)
-        obs, reward, terminated, truncated, last = env.step(action)
-        turns += 1
-        total += float(reward)
-        error = error or last.get("error")
-        if error:
-            break  # an infrastructure error: the episode is unscored, nothing more runs
-        if "tool_calls" in msg:
-            messages += [{"role": "tool", "name": c["function"]["name"], "content": obs["text"]} for c in msg["tool_calls"]]
-        else:
-            messages.append({"role": "user", "content": obs["text"]})
-        if terminated or truncated:
-            ended = terminated
-            break
-    passed = error is None and ended and bool(env.unwrapped.passed(total, last))
-    return EvalEpisode(task_id=task_id, seed=seed, reward=total, passed=passed, turns=turns, generated_tokens=generated,
-                       infra_error=error)
+    """One episode of one task (greedy unless a temperature is given): a group of one."""
+    return play_group(model, tokenizer, [env], task_id, seed=seed, max_turns=max_turns, max_new_tokens=max_new_tokens,
+                      temperature=temperature, tools=tools)[0]
 
 
 def play_group(model: Any, tokenizer: Any, envs: Sequence[Any], task_id: str, *, seed: int = 0, max_turns: int = 4,
                max_new_tokens: int = 96, temperature: float = 1.0, tools: list[dict[str, Any]] | None = None) -> list[EvalEpisode]:
-    """``len(envs)`` sampled episodes of one task, played in lockstep (one batched generate per turn)."""
+    """``len(envs)`` episodes of one task, played in lockstep (one batched generate per turn, left
+    padded); the input tensors are made on ``model.device``."""
     import torch
 
-    n = len(envs)
-    convs, totals, turns, generated = [], [0.0] * n, [0] * n, [0] * n
-    errors: list[str | None] = [None] * n
-    ended, last, live = [False] * n, [{} for _ in range(n)], list(range(n))
-    for env in envs:
-        obs, info = env.reset(seed=seed, options={"task_id": task_id, "max_turns": max_turns})
-        convs.append(prompt_messages(obs["text"]))
+    eps = [_Episode(env) for env in envs]
+    for ep in eps:
+        obs, ep.last = ep.env.reset(seed=seed, options={"task_id": task_id, "max_turns": max_turns})
+        ep.messages = prompt_messages(obs["text"])
     tools = tools or envs[0].tools
     torch.manual_seed(seed)
-    pad = tokenizer.pad_token_id
+    eos = tokenizer.eos_token_id
+    pad = eos if tokenizer.pad_token_id is None else tokenizer.pad_token_id
+    device = getattr(model, "device", None)
+    live = list(eps)
     for _ in range(max_turns):
         if not live:
             break
-        rows = [tokenizer.apply_chat_template(convs[i], tools=tools, add_generation_prompt=True, tokenize=True, return_dict=False)
-                for i in live]
+        rows = [tokenizer.apply_chat_template(ep.messages, tools=tools, add_generation_prompt=True, return_dict=True)["input_ids"]
+                for ep in live]
         width = max(len(r) for r in rows)
-        ids = torch.tensor([[pad] * (width - len(r)) + list(r) for r in rows])  # left padding
-        mask = torch.tensor([[0] * (width - len(r)) + [1] * len(r) for r in rows])
+        ids = torch.tensor([[pad] * (width - len(r)) + list(r) for r in rows], device=device)
+        mask = torch.tensor([[0] * (width - len(r)) + [1] * len(r) for r in rows], device=device)
         with torch.no_grad():
             out = model.generate(ids, attention_mask=mask, max_new_tokens=max_new_tokens, do_sample=temperature > 0,
                                  temperature=temperature if temperature > 0 else None, top_p=None, top_k=None,
-                                 eos_token_id=tokenizer.eos_token_id, pad_token_id=pad)
-        still = []
-        for row, i in enumerate(live):
-            gen = out[row, width:].tolist()
-            if tokenizer.eos_token_id in gen:
-                gen = gen[: gen.index(tokenizer.eos_token_id) + 1]
-            generated[i] += len([t for t in gen if t != pad])
-            gen = [t for t in gen if t not in (pad, tokenizer.eos_token_id)]
-            msg, action = _assistant_message(tokenizer.decode(gen, skip_special_tokens=True))
-            convs[i].append(msg)
-            obs, reward, terminated, truncated, last[i] = envs[i].step(action)
-            turns[i] += 1
-            totals[i] += float(reward)
-            errors[i] = errors[i] or last[i].get("error")
-            if errors[i]:
-                continue  # an infrastructure error: the episode is unscored, nothing more runs
-            if "tool_calls" in msg:
-                convs[i] += [{"role": "tool", "name": c["function"]["name"], "content": obs["text"]} for c in msg["tool_calls"]]
-            else:
-                convs[i].append({"role": "user", "content": obs["text"]})
-            if terminated or truncated:
-                ended[i] = terminated
-            else:
-                still.append(i)
-        live = still
-    return [EvalEpisode(task_id=task_id, seed=seed, reward=totals[i], turns=turns[i], generated_tokens=generated[i],
-                        passed=errors[i] is None and ended[i] and bool(envs[i].unwrapped.passed(totals[i], last[i])),
-                        infra_error=errors[i]) for i in range(n)]
+                                 eos_token_id=eos, pad_token_id=pad)
+        live = [ep for row, ep in enumerate(live) if ep.step(out[row, width:].tolist(), tokenizer)]
+    return [ep.result(task_id, seed) for ep in eps]
+
+
+class _Episode:
+    """One episode of a group: its env, conversation and tallies."""
+
+    def __init__(self, env: Any):
+        self.env, self.messages, self.last = env, [], {}
+        self.total, self.turns, self.generated, self.ended = 0.0, 0, 0, False
+        self.error: str | None = None
+
+    def step(self, gen: list[int], tokenizer: Any) -> bool:
+        """Hand one generated reply to the env; whether the episode goes on."""
+        eos = tokenizer.eos_token_id
+        if eos in gen:  # what follows a sequence's eos is the batch's padding, never sampled for it
+            gen = gen[: gen.index(eos) + 1]
+        self.generated += len(gen)
+        msg, action = _assistant_message(tokenizer.decode([t for t in gen if t != eos], skip_special_tokens=True))
+        self.messages.append(msg)
+        obs, reward, terminated, truncated, self.last = self.env.step(action)
+        self.turns += 1
+        self.total += float(reward)
+        self.error = self.error or self.last.get("error")
+        if self.error:
+            return False  # an infrastructure error: the episode is unscored, nothing more runs
+        if "tool_calls" in msg:
+            self.messages += [{"role": "tool", "name": c["function"]["name"], "content": obs["text"]} for c in msg["tool_calls"]]
+        else:
+            self.messages.append({"role": "user", "content": obs["text"]})
+        self.ended = bool(terminated)
+        return not (terminated or truncated)
+
+    def result(self, task_id: str, seed: int) -> EvalEpisode:
+        passed = self.error is None and self.ended and bool(self.env.unwrapped.passed(self.total, self.last))
+        return EvalEpisode(task_id=task_id, seed=seed, reward=self.total, passed=passed, turns=self.turns,
+                           generated_tokens=self.generated, infra_error=self.error)
 
 
 def evaluate(model: Any, tokenizer: Any, env_id: str, task_ids: Sequence[str], *, seeds: Sequence[int] = (0,),
