@@ -85,3 +85,18 @@ def test_dead_container_is_an_infrastructure_error_not_a_zero():
         assert term and "error" in info and "Infrastructure error" in obs["text"]
     finally:
         env.close()
+
+
+def test_grader_report_fields_are_bounded_whatever_their_type():
+    """A verdict's expected / got may be any value the check read (a parsed JSON file: dicts and
+    lists of any size): the report keeps each within REPORT_CAP, small ones as they are."""
+    import json
+
+    from agentgym.envs.shell.tasks import REPORT_CAP, Verdict
+
+    huge = {f"key{i}": "v" * 50 for i in range(5_000)}
+    check = Verdict(False, "wrong", "out.json", expected=huge, got=list(range(100_000))).report()["outcomes"][0]
+    assert len(json.dumps(check)) < 3 * REPORT_CAP, "expected and got are clipped"
+    assert isinstance(check["got"], str) and "truncated" in check["got"] and check["got"].startswith("[0, 1, 2")
+    small = Verdict(False, "wrong", "out.json", expected={"a": [1, 2]}, got="x" * 10_000).report()["outcomes"][0]
+    assert small["expected"] == {"a": [1, 2]} and len(small["got"]) < REPORT_CAP + 100

@@ -19,14 +19,14 @@ from typing import Any, NamedTuple
 from agentgym.actions import ToolCall
 from agentgym.sandbox import Sandbox
 from agentgym.sandbox.factory import make_sandbox
+from agentgym.transcript import clip, clip_json
 
 REPORT_CAP = 2_000  # characters of one expected / got / diff in the grader report
 
 
-def _clip(value: Any) -> Any:
-    if isinstance(value, str) and len(value) > REPORT_CAP:
-        return f"{value[:REPORT_CAP]}...({len(value)} chars)"
-    return value
+def _bounded(value: Any) -> Any:
+    """A report field within REPORT_CAP: text clipped, other values (dicts, lists) when their JSON fits."""
+    return clip(value, REPORT_CAP) if isinstance(value, str) else clip_json(value, REPORT_CAP)
 
 
 class Verdict(NamedTuple):
@@ -44,8 +44,8 @@ class Verdict(NamedTuple):
             diff = "".join(difflib.unified_diff(self.expected.splitlines(True), self.got.splitlines(True),
                                                 "expected", "got", n=1))
             why += f"\n{diff}" if diff else ""
-        check = {"description": self.name or "submission", "passed": self.passed, "expected": _clip(self.expected),
-                 "got": _clip(self.got), "reason": _clip(why)}
+        check = {"description": self.name or "submission", "passed": self.passed, "expected": _bounded(self.expected),
+                 "got": _bounded(self.got), "reason": clip(why, REPORT_CAP)}
         return {"summary": f"{'passed' if self.passed else 'failed'}: {self.detail}", "outcomes": [check]}
 
 

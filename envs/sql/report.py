@@ -19,15 +19,13 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
+from agentgym.transcript import clip
+
 #: What a preview shows: rows, and characters of one value.
 PREVIEW_ROWS, PREVIEW_CHARS = 5, 60
 #: Above this many rows an unordered result's preview is not sorted (its first rows are shown).
 PREVIEW_SORT_MAX = 2000
 MAX_SUBMISSIONS, SQL_CHARS, ERROR_CHARS = 6, 2000, 500
-
-
-def _clip(text: str, cap: int) -> str:
-    return text if len(text) <= cap else f"{text[:cap]}...({len(text)} chars)"
 
 
 def _preview_value(v: Any) -> str:
@@ -88,10 +86,10 @@ def grader_report(graded: Sequence[tuple[int, str, Any]]) -> dict[str, Any] | No
     checks: list[dict[str, Any]] = []
     submissions = []
     for name, phase, sql, res in numbered[-MAX_SUBMISSIONS:]:
-        submissions.append({"submission": name, "phase": phase, "passed": res.passed, "sql": _clip(sql, SQL_CHARS)})
+        submissions.append({"submission": name, "phase": phase, "passed": res.passed, "sql": clip(sql, SQL_CHARS)})
         if res.error:
             checks.append({"description": f"{name}: the SQL runs", "passed": False, "expected": "the SQL runs",
-                           "got": f"error: {_clip(res.error, ERROR_CHARS)}", "reason": "the submission failed to run"})
+                           "got": f"error: {clip(res.error, ERROR_CHARS)}", "reason": "the submission failed to run"})
         for o in res.outcomes:
             checks.append({"description": f"{name}: {o.description or 'result'}", "passed": o.passed,
                            "expected": o.expected, "got": o.got, "reason": o.reason})
