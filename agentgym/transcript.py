@@ -111,19 +111,22 @@ def _tests(report: dict[str, Any]) -> list[GradedTest]:
     return out
 
 
-def _checks(result: dict[str, Any]) -> list[Check]:
+def _checks(result: dict[str, Any]) -> tuple[list[Check], str | None]:
+    """The checks of a grader's result, and the key of the list they were read from (stored as
+    checks only, not a second time among the details); None when they came from a scored grade."""
     grade = result.get("grade")
     if isinstance(grade, dict) and "metric" in grade:  # a scored submission: score against the bar
         need = _score_needed(grade)
         return [Check(name=str(grade.get("metric")), passed=grade.get("passed"),
                       expected=f"reward >= {grade.get('pass_reward')}" + (f" ({grade['metric']} {need})" if need else ""),
-                      got=f"score {grade.get('score')}, reward {grade.get('reward')}", detail=str(grade.get("message", "")))]
-    outcomes = result.get("outcomes") or result.get("checks")
+                      got=f"score {grade.get('score')}, reward {grade.get('reward')}", detail=str(grade.get("message", "")))], None
+    key = "outcomes" if result.get("outcomes") else "checks"
+    outcomes = result.get(key)
     if isinstance(outcomes, list):
         return [Check(name=str(o.get("description") or o.get("name") or f"check {i + 1}"), passed=o.get("passed"),
                       expected=o.get("expected"), got=o.get("got"), detail=str(o.get("reason") or o.get("detail") or ""))
-                for i, o in enumerate(outcomes) if isinstance(o, dict)]
-    return []
+                for i, o in enumerate(outcomes) if isinstance(o, dict)], key if all(isinstance(o, dict) for o in outcomes) else None
+    return [], None
 
 
 def _score_needed(grade: dict[str, Any]) -> str:
@@ -174,9 +177,10 @@ def build_grader_report(*, passed: bool, error: str | None, truncated: bool, las
         first_line = last_observation.strip().splitlines()[0] if last_observation.strip() else ""
         summary = str(result.get("summary") or result.get("detail") or first_line)
     report = result.get("report") if isinstance(result.get("report"), dict) else result
-    details = {k: clip_json(v) for k, v in result.items() if k not in ("name", "is_error")}
+    checks, moved = _checks(result)
+    details = {k: clip_json(v) for k, v in result.items() if k not in ("name", "is_error", moved)}
     return GraderReport(verdict=verdict, summary=clip(summary, 2_000), source=source, tests=_tests(report),
-                        checks=_checks(result), details=details)
+                        checks=checks, details=details)
 
 
 __all__ = ["Check", "GraderReport", "ModelTurn", "GradedTest", "Transcript", "build_grader_report", "clip", "clip_json", "tools_hash"]

@@ -95,3 +95,19 @@ def test_web_report_of_a_page_reward_and_a_feasible_task_reported_infeasible():
     assert [(o.name, o.passed) for o in g.outcomes] == [("feasible task", False), ("answer (exact)", False), ("s: no.such.check", None)]
     with pytest.raises(KeyError):  # a broken check still fails the grading when nothing failed before it
         grade_checks(checks[1:], EpisodeEnd(), {}, {}, dict)
+
+
+def test_the_env_reports_checks_are_stored_once():
+    """The outcomes an env report lists become the report's checks; its details keep the rest
+    (summary, submissions), not a second copy of the outcomes."""
+    from agentgym.transcript import build_grader_report
+
+    outcomes = [{"description": "rows", "passed": False, "expected": "5 rows", "got": "4 rows", "reason": "short"}]
+    env_report = {"summary": "failed", "outcomes": outcomes, "submissions": [{"sql": "SELECT 1"}]}
+    g = build_grader_report(passed=False, error=None, truncated=False, last_info={}, last_observation="",
+                            env_report=env_report)
+    assert [(c.name, c.expected, c.got, c.detail) for c in g.checks] == [("rows", "5 rows", "4 rows", "short")]
+    assert g.details == {"summary": "failed", "submissions": [{"sql": "SELECT 1"}]}
+    odd = build_grader_report(passed=False, error=None, truncated=False, last_info={}, last_observation="",
+                              env_report={"checks": [*outcomes, "not a check"]})
+    assert len(odd.checks) == 1 and odd.details["checks"][1] == "not a check", "a list not wholly read as checks stays"
