@@ -16,6 +16,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from agentgym.actions import loads_or
+
 TABLE = """
 CREATE TABLE IF NOT EXISTS train_steps (
   algorithm TEXT NOT NULL, step INTEGER NOT NULL, reward REAL, pass_rate REAL, mean_turns REAL,
@@ -62,38 +64,33 @@ class TrainLog:
             fh.write(row.model_dump_json() + "\n")
 
     def rows(self, algorithm: str | None = None) -> list[StepRow]:
-        q = "SELECT * FROM train_steps" + (" WHERE algorithm = ?" if algorithm else "") + " ORDER BY algorithm, step"
-        cols = [c[1] for c in self.conn.execute("PRAGMA table_info(train_steps)")]
-        out = []
-        for values in self.conn.execute(q, (algorithm,) if algorithm else ()):
-            d = dict(zip(cols, values))
-            d["extra"] = json.loads(d["extra"] or "{}")
-            out.append(StepRow(**d))
-        return out
+        return steps_from(self.conn, algorithm)
 
     def close(self) -> None:
         self.conn.close()
 
 
+def steps_from(conn: sqlite3.Connection, algorithm: str | None = None) -> list[StepRow]:
+    """The rows of train_steps through an open connection, by algorithm and step: the one reader
+    (the trainers' own log, ``read_train_steps``, the viewer and the report). Columns added later
+    are ignored, a NULL reads as the field's default, an ``extra`` that is no JSON object as {}."""
+    q = "SELECT * FROM train_steps" + (" WHERE algorithm = ?" if algorithm else "") + " ORDER BY algorithm, step"
+    cur = conn.execute(q, (algorithm,) if algorithm else ())
+    cols = [d[0] for d in cur.description]
+    out = []
+    for values in cur:
+        d = {k: v for k, v in zip(cols, values) if v is not None}
+        extra = loads_or(d.pop("extra", None) or "{}", {})
+        out.append(StepRow(**d, extra=extra if isinstance(extra, dict) else {}))
+    return out
+
+
 def read_train_steps(root: str | Path) -> list[StepRow]:
-    """The training curve of a run directory (empty when it holds none). Opened read-only: reading
-    a sweep's directory creates no table in it."""
-    db = Path(root) / TrainLog.DB
-    if not db.is_file():
-        return []
-    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30)
-    try:
-        if not conn.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='train_steps'").fetchone():
-            return []
-        cols = [c[1] for c in conn.execute("PRAGMA table_info(train_steps)")]
-        out = []
-        for values in conn.execute("SELECT * FROM train_steps ORDER BY algorithm, step"):
-            d = dict(zip(cols, values))
-            d["extra"] = json.loads(d["extra"] or "{}")
-            out.append(StepRow(**d))
-        return out
-    finally:
-        conn.close()
+    """The training curve of a run directory (empty when it holds none), read as the viewer reads
+    it: read-only (reading a sweep's directory creates no table in it), any path."""
+    from agentgym.view.data import RunData
+
+    return RunData(root).train_steps() if (Path(root) / TrainLog.DB).is_file() else []
 
 
-__all__ = ["StepRow", "TrainLog", "read_train_steps"]
+__all__ = ["StepRow", "TrainLog", "read_train_steps", "steps_from"]

@@ -14,6 +14,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from agentgym.actions import loads_or
+
 OUTCOMES = ("error", "failed", "passed")
 OUTCOME_RANK = {o: i for i, o in enumerate(OUTCOMES)}
 _LIST_COLS = ("config_id", "task_id", "sample", "seed", "passed", "reward", "turns", "cost", "seconds", "infra_error", "error")
@@ -68,23 +70,19 @@ class RunData:
 
     def train_steps(self) -> list[Any]:
         """The training curve (trl_log.StepRow per algorithm and step, in order); [] for a sweep."""
-        from agentgym.rl.trl_log import StepRow
+        from agentgym.rl.trl_log import steps_from  # stdlib and pydantic only: no torch, no trl
 
         if not self._has("train_steps"):
             return []
         with self._conn() as c:
-            cur = c.execute("SELECT * FROM train_steps ORDER BY algorithm, step")
-            cols = [d[0] for d in cur.description]
-            rows = [dict(zip(cols, r)) for r in cur]
-        out = []
-        for r in rows:
-            try:
-                extra = json.loads(r.get("extra") or "{}")
-            except ValueError:
-                extra = {}
-            kept = {k: v for k, v in r.items() if v is not None}  # a NULL count reads as the row's default
-            out.append(StepRow(**{**kept, "extra": extra if isinstance(extra, dict) else {}}))
-        return out
+            return steps_from(c)
+
+    def train_step_count(self) -> int:
+        """How many training steps the run logged (0 for a sweep), counted by SQLite: nothing parsed."""
+        if not self._has("train_steps"):
+            return 0
+        with self._conn() as c:
+            return c.execute("SELECT COUNT(*) FROM train_steps").fetchone()[0]
 
     def configs(self) -> list[dict[str, Any]]:
         if not self._has("configs"):
@@ -133,10 +131,7 @@ class RunData:
 
 def _with_trajectory(ep: dict[str, Any]) -> dict[str, Any]:
     ep["passed"], ep["infra_error"] = bool(ep["passed"]), bool(ep["infra_error"])
-    try:
-        ep["trajectory"] = json.loads(ep["trajectory"])
-    except ValueError:
-        ep["trajectory"] = {"error": "(stored trajectory is not valid JSON)"}
+    ep["trajectory"] = loads_or(ep["trajectory"], {"error": "(stored trajectory is not valid JSON, or nested too deeply)"})
     ep["outcome"] = outcome(ep)
     return ep
 

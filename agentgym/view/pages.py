@@ -82,8 +82,8 @@ def index_page(data: RunData, q: dict[str, str], rows: list[dict[str, Any]]) -> 
             + f'<label>task <input name=task id=f-task value="{e(f_task)}" size=18 placeholder="task id contains"></label>'
             + _select("outcome", [("", "all outcomes")] + [(o, o) for o in OUTCOMES], f_out)
             + '<button type=submit id=apply>Filter</button> <a href="/">clear</a></form>')
-    steps = data.train_steps()
-    body = [f'<p id=training>Training curves: <a href="/training">{len(steps)} logged steps</a>.</p>' if steps else "",
+    steps = data.train_step_count()
+    body = [f'<p id=training>Training curves: <a href="/training">{steps} logged steps</a>.</p>' if steps else "",
             f'<p>{len(eps)} episodes: <a href="{link("/", outcome="error")}">{counts["error"]} infra errors</a> (not scored), '
             f'<a href="{link("/", outcome="failed")}">{counts["failed"]} failed</a>, '
             f'<a href="{link("/", outcome="passed")}">{counts["passed"]} passed</a>.</p>', form,
