@@ -275,3 +275,30 @@ def test_a_bird_test_case_failure_keeps_its_message_for_the_report_only():
     out = run_test_case(fn, SimpleNamespace(db_id="d"), ["SELECT 41"], ["SELECT 42"], {}, timeout_s=5)
     assert not out.passed and out.reason == "test case failed (AssertionError)", "what the agent is told: the type only"
     assert out.got == "AssertionError: expected 42, got 41" and out.expected == "the test case returns without raising"
+
+
+def test_previews_are_made_when_the_report_is_read_never_at_grading(monkeypatch):
+    """Grading that no report follows (the gold checks of validate and of BIRD loading, task builds)
+    makes no preview; reading the report after the episode makes those of the submissions it shows,
+    and a submission past the last MAX_SUBMISSIONS lets go of its rows."""
+    import agentgym
+    from agentgym.envs.sql import grading, register_sql_envs
+    from agentgym.envs.sql.report import MAX_SUBMISSIONS
+
+    made: list[str] = []
+    rows, expected = grading.preview_rows, grading.expected_preview
+    monkeypatch.setattr(grading, "preview_rows", lambda *a, **k: made.append("got") or rows(*a, **k))
+    monkeypatch.setattr(grading, "expected_preview", lambda *a, **k: made.append("expected") or expected(*a, **k))
+    register_sql_envs()
+    with agentgym.make("sql-c-lite", runtime="local") as env:
+        e = env.unwrapped
+        env.reset(options={"task_id": "retail_lite.top_entities.2022-top5"})
+        gold = e.task.phase1.gold_sql[-1]
+        for i in range(MAX_SUBMISSIONS + 2):
+            assert e.grade(gold if i % 2 else gold.replace("LIMIT 5", "LIMIT 4")).passed == bool(i % 2)
+        assert made == [], "nothing previewed while grading"
+        report = e.grader_report()
+        assert made.count("got") == made.count("expected") == MAX_SUBMISSIONS
+        assert all(o._previews is None for _, _, r in e._graded[:2] for o in r.outcomes), "older rows let go"
+    short = report["outcomes"][0]
+    assert short["got"].startswith("4 rows x 2 columns") and short["expected"].startswith("5 rows x 2 columns")

@@ -20,7 +20,7 @@ from agentgym.envs.sql.engines import EpisodeDatabase, SqlError, make_engine
 from agentgym.envs.sql.engines.dialect import transpile_cached
 from agentgym.envs.sql.grading import GradeResult, grade_fresh
 from agentgym.envs.sql.models import KBEntry, SqlTask
-from agentgym.envs.sql.report import grader_report as sql_grader_report
+from agentgym.envs.sql.report import MAX_SUBMISSIONS, grader_report as sql_grader_report
 from agentgym.envs.sql.simulator import UserSimulator
 from agentgym.envs.sql.simulator_llm import LLMUserSimulator, SimulatorFactory
 from agentgym.envs.sql.tasks import load_suite
@@ -263,7 +263,11 @@ class SqlEnvBase(AgentEnv):
         """Grade `sql` for the current phase in a fresh copy; kept for grader_report (host side)."""
         assert self.task is not None
         result = grade_phase(self.engine, self.task, self.phase, sql, timeout_s=self.timeout_s * 2)
-        self._graded = (*self._graded, (self.phase, sql, result))  # a new tuple: a fork's copy stays its own
+        graded = (*self._graded, (self.phase, sql, result))  # a new tuple: a fork's copy stays its own
+        if len(graded) > MAX_SUBMISSIONS:  # never reported from now on: let go of the rows its previews need
+            phase, old_sql, old = graded[-MAX_SUBMISSIONS - 1]
+            graded = (*graded[:-MAX_SUBMISSIONS - 1], (phase, old_sql, old.without_previews()), *graded[-MAX_SUBMISSIONS:])
+        self._graded = graded
         return result
 
     def grader_report(self) -> dict[str, Any] | None:

@@ -37,11 +37,11 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 from agentgym.envs.sql.report import expected_preview, preview_rows
 
@@ -88,9 +88,27 @@ class CheckOutcome(BaseModel):
     description: str = ""
     reason: str = ""
     # Host side only, for the grader's report stored after the episode (report.py); never put in
-    # an observation or info: they show the expected rows.
+    # an observation or info: they show the expected rows. Read them through previews().
     expected: str | None = Field(None, description="preview of the expected rows (preview_rows)")
     got: str | None = Field(None, description="preview of the rows the submission gave, or why there are none")
+    # Row previews cost a sort of up to GRADE_MAX_ROWS rows per check: made by previews(), when a
+    # report asks for them after the episode, never at grading (gold checks, task builds, BIRD loads).
+    _previews: Callable[[], tuple[str, str]] | None = PrivateAttr(None)
+
+    def previews(self) -> tuple[str | None, str | None]:
+        """(expected, got) as the grader report shows them, made on the first call."""
+        if self._previews is not None:
+            self.expected, self.got = self._previews()
+            self._previews = None
+        return self.expected, self.got
+
+    @classmethod
+    def of(cls, check: Check, passed: bool, reason: str, got: str | Callable[[], str]) -> CheckOutcome:
+        """A check's outcome whose previews (the check's expected rows; `got`, or what it returns)
+        are made only if previews() is called."""
+        out = cls(passed=passed, description=check.description, reason=reason)
+        out._previews = lambda: (expected_preview(check), got() if callable(got) else got)
+        return out
 
 
 class GradeResult(BaseModel):
@@ -105,6 +123,11 @@ class GradeResult(BaseModel):
             return f"your SQL failed: {self.error}"
         failed = [o for o in self.outcomes if not o.passed]
         return "all checks passed" if not failed else f"{len(failed)} of {len(self.outcomes)} checks failed"
+
+    def without_previews(self) -> GradeResult:
+        """A copy that no longer holds the rows its previews would be made from (for a submission
+        the report will not show)."""
+        return GradeResult.model_validate(self.model_dump())
 
 
 def normalize(value: Any) -> Any:
@@ -281,8 +304,7 @@ def judge(check: Check, actual: Sequence[Sequence[Any]], actual_columns: int | N
         tolerance=check.tolerance, default_tolerance=check.default_tolerance,
         columns=check.columns, actual_columns=actual_columns, order_by=check.order_by,
     )
-    return CheckOutcome(passed=ok, description=check.description, reason=reason, expected=expected_preview(check),
-                        got=preview_rows(actual, actual_columns, ordered=check.ordered))
+    return CheckOutcome.of(check, ok, reason, lambda: preview_rows(actual, actual_columns, ordered=check.ordered))
 
 
 def jsonable_rows(rows: Sequence[Sequence[Any]]) -> list[list[Any]]:
@@ -326,18 +348,15 @@ def grade_on(db: Any, submission: str, checks: Sequence[Check], *, timeout_s: fl
     for check in checks:
         if check.query is None:
             if res.truncated:
-                outcomes.append(CheckOutcome(passed=False, description=check.description,
-                                             reason=f"result has more than {GRADE_MAX_ROWS} rows",
-                                             expected=expected_preview(check), got=f"more than {GRADE_MAX_ROWS} rows"))
+                outcomes.append(CheckOutcome.of(check, False, f"result has more than {GRADE_MAX_ROWS} rows",
+                                                f"more than {GRADE_MAX_ROWS} rows"))
                 continue
             actual, width = res.rows, len(res.columns)
         else:
             try:
                 state = db.execute(check.query, timeout_s=timeout_s, max_rows=GRADE_MAX_ROWS)
             except SqlError as exc:
-                outcomes.append(CheckOutcome(passed=False, description=check.description,
-                                             reason=f"state query failed: {exc}", expected=expected_preview(check),
-                                             got=f"the state query failed: {exc}"))
+                outcomes.append(CheckOutcome.of(check, False, f"state query failed: {exc}", f"the state query failed: {exc}"))
                 continue
             actual, width = state.rows, len(state.columns)
         outcomes.append(judge(check, actual, width))

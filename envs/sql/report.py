@@ -3,9 +3,10 @@ failed submission explains itself in the stored episode (GraderReport.checks, ag
 
 Why a module of its own: what the agent is told during the episode (GradeResult.summary: pass or
 fail and the kind of failure) must never show expected rows, while the report a researcher reads
-afterwards should. The previews are made on the host while grading (CheckOutcome.expected/got),
-kept on the env (SqlEnvBase.grade), never put in an observation or info, and read through
-env.grader_report() once the episode has ended (agentgym/rollout.py, Trajectory.finish).
+afterwards should. Grading keeps what the previews are made from (CheckOutcome.previews) on the
+env (SqlEnvBase.grade), never in an observation or info; the previews themselves are made only
+when env.grader_report() is read once the episode has ended (agentgym/rollout.py,
+Trajectory.finish), so grading that no report follows (gold checks, task builds) never pays for them.
 
 Bounded: PREVIEW_ROWS rows of each result with its row and column counts, values clipped to
 PREVIEW_CHARS characters (blobs to their first bytes), the last MAX_SUBMISSIONS submissions of an
@@ -91,8 +92,9 @@ def grader_report(graded: Sequence[tuple[int, str, Any]]) -> dict[str, Any] | No
             checks.append({"description": f"{name}: the SQL runs", "passed": False, "expected": "the SQL runs",
                            "got": f"error: {clip(res.error, ERROR_CHARS)}", "reason": "the submission failed to run"})
         for o in res.outcomes:
+            expected, got = o.previews()
             checks.append({"description": f"{name}: {o.description or 'result'}", "passed": o.passed,
-                           "expected": o.expected, "got": o.got, "reason": o.reason})
+                           "expected": expected, "got": got, "reason": o.reason})
     name, _, _, last = numbered[-1]
     why = next((o.reason for o in last.outcomes if not o.passed and o.reason), "")
     summary = f"{name}: {last.summary}" + (f" ({why})" if why else "")
