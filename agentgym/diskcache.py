@@ -15,7 +15,6 @@ half-made work. The rules every cache here follows:
 from __future__ import annotations
 
 import fcntl
-import glob
 import os
 import shutil
 import tempfile
@@ -25,6 +24,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TypeVar
+
+from agentgym.staging import leftover_stages, staged_dir
 
 T = TypeVar("T")
 
@@ -111,16 +112,10 @@ def publish_dir(dest: str | os.PathLike[str], make: Callable[[Path], T], *, read
         if dest.exists():
             _discard(dest)
         _drop_orphans(dest)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.tmp-", dir=dest.parent))
-        try:
-            tmp.chmod(0o755)  # mkdtemp's 0700 would differ from a folder made with mkdir
+        with staged_dir(dest) as tmp:  # renamed to dest, which does not exist (we hold its lock): atomic
             value = make(tmp)
             if not (tmp / ready).exists():
                 raise RuntimeError(f"building cache entry {dest} wrote no {ready}")
-            os.rename(tmp, dest)  # dest does not exist (we hold its lock): atomic
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
         return value
 
 
@@ -133,7 +128,7 @@ def _discard(path: Path) -> None:
 
 def _drop_orphans(dest: Path) -> None:
     """Delete temps a killed builder of dest left; call only while holding dest's lock."""
-    for left in dest.parent.glob(f".{glob.escape(dest.name)}.tmp-*"):
+    for left in leftover_stages(dest):
         if left.is_dir() and not left.is_symlink():
             shutil.rmtree(left, ignore_errors=True)
         else:

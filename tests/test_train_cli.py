@@ -84,3 +84,37 @@ def test_check_passes_a_good_config_through_the_real_entry_point(tmp_path, base)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith("ok: grpo on ") and "tasks of shell-fixture" in proc.stdout
     assert _nothing_written(base)
+
+
+@pytest.mark.parametrize("fails", [False, True])
+def test_the_run_is_published_whole_or_not_at_all(tmp_path, base, monkeypatch, fails):
+    """run_train trains into a staging folder beside OUT: renamed to OUT (a new folder's mode, not
+    mkdtemp's 0700) when training returns, deleted when it raises. Training is stubbed: it writes a
+    file, then returns or crashes."""
+    import transformers
+
+    from agentgym.rl import trl_grpo
+    from agentgym.rl.trl_train import TrainConfig, run_train
+
+    monkeypatch.setattr(transformers.AutoTokenizer, "from_pretrained", staticmethod(lambda path: "tok"))
+    monkeypatch.setattr(transformers.AutoModelForCausalLM, "from_pretrained", staticmethod(lambda path: "model"))
+
+    def train_grpo(model, tok, env, tasks, out, settings, env_kwargs=None):
+        (out / "final").mkdir()
+        if fails:
+            raise RuntimeError("training crashed")
+        return trl_grpo.GRPOOutcome(final_model=str(out / "final"), steps=1, episodes=0, rows=[])
+
+    monkeypatch.setattr(trl_grpo, "train_grpo", train_grpo)
+    cfg = TrainConfig(**base)
+    if fails:
+        with pytest.raises(RuntimeError, match="training crashed"):
+            run_train(cfg)
+        assert _nothing_written(base)
+        return
+    out = run_train(cfg)["out"]
+    (tmp_path / "plain").mkdir()
+    from pathlib import Path
+
+    assert [p.name for p in Path(out).parent.iterdir()] == ["out"] and (Path(out) / "final").is_dir()
+    assert Path(out).stat().st_mode == (tmp_path / "plain").stat().st_mode

@@ -20,9 +20,6 @@ and ``--out`` must not exist yet (an export never mixes with an older one).
 from __future__ import annotations
 
 import json
-import os
-import secrets
-import shutil
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Literal
@@ -33,6 +30,7 @@ from agentgym.actions import loads_or
 from agentgym.rl.groups import make_batch
 from agentgym.rl.records import TokenEpisode
 from agentgym.rl.splits import SPLITS, check_split, split_of
+from agentgym.staging import staged_dir
 
 TOKENS_FILE = "tokens.jsonl"
 SWEEP_DB = "results.sqlite"
@@ -252,17 +250,8 @@ def export_run(run: str | Path, fmt: str, out: str | Path, *, split: str | None 
     if not any(rows.values()):
         raise ExportError(f"nothing to export from {run}: no usable {'passed ' if fmt == 'sft' else ''}episode"
                           f"{' of the ' + split + ' split' if split else ''} (skipped: {skipped})")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    # mkdir, not mkdtemp: mkdtemp's 0700 would stay on OUT after the rename (a trainer running as
-    # another user could not read it); mkdir gives what the umask gives any new folder
-    tmp = out.parent / f".{out.name}.{os.getpid()}.{secrets.token_hex(4)}.partial"
-    tmp.mkdir()
-    try:
+    with staged_dir(out) as tmp:
         files = _write(tmp, fmt, rows)
-        tmp.rename(out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return ExportSummary(format=fmt, out=str(out), rows={s: len(v) for s, v in rows.items()}, skipped=skipped, files=files)  # type: ignore[arg-type]
 
 

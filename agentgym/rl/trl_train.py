@@ -4,8 +4,8 @@ Why checks first and a staging directory: a training run is long, and a typo fou
 model loaded wastes minutes, while a crash half-way must not leave an output directory that looks
 like a finished run. So every input is checked before anything is written (unknown keys, unknown
 env or split, a model path that does not exist, an SFT export that is not there), each failure is
-one line that says what to do, and the run writes into OUT.partial-* that becomes OUT only when
-it finished (removed when it failed).
+one line that says what to do, and the run writes into a hidden .OUT.tmp-* beside it that becomes
+OUT only when it finished (removed when it failed).
 
 Config (YAML)::
 
@@ -23,8 +23,6 @@ Config (YAML)::
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any, Literal
 
@@ -34,6 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from agentgym.rl.device import DeviceError, resolve_device
 from agentgym.rl.trl_grpo import GRPOSettings
 from agentgym.rl.trl_sft import SFTSettings
+from agentgym.staging import staged_dir
 
 
 class TrainConfigError(ValueError):
@@ -141,10 +140,7 @@ def run_train(cfg: TrainConfig) -> dict[str, Any]:
     import transformers
 
     out = Path(cfg.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    stage = Path(tempfile.mkdtemp(prefix=out.name + ".partial-", dir=out.parent))
-    stage.chmod(0o755)  # mkdtemp makes it 0700 and the rename keeps that: a model folder others can read
-    try:
+    with staged_dir(out) as stage:  # renamed onto out (absent, or the empty folder check() allowed) when done
         tok = transformers.AutoTokenizer.from_pretrained(cfg.model)
         model = transformers.AutoModelForCausalLM.from_pretrained(cfg.model)
         if cfg.algorithm == "sft":
@@ -162,12 +158,6 @@ def run_train(cfg: TrainConfig) -> dict[str, Any]:
             from agentgym.rl.trl_grpo import train_grpo
 
             result = train_grpo(model, tok, cfg.env, tasks, stage, cfg.grpo, env_kwargs=cfg.env_kwargs).model_dump(exclude={"rows"})
-        if out.exists():
-            out.rmdir()  # checked empty above
-        stage.rename(out)
-    except BaseException:
-        shutil.rmtree(stage, ignore_errors=True)
-        raise
     result["final_model"] = str(out / "final")
     return {"out": str(out), "algorithm": cfg.algorithm, "env": cfg.env, "split": cfg.split, "tasks": tasks, **result}
 
