@@ -27,7 +27,7 @@ import swe_fixture
 HERE = Path(testrun.__file__).parent
 
 
-def _run(repo: Path, tests: list[str], timeout: int = 60) -> testrun.RunOutcome:
+def _run(repo: Path, tests: list[str], timeout: int = 60, python: str = sys.executable) -> testrun.RunOutcome:
     scratch = repo.parent / "scratch"
     scratch.mkdir(exist_ok=True)
     for name in testrun.HARNESS:
@@ -35,7 +35,7 @@ def _run(repo: Path, tests: list[str], timeout: int = 60) -> testrun.RunOutcome:
     secret = "s3cret" + repo.name
     key = scratch / "k.key"
     key.write_text(secret)
-    cmd = testrun.command(sys.executable, str(scratch), str(key), ["-rA", "-p", "no:cacheprovider", "--rootdir=.", *tests],
+    cmd = testrun.command(python, str(scratch), str(key), ["-rA", "-p", "no:cacheprovider", "--rootdir=.", *tests],
                           [], timeout)
     proc = subprocess.run(["bash", "-c", cmd], cwd=repo, capture_output=True, text=True, timeout=timeout + 30,
                           env={"PATH": "/usr/bin:/bin", "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"})
@@ -69,6 +69,28 @@ def test_a_pytest_py_at_the_repository_root_does_not_take_over(repo):
     (repo / "json.py").write_text("raise SystemExit('shadowed json')\n")
     run = _run(repo, ["tests/test_ops.py"])
     assert run.fault is None and run.results["tests/test_ops.py::test_clamp_upper"] == "FAILED", run.log
+
+
+def test_a_pth_file_the_agent_planted_never_runs_in_the_supervisor(repo, tmp_path):
+    """On the local runtime the agent can write into the environment's site-packages: a .pth file
+    there runs at every start of that interpreter with site. The supervisor (the process that holds
+    the secret) starts with -I -S, so it never runs it; the test process needs site and does."""
+    import sysconfig
+    import venv
+
+    env = tmp_path / "venv"
+    venv.create(env, with_pip=False, symlinks=True)
+    python = env / "bin" / "python"
+    site = Path(subprocess.run([str(python), "-I", "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                               capture_output=True, text=True, check=True).stdout.strip())
+    log = tmp_path / "pth-ran.log"
+    (site / "deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")  # pytest, for the test process
+    (site / "planted.pth").write_text(f"import sys; open({str(log)!r}, 'a').write(' '.join(sys.argv) + '\\n')\n")
+    run = _run(repo, ["tests/test_ops.py"], python=str(python))
+    assert run.fault is None and run.results["tests/test_ops.py::test_add"] == "PASSED", run.log
+    ran = log.read_text().splitlines()
+    assert any("runner_boot.py" in line for line in ran), ran  # the .pth is live where site runs
+    assert not any("runner_supervisor.py" in line for line in ran), ran
 
 
 def test_an_exit_at_import_is_a_run_cut_short(repo):

@@ -1,7 +1,8 @@
 """Supervise the grading test run: the only process whose word the grader takes.
 
 Runs INSIDE the grading sandbox as the parent of the test process (runner_boot.py), under the
-instance's interpreter with -I; Python 3.6+ and the standard library only. It
+instance's interpreter with -I -S (no site, so no .pth file runs here); Python 3.6+ and the
+standard library only. It
 - reads the grader's one-time secret from a file and deletes it before anything of the
   repository runs, and makes itself non-dumpable (no /proc/PID/mem, fd or environ for others of
   its user) and a child subreaper (orphans of the run become its children);

@@ -107,7 +107,9 @@ def command(python: str, scratch: str, secret_file: str, pytest_args: list[str],
     cfg = json.dumps({"fd": "@RECORD_FD@", "plugin": f"{scratch}/runner_plugin.py", "path": pythonpath,
                       "isolate": isolate, "plugins": plugins})
     child = [python, "-I", f"{scratch}/runner_boot.py", cfg, *pytest_args]
-    return " ".join([python, "-I", q(f"{scratch}/runner_supervisor.py"), q(secret_file), str(int(timeout)),
+    # The supervisor is standard library only: -S keeps site, and so any .pth file the agent's
+    # work or the reinstall step left in site-packages, out of the process that holds the secret.
+    return " ".join([python, "-I", "-S", q(f"{scratch}/runner_supervisor.py"), q(secret_file), str(int(timeout)),
                      str(MAX_OUTPUT), "--", *(a if a == python else q(a) for a in child)])
 
 
