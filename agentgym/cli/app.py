@@ -249,11 +249,20 @@ def gc(
     all_: Annotated[bool, typer.Option("--all", help="remove every agentgym resource, not only orphans")] = False,
     run_id: Annotated[Optional[str], typer.Option("--run", help="remove what one run id left")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="list, remove nothing")] = False,
+    sweep: Annotated[Optional[str], typer.Option("--sweep", metavar="ID|RUN_DIR", help="only what one sweep left "
+                                                 "(label agentgym.sweep=ID; a run directory names its sweep on the "
+                                                 "machine that drove it), and only where the owner process is dead")] = None,
 ) -> None:
     """Remove containers, networks, volumes and snapshots left by agentgym processes that died."""
     from agentgym.sandbox.reaper import gc as run_gc
 
-    report = run_gc(all=all_, run=run_id, dry_run=dry_run)
+    where = None
+    if sweep is not None:
+        if all_ or run_id is not None:
+            _fail("--sweep removes only what that sweep's dead processes left; drop --all / --run")
+        where = {"agentgym.sweep": _sweep_id(sweep)}
+        console.print(f"sweep {where['agentgym.sweep']}: resources whose owner process is dead", highlight=False)
+    report = run_gc(all=all_, run=run_id, dry_run=dry_run, where=where)
     verb = "would remove" if dry_run else "removed"
     for kind in ("containers", "images", "networks", "volumes", "local_dirs"):
         items = getattr(report, kind)
@@ -262,6 +271,20 @@ def gc(
         err.print(f"[red]could not remove:[/] {e}")
     if report.errors:
         raise typer.Exit(1)
+
+
+def _sweep_id(value: str) -> str:
+    """gc --sweep's label value: a sweep's run directory (as the Ray executor labels it), else the ID itself."""
+    from pathlib import Path
+
+    from agentgym.distributed.ray_executor import sweep_label
+
+    if Path(value).is_dir():
+        return sweep_label(value)
+    if not value.strip() or "/" in value:
+        _fail(f"--sweep {value!r}: give a sweep ID (the agentgym.sweep label, e.g. `docker ps --filter label=agentgym.sweep "
+              "--format '{{.Label \"agentgym.sweep\"}}'`) or an existing run directory")
+    return value
 
 
 @images_app.command("build")
