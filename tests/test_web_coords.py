@@ -133,6 +133,19 @@ def test_wheel_scrolls_a_disabled_textarea(env):
     assert obs["last_action_error"] == "" and js(env, "document.getElementById('ta').scrollTop") > 0
 
 
+def test_the_observation_after_scroll_shows_the_page_scrolled(env):
+    """scroll lands a frame or more after Playwright's wheel returns: the step waits for it (as
+    wheel does), so the boxes in the page text it returns are those of the scrolled page."""
+    env.reset()
+    js(env, "(() => { document.body.style.height = '5000px'; document.getElementById('next').style.top = '3000px'; })()")
+    ident = env.element_id("#next")
+    at = re.compile(rf"^\s*\[{ident}\] .*@20,(-?\d+),\d+,\d+$", re.M)
+    y = 0
+    for dy in (400, 900, -700, 1500, -2100):  # never past an end of the page: each lands whole
+        obs, y = act(env, "scroll", dy=dy), y + dy
+        assert obs["last_action_error"] == "" and int(at.search(obs["text"])[1]) == 3000 - y, (dy, y, obs["text"])
+
+
 def test_select_text_selects_it_with_the_mouse(env):
     env.reset()
     para = env.element_id("#para")

@@ -17,6 +17,7 @@ from agentgym.envs.web.actionerrors import check_unblocked, explain
 from agentgym.envs.web.navwait import NAV_TIMEOUT_MS, NavWatch
 from agentgym.envs.web.observation import PROBE_JS
 from agentgym.envs.web.pagecalls import CRASHED, BrowserActionError, navigating as _navigating, page_call
+from agentgym.envs.web.pointer import wheel_landed
 
 MAX_TABS = 16  # a page opening popups in a loop gets no more (the browser is shared with other episodes)
 
@@ -145,7 +146,7 @@ class BrowserActions:
             loc, _ = await self._element(ident, need_visible=False)
             await self._do(loc.scroll_into_view_if_needed(), f"scroll to [{ident}]")
             return f"scrolled [{ident}] into view"
-        await self._do(self.page.mouse.wheel(dx, dy), "scroll")
+        await self._do(page_call(wheel_landed(self.page, dx, dy)), "scroll")
         return f"scrolled by ({dx}, {dy})"
 
     async def drag(self, source: str, target: str) -> str:

@@ -82,6 +82,17 @@ WHEEL_ARM_JS = """() => { window[Symbol.for('agentgym.wheel')] = new Promise((r)
 WHEEL_WAIT_JS = "() => window[Symbol.for('agentgym.wheel')]"
 
 
+async def wheel_landed(page: Any, dx: float, dy: float) -> None:
+    """Turn the wheel where the mouse is and return once the scroll has landed (WHEEL_ARM_JS), so
+    the observation that follows shows it: the wheel and scroll tools both end here."""
+    await page.evaluate(WHEEL_ARM_JS)
+    await page.mouse.wheel(dx, dy)
+    try:  # Playwright does not wait for the scroll: wait for it
+        await page.evaluate(WHEEL_WAIT_JS)
+    except Exception:  # noqa: BLE001 - the document went away meanwhile: nothing to wait for
+        pass
+
+
 class PointerActions:
     """Session's coordinate actions; Session (and BrowserActions) provide the attributes below."""
 
@@ -169,12 +180,7 @@ class PointerActions:
 
         async def turn() -> None:  # at the point, whatever is there (a disabled element too)
             await page.mouse.move(x, y)
-            await page.evaluate(WHEEL_ARM_JS)
-            await page.mouse.wheel(dx, dy)
-            try:  # Playwright does not wait for the scroll: wait for it, so the observation shows it
-                await page.evaluate(WHEEL_WAIT_JS)
-            except Exception:  # noqa: BLE001 - the document went away meanwhile: nothing to wait for
-                pass
+            await wheel_landed(page, dx, dy)
 
         await self._do(page_call(turn()), f"wheel at ({x:g}, {y:g})")
         return f"turned the wheel by ({dx}, {dy}) at ({x:g}, {y:g})"
