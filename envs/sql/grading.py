@@ -87,12 +87,11 @@ class CheckOutcome(BaseModel):
     passed: bool
     description: str = ""
     reason: str = ""
-    # Host side only, for the grader's report stored after the episode (report.py); never put in
-    # an observation or info: they show the expected rows. Read them through previews().
+    # Host side only, for the grader's report after the episode (report.py), never in an observation
+    # or info: they show the expected rows. Read through previews(): a row preview (a sort of up to
+    # GRADE_MAX_ROWS rows) is made when a report asks, never at grading (gold checks, task builds).
     expected: str | None = Field(None, description="preview of the expected rows (preview_rows)")
     got: str | None = Field(None, description="preview of the rows the submission gave, or why there are none")
-    # Row previews cost a sort of up to GRADE_MAX_ROWS rows per check: made by previews(), when a
-    # report asks for them after the episode, never at grading (gold checks, task builds, BIRD loads).
     _previews: Callable[[], tuple[str, str]] | None = PrivateAttr(None)
 
     def previews(self) -> tuple[str | None, str | None]:
@@ -104,8 +103,7 @@ class CheckOutcome(BaseModel):
 
     @classmethod
     def of(cls, check: Check, passed: bool, reason: str, got: str | Callable[[], str]) -> CheckOutcome:
-        """A check's outcome whose previews (the check's expected rows; `got`, or what it returns)
-        are made only if previews() is called."""
+        """A check's outcome; its previews (expected rows; `got`, or what it returns) wait for previews()."""
         out = cls(passed=passed, description=check.description, reason=reason)
         out._previews = lambda: (expected_preview(check), got() if callable(got) else got)
         return out
@@ -125,8 +123,7 @@ class GradeResult(BaseModel):
         return "all checks passed" if not failed else f"{len(failed)} of {len(self.outcomes)} checks failed"
 
     def without_previews(self) -> GradeResult:
-        """A copy that no longer holds the rows its previews would be made from (for a submission
-        the report will not show)."""
+        """A copy without the rows its previews would be made from (a submission no report shows)."""
         return GradeResult.model_validate(self.model_dump())
 
 
