@@ -20,6 +20,7 @@ from agentgym.models.base import (
     ChatResult,
     ChatUsage,
     Choice,
+    ContextWindowExceeded,
     ModelBackend,
     TokenSample,
     parse_tool_calls,
@@ -142,6 +143,29 @@ class TransformersBackend(ModelBackend):
         self.lm = transformers.AutoModelForCausalLM.from_pretrained(model, **model_kwargs).to(self.device)
         self._lock = threading.Lock()
 
+    def context_window(self) -> int | None:
+        """The most positions the model takes (prompt and generated ids together), from its config;
+        None when the config names none."""
+        cfg = getattr(self.lm, "config", None)
+        for name in ("max_position_embeddings", "n_positions", "max_sequence_length", "seq_length"):
+            value = getattr(cfg, name, None)
+            if isinstance(value, int) and value > 0:
+                return value
+        return None
+
+    def _room(self, prompt_len: int, max_tokens: int) -> int:
+        """max_tokens, cut to what the context window leaves after the prompt. A prompt that fills
+        the window is ContextWindowExceeded, as a server's context-length 400 is: the episode ends
+        as truncated ('max_context'), where a model past its positions would crash (learned
+        positions) or go on with positions it was never trained on (rotary ones)."""
+        window = self.context_window()
+        if window is None:
+            return max_tokens
+        if prompt_len >= window:
+            raise ContextWindowExceeded(f"TransformersBackend({self.model!r}): the conversation is {prompt_len} tokens and "
+                                        f"the model's context window is {window} (max_position_embeddings): nothing fits")
+        return min(max_tokens, window - prompt_len)
+
     def _generate(self, messages, tools, n, temperature, max_tokens, seed) -> ChatResult:
         torch = self._torch
         if self.tokenizer is None:
@@ -151,6 +175,7 @@ class TransformersBackend(ModelBackend):
         enc = self.tokenizer.apply_chat_template(messages, tools=tools, add_generation_prompt=True, return_tensors="pt", return_dict=True)
         ids = enc["input_ids"].to(self.device)
         mask = enc["attention_mask"].to(self.device) if "attention_mask" in enc else None
+        max_tokens = self._room(ids.shape[1], max_tokens)
         sample = temperature > 0
         with self._lock, torch.no_grad():
             if seed is not None:  # under the lock: another thread's seed must not land between this and generate
@@ -190,6 +215,7 @@ class TransformersBackend(ModelBackend):
         if not stops:
             raise ValueError(f"TransformersBackend({self.model!r}) knows no stop id (its generation config and tokenizer "
                              "name no eos); pass stop_ids= (e.g. the chat format's)")
+        max_tokens = self._room(len(prompt_ids), max_tokens)
         ids = torch.tensor([list(prompt_ids)], device=self.device)
         sample = temperature > 0
         with self._lock, torch.no_grad():
