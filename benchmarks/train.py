@@ -24,7 +24,9 @@ leaves out the sandbox's absolute path (`show_workdir=False`: on the local runti
 temporary path per sandbox, noise a model this small cannot learn to ignore from a few examples;
 tools, tasks and grading are unchanged). Writes OUT/seed-N/{sft,grpo}/ (models, results.sqlite
 with train_steps, train_log.jsonl), OUT/summary.json and OUT/reward.svg (bars with intervals). The
-run is CPU only (the trainers are configured with use_cpu). The script prints figures; what they mean is in the note it prints at the end, computed from
+run is on the CPU unless --device cuda (or auto) is given; `--preset gpu` sizes it for one GPU (a
+bigger model, more steps, rollouts and samples; flags given explicitly still win), and
+scripts/gpu_train_demo.sh runs it on a machine with no internet. The script prints figures; what they mean is in the note it prints at the end, computed from
 them, not written in advance.
 """
 
@@ -44,6 +46,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import agentgym  # noqa: E402
 from agentgym.rl import tinymodel  # noqa: E402
+from agentgym.rl.device import DeviceError, gpu_name, resolve_device  # noqa: E402
 from agentgym.rl.splits import split_of  # noqa: E402
 from agentgym.rl.trl_env import environment_class, tool_schemas  # noqa: E402
 from agentgym.rl.trl_eval import evaluate  # noqa: E402
@@ -52,6 +55,13 @@ from agentgym.rl.trl_log import read_train_steps  # noqa: E402
 from agentgym.rl.trl_sft import SFTSettings, reference_conversations, train_sft  # noqa: E402
 
 STAGES = ("base", "sft", "grpo")
+# --preset gpu: sized for one H100 in under ~8 minutes for 3 seeds (estimated, not yet measured on one: the
+# env's tool calls run on the CPU either way); every flag given on the command line overrides it
+PRESETS: dict[str, dict[str, Any]] = {
+    "cpu": {},
+    "gpu": {"device": "cuda", "threads": 4, "hidden": 256, "layers": 4, "warm_steps": 80, "sft_steps": 300, "sft_lr": 3e-3,
+            "grpo_steps": 20, "grpo_lr": 1e-3, "num_generations": 16, "prompts_per_step": 2, "eval_samples": 16},
+}
 
 
 def interval(xs: list[float]) -> dict[str, Any]:
@@ -76,7 +86,7 @@ def build_tokenizer(convs: list[dict[str, Any]], shown: list[dict[str, Any]]):
 def run_seed(seed: int, args: argparse.Namespace, tok: Any, convs: list[dict[str, Any]], shown: list[dict[str, Any]],
              train: list[str], test: list[str], kw: dict[str, Any], out: Path) -> dict[str, Any]:
     t_seed = time.perf_counter()
-    model = tinymodel.build_model(tok, hidden=args.hidden, layers=args.layers, heads=4, seed=seed)
+    model = tinymodel.build_model(tok, hidden=args.hidden, layers=args.layers, heads=4, seed=seed).to(args.device)
     statements = [m["content"] for c in convs for m in c["messages"][:2] if m["role"] == "user"]
     tinymodel.warm_start(model, tok, statements, shown, steps=args.warm_steps, seed=seed)
     ev = {"max_turns": args.max_turns, "max_new_tokens": args.max_new_tokens, "tools": shown}
@@ -86,7 +96,7 @@ def run_seed(seed: int, args: argparse.Namespace, tok: Any, convs: list[dict[str
 
     def measure(stage: str) -> None:
         nonlocal gen_tokens, gen_seconds
-        model.to("cpu")
+        model.to(args.device)  # where the trainer left it: generation runs on the training device
         for name, tasks in (("train", train), ("test", test)):
             if not tasks:
                 res["reward"][f"{stage}/{name}"] = res["pass_rate"][f"{stage}/{name}"] = res["reward_greedy"][f"{stage}/{name}"] = None
@@ -106,7 +116,8 @@ def run_seed(seed: int, args: argparse.Namespace, tok: Any, convs: list[dict[str
     measure("base")
     t0 = time.perf_counter()
     sft = train_sft(model, tok, convs, out / f"seed-{seed}" / "sft",
-                    SFTSettings(steps=args.sft_steps, learning_rate=args.sft_lr, batch_size=4, seed=seed), tools=shown)
+                    SFTSettings(steps=args.sft_steps, learning_rate=args.sft_lr, batch_size=4, seed=seed,
+                                device=args.device, bf16=args.bf16), tools=shown)
     res["train_seconds"]["sft"] = time.perf_counter() - t0
     sft_rows = [r for r in read_train_steps(out / f"seed-{seed}" / "sft") if r.algorithm == "sft"]
     res["tokens"]["sft"] = max((r.tokens or 0) for r in sft_rows) if sft_rows else 0
@@ -118,7 +129,7 @@ def run_seed(seed: int, args: argparse.Namespace, tok: Any, convs: list[dict[str
                                    learning_rate=args.grpo_lr, temperature=args.temperature, max_turns=args.max_turns,
                                    max_completion_length=args.max_completion_length, seed=seed,
                                    format_reward=args.format_reward, beta=args.beta, loss_type=args.loss_type,
-                                   mask_truncated_completions=args.mask_truncated), env_kwargs=kw)
+                                   mask_truncated_completions=args.mask_truncated, device=args.device, bf16=args.bf16), env_kwargs=kw)
     res["train_seconds"]["grpo"] = time.perf_counter() - t0
     res["tokens"]["grpo"] = max((r.extra.get("num_tokens", 0) for r in grpo.rows), default=0)
     res["grpo_curve"] = [{"step": r.step, "reward": r.reward, "pass_rate": r.pass_rate, "mean_turns": r.mean_turns,
@@ -205,7 +216,17 @@ def main() -> None:
     ap.add_argument("--max-turns", type=int, default=3)
     ap.add_argument("--max-new-tokens", type=int, default=80)
     ap.add_argument("--max-completion-length", type=int, default=192)
+    ap.add_argument("--preset", choices=sorted(PRESETS), default="cpu", help="cpu: the defaults above; gpu: sized for one "
+                    "GPU (" + ", ".join(f"{k}={v}" for k, v in PRESETS["gpu"].items()) + "); explicit flags override it")
+    ap.add_argument("--device", choices=["auto", "cpu", "cuda"], default="cpu", help="where models train and generate "
+                    "(auto: the GPU when torch sees one)")
+    ap.add_argument("--bf16", action="store_true", help="bf16 mixed precision in SFT and GRPO, on a GPU that supports it")
+    ap.set_defaults(**PRESETS[ap.parse_known_args()[0].preset])
     args = ap.parse_args()
+    try:
+        args.device = resolve_device(args.device)  # cpu or cuda from here on
+    except DeviceError as exc:
+        ap.error(str(exc))
     os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")
     import torch
 
@@ -222,6 +243,9 @@ def main() -> None:
                     f"SFT {args.sft_steps} steps, GRPO {args.grpo_steps} steps x {args.prompts_per_step} tasks x {args.num_generations} rollouts, "
                     f"lr {args.grpo_lr}, beta {args.beta}, loss {args.loss_type}, max completion {args.max_completion_length}"
                     + (" (truncated masked)" if args.mask_truncated else ""))
+    if args.preset != "cpu" or args.device != "cpu":
+        settings.append(f"preset {args.preset} on {args.device}" + (f" ({gpu_name()})" if args.device == "cuda" else "")
+                        + f", model hidden {args.hidden} x {args.layers} layers" + (", bf16" if args.bf16 else ""))
     train, test = split_tasks(args.env, kw)
     convs = reference_conversations(args.env, train, env_kwargs=kw, max_turns=args.max_turns, repeats=args.sft_repeats)
     shown = tool_schemas(environment_class(args.env, env_kwargs=kw))  # the tools as GRPOTrainer renders them
@@ -239,7 +263,8 @@ def main() -> None:
                   "parameters": runs[0]["parameters"]},
         "reward": {}, "reward_greedy": {}, "pass_rate": {},
         "wall_seconds": round(wall, 1), "seed_seconds": [r["seconds"] for r in runs], "cpus": os.cpu_count(),
-        "torch_threads": args.threads, "load_before": load_before, "load_after": [round(x, 2) for x in os.getloadavg()],
+        "torch_threads": args.threads, "preset": args.preset, "device": args.device, "gpu": gpu_name() if args.device == "cuda" else None,
+        "bf16": args.bf16, "load_before": load_before, "load_after": [round(x, 2) for x in os.getloadavg()],
         "settings_note": "; ".join(settings),
     }
     for key in runs[0]["reward"]:
