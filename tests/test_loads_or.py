@@ -53,3 +53,12 @@ def test_readers_parse_what_parses():
     assert _with_object_args({"id": "c", "function": {"name": "f", "arguments": {"y": 2}}})["function"]["arguments"] == {"y": 2}
     assert _with_object_args({"id": "c", "function": {"name": "f"}})["function"]["arguments"] == {}
     assert _call_with_object_args({"function": {"name": "f", "arguments": "[1]"}})["function"]["arguments"] == [1]
+
+
+def test_the_viewer_reads_a_stored_trajectory_too_deep_to_parse_as_a_note():
+    """A trajectory stored nested past the recursion limit (the model's tool-call arguments are kept
+    as objects) raised RecursionError out of the viewer's and report's episode reads."""
+    from agentgym.view.data import _with_trajectory
+
+    ep = _with_trajectory({"passed": 1, "infra_error": 0, "trajectory": BAD["deep"]})
+    assert "nested too deeply" in ep["trajectory"]["error"] and ep["outcome"] == "passed"
