@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 AG := $(VENV)/bin/agentgym
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: install engine browser images test demo bench train-demo clean
+.PHONY: install engine browser images test demo bench train-demo train-demo-gpu clean
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -48,6 +48,16 @@ demo: install browser
 # shell fixture, reward before/after on train and held-out tasks over 3 seeds (not part of `make test`).
 train-demo: install
 	$(PY) benchmarks/train.py --out runs/train-demo
+
+# The same demo on one GPU (benchmarks/train.py --preset gpu): runs here where python3's torch sees a
+# GPU; otherwise says how to run it on a GPU machine without internet (README, training section).
+train-demo-gpu:
+	@if python3 -c 'import sys, torch; sys.exit(0 if torch.cuda.is_available() else 1)' 2>/dev/null; then \
+		[ -f .wheels/requirements.txt ] || scripts/gpu_wheelhouse.sh; PYTHON=python3 scripts/gpu_train_demo.sh; \
+	else \
+		echo "python3 here sees no CUDA GPU. 1) here (PyPI reachable): scripts/gpu_wheelhouse.sh   (fills .wheels/, ~18 MiB)"; \
+		echo "2) on the GPU machine, repo root, .wheels/ copied along: OUT=DIR scripts/gpu_train_demo.sh   (DIR/summary.json, reward.svg)"; \
+	fi
 
 bench: install engine images
 	$(PY) benchmarks/sandbox.py
