@@ -82,3 +82,28 @@ def test_readme_training_snippets_import_what_exists(section):
             elif isinstance(node, ast.Import):
                 for alias in node.names:
                     importlib.import_module(alias.name)
+
+
+def test_rl_export_rows_are_what_readme_says(tmp_path):
+    """README: response_ids is each turn's env/template ids (mask 0) then its sampled ids (mask 1), so
+    prompt_ids + response_ids is the whole sequence; logprobs 0.0 under mask 0; advantage = reward - group mean."""
+    import pandas as pd
+
+    from agentgym.rl.export import append_episodes
+    from agentgym.rl.records import TokenEpisode, TokenTurn
+
+    def episode(i: int, reward: float) -> TokenEpisode:
+        turns = [TokenTurn(completion_ids=[10, 11], logprobs=[-0.1, -0.2]),
+                 TokenTurn(context_ids=[20, 21, 22], completion_ids=[12], logprobs=[-0.3])]
+        return TokenEpisode(episode_id=f"hello@0/{i}", group_id="hello@0", env_id="shell-fixture", task_id="hello",
+                            split="train", seed=i, prompt_ids=[1, 2], turns=turns, reward=reward, passed=reward == 1.0)
+
+    append_episodes(tmp_path / "run", [episode(0, 1.0), episode(1, 0.0), episode(2, 0.0), episode(3, 0.0)])
+    res = CliRunner().invoke(app, ["export", str(tmp_path / "run"), "--format", "rl", "--out", str(tmp_path / "rl")])
+    assert res.exit_code == 0, res.stderr
+    rows = pd.read_parquet(tmp_path / "rl" / "train.parquet").to_dict("records")
+    for row in rows:
+        assert list(row["prompt_ids"]) + list(row["response_ids"]) == [1, 2, 10, 11, 20, 21, 22, 12]
+        assert list(row["response_mask"]) == [1, 1, 0, 0, 0, 1]
+        assert list(row["logprobs"]) == [-0.1, -0.2, 0.0, 0.0, 0.0, -0.3]
+    assert [r["advantage"] for r in rows] == [0.75, -0.25, -0.25, -0.25]
