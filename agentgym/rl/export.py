@@ -214,7 +214,9 @@ def _write(tmp: Path, fmt: str, rows: dict[str, list[dict[str, Any]]]) -> list[s
     for s, items in rows.items():
         if not items:
             continue
-        with (tmp / f"{s}.jsonl").open("w", encoding="utf-8") as f:
+        # errors="replace": a lone surrogate (a model's \\udXXX escape in its tool call, parsed to an
+        # object here) cannot be UTF-8; it is written as '?', as the sweep store keeps it, not a crash
+        with (tmp / f"{s}.jsonl").open("w", encoding="utf-8", errors="replace") as f:
             for r in items:
                 f.write(json.dumps(r, ensure_ascii=False) + "\n")
         files.append(f"{s}.jsonl")

@@ -67,12 +67,17 @@ def grpo_dataset(task_ids: Sequence[str], seeds_per_task: int = 1, seed: int = 0
     return datasets.Dataset.from_list(rows)
 
 
-def tool_call_format(completions: list[Any], **kwargs: Any) -> list[float]:
+def tool_call_format(completions: list[Any], environments: list[Any] | None = None, **kwargs: Any) -> list[float | None]:
     """Shaping reward (TRL reward function): 1 when the rollout made at least one parseable tool
     call, else 0. A tiny or fresh model rarely solves a task, and groups whose env rewards are all
-    equal carry no gradient; this gives them one toward the call format (DeepSeek-R1's format reward)."""
-    return [float(any(isinstance(m, dict) and m.get("role") == "assistant" and m.get("tool_calls") for m in c))
-            if isinstance(c, list) else 0.0 for c in completions]
+    equal carry no gradient; this gives them one toward the call format (DeepSeek-R1's format reward).
+    None where an infrastructure error ended the rollout's episode: TRL leaves a rollout unscored
+    only when every reward function returns None, and a format score beside the env's None had it
+    trained on (the env's part summed as 0)."""
+    envs = environments if environments is not None else [None] * len(completions)
+    return [None if getattr(e, "error", None) is not None else
+            float(any(isinstance(m, dict) and m.get("role") == "assistant" and m.get("tool_calls") for m in c))
+            if isinstance(c, list) else 0.0 for c, e in zip(completions, envs)]
 
 
 def _store_callback(log: TrainLog, stats: list[EpisodeStat], algorithm: str, env_key: str):

@@ -64,6 +64,26 @@ def _first_error(exc: ValidationError) -> str:
     return f"config key {where!r}: {e['msg']}"
 
 
+#: a config's values, counted as the aliases expand them: a YAML bomb (an alias of an alias of a
+#: list ...) loads as shared references in microseconds, then an error message that printed the
+#: value (agentgym.make's 'unknown runtime ...') took minutes and gigabytes
+MAX_CONFIG_VALUES = 100_000
+
+
+def _values_over(raw: Any, limit: int) -> bool:
+    stack, n = [raw], 0
+    while stack:
+        value = stack.pop()
+        n += 1
+        if n > limit:
+            return True
+        if isinstance(value, dict):
+            stack += [*value.keys(), *value.values()]
+        elif isinstance(value, list):
+            stack += value
+    return False
+
+
 def load_config(path: str | Path) -> TrainConfig:
     p = Path(path)
     if not p.is_file():
@@ -72,8 +92,13 @@ def load_config(path: str | Path) -> TrainConfig:
         raw = yaml.safe_load(p.read_text())
     except yaml.YAMLError as exc:
         raise TrainConfigError(f"{path} is not valid YAML: {exc}") from None
+    except RecursionError:  # PyYAML's composer recurses once per level
+        raise TrainConfigError(f"{path} is nested too deeply to be a train config") from None
     if not isinstance(raw, dict):
         raise TrainConfigError(f"{path} must hold a mapping (model, env, split, algorithm, out)")
+    if _values_over(raw, MAX_CONFIG_VALUES):
+        raise TrainConfigError(f"{path} expands to more than {MAX_CONFIG_VALUES} values (YAML aliases repeating a structure?); "
+                               "a train config is a few dozen keys and its task list")
     try:
         return TrainConfig.model_validate(raw)
     except ValidationError as exc:

@@ -24,6 +24,8 @@ only ever sees tool results.
 from __future__ import annotations
 
 import asyncio
+import functools
+import inspect
 import re
 from typing import Any
 
@@ -58,6 +60,25 @@ class AgentGymToolsetConfig(vf.ToolsetConfig):
 class _ToolsetBase(vf.Toolset[AgentGymToolsetConfig, AgentGymState]):
     TOOL_PREFIX = None  # the env's tool names, bare: what the statement tells the model to call
     env: Any = None
+    _calls: asyncio.Lock | None = None
+
+    def _with_state(self, fn: Any) -> Any:
+        """One tool call at a time, state pull to state push included. A model's parallel tool
+        calls reached the MCP server concurrently: env.step ran in two threads on one env (two
+        submits both graded: 'Passed' twice), and each call pulled the state before the other
+        pushed, so the channel's last write won (turns, reward, done or an infrastructure error
+        lost). Serialised, they run as the model listed them: later ones see the episode over."""
+        inner = super()._with_state(fn)
+
+        @functools.wraps(inner)
+        async def one_at_a_time(*args: Any, **kwargs: Any) -> Any:
+            if self._calls is None:
+                self._calls = asyncio.Lock()
+            async with self._calls:
+                return await inner(*args, **kwargs)
+
+        one_at_a_time.__signature__ = inspect.signature(inner)  # type: ignore[attr-defined]
+        return one_at_a_time
 
     async def setup_task(self, task: AgentGymTaskData) -> None:
         import agentgym
