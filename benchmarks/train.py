@@ -60,7 +60,7 @@ STAGES = ("base", "sft", "grpo")
 PRESETS: dict[str, dict[str, Any]] = {
     "cpu": {},
     "gpu": {"device": "cuda", "threads": 4, "hidden": 256, "layers": 4, "warm_steps": 80, "sft_steps": 300, "sft_lr": 3e-3,
-            "grpo_steps": 20, "grpo_lr": 1e-3, "num_generations": 16, "prompts_per_step": 2, "eval_samples": 16},
+            "grpo_steps": 20, "grpo_lr": 1e-3, "num_generations": 16, "prompts_per_step": 2, "eval_samples": 12},
 }
 
 
