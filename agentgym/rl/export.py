@@ -14,13 +14,16 @@ Inputs (RUN):
 SFT rows are ``{"messages": [...], "tools": [...]}`` as TRL's SFTTrainer and ``datasets`` read
 them: OpenAI chat messages, tool-call arguments as objects, tool messages with the tool's name.
 Nothing half-written: files go to a temporary folder beside ``--out`` that is renamed at the end,
-and ``--out`` must not exist yet (an export never mixes with an older one).
+and ``--out`` must not exist yet (an export never mixes with an older one). SFT streams: a sweep's
+trajectories are read a page at a time (as the report reads them) and each row is written as it is
+made, so memory stays at one page however large the run.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, Literal
 
@@ -113,61 +116,61 @@ def _rebuilt(traj: Any) -> list[dict[str, Any]]:
     return msgs
 
 
-def _sweep_trajectories(run: Path) -> Iterable[tuple[str, dict[str, Any], Any, bool]]:
-    """(env id, env kwargs, trajectory, usable) of every stored episode of a sweep run."""
+def _sweep_trajectories(run: Path) -> Iterator[tuple[str, dict[str, Any], Any, bool]]:
+    """(env id, env kwargs, trajectory, usable) of every stored episode of a sweep run, in the
+    order stored, read a page at a time as the report reads them (read-only; one page in memory)."""
     from agentgym.rollout import Trajectory
-    from agentgym.sweep.store import Store
+    from agentgym.view.data import RunData
 
-    store = Store.open_existing(run)
-    try:
-        specs = {r[0]: json.loads(r[1]) for r in store.conn.execute("SELECT config_id, spec FROM configs")}
-        rows = store.conn.execute("SELECT config_id, infra_error, trajectory FROM episodes ORDER BY rowid").fetchall()
-    finally:
-        store.close()
-    for cid, infra, tj in rows:
-        spec = specs.get(cid, {})
-        traj = Trajectory.model_validate_json(tj)
-        yield spec.get("env") or traj.env_id, spec.get("env_kwargs") or {}, traj, not infra
+    data = RunData(run)
+    specs = data.specs()
+    for ep in data.trajectories(data.keys()):
+        spec = specs.get(ep["config_id"], {})
+        traj = Trajectory.model_validate(ep["trajectory"])
+        yield spec.get("env") or traj.env_id, spec.get("env_kwargs") or {}, traj, not ep["infra_error"]
 
 
-def _jsonl_trajectories(run: Path) -> Iterable[tuple[str, dict[str, Any], Any, bool]]:
+def _jsonl_trajectories(run: Path) -> Iterator[tuple[str, dict[str, Any], Any, bool]]:
     from agentgym.rollout import Trajectory
 
-    for n, line in enumerate(run.read_text(encoding="utf-8").splitlines(), 1):
-        if line.strip():
-            try:
-                traj = Trajectory.model_validate_json(line)
-            except ValueError:
-                raise ExportError(f"{run}:{n} is not a trajectory (write them with `agentgym run ENV --json >> {run.name}`)") from None
-            yield traj.env_id, {}, traj, traj.error is None
+    with run.open(encoding="utf-8") as lines:  # a line at a time
+        for n, line in enumerate(lines, 1):
+            if line.strip():
+                try:
+                    traj = Trajectory.model_validate_json(line)
+                except ValueError:
+                    raise ExportError(f"{run}:{n} is not a trajectory (write them with `agentgym run ENV --json >> {run.name}`)") from None
+                yield traj.env_id, {}, traj, traj.error is None
 
 
 class _Envs:
-    """One env per (id, kwargs), made on first need: its tool schemas and task splits."""
+    """One env per (id, kwargs), made on first need: its tool schemas (built once: an env builds
+    them anew on every ``tools`` read, ms each) and task splits."""
 
     def __init__(self, runtime: str):
         self.runtime, self._envs = runtime, {}
 
-    def get(self, env_id: str, kwargs: dict[str, Any]) -> Any:
+    def get(self, env_id: str, kwargs: dict[str, Any]) -> tuple[Any, list[dict[str, Any]]]:
+        """(env, its tool schemas)."""
         import agentgym
 
         key = (env_id, json.dumps(kwargs, sort_keys=True))
         if key not in self._envs:
             try:
-                self._envs[key] = agentgym.make(env_id, runtime=self.runtime, **kwargs).unwrapped
+                env = agentgym.make(env_id, runtime=self.runtime, **kwargs).unwrapped
             except agentgym.UnknownEnvError as exc:
                 raise ExportError(str(exc)) from None
+            self._envs[key] = (env, env.tools)
         return self._envs[key]
 
     def close(self) -> None:
-        for env in self._envs.values():
+        for env, _ in self._envs.values():
             env.close()
 
 
-def sft_rows(run: Path, split: str | None, runtime: str) -> tuple[dict[str, list[dict[str, Any]]], dict[str, int]]:
+def sft_rows(run: Path, split: str | None, runtime: str, skipped: dict[str, int]) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(split, SFT row) of every passed episode, one at a time; what is left out is counted in ``skipped``."""
     source = _sweep_trajectories(run) if (run / SWEEP_DB).is_file() else _jsonl_trajectories(run)
-    rows: dict[str, list[dict[str, Any]]] = {s: [] for s in SPLITS}
-    skipped = {"not_passed": 0, "infra_error": 0, "other_split": 0}
     envs = _Envs(runtime)
     try:
         for env_id, kwargs, traj, usable in source:
@@ -177,16 +180,16 @@ def sft_rows(run: Path, split: str | None, runtime: str) -> tuple[dict[str, list
             if not traj.passed:
                 skipped["not_passed"] += 1
                 continue
-            env = envs.get(env_id, kwargs)
+            env, tools = envs.get(env_id, kwargs)
             s = split_of(env, traj.task_id) if traj.task_id else "train"
             if split is not None and s != split:
                 skipped["other_split"] += 1
                 continue
-            rows[s].append({"messages": sft_messages(traj), "tools": env.tools, "env_id": env_id, "task_id": traj.task_id,
-                            "split": s, "reward": traj.total_reward})
+            yield s, {"messages": sft_messages(traj), "tools": tools, "env_id": env_id, "task_id": traj.task_id,
+                      "split": s, "reward": traj.total_reward}
     finally:
+        source.close()
         envs.close()
-    return rows, skipped
 
 
 # -- RL -------------------------------------------------------------------------------------------------
@@ -209,29 +212,41 @@ def rl_rows(run: Path, split: str | None, scale_std: bool) -> tuple[dict[str, li
 
 
 # -- writing --------------------------------------------------------------------------------------------
-def _write(tmp: Path, fmt: str, rows: dict[str, list[dict[str, Any]]]) -> list[str]:
-    files = []
-    for s, items in rows.items():
-        if not items:
-            continue
-        # errors="replace": a lone surrogate (a model's \\udXXX escape in its tool call, parsed to an
-        # object here) cannot be UTF-8; it is written as '?', as the sweep store keeps it, not a crash
-        with (tmp / f"{s}.jsonl").open("w", encoding="utf-8", errors="replace") as f:
-            for r in items:
-                f.write(json.dumps(r, ensure_ascii=False) + "\n")
-        files.append(f"{s}.jsonl")
-        if fmt == "rl":
-            import pyarrow as pa
-            import pyarrow.parquet as pq
+def _write_jsonl(folder: Path, rows: Iterable[tuple[str, dict[str, Any]]]) -> dict[str, int]:
+    """Each (split, row) as one line of FOLDER/SPLIT.jsonl, written as it comes (a split's file is
+    made on its first row); the rows written per split."""
+    counts = dict.fromkeys(SPLITS, 0)
+    with contextlib.ExitStack() as files:
+        by_split: dict[str, Any] = {}
+        for s, row in rows:
+            if s not in by_split:
+                # errors="replace": a lone surrogate (a model's \\udXXX escape in its tool call, parsed to an
+                # object here) cannot be UTF-8; it is written as '?', as the sweep store keeps it, not a crash
+                by_split[s] = files.enter_context((folder / f"{s}.jsonl").open("w", encoding="utf-8", errors="replace"))
+            by_split[s].write(json.dumps(row, ensure_ascii=False) + "\n")
+            counts[s] += 1
+    return counts
 
+
+def _write_rl(tmp: Path, rows: dict[str, list[dict[str, Any]]]) -> list[str]:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    _write_jsonl(tmp, ((s, r) for s, items in rows.items() for r in items))
+    for s, items in rows.items():
+        if items:
             pq.write_table(pa.Table.from_pylist(items), tmp / f"{s}.parquet")
-            files.append(f"{s}.parquet")
-    return files
+    return [f"{s}.{ext}" for s in SPLITS if rows.get(s) for ext in ("jsonl", "parquet")]
+
+
+def _nothing(run: Path, fmt: str, split: str | None, skipped: dict[str, int]) -> ExportError:
+    return ExportError(f"nothing to export from {run}: no usable {'passed ' if fmt == 'sft' else ''}episode"
+                       f"{' of the ' + split + ' split' if split else ''} (skipped: {skipped})")
 
 
 def export_run(run: str | Path, fmt: str, out: str | Path, *, split: str | None = None, runtime: str = "local",
                scale_std: bool = False) -> ExportSummary:
-    """Export RUN to OUT (which must not exist). Raises ExportError for bad input, before writing."""
+    """Export RUN to OUT (which must not exist). Raises ExportError for bad input; OUT then does not exist."""
     run, out = Path(run), Path(out)
     if fmt not in ("sft", "rl"):
         raise ExportError(f"unknown --format {fmt!r}; use 'sft' (chat messages of passed episodes) or 'rl' (token rows)")
@@ -245,16 +260,21 @@ def export_run(run: str | Path, fmt: str, out: str | Path, *, split: str | None 
         raise ExportError(f"{out} already exists; pass a new --out folder (an export never mixes with an older one)")
     if fmt == "rl":
         rows, skipped = rl_rows(run, split, scale_std)
+        if not any(rows.values()):
+            raise _nothing(run, fmt, split, skipped)
+        with staged_dir(out) as tmp:
+            files = _write_rl(tmp, rows)
+        counts = {s: len(v) for s, v in rows.items()}
     elif run.is_dir() and not (run / SWEEP_DB).is_file():
         raise ExportError(f"{run} holds no {SWEEP_DB}: --format sft reads a sweep run directory or a trajectories .jsonl")
-    else:
-        rows, skipped = sft_rows(run, split, runtime)
-    if not any(rows.values()):
-        raise ExportError(f"nothing to export from {run}: no usable {'passed ' if fmt == 'sft' else ''}episode"
-                          f"{' of the ' + split + ' split' if split else ''} (skipped: {skipped})")
-    with staged_dir(out) as tmp:
-        files = _write(tmp, fmt, rows)
-    return ExportSummary(format=fmt, out=str(out), rows={s: len(v) for s, v in rows.items()}, skipped=skipped, files=files)  # type: ignore[arg-type]
+    else:  # streamed: one page of trajectories in memory, rows written as they are made
+        skipped = {"not_passed": 0, "infra_error": 0, "other_split": 0}
+        with staged_dir(out) as tmp, contextlib.closing(sft_rows(run, split, runtime, skipped)) as rows:
+            counts = _write_jsonl(tmp, rows)  # the folder is removed again if nothing is written (or anything fails)
+            if not any(counts.values()):
+                raise _nothing(run, fmt, split, skipped)
+        files = [f"{s}.jsonl" for s in SPLITS if counts[s]]
+    return ExportSummary(format=fmt, out=str(out), rows=counts, skipped=skipped, files=files)  # type: ignore[arg-type]
 
 
 __all__ = ["ExportError", "ExportSummary", "TOKENS_FILE", "append_episodes", "export_run", "read_episodes", "sft_messages"]

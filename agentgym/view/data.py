@@ -91,6 +91,21 @@ class RunData:
             cur = c.execute("SELECT config_id, env, agent, model, budget, max_turns FROM configs ORDER BY rowid")
             return [dict(zip(("config_id", "env", "agent", "model", "budget", "max_turns"), r)) for r in cur]
 
+    def specs(self) -> dict[str, dict[str, Any]]:
+        """Each config's full spec as the sweep stored it (env kwargs included); {} where unreadable."""
+        if not self._has("configs"):
+            return {}
+        with self._conn() as c:
+            return {cid: spec if isinstance(spec := loads_or(raw, {}), dict) else {}
+                    for cid, raw in c.execute("SELECT config_id, spec FROM configs")}
+
+    def keys(self) -> list[tuple[str, str, int]]:
+        """Every episode's (config_id, task_id, sample), in the order stored: for ``trajectories``."""
+        if not self._has("episodes"):
+            return []
+        with self._conn() as c:
+            return [tuple(r) for r in c.execute("SELECT config_id, task_id, sample FROM episodes ORDER BY rowid")]
+
     def episodes(self) -> list[dict[str, Any]]:
         """Every episode's row (no trajectory), with its env and outcome, errors first."""
         cfgs = {c["config_id"]: c for c in self.configs()}
