@@ -56,3 +56,15 @@ def test_sft_export_of_thousands_of_episodes_stays_within_a_page(tmp_path):
         with (tmp_path / "sft" / f"{split}.jsonl").open() as f:
             assert sum(1 for _ in f) == n
     assert peak < stored / 3, f"peak {peak / 1e6:.1f} MB for {stored / 1e6:.1f} MB of stored trajectories"
+
+
+def test_a_streamed_export_with_nothing_to_write_leaves_no_folder(tmp_path):
+    import pytest
+
+    from agentgym.rl.export import ExportError
+
+    traj = {"env_id": "shell-fixture", "task_id": "hello", "seed": 0, "first_observation": "do it", "passed": False}
+    (tmp_path / "run.jsonl").write_text(json.dumps(traj) + "\n" + json.dumps({**traj, "error": "sandbox died"}) + "\n")
+    with pytest.raises(ExportError, match="nothing to export .*'not_passed': 1, 'infra_error': 1"):
+        export_run(tmp_path / "run.jsonl", "sft", tmp_path / "sft")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run.jsonl"]  # no OUT, no staging folder
