@@ -134,8 +134,11 @@ def sft_rows(conversations: Iterable[dict[str, Any]], tokenizer: Any, tools: lis
         for i, m in enumerate(messages):
             if m["role"] != "assistant":
                 continue
-            prompt = tokenizer.apply_chat_template(messages[:i], tools=tools_shown, add_generation_prompt=True, tokenize=False)
-            full = tokenizer.apply_chat_template(messages[: i + 1], tools=tools_shown, tokenize=False)
+            try:
+                prompt = tokenizer.apply_chat_template(messages[:i], tools=tools_shown, add_generation_prompt=True, tokenize=False)
+                full = tokenizer.apply_chat_template(messages[: i + 1], tools=tools_shown, tokenize=False)
+            except RecursionError:  # arguments nested past what the template's tojson recurses (~500 levels):
+                break  # no row from here on (every later prompt holds them); the whole SFT run crashed on it
             if not full.startswith(prompt):
                 raise ValueError("the chat template is not prefix-preserving; SFT rows cannot be cut per turn")
             completion = full[len(prompt):]
