@@ -18,7 +18,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from agentgym.actions import loads_or
+from agentgym.guard import AgentFault, parse_json
 from agentgym.rl.tinymodel import prompt_messages
 
 
@@ -41,7 +41,11 @@ def _assistant_message(text: str) -> tuple[dict[str, Any], Any]:
     msg_calls = []
     for c in calls:
         args = c["function"].get("arguments")
-        parsed = loads_or(args, {}) if isinstance(args, str) else args  # not JSON: no arguments, as the others read it
+        try:  # not JSON, or nested deeper than the guard's limit: no arguments (at ~500 levels the template's
+            # tojson raised RecursionError rendering the next prompt, and the whole evaluation stopped)
+            parsed = parse_json(args, what="tool-call arguments") if isinstance(args, str) else args
+        except AgentFault:
+            parsed = {}
         msg_calls.append({"type": "function", "function": {"name": c["function"]["name"], "arguments": parsed if isinstance(parsed, dict) else {}}})
     return {"role": "assistant", "content": content or "", "tool_calls": msg_calls}, calls
 

@@ -233,3 +233,29 @@ def test_attack_chat_template_tokens_in_tool_output_stay_env_tokens(qwen_tok) ->
     assert len(ep.response_ids) == len(ep.response_mask) == len(ep.response_logprobs)
     mask_one = [i for i, m in zip(ep.response_ids, ep.response_mask) if m]
     assert mask_one == [i for ids in sampled for i in ids]
+
+
+def test_attack_deep_tool_call_arguments_stop_the_evaluation(qwen_tok) -> None:
+    """benchmarks/train.py's evaluation (trl_eval) samples a tool call whose arguments nest 600
+    levels: that parses (the recursion limit is ~1000), the env refuses the call, and rendering
+    the next prompt with the template's tojson raised RecursionError: the whole before/after
+    evaluation stopped on one reply. Safe: arguments deeper than the guard's limit are read as
+    none for the transcript (the env got the call as written), and the episode goes on and ends."""
+    import torch
+
+    import agentgym
+    from agentgym.rl.trl_eval import play
+
+    deep = '{"a": ' * 600 + "1" + "}" * 600
+    replies = ['<tool_call>{"name": "bash", "arguments": ' + deep + "}</tool_call>", call_text("submit")]
+
+    class Scripted:  # a 'model' whose generate appends the scripted reply's ids
+        device = None
+
+        def generate(self, ids, **kw):
+            reply = qwen_tok(replies.pop(0), add_special_tokens=False)["input_ids"] + [qwen_tok.eos_token_id]
+            return torch.cat([ids, torch.tensor([reply] * ids.shape[0])], dim=1)
+
+    with agentgym.make("shell-fixture", show_workdir=False, **LOCAL) as env:
+        ep = play(Scripted(), qwen_tok, env, "hello", max_turns=3)
+    assert ep.turns == 2 and ep.infra_error is None and ep.reward == 0.0 and not ep.passed
