@@ -45,3 +45,19 @@ def test_the_index_counts_steps_without_reading_them(run, monkeypatch):
     monkeypatch.setattr(RunData, "train_steps", parse_all)
     status, page = v.handle("/")
     assert status == 200 and '<a href="/training">3 logged steps</a>' in page
+
+
+def test_reading_a_training_curve_needs_no_torch(run):
+    """The viewer and report run where no trainer is installed: reading train_steps imports no
+    torch, transformers or trl."""
+    import subprocess
+    import sys
+
+    root, log = run
+    log.close()
+    code = ("import sys; from agentgym.view import Viewer; from agentgym.rl.trl_log import read_train_steps; "
+            f"v = Viewer({str(root)!r}); assert '3 logged steps' in v.handle('/')[1]; v.handle('/training'); "
+            f"assert len(read_train_steps({str(root)!r})) == 3; "
+            "print(sorted({'torch', 'transformers', 'trl'} & {m.split('.')[0] for m in sys.modules}))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and out.stdout.strip() == "[]", out.stderr[-2000:] + out.stdout
