@@ -101,7 +101,7 @@ def test_attack_parallel_tool_calls_through_the_verifiers_toolset() -> None:
 
     with pytest.MonkeyPatch.context() as mp:
         trace, (commands, submits) = asyncio.run(episode(mp))
-    assert [c.splitlines()[0] for c in commands[:3]] == ["0", "1", "2"]
+    assert sorted(c.splitlines()[0] for c in commands[:3]) == ["0", "1", "2"]
     assert sum("Passed" in s for s in submits) == 1 and sum("episode is over" in s for s in submits) == 2, submits
     assert trace.state.turns == 5 and trace.state.done and trace.state.passed, trace.state
     assert trace.rewards["env_reward"].score == 1.0
@@ -200,7 +200,7 @@ def test_attack_yaml_bomb_and_deep_nesting_in_a_train_config(tmp_path) -> None:
     for path, says in ((bomb, "expands to more than"), (deep, "nested too deeply")):
         with pytest.raises(TrainConfigError, match=says):
             check(load_config(path))
-    assert time.perf_counter() - t0 < 5.0 and not (tmp_path / "out").exists()
+    assert time.perf_counter() - t0 < 10.0 and not (tmp_path / "out").exists()
 
 
 def test_attack_chat_template_tokens_in_tool_output_stay_env_tokens(qwen_tok) -> None:
