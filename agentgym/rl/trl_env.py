@@ -11,10 +11,10 @@ call goes through ``env.step`` (the env validates arguments and counts malformed
 published rule).
 
 Rewards: ``get_reward`` returns the episode's total env reward, or ``None`` when an
-infrastructure error (``info["error"]``) ended it: TRL treats a rollout whose every reward is
-None as unscorable (left out of the group baseline, zero advantage), so an infra failure is never
-trained on as a zero. Every finished rollout is also reported to ``on_episode`` (pass rate, turns,
-errors for the run store).
+infrastructure error (``info["error"]``, or a reset that could not start the task) ended it: TRL
+treats a rollout whose every reward is None as unscorable (left out of the group baseline, zero
+advantage), so an infra failure is never trained on as a zero, and never stops the run. Every
+finished rollout is also reported to ``on_episode`` (pass rate, turns, errors for the run store).
 """
 
 from __future__ import annotations
@@ -81,7 +81,16 @@ class _Base:
             options["task_id"] = str(row["task_id"])
         if self._max_turns is not None:
             options["max_turns"] = self._max_turns
-        obs, info = self.env.reset(seed=self.seed, options=options)
+        try:
+            obs, info = self.env.reset(seed=self.seed, options=options)
+        except ValueError:
+            raise  # a bad task id or options: the caller's mistake, said as is
+        except Exception as exc:  # noqa: BLE001 - the task could not start (a sandbox, a database): infrastructure
+            # It raised out of TRL's generation step and ended the whole training run; now the rollout
+            # is unscored (get_reward None), as an infrastructure error during the episode is.
+            self.error, self.done = f"reset failed: {type(exc).__name__}: {exc}", True
+            self.task_id = str(row["task_id"]) if row.get("task_id") is not None else None
+            return "Infrastructure error (not your fault): the task could not start. This episode is not scored."
         self.task_id = info.get("task_id")
         return obs["text"]
 

@@ -259,3 +259,36 @@ def test_attack_deep_tool_call_arguments_stop_the_evaluation(qwen_tok) -> None:
     with agentgym.make("shell-fixture", show_workdir=False, **LOCAL) as env:
         ep = play(Scripted(), qwen_tok, env, "hello", max_turns=3)
     assert ep.turns == 2 and ep.infra_error is None and ep.reward == 0.0 and not ep.passed
+
+
+def test_attack_a_task_that_cannot_start_ends_the_grpo_run(monkeypatch) -> None:
+    """TRL's GRPOTrainer calls the env's reset for every rollout of every step; when the task's
+    sandbox could not start (the Docker daemon hiccups, a host out of something) reset raised out of
+    TRL's generation step and the whole training run ended on it: a single infrastructure failure,
+    or any a previous episode could provoke, stopped hours of training. Safe: the rollout is an
+    infrastructure error: the model is told, its tool calls run nothing, get_reward is None (TRL's
+    unscorable row) and on_episode reports it; the next reset starts the task."""
+    import importlib
+
+    from agentgym.rl.trl_env import environment_class
+    from agentgym.sandbox import SandboxError
+
+    seen = []
+    env = environment_class("shell-fixture", env_kwargs=LOCAL, max_turns=4, on_episode=seen.append)()
+    shell_env = importlib.import_module(type(env.env.unwrapped).__module__)
+    real = shell_env.make_sandbox
+    try:
+        def dead(*a, **k):
+            raise SandboxError("the docker daemon did not answer")
+
+        monkeypatch.setattr(shell_env, "make_sandbox", dead)
+        assert "could not start" in env.reset(task_id="hello", seed=0)
+        assert "episode is over" in env.write_file(path="hello.txt", content="hello, world\n")
+        assert env.get_reward() is None and seen[-1].infra_error and seen[-1].task_id == "hello" and not seen[-1].passed
+        monkeypatch.setattr(shell_env, "make_sandbox", real)
+        assert "hello.txt" in env.reset(task_id="hello", seed=1)
+        env.write_file(path="hello.txt", content="hello, world\n")
+        env.submit()
+        assert env.get_reward() == 1.0 and seen[-1].passed and seen[-1].infra_error is None
+    finally:
+        env._close()
