@@ -97,7 +97,12 @@ class _Base:
     def _call(self, name: str, arguments: dict[str, Any]) -> str:
         if self.done:
             return "The episode is over; nothing more runs. Stop calling tools."
-        obs, reward, terminated, truncated, info = self.env.step({"name": name, "arguments": arguments})
+        try:
+            obs, reward, terminated, truncated, info = self.env.step({"name": name, "arguments": arguments})
+        except Exception as exc:  # noqa: BLE001 - step must not raise (the env contract): infrastructure, as the
+            # collector reads it. TRL caught it, showed the model an error and scored the episode as if nothing broke.
+            self.error, self.done = f"step raised: {type(exc).__name__}: {exc}", True
+            return "Infrastructure error (not your fault); this episode is not scored."
         self.turns += 1
         self.total_reward += float(reward)
         if info.get("error"):

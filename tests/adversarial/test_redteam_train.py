@@ -267,7 +267,8 @@ def test_attack_a_task_that_cannot_start_ends_the_grpo_run(monkeypatch) -> None:
     TRL's generation step and the whole training run ended on it: a single infrastructure failure,
     or any a previous episode could provoke, stopped hours of training. Safe: the rollout is an
     infrastructure error: the model is told, its tool calls run nothing, get_reward is None (TRL's
-    unscorable row) and on_episode reports it; the next reset starts the task."""
+    unscorable row) and on_episode reports it; the next reset starts the task. A step that raises
+    is read the same way (TRL caught it, showed the model the exception and scored the rollout)."""
     import importlib
 
     from agentgym.rl.trl_env import environment_class
@@ -290,5 +291,11 @@ def test_attack_a_task_that_cannot_start_ends_the_grpo_run(monkeypatch) -> None:
         env.write_file(path="hello.txt", content="hello, world\n")
         env.submit()
         assert env.get_reward() == 1.0 and seen[-1].passed and seen[-1].infra_error is None
+        # a step that raises (the env contract says it never does) is the same: TRL showed the model the
+        # exception and scored the rollout as if nothing broke
+        env.reset(task_id="hello", seed=2)
+        monkeypatch.setattr(env.env, "step", lambda action: 1 / 0)
+        assert "Infrastructure error" in env.bash(command="ls") and "episode is over" in env.submit()
+        assert env.get_reward() is None and "ZeroDivisionError" in seen[-1].infra_error
     finally:
         env._close()
