@@ -51,20 +51,11 @@ def test_attack_whitespace_after_an_unclosed_tool_call_tag_stalls_the_loop() -> 
     assert ep.infra_error is None and ep.end_reason == "no_tool_call" and ep.reward == 0.0 and len(ep.turns) == 1
 
 
-def test_attack_parallel_tool_calls_through_the_verifiers_toolset() -> None:
-    """The model makes parallel tool calls (one assistant message, several calls; MCP serves them
-    concurrently). The Toolset ran env.step in two threads on one env: two concurrent submits
-    were both graded ('Passed' twice); and each call pulled the rollout's state before the others
-    pushed theirs, so the last write won: of four concurrent commands the state counted 1 turn (a
-    reward, an end or an infrastructure error can be lost the same way). Safe: calls run one at a
-    time, pull to push, in the order they came: one submit is graded, the others see the episode
-    over, and every turn is counted."""
-    try:
-        import verifiers.v1 as vf
-    except ImportError:
-        if IN_CI:
-            raise
-        pytest.skip("needs verifiers: pip install 'agentgym[rl]'")
+def _vf_episode(batches, *, break_step: bool = False):
+    """Serve shell-fixture's count-lines toolset on a real MCP server with verifiers' state channel
+    (as tests/test_rl_adapters_verifiers.py does), make each batch of calls concurrently, score the
+    trace with Task.score. Returns (trace, the results per batch, what scoring raised)."""
+    import verifiers.v1 as vf
     from mcp.server.mcpserver import MCPServer
     from verifiers.v1.interception.server import InterceptionServer
     from verifiers.v1.session import RolloutSession
@@ -73,13 +64,13 @@ def test_attack_parallel_tool_calls_through_the_verifiers_toolset() -> None:
 
     (task,) = list(taskset_class("shell-fixture", LOCAL)(AgentGymTasksetConfig(split="train", max_turns=8)).include(ids=["count-lines"]))
 
-    async def episode(mp: pytest.MonkeyPatch) -> tuple[vf.Trace, list[list[str]]]:
+    async def episode(mp: pytest.MonkeyPatch):
         trace = vf.Trace(task=vf.TraceTask(type=type(task).__name__, data=task.data),
                          agent=vf.AgentInfo(config=vf.AgentConfig()), state=AgentGymState())
         ctx = vf.ModelContext(model="none", client=vf.EvalClientConfig(base_url="http://127.0.0.1:9/v1"))
         server = InterceptionServer()
         await server.start()
-        out = []
+        out, raised = [], None
         try:
             async with server.acquire(RolloutSession(ctx=ctx, trace=trace)) as (base_url, _model_secret, state_secret):
                 mp.setenv("VF_STATE_URL", base_url + "/state")
@@ -87,24 +78,61 @@ def test_attack_parallel_tool_calls_through_the_verifiers_toolset() -> None:
                 (toolset,) = type(task).toolsets(task.config)
                 await toolset.setup()
                 await toolset.setup_task(task.data)
+                if break_step:
+                    mp.setattr(toolset.env, "step", lambda action: 1 / 0)
                 mcp = MCPServer("agentgym")
                 toolset.register(mcp)
-                for batch in ([("bash", {"command": f"echo {i}"}) for i in range(3)] + [("bash", {"command": "wc -l < data.txt > answer.txt"})],
-                              [("submit", {})] * 3):
+                for batch in batches:
                     results = await asyncio.gather(*(mcp.call_tool(name, args) for name, args in batch))
                     out.append([r.content[0].text for r in results])
                 toolset.env.close()
-            await task.score(trace)
+            try:
+                await task.score(trace)
+            except vf.SandboxError as exc:
+                raised = exc
         finally:
             await server.stop() if hasattr(server, "stop") else None
-        return trace, out
+        return trace, out, raised
 
     with pytest.MonkeyPatch.context() as mp:
-        trace, (commands, submits) = asyncio.run(episode(mp))
+        return asyncio.run(episode(mp))
+
+
+@pytest.fixture
+def needs_verifiers():
+    try:
+        import verifiers.v1  # noqa: F401
+    except ImportError:
+        if IN_CI:
+            raise
+        pytest.skip("needs verifiers: pip install 'agentgym[rl]'")
+
+
+def test_attack_parallel_tool_calls_through_the_verifiers_toolset(needs_verifiers) -> None:
+    """The model makes parallel tool calls (one assistant message, several calls; MCP serves them
+    concurrently). The Toolset ran env.step in two threads on one env: two concurrent submits
+    were both graded ('Passed' twice); and each call pulled the rollout's state before the others
+    pushed theirs, so the last write won: of four concurrent commands the state counted 1 turn,
+    and a passing submit's reward was lost (a reward, an end or an infrastructure error can be
+    lost or kept the same way). Safe: calls run one at a time, pull to push, in the order they
+    came: one submit is graded, the others see the episode over, and every turn is counted."""
+    trace, (commands, submits), raised = _vf_episode(
+        [[("bash", {"command": f"echo {i}"}) for i in range(3)] + [("bash", {"command": "wc -l < data.txt > answer.txt"})],
+         [("submit", {})] * 3])
     assert sorted(c.splitlines()[0] for c in commands[:3]) == ["0", "1", "2"]
     assert sum("Passed" in s for s in submits) == 1 and sum("episode is over" in s for s in submits) == 2, submits
     assert trace.state.turns == 5 and trace.state.done and trace.state.passed, trace.state
-    assert trace.rewards["env_reward"].score == 1.0
+    assert raised is None and trace.rewards["env_reward"].score == 1.0
+
+
+def test_attack_a_raising_step_is_scored_through_the_verifiers_toolset(needs_verifiers) -> None:
+    """env.step raises (the env contract says it never does: an env bug, a dead driver). MCP
+    caught it and showed the model the exception; the state said nothing broke, and the rollout
+    was scored 0 (trained on). Safe: the Toolset records it as an infrastructure error, nothing
+    more runs, and Task.score raises verifiers' SandboxError (an errored, unscored rollout)."""
+    trace, (first, later), raised = _vf_episode([[("bash", {"command": "ls"})], [("submit", {})]], break_step=True)
+    assert "Infrastructure error" in first[0] and "episode is over" in later[0]
+    assert "ZeroDivisionError" in (trace.state.infra_error or "") and raised is not None, trace.state
 
 
 def test_attack_a_passed_episode_with_poisoned_tool_calls_stops_the_export_and_sft(tmp_path, qwen_tok) -> None:

@@ -95,7 +95,12 @@ class _ToolsetBase(vf.Toolset[AgentGymToolsetConfig, AgentGymState]):
         state = self.state
         if state.done:
             return "The episode is over; nothing more runs."
-        obs, reward, terminated, truncated, info = await asyncio.to_thread(self.env.step, {"name": name, "arguments": arguments})
+        try:
+            obs, reward, terminated, truncated, info = await asyncio.to_thread(self.env.step, {"name": name, "arguments": arguments})
+        except Exception as exc:  # noqa: BLE001 - step must not raise (the env contract): infrastructure, as the
+            # collector reads it; MCP showed the model the exception and the rollout was scored as if nothing broke
+            state.infra_error, state.done = f"step raised: {type(exc).__name__}: {exc}", True
+            return "Infrastructure error (not your fault); this episode is not scored."
         state.turns += 1
         state.reward += float(reward)
         if info.get("error"):
