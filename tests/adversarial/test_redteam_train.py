@@ -327,3 +327,28 @@ def test_attack_a_task_that_cannot_start_ends_the_grpo_run(monkeypatch) -> None:
         assert env.get_reward() is None and "ZeroDivisionError" in seen[-1].infra_error
     finally:
         env._close()
+
+
+def test_attack_a_raising_step_through_the_skyrl_env() -> None:
+    """The same raising step through SkyRL-gym's text env (made by skyrl_gym.make with a dataset
+    row, as SkyRL's generator makes it): the exception left step() and SkyRL's generator, so one
+    env bug or dead driver ended the batch. Safe: the episode ends done with metadata["infra_error"]
+    (SkyRL has no unscored reward: trainers drop by that flag, as the adapter documents)."""
+    try:
+        import skyrl_gym
+    except ImportError:
+        if IN_CI:
+            raise
+        pytest.skip("needs skyrl-gym: pip install 'agentgym[rl]'")
+    from agentgym.rl.adapters.skyrl import register_skyrl
+
+    env = skyrl_gym.make(register_skyrl(), env_config=dict(LOCAL),
+                         extras={"extra_info": {"env_id": "shell-fixture", "task_id": "hello", "seed": 0}, "max_turns": 4})
+    try:
+        env.init([])
+        env.env.step = lambda action: 1 / 0
+        out = env.step(call_text("submit"))
+        assert out["done"] and out["reward"] == 0.0 and "ZeroDivisionError" in out["metadata"]["infra_error"]
+        assert env.get_metrics()["infra_error"] == 1.0 and env.get_metrics()["passed"] == 0.0
+    finally:
+        env.close()

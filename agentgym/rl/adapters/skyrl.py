@@ -75,7 +75,12 @@ class AgentGymTextEnv(BaseTextEnv):
 
     def step(self, action: str) -> BaseTextEnvStepOutput:
         self.turns += 1
-        obs, reward, terminated, truncated, info = self.env.step(text_action(action))
+        try:
+            obs, reward, terminated, truncated, info = self.env.step(text_action(action))
+        except Exception as exc:  # noqa: BLE001 - step must not raise (the env contract): infrastructure, flagged
+            # as the collector reads it, instead of an exception out of SkyRL's generator (the whole batch)
+            self.infra_error = f"step raised: {type(exc).__name__}: {exc}"
+            return BaseTextEnvStepOutput(observations=[], reward=0.0, done=True, metadata={"infra_error": self.infra_error})
         self.total_reward += float(reward)
         if info.get("error"):
             self.infra_error = str(info["error"])
