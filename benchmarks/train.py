@@ -36,6 +36,8 @@ import argparse
 import json
 import math
 import os
+import shlex
+import shutil
 import statistics
 import sys
 import time
@@ -53,6 +55,7 @@ from agentgym.rl.trl_eval import evaluate  # noqa: E402
 from agentgym.rl.trl_grpo import GRPOSettings, train_grpo  # noqa: E402
 from agentgym.rl.trl_log import read_train_steps  # noqa: E402
 from agentgym.rl.trl_sft import SFTSettings, reference_conversations, train_sft  # noqa: E402
+from agentgym.staging import staged_dir  # noqa: E402
 
 STAGES = ("base", "sft", "grpo")
 # --preset gpu: sized for one H100 in under ~8 minutes for 3 seeds (estimated, not yet measured on one: the
@@ -141,13 +144,19 @@ def run_seed(seed: int, args: argparse.Namespace, tok: Any, convs: list[dict[str
 
 
 def svg(summary: dict[str, Any]) -> str:
-    """Bars of mean reward per stage and split, with the 95% interval as a line."""
-    w, h, bar, gap, top = 560, 260, 36, 14, 30
+    """Bars of mean reward per stage and split, with the 95% interval as a line, a y axis and the
+    legend inside the picture."""
+    w, h, bar, gap, top, left = 560, 260, 36, 14, 30, 60
     colors = {"train": "#4a78c2", "test": "#e08a3c"}
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h + 60}" font-family="sans-serif" font-size="12">',
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{top + h + 60}" font-family="sans-serif" font-size="12">',
              f'<text x="10" y="18">{summary["env"]}: sampled reward by stage (T=1, mean of {len(summary["seeds"])} seeds, 95% interval)</text>',
-             f'<line x1="40" y1="{top + h}" x2="{w - 10}" y2="{top + h}" stroke="#333"/>']
-    x = 60
+             f'<line x1="{left - 10}" y1="{top + h}" x2="{w - 10}" y2="{top + h}" stroke="#333"/>',
+             f'<line x1="{left - 10}" y1="{top}" x2="{left - 10}" y2="{top + h}" stroke="#333"/>']
+    for tick in (0.0, 0.25, 0.5, 0.75, 1.0):
+        y = top + h - tick * h
+        parts.append(f'<line x1="{left - 14}" y1="{y:.1f}" x2="{left - 10}" y2="{y:.1f}" stroke="#333"/>'
+                     f'<text x="{left - 42}" y="{y + 4:.1f}">{tick:.2f}</text>')
+    x = left
     for stage in STAGES:
         for split in ("train", "test"):
             iv = summary["reward"].get(f"{stage}/{split}")
@@ -160,12 +169,14 @@ def svg(summary: dict[str, Any]) -> str:
             x += bar + 4
         parts.append(f'<text x="{x - 2 * bar - 4}" y="{top + h + 16}">{stage}</text>')
         x += gap * 3
-    parts.append(f'<text x="60" y="{top + h + 40}" fill="{colors["train"]}">train tasks</text>'
-                 f'<text x="160" y="{top + h + 40}" fill="{colors["test"]}">held-out test tasks</text></svg>')
+    parts.append(f'<rect x="{left}" y="{top + h + 30}" width="10" height="10" fill="{colors["train"]}"/>'
+                 f'<text x="{left + 14}" y="{top + h + 40}">train tasks</text>'
+                 f'<rect x="{left + 110}" y="{top + h + 30}" width="10" height="10" fill="{colors["test"]}"/>'
+                 f'<text x="{left + 124}" y="{top + h + 40}">held-out test tasks</text></svg>')
     return "\n".join(parts)
 
 
-def note(summary: dict[str, Any], runs: list[dict[str, Any]]) -> str:
+def note(summary: dict[str, Any]) -> str:
     """What moved, from the figures: per split sampled and greedy reward by stage, and GRPO's change
     on each split as the 95% interval of the per-seed differences (grpo - sft)."""
     r, g = summary["reward"], summary["reward_greedy"]
@@ -176,11 +187,15 @@ def note(summary: dict[str, Any], runs: list[dict[str, Any]]) -> str:
             continue
         b, s, f = (r[f"{k}/{split}"]["mean"] for k in STAGES)
         gb, gs, gf = (g[f"{k}/{split}"]["mean"] for k in STAGES)
-        diff = interval([x["reward"][f"grpo/{split}"] - x["reward"][f"sft/{split}"] for x in runs])
-        verdict = ("rose" if diff["low"] > 0 else "fell" if diff["high"] < 0 else "did not move beyond noise") if len(runs) > 1 else \
-            ("rose" if diff["mean"] > 0 else "fell" if diff["mean"] < 0 else "did not move") + " (one seed: no interval)"
-        lines.append(f"{split}: sampled reward base {b:.2f} -> sft {s:.2f} -> grpo {f:.2f}; GRPO {verdict}: {diff['mean']:+.2f} "
-                     f"[{diff['low']:+.2f}, {diff['high']:+.2f}] over seeds; greedy base {gb:.2f} -> sft {gs:.2f} -> grpo {gf:.2f}")
+        diff = r[f"grpo-sft/{split}"]
+        if len(diff["values"]) > 1:
+            verdict = "rose" if diff["low"] > 0 else "fell" if diff["high"] < 0 else "did not move beyond noise"
+            change = f"{diff['mean']:+.2f} [{diff['low']:+.2f}, {diff['high']:+.2f}] over seeds (per seed {', '.join(f'{v:+.2f}' for v in diff['values'])})"
+        else:
+            verdict = ("rose" if diff["mean"] > 0 else "fell" if diff["mean"] < 0 else "did not move") + " (one seed: no interval)"
+            change = f"{diff['mean']:+.2f}"
+        lines.append(f"{split}: sampled reward base {b:.2f} -> sft {s:.2f} -> grpo {f:.2f}; GRPO {verdict}: {change}; "
+                     f"greedy base {gb:.2f} -> sft {gs:.2f} -> grpo {gf:.2f}")
     lines.append(f"settings: {summary['settings_note']}")
     return "\n".join(lines)
 
@@ -246,13 +261,35 @@ def main() -> None:
     if args.preset != "cpu" or args.device != "cpu":
         settings.append(f"preset {args.preset} on {args.device}" + (f" ({gpu_name()})" if args.device == "cuda" else "")
                         + f", model hidden {args.hidden} x {args.layers} layers" + (", bf16" if args.bf16 else ""))
+    if args.out.exists() and not args.out.is_dir() or args.out.is_dir() and any(args.out.iterdir()) and not (
+            (args.out / "summary.json").exists() or any(args.out.glob("seed-*"))):
+        ap.error(f"--out {args.out} exists and is not an earlier run of this script; give a new folder")
+    try:
+        with staged_dir(args.out) as out:  # nothing lands in OUT until every seed is done and summarised
+            summary = run(args, kw, settings, load_before, t_start, out)
+            if args.out.exists():
+                shutil.rmtree(args.out)  # an earlier run of this script, replaced only now that this one is whole
+    except KeyboardInterrupt:
+        print(f"interrupted: {args.out} is left as it was (this run's staging folder is removed); rerun: "
+              f"{' '.join(shlex.quote(a) for a in [sys.executable, *sys.argv])}", file=sys.stderr)
+        sys.exit(130)
+    print(f"{summary['note']}\nwall {summary['wall_seconds']:.0f} s (per seed {', '.join(f'{x:.0f}' for x in summary['seed_seconds'])} s; load "
+          f"{load_before[0]} -> {summary['load_after'][0]} on {summary['cpus']} CPUs); training {summary['train_tokens_per_s']} tokens/s; "
+          f"generation {summary['generation_tokens_per_s']} tokens/s; plot {args.out / 'reward.svg'}")
+    if args.json:
+        print(json.dumps({k: v for k, v in summary.items() if k not in ("grpo_curves", "per_task")}))
+
+
+def run(args: argparse.Namespace, kw: dict[str, Any], settings: list[str], load_before: list[float], t_start: float,
+        out: Path) -> dict[str, Any]:
+    """Every seed, then summary.json and reward.svg, into ``out`` (the staging folder)."""
     train, test = split_tasks(args.env, kw)
     convs = reference_conversations(args.env, train, env_kwargs=kw, max_turns=args.max_turns, repeats=args.sft_repeats)
     shown = tool_schemas(environment_class(args.env, env_kwargs=kw))  # the tools as GRPOTrainer renders them
     tok = build_tokenizer(convs, shown)
     runs = []
     for seed in args.seeds:
-        runs.append(run_seed(seed, args, tok, convs, shown, train, test, kw, args.out))
+        runs.append(run_seed(seed, args, tok, convs, shown, train, test, kw, out))
         print(f"seed {seed} ({runs[-1]['seconds']:.0f} s): sampled reward {json.dumps({k: (round(v, 3) if v is not None else None) for k, v in runs[-1]['reward'].items()})}; "
               f"greedy {json.dumps({k: (round(v, 3) if v is not None else None) for k, v in runs[-1]['reward_greedy'].items()})}", flush=True)
     wall = time.perf_counter() - t_start
@@ -282,15 +319,10 @@ def main() -> None:
     summary["per_task"] = {r["seed"]: r["per_task"] for r in runs}
     summary["grpo_curves"] = {r["seed"]: r["grpo_curve"] for r in runs}
     summary["sft_loss"] = {r["seed"]: r["sft_loss"] for r in runs}
-    summary["note"] = note(summary, runs)
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "summary.json").write_text(json.dumps(summary, indent=2))
-    (args.out / "reward.svg").write_text(svg(summary))
-    print(f"{summary['note']}\nwall {wall:.0f} s (per seed {', '.join(f'{x:.0f}' for x in summary['seed_seconds'])} s; load "
-          f"{load_before[0]} -> {summary['load_after'][0]} on {summary['cpus']} CPUs); training {summary['train_tokens_per_s']} tokens/s; "
-          f"generation {summary['generation_tokens_per_s']} tokens/s; plot {args.out / 'reward.svg'}")
-    if args.json:
-        print(json.dumps({k: v for k, v in summary.items() if k not in ("grpo_curves", "per_task")}))
+    summary["note"] = note(summary)
+    (out / "summary.json").write_text(json.dumps(summary, indent=2))
+    (out / "reward.svg").write_text(svg(summary))
+    return summary
 
 
 if __name__ == "__main__":

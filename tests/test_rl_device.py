@@ -103,3 +103,11 @@ def test_with_a_gpu_the_trainers_leave_the_cpu(fake_gpu, tmp_path):
 def test_grpo_on_cpu_keeps_use_cpu(tmp_path):
     grpo = _grpo_config(GRPOSettings(), tmp_path)
     assert grpo.use_cpu is True and grpo.bf16 is False
+
+
+def test_train_grpo_refuses_cuda_without_a_gpu_before_it_writes(no_gpu, tmp_path):
+    """Called directly (not through agentgym train's check), cuda without a GPU is refused before
+    the run's log or env is opened: nothing is left in the out folder."""
+    with pytest.raises(DeviceError, match="no CUDA GPU"):
+        train_grpo("unused-model", None, "shell-fixture", ["hello"], tmp_path / "out", GRPOSettings(device="cuda"))
+    assert not (tmp_path / "out").exists()

@@ -134,6 +134,7 @@ def train_grpo(model: Any, tokenizer: Any, env_id: str, task_ids: Sequence[str],
 
     s = settings or GRPOSettings()
     out = Path(out_dir)
+    device_args = trainer_device_args(s.device, s.bf16)  # cuda without a GPU: refused before anything is opened or written
     stats: list[EpisodeStat] = []
     env_cls = environment_class(env_id, env_kwargs=env_kwargs, max_turns=s.max_turns, on_episode=stats.append)
     own_log = log is None
@@ -148,7 +149,7 @@ def train_grpo(model: Any, tokenizer: Any, env_id: str, task_ids: Sequence[str],
         dataloader_num_workers=0, gradient_checkpointing=False, log_completions=False,
         reward_weights=[s.format_reward] if s.format_reward else None,
         loss_type=s.loss_type, mask_truncated_completions=s.mask_truncated_completions,
-        **trainer_device_args(s.device, s.bf16),
+        **device_args,
     )
     if s.beta > 0:
         model = reference_snapshot(model, out / "reference")
