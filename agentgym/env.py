@@ -142,8 +142,16 @@ class AgentEnv(gymnasium.Env[dict[str, Any], Any]):
     # ---- public API ---------------------------------------------------------------------------
     @property
     def tools(self) -> list[dict[str, Any]]:
-        """The env's tools as OpenAI function-calling JSON schemas."""
-        return [t.schema_json() for t in self._tools()]
+        """The env's tools as OpenAI function-calling JSON schemas: a new copy per read (the caller's
+        to change). Built once per tool set (pydantic's schema build costs ms, and collectors and
+        exports read this every episode); ``_tools()`` is still asked each read (cheap), so an env
+        whose tools differ per task or option is said right."""
+        current = self._tools()
+        key = tuple((t.name, t.description, t.params) for t in current)
+        cached = self.__dict__.get("_tools_schemas")
+        if cached is None or cached[0] != key:
+            cached = self._tools_schemas = (key, [t.schema_json() for t in current])
+        return copy.deepcopy(cached[1])
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         super().reset(seed=seed)
