@@ -78,7 +78,7 @@ def test_budget_truncation_is_recorded_as_such(fmt):
     assert cut.truncated and cut.truncation_reason == "max_turns" and cut.end_reason == "max_turns"
     [ctx] = _group(fmt, GuessEnv(), [LOOK], n=1, max_context=16)  # the prompt alone fills the context
     assert ctx.truncated and ctx.truncation_reason == "max_context" and ctx.turns == []
-    batch = make_batch([ep, cut, ctx])
+    batch = make_batch([e.model_copy(update={"group_id": f"g{i}", "episode_id": f"g{i}/0"}) for i, e in enumerate([ep, cut, ctx])])
     assert batch.dropped_infra == 0 and len(batch.episodes) == 3  # truncation is scored, not dropped
 
 

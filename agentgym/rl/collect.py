@@ -11,6 +11,10 @@ cannot do token-in/token-out is refused (``TokenIdsUnavailable``), never approxi
 Episode rules (as verifiers' and SkyRL's tool environments do): one env step per model turn; a
 turn without a tool call hands its text to the env once and ends the episode (no user message
 is appended: many templates, Mistral's among them, are not append-only for user messages).
+A reply cut at ``max_tokens`` keeps ``finish_reason='length'`` on its turn (the RL export's
+``finish_reasons`` / ``completion_truncated`` columns: what a trainer masks); when the cut reply
+held no tool call, so that the cut is what ended the episode, the episode is truncated
+``'max_tokens'`` (``'max_context'`` where the context's room was the smaller limit).
 An infrastructure failure (env reset or step raised, ``info["error"]``, the model server gave up)
 marks the episode ``infra_error``: ``agentgym.rl.groups`` drops it from the batch, never scoring 0.
 """
@@ -144,6 +148,10 @@ async def _play(env: Any, backend: ModelBackend, fmt: ChatFormat, ep: TokenEpiso
             ep.terminated, ep.truncated = bool(terminated), bool(truncated)
             ep.end_reason = info.get("terminated_reason") or info.get("truncated_reason") or ("no_tool_call" if not calls else None)
             ep.truncation_reason = info.get("truncated_reason") if truncated else None
+            if not calls and not (terminated or truncated) and sample.finish_reason == "length":
+                # the reply was cut before its tool call: the token budget ended it, not the model's choice
+                cut = "max_tokens" if room == cfg.max_tokens else "max_context"
+                ep.truncated, ep.truncation_reason, ep.end_reason = True, cut, cut
             ep.passed = bool(env.unwrapped.passed(ep.reward, info))
             return
         assistant = {"role": "assistant", "content": content, "tool_calls": [_with_object_args(c) for c in calls]}

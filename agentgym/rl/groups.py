@@ -6,6 +6,10 @@ such reward: scoring it 0 would teach the policy that its actions caused a crash
 dropped from the batch and counted, and the group's statistics use the usable episodes only.
 A group whose usable rewards are all equal gives every episode advantage 0 (no signal): it is
 flagged (``all_equal``) so a trainer can drop or resample it (DAPO's dynamic sampling).
+A group is what one ``acollect_group`` call sampled: one task, one policy version, one model.
+Two collections pooled under one ``group_id`` (appended to one run with the default id) would mix
+an old policy's rewards into a new one's mean and turn two all-equal groups into a mixed one, so
+``make_batch`` refuses a repeated ``episode_id`` and a group whose policy versions or models differ.
 Budget truncation stays on the episode (``truncated``/``truncation_reason``): it is scored like
 any ending the env scored, and trainers that treat it differently can see it.
 """
@@ -33,6 +37,23 @@ def group_stats(group_id: str, episodes: list[TokenEpisode], dropped: int) -> Gr
     )
 
 
+def check_groups(episodes: list[TokenEpisode]) -> None:
+    """Raise ValueError (one line: what to do) for a repeated episode_id or a group_id whose episodes
+    differ in policy_version or model: advantages over such a group would be wrong."""
+    seen: set[str] = set()
+    first: dict[str, TokenEpisode] = {}
+    for e in episodes:
+        if e.episode_id in seen:
+            raise ValueError(f"episode_id {e.episode_id!r} appears twice: two collections were pooled under group_id "
+                             f"{e.group_id!r}; give each collection its own group_id (or policy_version)")
+        seen.add(e.episode_id)
+        f = first.setdefault(e.group_id, e)
+        for what in ("policy_version", "model"):
+            if getattr(f, what) != getattr(e, what):
+                raise ValueError(f"group {e.group_id!r} mixes {what} {getattr(f, what)!r} and {getattr(e, what)!r}: a group is one "
+                                 "task sampled by one policy; give each collection its own group_id")
+
+
 def make_batch(episodes: Iterable[TokenEpisode], *, scale_std: bool = False, policy_version: str | None = None) -> Batch:
     """Group episodes by ``group_id``, drop infrastructure errors (counted), fill advantages.
 
@@ -40,8 +61,11 @@ def make_batch(episodes: Iterable[TokenEpisode], *, scale_std: bool = False, pol
         scale_std: divide by the group's std (GRPO); False keeps mean-centred rewards (Dr. GRPO).
     Returns:
         A Batch with the usable episodes (copies; advantage set) in input order.
+    Raises:
+        ValueError: a repeated episode_id, or a group mixing policy versions or models (``check_groups``).
     """
     eps = list(episodes)
+    check_groups(eps)
     groups: dict[str, list[TokenEpisode]] = {}
     dropped: dict[str, int] = {}
     dropped_ids: list[str] = []
@@ -70,4 +94,4 @@ def make_batch(episodes: Iterable[TokenEpisode], *, scale_std: bool = False, pol
     )
 
 
-__all__ = ["make_batch", "group_stats"]
+__all__ = ["check_groups", "make_batch", "group_stats"]

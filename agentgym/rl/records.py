@@ -81,7 +81,8 @@ class TokenEpisode(BaseModel):
     passed: bool = False
     terminated: bool = False
     truncated: bool = Field(False, description="a budget ended the episode (turns, tokens, time); not the same as a wrong answer")
-    truncation_reason: str | None = Field(None, description="which budget, or 'max_turns' / 'max_tokens' of the collector")
+    truncation_reason: str | None = Field(None, description="which budget: the env's, or the collector's 'max_turns', 'max_context', "
+                                          "'max_tokens' (the reply that ended the episode was cut: no tool call parsed from it)")
     end_reason: str | None = Field(None, description="what ended it: the env's terminated/truncated reason, 'no_tool_call', 'max_turns'")
     infra_error: str | None = Field(None, description="an infrastructure failure ended it: never trained on, never scored 0")
     agent_failure: str | None = Field(None, description="the agent caused a failure (info['agent_failure']); scored as the env scored it")
@@ -119,12 +120,14 @@ class TokenEpisode(BaseModel):
     def to_row(self) -> RLRow:
         return RLRow(
             episode_id=self.episode_id, group_id=self.group_id, env_id=self.env_id, task_id=self.task_id,
-            split=self.split, seed=self.seed, policy_version=self.policy_version,
+            split=self.split, seed=self.seed, policy_version=self.policy_version, model=self.model,
             prompt_ids=self.prompt_ids, response_ids=self.response_ids, response_mask=self.response_mask,
             logprobs=self.response_logprobs, reward=self.reward,
             advantage=self.advantage if self.advantage is not None else 0.0,
             turn_rewards=[t.reward for t in self.turns], passed=self.passed, truncated=self.truncated,
             truncation_reason=self.truncation_reason, num_turns=len(self.turns),
+            finish_reasons=[t.finish_reason for t in self.turns],
+            completion_truncated=any(t.finish_reason == "length" for t in self.turns),
         )
 
 
@@ -141,6 +144,7 @@ class RLRow(BaseModel):
     split: Split | None
     seed: int | None
     policy_version: str
+    model: str = Field("", description="the backend's model name that sampled it")
     prompt_ids: list[int]
     response_ids: list[int]
     response_mask: list[int] = Field(description="1 for sampled ids, 0 for env/template ids")
@@ -152,6 +156,9 @@ class RLRow(BaseModel):
     truncated: bool
     truncation_reason: str | None
     num_turns: int
+    finish_reasons: list[str | None] = Field(default_factory=list, description="per turn (aligned with turn_rewards): 'stop' or 'length' (cut at max_tokens)")
+    completion_truncated: bool = Field(False, description="a sampled completion of this row was cut ('length'): what TRL's "
+                                       "mask_truncated_completions / DAPO's overlong filtering leave out of the loss")
     group_all_equal: bool = Field(False, description="every usable reward of its group is equal (advantage 0): dynamic sampling drops these")
 
 
