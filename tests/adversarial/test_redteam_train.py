@@ -352,3 +352,31 @@ def test_attack_a_raising_step_through_the_skyrl_env() -> None:
         assert env.get_metrics()["infra_error"] == 1.0 and env.get_metrics()["passed"] == 0.0
     finally:
         env.close()
+
+
+def test_attack_a_skyrl_row_without_a_task_trains_on_held_out_tasks() -> None:
+    """A SkyRL dataset row that names the env but no task (SkyRL rows carry what their author put
+    in them): the env's reset picked a random task among all of them, held-out test tasks included,
+    so training silently used the tasks the evaluation holds out. Safe: such a row gets a task of
+    its split (default train), chosen by its seed; split 'test' is asked for explicitly."""
+    try:
+        import skyrl_gym
+    except ImportError:
+        if IN_CI:
+            raise
+        pytest.skip("needs skyrl-gym: pip install 'agentgym[rl]'")
+    import agentgym
+    from agentgym.rl.adapters.skyrl import register_skyrl
+    from agentgym.rl.splits import split_of
+
+    with agentgym.make("shell-fixture", **LOCAL) as probe:
+        splits = {t: split_of(probe, t) for t in probe.unwrapped.task_ids()}
+    for split, seeds in ((None, range(8)), ("test", range(2))):
+        for seed in seeds:
+            row = {"extra_info": {"env_id": "shell-fixture", "seed": seed, **({"split": split} if split else {})}}
+            env = skyrl_gym.make(register_skyrl(), env_config=dict(LOCAL), extras=row)
+            try:
+                _, meta = env.init([])
+            finally:
+                env.close()
+            assert splits[meta["task_id"]] == (split or "train"), (seed, meta["task_id"])

@@ -7,7 +7,9 @@ This class is that contract over any registered agentgym env:
 
 - ``extras`` (the dataset row) picks ``env_id``, ``task_id``, ``seed`` and ``max_turns`` (at the
   top level or under ``extra_info``, as SkyRL datasets carry them); ``env_config`` (SkyRL's
-  ``environment.skyrl_gym.<name>`` section) holds agentgym.make kwargs such as ``runtime``.
+  ``environment.skyrl_gym.<name>`` section) holds agentgym.make kwargs such as ``runtime``. A row
+  without ``task_id`` gets a task of its ``split`` (default ``train``, never a held-out one by chance),
+  chosen by its seed.
 - ``init`` resets the env and appends the task statement as a user message, after a system
   message listing the env's tools when the prompt has none.
 - ``step`` parses the model's tool calls from its text and passes them to ``env.step``; text with
@@ -22,6 +24,7 @@ Use: ``register_skyrl()`` once in the training entry point, then name ``env_clas
 
 from __future__ import annotations
 
+import random
 from collections.abc import Mapping
 from typing import Any
 
@@ -56,6 +59,7 @@ class AgentGymTextEnv(BaseTextEnv):
         seed = _pick(extras, "seed")
         self.seed = int(seed) if seed is not None else None
         self.max_turns = int(_pick(extras, "max_turns", config.pop("max_turns", 10)))
+        self.split = _pick(extras, "split") or config.get("split") or "train"
         self.env = agentgym.make(self.env_id, **config)
         self.total_reward = 0.0
         self.passed = False
@@ -63,8 +67,17 @@ class AgentGymTextEnv(BaseTextEnv):
 
     def init(self, prompt: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
         options: dict[str, Any] = {"max_turns": self.max_turns}
-        if self.task_id is not None:
-            options["task_id"] = str(self.task_id)
+        if self.task_id is None:
+            # a row without task_id: a task of the row's split (default train), picked by its seed; the env's
+            # own random pick ranged over every task, held-out test tasks included, and trained on them
+            from agentgym.rl.splits import split_of
+
+            base = self.env.unwrapped
+            pool = [t for t in base.task_ids() if split_of(base, t) == self.split]
+            if not pool:
+                raise ValueError(f"agentgym SkyRL env: {self.env_id} has no task in split {self.split!r}; give task_id or split in the row")
+            self.task_id = pool[random.Random(self.seed).randrange(len(pool))]
+        options["task_id"] = str(self.task_id)
         obs, info = self.env.reset(seed=self.seed, options=options)
         self.task_id = info.get("task_id")
         chat = list(prompt or [])
