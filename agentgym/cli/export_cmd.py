@@ -22,7 +22,7 @@ def export(
     runtime: Annotated[str, typer.Option("--runtime", "-r", help="runtime for making envs (SFT: tool schemas, task splits)")] = "local",
     scale_std: Annotated[bool, typer.Option("--scale-std", help="rl: divide advantages by the group's std (GRPO)")] = False,
     config: Annotated[Optional[list[str]], typer.Option("--config", "-c", help="sft of a sweep run: only this config id's "
-                                                        "episodes (repeatable; ids as `agentgym report` lists them)")] = None,
+                                                        "episodes (repeatable; an unknown id lists the run's ids)")] = None,
     dedupe: Annotated[bool, typer.Option("--dedupe", help="sft: leave out rows that repeat an earlier row's messages and tools exactly")] = False,
 ) -> None:
     """Export a run as SFT or RL training data, train and test splits kept apart."""
