@@ -14,6 +14,7 @@ own way. In order:
 from __future__ import annotations
 
 import hashlib
+import random
 from typing import Any, Literal
 
 SplitName = Literal["train", "test"]
@@ -57,6 +58,20 @@ def split_of(env: Any, task_id: str) -> SplitName:
     return hashed_split(env_id, template_key(env, task_id))
 
 
+def task_of_split(env: Any, split: str, seed: int | None) -> str:
+    """A task of ``split`` in ``env``, chosen by ``seed``: for a dataset row that names no task
+    (the env's own random pick ranges over every task, held-out ones included).
+
+    Raises:
+        ValueError: the env has no task in ``split``.
+    """
+    base = getattr(env, "unwrapped", env)
+    pool = [t for t in base.task_ids() if split_of(base, t) == split]
+    if not pool:
+        raise ValueError(f"{getattr(base, 'env_id', '') or type(base).__name__} has no task in split {split!r}; name a task_id")
+    return pool[random.Random(seed).randrange(len(pool))]
+
+
 def check_split(split: str | None) -> SplitName | None:
     """A user's --split: None, 'train' or 'test'; anything else is one clear error."""
     if split is None or split in SPLITS:
@@ -64,4 +79,4 @@ def check_split(split: str | None) -> SplitName | None:
     raise ValueError(f"unknown split {split!r}; use 'train' or 'test'")
 
 
-__all__ = ["SPLITS", "check_split", "family", "hashed_split", "split_of", "template_key"]
+__all__ = ["SPLITS", "check_split", "family", "hashed_split", "split_of", "task_of_split", "template_key"]

@@ -71,14 +71,19 @@ class _Base:
         self._reported = False
 
     def reset(self, **row: Any) -> str:
-        """Start the row's task (``task_id``, ``seed`` columns); return its statement (TRL appends
-        it to the prompt's last user message)."""
+        """Start the row's task (``task_id``, ``seed`` columns; without ``task_id`` one of the row's
+        ``split``, default train, chosen by the seed); return its statement (TRL appends it to the
+        prompt's last user message)."""
         self._clear()
         seed = row.get("seed")
         self.seed = int(seed) if seed is not None else None
         options: dict[str, Any] = {}
         if row.get("task_id") is not None:
             options["task_id"] = str(row["task_id"])
+        else:  # a task of the row's split (default train): the env's own pick ranged over held-out tasks too
+            from agentgym.rl.splits import task_of_split
+
+            options["task_id"] = task_of_split(self.env, str(row.get("split") or "train"), self.seed)
         if self._max_turns is not None:
             options["max_turns"] = self._max_turns
         try:
@@ -89,7 +94,7 @@ class _Base:
             # It raised out of TRL's generation step and ended the whole training run; now the rollout
             # is unscored (get_reward None), as an infrastructure error during the episode is.
             self.error, self.done = f"reset failed: {type(exc).__name__}: {exc}", True
-            self.task_id = str(row["task_id"]) if row.get("task_id") is not None else None
+            self.task_id = options.get("task_id")
             return "Infrastructure error (not your fault): the task could not start. This episode is not scored."
         self.task_id = info.get("task_id")
         return obs["text"]

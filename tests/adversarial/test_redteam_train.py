@@ -354,11 +354,12 @@ def test_attack_a_raising_step_through_the_skyrl_env() -> None:
         env.close()
 
 
-def test_attack_a_skyrl_row_without_a_task_trains_on_held_out_tasks() -> None:
-    """A SkyRL dataset row that names the env but no task (SkyRL rows carry what their author put
-    in them): the env's reset picked a random task among all of them, held-out test tasks included,
-    so training silently used the tasks the evaluation holds out. Safe: such a row gets a task of
-    its split (default train), chosen by its seed; split 'test' is asked for explicitly."""
+def test_attack_a_row_without_a_task_trains_on_held_out_tasks() -> None:
+    """A SkyRL dataset row, or a TRL dataset row handed to trl_env's reset, that names no task
+    (rows carry what their author put in them): the env's reset picked a random task among all of
+    them, held-out test tasks included, so training silently used the tasks the evaluation holds
+    out. Safe: such a row gets a task of its split (default train), chosen by its seed; split
+    'test' is asked for explicitly."""
     try:
         import skyrl_gym
     except ImportError:
@@ -380,3 +381,13 @@ def test_attack_a_skyrl_row_without_a_task_trains_on_held_out_tasks() -> None:
             finally:
                 env.close()
             assert splits[meta["task_id"]] == (split or "train"), (seed, meta["task_id"])
+    from agentgym.rl.trl_env import environment_class
+
+    trl = environment_class("shell-fixture", env_kwargs=LOCAL, max_turns=2)()
+    try:
+        for split, seeds in ((None, range(8)), ("test", range(2))):
+            for seed in seeds:
+                trl.reset(seed=seed, **({"split": split} if split else {}))
+                assert splits[trl.task_id] == (split or "train"), (seed, trl.task_id)
+    finally:
+        trl._close()

@@ -24,7 +24,6 @@ Use: ``register_skyrl()`` once in the training entry point, then name ``env_clas
 
 from __future__ import annotations
 
-import random
 from collections.abc import Mapping
 from typing import Any
 
@@ -70,13 +69,9 @@ class AgentGymTextEnv(BaseTextEnv):
         if self.task_id is None:
             # a row without task_id: a task of the row's split (default train), picked by its seed; the env's
             # own random pick ranged over every task, held-out test tasks included, and trained on them
-            from agentgym.rl.splits import split_of
+            from agentgym.rl.splits import task_of_split
 
-            base = self.env.unwrapped
-            pool = [t for t in base.task_ids() if split_of(base, t) == self.split]
-            if not pool:
-                raise ValueError(f"agentgym SkyRL env: {self.env_id} has no task in split {self.split!r}; give task_id or split in the row")
-            self.task_id = pool[random.Random(self.seed).randrange(len(pool))]
+            self.task_id = task_of_split(self.env, self.split, self.seed)
         options["task_id"] = str(self.task_id)
         obs, info = self.env.reset(seed=self.seed, options=options)
         self.task_id = info.get("task_id")
