@@ -148,19 +148,19 @@ class EmptyRunError(FileNotFoundError):
     """A run store with nothing to report: no episodes and no training steps."""
 
 
-def _training_only(title: str, steps: list[Any]) -> str:
+def _training_only(title: str, steps: list[Any], train_config: dict[str, Any] | None = None) -> str:
     return (f"<!doctype html><html><head><meta charset=utf-8><title>{_e(title)}</title><style>{CSS}</style></head><body>"
             f"<h1>{_e(title)}</h1><p>No evaluation episodes in this run: its training curves only.</p>"
-            f"<h2 id=training>Training</h2>{training_section(steps)}</body></html>")
+            f"<h2 id=training>Training</h2>{training_section(steps, train_config)}</body></html>")
 
 
 def render_pages(configs: list[dict[str, Any]], episodes: list[dict[str, Any]], title: str = "agentgym sweep",
                  page_size: int = 200, prices: dict[str, Any] | None = None, stem: str = "report",
-                 steps: list[Any] | None = None) -> tuple[str, dict[int, str]]:
+                 steps: list[Any] | None = None, train_config: dict[str, Any] | None = None) -> tuple[str, dict[int, str]]:
     """The report's main HTML (training curves where the run has `steps` (trl_log.StepRow), tables,
     charts, every episode listed, the first page of trajectories) and the other trajectory pages by
-    number (written to STEM_files/page-N.html)."""
-    main, others = _render(configs, episodes, title, page_size, prices, stem, steps, load=list)
+    number (written to STEM_files/page-N.html); `train_config`: the training run's stored config."""
+    main, others = _render(configs, episodes, title, page_size, prices, stem, steps, load=list, train_config=train_config)
     return main, dict(others)
 
 
@@ -168,12 +168,13 @@ Loader = Callable[[list[dict[str, Any]]], list[dict[str, Any]]]
 
 
 def _render(configs: list[dict[str, Any]], episodes: list[dict[str, Any]], title: str, page_size: int,
-            prices: dict[str, Any] | None, stem: str, steps: list[Any] | None, load: Loader) -> tuple[str, Iterator[tuple[int, str]]]:
+            prices: dict[str, Any] | None, stem: str, steps: list[Any] | None, load: Loader,
+            train_config: dict[str, Any] | None = None) -> tuple[str, Iterator[tuple[int, str]]]:
     """render_pages, the pages past the first as an iterator: `episodes` need not hold their
     trajectories; `load(rows)` gives those rows with them, called once per page as it is rendered,
     so a large run never holds more than one page of parsed trajectories."""
     if steps and not episodes:
-        return _training_only(title, steps), iter(())
+        return _training_only(title, steps, train_config), iter(())
     rows = summarize(configs, episodes)
     labels = {c["config_id"]: config_label(c) for c in configs}
     eps = sorted(episodes, key=lambda e: (OUTCOME_RANK[outcome(e)], labels.get(e["config_id"], ""), str(e["task_id"]), e["sample"]))
@@ -196,7 +197,7 @@ def _render(configs: list[dict[str, Any]], episodes: list[dict[str, Any]], title
         parts.append(f"<p>Costs in {_e(prices.get('currency', ''))} from price table {_e(prices.get('version', '?'))}"
                      f"{' of ' + _e(prices['date']) if prices.get('date') else ''} ({_e(prices.get('source', ''))}).</p>")
     if steps:
-        parts.append(f'<h2 id=training>Training</h2>{training_section(steps)}<h2>Evaluation</h2>')
+        parts.append(f'<h2 id=training>Training</h2>{training_section(steps, train_config)}<h2>Evaluation</h2>')
     for env in sorted({r["env"] for r in rows}):
         parts.append(f"<h2>{_e(env)}</h2>" + _table([r for r in rows if r["env"] == env]) + "".join(charts.get(env, [])))
     parts.append(f'<h2 id=errors>Infrastructure errors ({len(errors)})</h2>')
@@ -245,7 +246,7 @@ def write_report(run_dir: str | Path, out: str | Path | None = None, max_traject
     path = Path(out) if out is not None else Path(run_dir) / "report.html"
     kind = "sweep" if rows else "training run"
     main, others = _render(configs, rows, f"agentgym {kind}: {sweep.get('name', Path(run_dir).name)}", max_trajectories,
-                           data.meta("prices"), path.stem, steps, load)
+                           data.meta("prices"), path.stem, steps, load, train_config=data.meta("train_config"))
     path.parent.mkdir(parents=True, exist_ok=True)
     files = path.parent / f"{path.stem}_files"
     for p, page in others:  # written as rendered, then dropped

@@ -54,6 +54,7 @@ def test_readme_train_configs_pass_check(tmp_path, monkeypatch):
     sft, grpo = _blocks(_section("Training: TRL"), "yaml")[:2]
     monkeypatch.chdir(tmp_path)
     Path("exports/sft").mkdir(parents=True)
+    Path("exports/sft/train.jsonl").write_text(json.dumps({"messages": [], "tools": [], "split": "train"}) + "\n")  # an SFT export's row
     # the GRPO config's model is what the SFT run leaves: made only after the SFT check (its out must be new)
     for text, algorithm, model in ((sft, "sft", "runs/tiny-model"), (grpo, "grpo", "runs/train-sft/final")):
         Path(model).mkdir(parents=True)

@@ -2,12 +2,15 @@
 
 Bad input (unknown keys, env, split or tasks, a model path that does not exist, an occupied output
 directory) is one line on stderr, exit 2, and nothing is written; a run writes into a staging
-directory that becomes the output directory only when it finished.
+directory that becomes the output directory only when it finished. Ctrl-C is one line (the step it
+stopped at, what was kept, the command to rerun), exit 130. --json prints one JSON object, for
+--check too.
 """
 
 from __future__ import annotations
 
 import json
+import shlex
 from pathlib import Path
 from typing import Annotated
 
@@ -22,23 +25,32 @@ def train(
     as_json: Annotated[bool, typer.Option("--json", help="print the result as one JSON object")] = False,
 ) -> None:
     """Train a local model on an env's split with TRL (SFTTrainer or GRPOTrainer); logs per step into OUT."""
-    from agentgym.rl.trl_train import TrainConfigError, check, load_config, run_train
+    from agentgym.rl.trl_train import TrainConfigError, TrainInterrupted, check, load_config, run_train
 
     try:
         cfg = load_config(config)
         if check_only:
             tasks = check(cfg)
-            typer.echo(f"ok: {cfg.algorithm} on {len(tasks)} {cfg.split or ''} tasks of {cfg.env} -> {cfg.out}")
+            if as_json:
+                typer.echo(json.dumps({"ok": True, "out": str(Path(cfg.out).resolve()), "algorithm": cfg.algorithm, "env": cfg.env,
+                                       "split": cfg.split, "model": cfg.model, "tasks": tasks}))
+            else:
+                typer.echo(f"ok: {cfg.algorithm} on {len(tasks)} {cfg.split or ''} tasks of {cfg.env} -> {Path(cfg.out).resolve()}")
             return
         result = run_train(cfg)
     except TrainConfigError as exc:
         fail(str(exc))
     except ImportError as exc:
         fail(f"{exc}; training needs the rl extra: pip install 'agentgym[rl]'")
+    except TrainInterrupted as exc:
+        typer.echo(exc.line(f"agentgym train {shlex.quote(str(config))}"), err=True)
+        raise typer.Exit(130) from None
     if as_json:
         typer.echo(json.dumps(result))
     else:
-        typer.echo(f"{result['algorithm']} on {len(result['tasks'])} tasks of {result['env']}: {result.get('steps')} steps; "
+        first, last = result.get("first_reward"), result.get("last_reward")
+        reward = f"reward {first:.3g} -> {last:.3g}; " if first is not None and last is not None else ""
+        typer.echo(f"{result['algorithm']} on {len(result['tasks'])} tasks of {result['env']}: {result.get('steps')} steps; {reward}"
                    f"final model {result['final_model']}; curve in {result['out']}/train_log.jsonl")
 
 

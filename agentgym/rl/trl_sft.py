@@ -36,6 +36,8 @@ class SFTSettings(BaseModel):
     batch_size: int = Field(4, ge=1)
     max_length: int = Field(2048, ge=16)
     seed: int = 0
+    save_steps: int | None = Field(None, ge=1, description="checkpoint every N steps into OUT/checkpoints (the final model is always saved)")
+    max_turns: int = Field(4, ge=1, description="horizon of the env's reference episodes (used when no sft_data is given)")
     device: Device = Field("cpu", description="cpu | cuda | auto (the GPU when torch sees one)")
     bf16: bool = Field(False, description="bf16 mixed precision, on a GPU that supports it (ignored on the CPU)")
 
@@ -150,7 +152,7 @@ def sft_rows(conversations: Iterable[dict[str, Any]], tokenizer: Any, tools: lis
 
 
 def sft_config(s: SFTSettings, out: Path) -> Any:
-    """TRL's SFTConfig for ``s`` (checkpoints under OUT/checkpoints); the device's use_cpu and bf16
+    """TRL's SFTConfig for ``s`` (checkpoints under OUT/checkpoints with save_steps); the device's use_cpu and bf16
     come from agentgym.rl.device (DeviceError for cuda where torch sees no GPU)."""
     os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")
     from trl import SFTConfig
@@ -158,7 +160,8 @@ def sft_config(s: SFTSettings, out: Path) -> Any:
     return SFTConfig(
         output_dir=str(out / "checkpoints"), max_steps=s.steps, per_device_train_batch_size=s.batch_size,
         learning_rate=s.learning_rate, max_length=s.max_length, logging_steps=1, report_to="none",
-        seed=s.seed, save_strategy="no", disable_tqdm=True, dataloader_num_workers=0, gradient_checkpointing=False,
+        seed=s.seed, save_strategy="steps" if s.save_steps else "no", save_steps=s.save_steps or 500, disable_tqdm=True,
+        dataloader_num_workers=0, gradient_checkpointing=False,
         completion_only_loss=True, lr_scheduler_type="constant", **trainer_device_args(s.device, s.bf16),
     )
 

@@ -5,7 +5,16 @@ model loaded wastes minutes, while a crash half-way must not leave an output dir
 like a finished run. So every input is checked before anything is written (unknown keys, unknown
 env or split, a model path that does not exist, an SFT export that is not there), each failure is
 one line that says what to do, and the run writes into a hidden .OUT.tmp-* beside it that becomes
-OUT only when it finished (removed when it failed).
+OUT only when it finished (removed when it failed). Ctrl-C says at which step it stopped and what
+was kept: checkpoints already written (`save_steps`) are not thrown away with the staging folder but
+kept, with the step log, in OUT.interrupted (a checkpoint is a model directory: `model:` of the next
+config); with none, nothing is kept. A rerun of the same config is never refused because of it.
+
+Relative paths (model, sft_data, env_kwargs values) are read as a sweep config reads them: from the
+config file's folder first, then the working directory; `out` is the working directory's (as every
+command's --out). Settings of the other algorithm (`grpo:` in an SFT config, `sft:`/`sft_data:` in a
+GRPO one) are refused, not ignored: a user who wrote both usually meant SFT then GRPO, which is two
+configs, and a warning would scroll away under the trainer's output.
 
 Config (YAML)::
 
@@ -16,18 +25,23 @@ Config (YAML)::
     algorithm: grpo               # sft | grpo
     sft_data: exports/sft         # sft only: an `agentgym export --format sft` directory;
                                   # default: the env's reference trajectories of the split
-    sft: {steps: 30}              # SFTSettings
-    grpo: {steps: 4}              # GRPOSettings; both take device: cpu | cuda | auto (default cpu), bf16
-    out: runs/train-shell         # checkpoints/, final/, results.sqlite (train_steps), train_log.jsonl
+    sft: {steps: 30}              # sft only: SFTSettings
+    grpo: {steps: 4}              # grpo only: GRPOSettings; both take device: cpu | cuda | auto, bf16, save_steps
+    out: runs/train-shell         # final/, results.sqlite (train_steps, meta train_config), train_log.jsonl,
+                                  # checkpoints/ (only with save_steps)
 """
 
 from __future__ import annotations
 
+import difflib
+import json
+import os
+import sqlite3
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 
 from agentgym.rl.device import DeviceError, resolve_device
 from agentgym.rl.trl_grpo import GRPOSettings
@@ -37,6 +51,22 @@ from agentgym.staging import staged_dir
 
 class TrainConfigError(ValueError):
     """A config that cannot run; the message is one line that says what to fix."""
+
+
+class TrainInterrupted(KeyboardInterrupt):
+    """Ctrl-C during a run: ``step`` of ``total`` steps logged; ``kept`` the folder holding the
+    checkpoints written so far (None: none were written, nothing kept)."""
+
+    def __init__(self, step: int, total: int, kept: Path | None, checkpoints: list[str]):
+        super().__init__(step, total, kept)
+        self.step, self.total, self.kept, self.checkpoints = step, total, kept, checkpoints
+
+    def line(self, rerun: str) -> str:
+        at = f"interrupted at step {self.step}/{self.total}"
+        if self.kept is None:
+            return f"{at}: nothing kept (no checkpoint written yet; save_steps: N keeps them); rerun `{rerun}`"
+        return (f"{at}: {', '.join(self.checkpoints)} kept in {self.kept} with the step log (a checkpoint is a model "
+                f"directory for `model:`); rerun `{rerun}`")
 
 
 class TrainConfig(BaseModel):
@@ -52,16 +82,59 @@ class TrainConfig(BaseModel):
     sft: SFTSettings = Field(default_factory=SFTSettings)
     grpo: GRPOSettings = Field(default_factory=GRPOSettings)
     out: str
+    _base: Path | None = PrivateAttr(None)  # the config file's folder: relative paths are looked up there first
+
+
+SECTIONS: dict[str, type[BaseModel]] = {"sft": SFTSettings, "grpo": GRPOSettings}
 
 
 def _first_error(exc: ValidationError) -> str:
-    e = exc.errors()[0]
-    where = ".".join(str(p) for p in e["loc"]) or "config"
+    """One line for the most useful error: an unknown key before a missing one (a typo of a
+    required key reports both, and the typo is the news)."""
+    errors = sorted(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")
+    e = errors[0]
+    loc = [str(p) for p in e["loc"]]
+    where = ".".join(loc) or "config"
     if e["type"] == "extra_forbidden":
-        return f"unknown config key {where!r}; allowed: {', '.join(TrainConfig.model_fields)} (sft:/grpo: take their settings)"
+        section = loc[0] if len(loc) == 2 and loc[0] in SECTIONS else None
+        allowed = list(SECTIONS[section].model_fields) if section else list(TrainConfig.model_fields)
+        near = difflib.get_close_matches(loc[-1], allowed, n=1)
+        hint = f"; did you mean {near[0]!r}?" if near else ""
+        scope = f"allowed under {section}:" if section else "allowed:"
+        tail = "" if section else " (sft:/grpo: take their settings)"
+        return f"unknown config key {where!r}{hint} {scope} {', '.join(allowed)}{tail}"
     if e["type"] == "missing":
         return f"config key {where!r} is missing"
     return f"config key {where!r}: {e['msg']}"
+
+
+def _other_algorithm(cfg: TrainConfig) -> str | None:
+    given = cfg.model_fields_set
+    unused = [k for k in (("sft", "sft_data") if cfg.algorithm == "grpo" else ("grpo",)) if k in given]
+    if not unused:
+        return None
+    keys = " and ".join(f"{k}:" for k in unused)
+    return (f"{keys} {'is' if len(unused) == 1 else 'are'} for algorithm {'sft' if cfg.algorithm == 'grpo' else 'grpo'}, "
+            f"unused with algorithm {cfg.algorithm}: remove {'it' if len(unused) == 1 else 'them'} (SFT then GRPO is two "
+            "configs, the second's model: the first's OUT/final)")
+
+
+def _beside(base: Path | None, value: str | None) -> str | None:
+    """A relative path that exists in the config file's folder, made absolute (the sweep rule:
+    agentgym.sweep.config); any other value as it is (read from the working directory)."""
+    if not value or base is None or Path(value).is_absolute():
+        return value
+    try:
+        return str((base / value).resolve()) if (base / value).exists() else value
+    except OSError:  # not a usable path (too long ...): left for the check to refuse
+        return value
+
+
+def _where(cfg: TrainConfig, value: str) -> str:
+    """Where a path that was not found was looked for (one place, or both for a relative one)."""
+    if Path(value).is_absolute() or cfg._base is None:
+        return value
+    return f"{value} (looked in the config's folder {cfg._base} and the working directory {Path.cwd()})"
 
 
 #: a config's values, counted as the aliases expand them: a YAML bomb (an alias of an alias of a
@@ -100,9 +173,17 @@ def load_config(path: str | Path) -> TrainConfig:
         raise TrainConfigError(f"{path} expands to more than {MAX_CONFIG_VALUES} values (YAML aliases repeating a structure?); "
                                "a train config is a few dozen keys and its task list")
     try:
-        return TrainConfig.model_validate(raw)
+        cfg = TrainConfig.model_validate(raw)
     except ValidationError as exc:
         raise TrainConfigError(f"{path}: {_first_error(exc)}") from None
+    if (unused := _other_algorithm(cfg)) is not None:
+        raise TrainConfigError(f"{path}: {unused}")
+    base = p.resolve().parent
+    cfg = cfg.model_copy(update={"model": _beside(base, cfg.model), "sft_data": _beside(base, cfg.sft_data),
+                                 "env_kwargs": {k: _beside(base, v) if isinstance(v, str) and "\n" not in v else v
+                                                for k, v in cfg.env_kwargs.items()}})
+    cfg._base = base
+    return cfg
 
 
 def split_tasks(env: Any, split: str) -> list[str]:
@@ -145,10 +226,13 @@ def check(cfg: TrainConfig) -> list[str]:
     """Every check that needs no training; returns the task ids. Raises TrainConfigError."""
     model = Path(cfg.model)
     if not (model / "config.json").is_file():
-        raise TrainConfigError(f"model path {cfg.model} does not exist or holds no config.json; give a local model "
-                               "directory written by save_pretrained (no hub is reached)")
-    if cfg.algorithm == "sft" and cfg.sft_data is not None and not Path(cfg.sft_data).exists():
-        raise TrainConfigError(f"sft_data {cfg.sft_data} does not exist; write it with `agentgym export RUN --format sft --out DIR`")
+        raise TrainConfigError(f"model path {_where(cfg, cfg.model)} does not exist or holds no config.json; give a local "
+                               "model directory written by save_pretrained (no hub is reached)")
+    if cfg.algorithm == "sft" and cfg.sft_data is not None:
+        if not Path(cfg.sft_data).exists():
+            raise TrainConfigError(f"sft_data {_where(cfg, cfg.sft_data)} does not exist; {SFT_HINT}")
+        if (problem := sft_data_problem(cfg.sft_data, cfg.split)) is not None:
+            raise TrainConfigError(f"sft_data {problem}; {SFT_HINT}")
     try:  # cuda where torch sees no GPU: said now, not after the env and model loaded
         resolve_device(getattr(cfg, cfg.algorithm).device)
     except DeviceError as exc:
@@ -159,6 +243,101 @@ def check(cfg: TrainConfig) -> list[str]:
     return resolve_tasks(cfg)
 
 
+SFT_HINT = "write an SFT export with `agentgym export RUN --format sft --out DIR`"
+#: the first row of an export file is read up to this many bytes to tell what the file holds
+FIRST_ROW_BYTES = 64 * 1024 * 1024
+
+
+def sft_data_problem(path: str, split: str | None) -> str | None:
+    """Why ``path`` is not an SFT export (`agentgym export --format sft`: SPLIT.jsonl files of rows
+    with ``messages``), said as what it holds; None when its first row is an SFT row."""
+    p = Path(path)
+    if p.is_dir():
+        files = [p / f"{split}.jsonl"] if split else sorted(p.glob("*.jsonl"))
+        if not all(f.is_file() for f in files) or not files:
+            held = sorted(c.name + ("/" if c.is_dir() else "") for c in p.iterdir())
+            shown = ", ".join(held[:6]) + (" ..." if len(held) > 6 else "") if held else "nothing"
+            return f"{path} holds no {files[0].name if files else '*.jsonl'} (it holds: {shown}), not an SFT export"
+    else:
+        files = [p]
+    with open(files[0], "rb") as fh:
+        line = b""
+        while not line.strip():
+            line = fh.readline(FIRST_ROW_BYTES)
+            if not line:
+                return f"{files[0]} is empty, not an SFT export"
+    try:
+        row = json.loads(line)
+    except ValueError:
+        return f"{files[0]} holds no JSON rows (first line is not JSON), not an SFT export"
+    if not isinstance(row, dict):
+        return f"{files[0]} holds JSON {type(row).__name__}s, not SFT rows"
+    if "messages" in row:
+        return None
+    if "prompt_ids" in row:
+        return f"{path} holds RL token rows (prompt_ids, response_ids, advantage: `--format rl`), not an SFT export"
+    return f"{path} holds rows with keys {', '.join(list(row)[:6])}, not SFT rows (messages, tools)"
+
+
+def _store_config(stage: Path, cfg: TrainConfig, tasks: list[str]) -> None:
+    """The run's config in its store (meta 'train_config', the table a sweep keeps its own in):
+    what the report and the viewer show beside the curves."""
+    settings = getattr(cfg, cfg.algorithm).model_dump(mode="json")
+    doc = {"model": str(Path(cfg.model).resolve()), "env": cfg.env, "split": cfg.split, "env_kwargs": cfg.env_kwargs,
+           "algorithm": cfg.algorithm, "tasks": tasks, "out": cfg.out, "settings": settings,
+           **({"sft_data": str(Path(cfg.sft_data).resolve())} if cfg.algorithm == "sft" and cfg.sft_data else {})}
+    conn = sqlite3.connect(stage / "results.sqlite")
+    try:
+        with conn:
+            conn.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+            conn.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", ("train_config", json.dumps(doc, default=str)))
+    finally:
+        conn.close()
+
+
+def _logged_steps(stage: Path) -> list[dict[str, Any]]:
+    try:
+        lines = (stage / "train_log.jsonl").read_text().splitlines()
+    except OSError:
+        return []
+    rows = []
+    for x in lines:
+        try:
+            row = json.loads(x)
+        except ValueError:  # a line cut by the interrupt
+            continue
+        if isinstance(row, dict):
+            rows.append(row)
+    return rows
+
+
+def _keep_interrupted(stage: Path, out: Path, total: int) -> TrainInterrupted:
+    """After Ctrl-C: the staging folder renamed to OUT.interrupted (OUT.interrupted-2 ...) when it
+    holds checkpoints, so hours of training are not deleted with it; else left to be removed."""
+    steps = _logged_steps(stage)
+    step = max((int(r.get("step", 0)) for r in steps), default=0)
+    ckpt = stage / "checkpoints"
+    names = sorted((c.name for c in ckpt.glob("checkpoint-*") if c.is_dir()), key=lambda n: int(n.rsplit("-", 1)[-1])
+                   if n.rsplit("-", 1)[-1].isdigit() else 0) if ckpt.is_dir() else []
+    if not names:
+        return TrainInterrupted(step, total, None, [])
+    kept, n = out.with_name(out.name + ".interrupted"), 1
+    while kept.exists():
+        n += 1
+        kept = out.with_name(f"{out.name}.interrupted-{n}")
+    os.rename(stage, kept)  # staged_dir then finds nothing to remove
+    return TrainInterrupted(step, total, kept, names)
+
+
+def _summary(out: Path) -> dict[str, Any]:
+    """First and last logged reward and loss of a finished run (None where no step logged one)."""
+    rows = _logged_steps(out)
+    rewards = [r["reward"] for r in rows if r.get("reward") is not None]
+    losses = [r["loss"] for r in rows if r.get("loss") is not None]
+    return {"first_reward": rewards[0] if rewards else None, "last_reward": rewards[-1] if rewards else None,
+            "first_loss": losses[0] if losses else None, "last_loss": losses[-1] if losses else None}
+
+
 def run_train(cfg: TrainConfig) -> dict[str, Any]:
     """Check, then train into a staging directory that becomes ``cfg.out`` when done."""
     tasks = check(cfg)
@@ -166,25 +345,38 @@ def run_train(cfg: TrainConfig) -> dict[str, Any]:
 
     out = Path(cfg.out)
     with staged_dir(out) as stage:  # renamed onto out (absent, or the empty folder check() allowed) when done
-        tok = transformers.AutoTokenizer.from_pretrained(cfg.model)
-        model = transformers.AutoModelForCausalLM.from_pretrained(cfg.model)
-        if cfg.algorithm == "sft":
-            from agentgym.rl.trl_sft import load_sft_export, reference_conversations, train_sft
-
-            if cfg.sft_data:
-                convs = [c for c in load_sft_export(cfg.sft_data, split=cfg.split) if not cfg.tasks or c.get("task_id") in tasks]
-            else:
-                convs = reference_conversations(cfg.env, tasks, env_kwargs=cfg.env_kwargs, max_turns=cfg.grpo.max_turns)
-            from agentgym.rl.trl_env import environment_class, tool_schemas
-
-            shown = tool_schemas(environment_class(cfg.env, env_kwargs=cfg.env_kwargs))  # what GRPO will render
-            result = train_sft(model, tok, convs, stage, cfg.sft, tools=shown).model_dump()
-        else:
-            from agentgym.rl.trl_grpo import train_grpo
-
-            result = train_grpo(model, tok, cfg.env, tasks, stage, cfg.grpo, env_kwargs=cfg.env_kwargs).model_dump(exclude={"rows"})
+        try:
+            result = _train_into(stage, cfg, tasks, transformers)
+        except KeyboardInterrupt:
+            raise _keep_interrupted(stage, out, getattr(cfg, cfg.algorithm).steps) from None
+        ckpt = stage / "checkpoints"
+        if ckpt.is_dir() and not any(ckpt.iterdir()):
+            ckpt.rmdir()  # the trainer makes it; with no save_steps nothing is ever written there
     result["final_model"] = str(out / "final")
-    return {"out": str(out), "algorithm": cfg.algorithm, "env": cfg.env, "split": cfg.split, "tasks": tasks, **result}
+    return {"out": str(out), "algorithm": cfg.algorithm, "env": cfg.env, "split": cfg.split, "tasks": tasks, **result,
+            **_summary(out)}
 
 
-__all__ = ["TrainConfig", "TrainConfigError", "check", "load_config", "run_train", "split_tasks"]
+def _train_into(stage: Path, cfg: TrainConfig, tasks: list[str], transformers: Any) -> dict[str, Any]:
+    _store_config(stage, cfg, tasks)
+    tok = transformers.AutoTokenizer.from_pretrained(cfg.model)
+    model = transformers.AutoModelForCausalLM.from_pretrained(cfg.model)
+    if cfg.algorithm == "sft":
+        from agentgym.rl.trl_sft import load_sft_export, reference_conversations, train_sft
+
+        if cfg.sft_data:
+            convs = [c for c in load_sft_export(cfg.sft_data, split=cfg.split) if not cfg.tasks or c.get("task_id") in tasks]
+        else:
+            convs = reference_conversations(cfg.env, tasks, env_kwargs=cfg.env_kwargs, max_turns=cfg.sft.max_turns)
+        from agentgym.rl.trl_env import environment_class, tool_schemas
+
+        shown = tool_schemas(environment_class(cfg.env, env_kwargs=cfg.env_kwargs))  # what GRPO will render
+        result = train_sft(model, tok, convs, stage, cfg.sft, tools=shown).model_dump()
+    else:
+        from agentgym.rl.trl_grpo import train_grpo
+
+        result = train_grpo(model, tok, cfg.env, tasks, stage, cfg.grpo, env_kwargs=cfg.env_kwargs).model_dump(exclude={"rows"})
+    return result
+
+
+__all__ = ["TrainConfig", "TrainConfigError", "TrainInterrupted", "check", "load_config", "run_train", "sft_data_problem", "split_tasks"]

@@ -114,7 +114,7 @@ def plots_page(data: RunData, rows: list[dict[str, Any]]) -> str:
 
 
 def training_page(data: RunData) -> str:
-    return layout(f"training: {data.root.name}", training_section(data.train_steps()), str(data.root))
+    return layout(f"training: {data.root.name}", training_section(data.train_steps(), data.meta("train_config")), str(data.root))
 
 
 def episode_page(data: RunData, q: dict[str, str]) -> tuple[int, str]:
