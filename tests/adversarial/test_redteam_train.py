@@ -32,7 +32,7 @@ def test_attack_whitespace_after_an_unclosed_tool_call_tag_stalls_the_loop() -> 
     """The policy samples '<tool_call>' and then thousands of newlines (what a degenerate policy
     emits). The tool-call parser's regex <tool_call>\\s*(.*?)\\s*</tool_call> backtracked in cubic
     time: 3000 newlines took ~20 s to parse (twice per turn), 8000 many minutes, and every loop that
-    reads model text (the collector, the SkyRL and verifiers adapters, trl_eval, the local
+    reads model text (the collector, the SkyRL adapter, trl_eval, the transformers and vLLM
     backends) stalled on one reply. Safe: a linear scan; the reply is a turn without a tool call,
     which the env answers as a malformed action and the collector scores (reward 0)."""
     from agentgym.rl import collect
