@@ -109,6 +109,7 @@ def stubbed(monkeypatch):
     def train_grpo(model, tok, env, tasks, out, settings, env_kwargs=None):
         (out / "checkpoints").mkdir()
         (out / "final").mkdir()
+        print("{'loss': 0.1}")  # as transformers' Trainer prints its logs
         log = TrainLog(out)
         for step, r, flat in [(1, 0.25, 0.5), (2, 0.5, 1.0)]:
             log.add(StepRow(algorithm="grpo", step=step, reward=r, loss=0.1, episodes=4, extra={"frac_reward_zero_std": flat}))

@@ -9,8 +9,10 @@ stopped at, what was kept, the command to rerun), exit 130. --json prints one JS
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shlex
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -37,7 +39,8 @@ def train(
             else:
                 typer.echo(f"ok: {cfg.algorithm} on {len(tasks)} {cfg.split or ''} tasks of {cfg.env} -> {Path(cfg.out).resolve()}")
             return
-        result = run_train(cfg)
+        with contextlib.redirect_stdout(sys.stderr) if as_json else contextlib.nullcontext():
+            result = run_train(cfg)  # the trainers print their logs: with --json, stdout holds the one object
     except TrainConfigError as exc:
         fail(str(exc))
     except ImportError as exc:
