@@ -329,11 +329,14 @@ def test_attack_a_task_that_cannot_start_ends_the_grpo_run(monkeypatch) -> None:
         env._close()
 
 
-def test_attack_a_raising_step_through_the_skyrl_env() -> None:
+def test_attack_a_raising_step_through_the_skyrl_env(monkeypatch) -> None:
     """The same raising step through SkyRL-gym's text env (made by skyrl_gym.make with a dataset
     row, as SkyRL's generator makes it): the exception left step() and SkyRL's generator, so one
-    env bug or dead driver ended the batch. Safe: the episode ends done with metadata["infra_error"]
-    (SkyRL has no unscored reward: trainers drop by that flag, as the adapter documents)."""
+    env bug or dead driver ended the batch; so did a task that could not start (init). Safe: the
+    episode ends done with metadata["infra_error"] (SkyRL has no unscored reward: trainers drop
+    by that flag, as the adapter documents)."""
+    import importlib
+
     try:
         import skyrl_gym
     except ImportError:
@@ -350,6 +353,15 @@ def test_attack_a_raising_step_through_the_skyrl_env() -> None:
         out = env.step(call_text("submit"))
         assert out["done"] and out["reward"] == 0.0 and "ZeroDivisionError" in out["metadata"]["infra_error"]
         assert env.get_metrics()["infra_error"] == 1.0 and env.get_metrics()["passed"] == 0.0
+    finally:
+        env.close()
+    env = skyrl_gym.make("agentgym", env_config=dict(LOCAL), extras={"extra_info": {"env_id": "shell-fixture", "task_id": "hello"}})
+    try:  # a task that cannot start: reset raised out of init, and out of SkyRL's generator
+        monkeypatch.setattr(importlib.import_module(type(env.env.unwrapped).__module__), "make_sandbox", lambda *a, **k: 1 / 0)
+        chat, meta = env.init([])
+        assert "could not start" in chat[-1]["content"] and "ZeroDivisionError" in meta["infra_error"]
+        out = env.step(call_text("submit"))
+        assert out["done"] and out["reward"] == 0.0 and out["metadata"]["infra_error"] == meta["infra_error"]
     finally:
         env.close()
 

@@ -73,9 +73,17 @@ class AgentGymTextEnv(BaseTextEnv):
 
             self.task_id = task_of_split(self.env, self.split, self.seed)
         options["task_id"] = str(self.task_id)
-        obs, info = self.env.reset(seed=self.seed, options=options)
-        self.task_id = info.get("task_id")
         chat = list(prompt or [])
+        try:
+            obs, info = self.env.reset(seed=self.seed, options=options)
+        except ValueError:
+            raise  # a bad task id or options: the row's mistake, said as is
+        except Exception as exc:  # noqa: BLE001 - the task could not start: flagged (the first step ends it), not an
+            # exception out of SkyRL's generator
+            self.infra_error = f"reset failed: {type(exc).__name__}: {exc}"
+            chat.append({"role": "user", "content": "Infrastructure error (not your fault): the task could not start."})
+            return chat, {"task_id": self.task_id, "env_id": self.env_id, "infra_error": self.infra_error}
+        self.task_id = info.get("task_id")
         if not any(m.get("role") == "system" for m in chat):
             chat.insert(0, {"role": "system", "content": tools_prompt(self.env.tools)})
         chat.append({"role": "user", "content": obs["text"]})
@@ -83,6 +91,8 @@ class AgentGymTextEnv(BaseTextEnv):
 
     def step(self, action: str) -> BaseTextEnvStepOutput:
         self.turns += 1
+        if self.infra_error is not None:  # the task never started, or an earlier step raised: nothing runs
+            return BaseTextEnvStepOutput(observations=[], reward=0.0, done=True, metadata={"infra_error": self.infra_error})
         try:
             obs, reward, terminated, truncated, info = self.env.step(text_action(action))
         except Exception as exc:  # noqa: BLE001 - step must not raise (the env contract): infrastructure, flagged
