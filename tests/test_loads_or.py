@@ -1,9 +1,11 @@
 """loads_or: the one lenient json.loads for model-written text (tool-call blocks and arguments).
 
 Each reader of a model's text (the in-process backends' tool-call parser, the collector, the SFT
-export, the TRL evaluation) reads text that is not JSON its own documented way; all of them now
-go through loads_or, so each must still do so for every kind of failure: bad syntax, nesting past
-the recursion limit, an integer past int()'s digit limit, and a value that is not text."""
+export, the TRL evaluation) reads text that is not JSON its own documented way, and must still do
+so for every kind of failure: bad syntax, nesting past the recursion limit, an integer past int()'s
+digit limit, and a value that is not text. The parser, the collector and the SFT export go through
+loads_or; the TRL evaluation goes through guard.parse_json (a depth limit of 64, so that arguments
+the chat template's tojson cannot render are read as none), with the same fallbacks tested here."""
 
 from __future__ import annotations
 
