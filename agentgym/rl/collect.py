@@ -15,8 +15,11 @@ A reply cut at ``max_tokens`` keeps ``finish_reason='length'`` on its turn (the 
 ``finish_reasons`` / ``completion_truncated`` columns: what a trainer masks); when the cut reply
 held no tool call, so that the cut is what ended the episode, the episode is truncated
 ``'max_tokens'`` (``'max_context'`` where the context's room was the smaller limit).
-An infrastructure failure (env reset or step raised, ``info["error"]``, the model server gave up)
-marks the episode ``infra_error``: ``agentgym.rl.groups`` drops it from the batch, never scoring 0.
+An infrastructure failure (env reset or step raised, ``info["error"]``, a step reward that is not
+a finite number, the model server gave up) marks the episode ``infra_error``: ``agentgym.rl.groups``
+drops it from the batch, never scoring 0. An episode has ``max_seconds`` of wall-clock time from its
+reset (agentgym.rl.episode_bounds: a command is cut at what is left); then it ends truncated
+``'max_seconds'``, scored.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from agentgym.actions import loads_or
 from agentgym.models.base import ContextWindowExceeded, ModelBackend, ModelError, TokenIdsUnavailable
 from agentgym.rl.chat_format import ChatFormat, ChatFormatError, delta_ids, parse_reply
+from agentgym.rl.episode_bounds import DEFAULT_MAX_SECONDS, EpisodeDeadline, non_finite_reward
 from agentgym.rl.records import TokenEpisode, TokenTurn
 from agentgym.rl.splits import split_of
 
@@ -46,6 +50,9 @@ class CollectConfig(BaseModel):
     max_tokens: int = Field(512, ge=1, description="per model turn")
     max_turns: int = Field(32, ge=1, description="collector's cap; the env's own budget usually ends episodes first")
     max_context: int = Field(8192, ge=16, description="total ids of an episode; reaching it truncates ('max_context')")
+    max_seconds: float | None = Field(DEFAULT_MAX_SECONDS, gt=0, allow_inf_nan=False,
+                                      description="wall-clock seconds per episode from its reset; then truncated ('max_seconds'); "
+                                      "None: no bound of the collector's")
     policy_version: str = "0"
 
 
@@ -110,12 +117,17 @@ async def _play(env: Any, backend: ModelBackend, fmt: ChatFormat, ep: TokenEpiso
         ep.infra_error = f"reset failed: {type(exc).__name__}: {exc}"
         return
     ep.task_id = info.get("task_id", ep.task_id)
+    deadline = EpisodeDeadline(cfg.max_seconds)
+    deadline.start(env)
     tools = env.unwrapped.tools
     messages: list[dict[str, Any]] = ([{"role": "system", "content": cfg.system_prompt}] if cfg.system_prompt else [])
     messages.append({"role": "user", "content": obs["text"]})
     ep.prompt_ids = fmt.render_ids(messages, tools, add_generation_prompt=True)
     seq, context = list(ep.prompt_ids), []
     for turn in range(cfg.max_turns):
+        if deadline.over():  # generation counts too: the time ran out before this turn
+            ep.truncated, ep.truncation_reason, ep.end_reason = True, "max_seconds", "max_seconds"
+            return
         room = min(cfg.max_tokens, cfg.max_context - len(seq))
         if room <= 0:
             ep.truncated, ep.truncation_reason = True, "max_context"
@@ -136,6 +148,11 @@ async def _play(env: Any, backend: ModelBackend, fmt: ChatFormat, ep: TokenEpiso
             ep.turns.append(TokenTurn(context_ids=context, completion_ids=sample.ids, logprobs=sample.logprobs, finish_reason=sample.finish_reason, action_text=text))
             ep.infra_error = f"step raised: {type(exc).__name__}: {exc}"
             return
+        if (bad := non_finite_reward(reward)) is not None:  # the env's bug: never scored, never written as null
+            ep.turns.append(TokenTurn(context_ids=context, completion_ids=sample.ids, logprobs=sample.logprobs,
+                                      finish_reason=sample.finish_reason, action_text=text))
+            ep.infra_error = bad
+            return
         ep.turns.append(TokenTurn(context_ids=context, completion_ids=sample.ids, logprobs=sample.logprobs,
                                   finish_reason=sample.finish_reason, reward=float(reward), action_text=text))
         ep.reward += float(reward)
@@ -153,6 +170,9 @@ async def _play(env: Any, backend: ModelBackend, fmt: ChatFormat, ep: TokenEpiso
                 cut = "max_tokens" if room == cfg.max_tokens else "max_context"
                 ep.truncated, ep.truncation_reason, ep.end_reason = True, cut, cut
             ep.passed = bool(env.unwrapped.passed(ep.reward, info))
+            return
+        if deadline.over():  # this step used up the time (a command cut at the deadline): no next turn
+            ep.truncated, ep.truncation_reason, ep.end_reason = True, "max_seconds", "max_seconds"
             return
         assistant = {"role": "assistant", "content": content, "tool_calls": [_with_object_args(c) for c in calls]}
         new = _tool_messages(calls, obs["text"])

@@ -4,6 +4,9 @@ Why: group-relative advantages (reward minus the group's mean, optionally over i
 group's rewards to mean what the task scored. An episode an infrastructure failure ended has no
 such reward: scoring it 0 would teach the policy that its actions caused a crash. So those are
 dropped from the batch and counted, and the group's statistics use the usable episodes only.
+A reward that is no finite number (NaN, infinity) is the env's bug, never the agent's: it would make
+the group's mean NaN and every advantage with it, so such an episode is dropped and counted the same
+way (``TokenEpisode.usable``; the collector records it as ``infra_error``).
 A group whose usable rewards are all equal gives every episode advantage 0 (no signal): it is
 flagged (``all_equal``) so a trainer can drop or resample it (DAPO's dynamic sampling).
 A group is what one ``acollect_group`` call sampled: one task, one policy version, one model.

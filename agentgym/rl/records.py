@@ -31,6 +31,7 @@ Versioned: ``schema_version`` changes when a field's meaning changes; readers ch
 
 from __future__ import annotations
 
+import math
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -49,7 +50,7 @@ class TokenTurn(BaseModel):
     completion_ids: list[int] = Field(description="ids the sampler produced this turn, stop token included when sampled (loss mask 1)")
     logprobs: list[float] = Field(description="the sampler's logprob of each completion id (same length as completion_ids)")
     finish_reason: str | None = Field(None, description="'stop' (a stop token was sampled) or 'length' (max_tokens cut it)")
-    reward: float = Field(0.0, description="the env's reward for the step this turn's action took")
+    reward: float = Field(0.0, allow_inf_nan=False, description="the env's reward for the step this turn's action took")
     action_text: str | None = Field(None, description="the completion decoded (for reading only; never re-tokenized)")
 
     @model_validator(mode="after")
@@ -77,7 +78,8 @@ class TokenEpisode(BaseModel):
     temperature: float = Field(1.0, description="sampling temperature; logprobs are of softmax(logits / T) (T = 1 when 0: greedy)")
     prompt_ids: list[int]
     turns: list[TokenTurn] = Field(default_factory=list)
-    reward: float = Field(0.0, description="final reward: the sum of the env's step rewards")
+    reward: float = Field(0.0, allow_inf_nan=False, description="final reward: the sum of the env's step rewards (finite: a NaN "
+                          "or infinity from the env is its bug, recorded as infra_error; agentgym.rl.episode_bounds)")
     passed: bool = False
     terminated: bool = False
     truncated: bool = Field(False, description="a budget ended the episode (turns, tokens, time); not the same as a wrong answer")
@@ -86,13 +88,14 @@ class TokenEpisode(BaseModel):
     end_reason: str | None = Field(None, description="what ended it: the env's terminated/truncated reason, 'no_tool_call', 'max_turns'")
     infra_error: str | None = Field(None, description="an infrastructure failure ended it: never trained on, never scored 0")
     agent_failure: str | None = Field(None, description="the agent caused a failure (info['agent_failure']); scored as the env scored it")
-    advantage: float | None = Field(None, description="group-relative advantage; filled by agentgym.rl.groups")
+    advantage: float | None = Field(None, allow_inf_nan=False, description="group-relative advantage; filled by agentgym.rl.groups")
     seconds: float = 0.0
 
     @property
     def usable(self) -> bool:
-        """False for episodes a trainer must not see (an infrastructure error ended them)."""
-        return self.infra_error is None
+        """False for episodes a trainer must not see: an infrastructure error ended them, or their
+        reward is no finite number (set after validation: the env's bug, as infra_error says)."""
+        return self.infra_error is None and math.isfinite(self.reward)
 
     @property
     def response_ids(self) -> list[int]:
@@ -149,8 +152,8 @@ class RLRow(BaseModel):
     response_ids: list[int]
     response_mask: list[int] = Field(description="1 for sampled ids, 0 for env/template ids")
     logprobs: list[float] = Field(description="aligned with response_ids; 0.0 where response_mask is 0")
-    reward: float
-    advantage: float
+    reward: float = Field(allow_inf_nan=False)
+    advantage: float = Field(allow_inf_nan=False)
     turn_rewards: list[float]
     passed: bool
     truncated: bool

@@ -13,8 +13,14 @@ published rule).
 Rewards: ``get_reward`` returns the episode's total env reward, or ``None`` when an
 infrastructure error (``info["error"]``, or a reset that could not start the task) ended it: TRL
 treats a rollout whose every reward is None as unscorable (left out of the group baseline, zero
-advantage), so an infra failure is never trained on as a zero, and never stops the run. Every
-finished rollout is also reported to ``on_episode`` (pass rate, turns, errors for the run store).
+advantage), so an infra failure is never trained on as a zero, and never stops the run. A step
+reward that is not a finite number is the env's bug: an infrastructure error too
+(agentgym.rl.episode_bounds). Every finished rollout is also reported to ``on_episode`` (pass
+rate, turns, errors for the run store).
+
+Time: each rollout has ``max_seconds`` of wall-clock time from its reset (default
+``DEFAULT_MAX_SECONDS``); a command is cut at what is left, and then the episode ends truncated
+``'max_seconds'`` and is scored (a budget the policy spent, not an infrastructure error).
 """
 
 from __future__ import annotations
@@ -26,12 +32,13 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from agentgym.rl.episode_bounds import DEFAULT_MAX_SECONDS, EpisodeDeadline, non_finite_reward
 from agentgym.rl.toolmethods import env_tool_schemas, tool_methods
 
 #: names a tool cannot take: TRL's hooks and the attributes _Base keeps per episode (a method named
 #: like one would be listed as a tool from the class, then shadowed by the attribute on the instance)
 RESERVED = {"reset", "get_reward", "env", "total_reward", "turns", "done", "terminated", "truncated", "error",
-            "passed_info", "task_id", "seed"}
+            "passed_info", "task_id", "seed", "truncation_reason"}
 
 
 class EpisodeStat(BaseModel):
@@ -45,6 +52,7 @@ class EpisodeStat(BaseModel):
     turns: int
     terminated: bool
     truncated: bool
+    truncation_reason: str | None = None
     infra_error: str | None = None
 
 
@@ -54,6 +62,7 @@ class _Base:
     _env_id: str = ""
     _env_kwargs: dict[str, Any] = {}
     _max_turns: int | None = None
+    _max_seconds: float | None = DEFAULT_MAX_SECONDS
     _on_episode: Callable[[EpisodeStat], None] | None = None
 
     def __init__(self) -> None:
@@ -65,6 +74,8 @@ class _Base:
     def _clear(self) -> None:
         self.total_reward, self.turns, self.done, self.terminated, self.truncated = 0.0, 0, False, False, False
         self.error: str | None = None
+        self.truncation_reason: str | None = None
+        self._deadline = EpisodeDeadline(self._max_seconds)
         self.passed_info: dict[str, Any] = {}
         self.task_id: str | None = None
         self.seed: int | None = None
@@ -97,11 +108,15 @@ class _Base:
             self.task_id = options.get("task_id")
             return "Infrastructure error (not your fault): the task could not start. This episode is not scored."
         self.task_id = info.get("task_id")
+        self._deadline.start(self.env)
         return obs["text"]
 
     def _call(self, name: str, arguments: dict[str, Any]) -> str:
         if self.done:
             return "The episode is over; nothing more runs. Stop calling tools."
+        if self._deadline.over():  # the time ran out between calls (generation counts too)
+            self._time_up()
+            return self._deadline.message()
         try:
             obs, reward, terminated, truncated, info = self.env.step({"name": name, "arguments": arguments})
         except Exception as exc:  # noqa: BLE001 - step must not raise (the env contract): infrastructure, as the
@@ -109,12 +124,22 @@ class _Base:
             self.error, self.done = f"step raised: {type(exc).__name__}: {exc}", True
             return "Infrastructure error (not your fault); this episode is not scored."
         self.turns += 1
+        if (bad := non_finite_reward(reward)) is not None:  # the env's bug: unscored, nothing more runs
+            self.error, self.done = bad, True
+            return "Infrastructure error (not your fault); this episode is not scored."
         self.total_reward += float(reward)
         if info.get("error"):
             self.error = str(info["error"])
         if terminated or truncated:
             self.done, self.terminated, self.truncated, self.passed_info = True, terminated, truncated, info
+            self.truncation_reason = info.get("truncated_reason") if truncated else None
+        elif self._deadline.over():
+            self._time_up()
+            return f"{obs['text']}\n{self._deadline.message()}"
         return obs["text"]
+
+    def _time_up(self) -> None:
+        self.done, self.truncated, self.truncation_reason = True, True, "max_seconds"
 
     def get_reward(self) -> float | None:
         """The episode's env reward; None (unscorable in TRL) when an infrastructure error ended it.
@@ -122,7 +147,8 @@ class _Base:
         stat = EpisodeStat(
             env_id=self._env_id, task_id=self.task_id, seed=self.seed, reward=self.total_reward,
             passed=self.error is None and self.terminated and bool(self.env.unwrapped.passed(self.total_reward, self.passed_info)),
-            turns=self.turns, terminated=self.terminated, truncated=self.truncated, infra_error=self.error,
+            turns=self.turns, terminated=self.terminated, truncated=self.truncated,
+            truncation_reason=self.truncation_reason, infra_error=self.error,
         )
         if self._on_episode is not None and not self._reported:
             self._reported = True
@@ -135,7 +161,8 @@ class _Base:
 
 
 def environment_class(env_id: str, *, env_kwargs: dict[str, Any] | None = None, max_turns: int | None = None,
-                      on_episode: Callable[[EpisodeStat], None] | None = None) -> type:
+                      on_episode: Callable[[EpisodeStat], None] | None = None,
+                      max_seconds: float | None = DEFAULT_MAX_SECONDS) -> type:
     """A class for ``GRPOTrainer(environment_factory=cls)``: each instance owns one agentgym env.
 
     Args:
@@ -144,6 +171,7 @@ def environment_class(env_id: str, *, env_kwargs: dict[str, Any] | None = None, 
         max_turns: the episode's horizon (reset option); also bound TRL's tool loop with
             ``GRPOConfig(max_tool_calling_iterations=...)``.
         on_episode: called with an EpisodeStat for every rollout TRL scores.
+        max_seconds: wall-clock seconds per rollout from its reset (None: no bound of ours).
 
     Raises:
         agentgym.UnknownEnvError: an unknown env id.
@@ -151,7 +179,8 @@ def environment_class(env_id: str, *, env_kwargs: dict[str, Any] | None = None, 
     """
     kwargs = dict(env_kwargs or {})
     methods = tool_methods(env_id, env_tool_schemas(env_id, kwargs), "_call", reserved=RESERVED)
-    attrs = {"_env_id": env_id, "_env_kwargs": kwargs, "_max_turns": max_turns,
+    EpisodeDeadline(max_seconds)  # a bad value is one error here, not one per rollout
+    attrs = {"_env_id": env_id, "_env_kwargs": kwargs, "_max_turns": max_turns, "_max_seconds": max_seconds,
              "_on_episode": staticmethod(on_episode) if on_episode else None, **methods}
     cls_name = "AgentGym_" + re.sub(r"\W", "_", env_id)
     return type(cls_name, (_Base,), attrs)

@@ -30,21 +30,25 @@ class GRPOSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    steps: int = Field(4, ge=1, description="optimizer steps")
-    num_generations: int = Field(4, ge=2, description="rollouts per task in a group")
-    prompts_per_step: int = Field(1, ge=1, description="tasks per step (batch = prompts_per_step x num_generations)")
-    learning_rate: float = Field(1e-4, gt=0)
-    temperature: float = Field(1.0, gt=0)
-    max_completion_length: int = Field(192, ge=8, description="tokens of a whole multi-turn completion (tool results included)")
-    max_turns: int = Field(4, ge=1, description="the env's horizon and TRL's tool-calling iterations")
-    beta: float = Field(0.0, ge=0, description="KL coefficient toward the policy GRPO starts from; 0 loads no reference model")
+    # upper bounds: a value that multiplies memory or time, generous for real GPU runs; past them a typo
+    # (num_generations: 1000000000) is one line from --check, not a machine out of memory
+    steps: int = Field(4, ge=1, le=1_000_000, description="optimizer steps (at most 1000000)")
+    num_generations: int = Field(4, ge=2, le=1024, description="rollouts per task in a group (at most 1024)")
+    prompts_per_step: int = Field(1, ge=1, le=1024, description="tasks per step (batch = prompts_per_step x num_generations; "
+                                  "at most 1024)")
+    learning_rate: float = Field(1e-4, gt=0, allow_inf_nan=False)
+    temperature: float = Field(1.0, gt=0, le=100, allow_inf_nan=False)
+    max_completion_length: int = Field(192, ge=8, le=131072, description="tokens of a whole multi-turn completion (tool results "
+                                       "included; at most 131072)")
+    max_turns: int = Field(4, ge=1, le=10_000, description="the env's horizon and TRL's tool-calling iterations (at most 10000)")
+    beta: float = Field(0.0, ge=0, allow_inf_nan=False, description="KL coefficient toward the policy GRPO starts from; 0 loads no reference model")
     loss_type: Literal["dapo", "grpo", "dr_grpo", "bnpo"] = Field("dapo", description="TRL's loss normalisation (TRL's default: dapo)")
     mask_truncated_completions: bool = Field(False, description="leave completions cut at max_completion_length out of the loss")
     scale_rewards: Literal["group", "batch", "none"] = "group"
-    save_steps: int | None = Field(None, ge=1, description="checkpoint every N steps (the final model is always saved)")
-    seed: int = 0
-    seeds_per_task: int = Field(1, ge=1, description="distinct env seeds per task in the dataset")
-    format_reward: float = Field(0.0, ge=0, description="weight of a shaping reward for a parseable tool call (0: env reward only); "
+    save_steps: int | None = Field(None, ge=1, le=1_000_000, description="checkpoint every N steps (the final model is always saved)")
+    seed: int = Field(0, ge=0, le=2**32 - 1, description="the trainer's seed (numpy's range: 0 to 2**32-1)")
+    seeds_per_task: int = Field(1, ge=1, le=100_000, description="distinct env seeds per task in the dataset (at most 100000)")
+    format_reward: float = Field(0.0, ge=0, allow_inf_nan=False, description="weight of a shaping reward for a parseable tool call (0: env reward only); "
                                  "logged apart from the env's reward")
     device: Device = Field("cpu", description="cpu | cuda | auto (the GPU when torch sees one)")
     bf16: bool = Field(False, description="bf16 mixed precision, on a GPU that supports it (ignored on the CPU)")

@@ -31,13 +31,16 @@ class SFTSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    steps: int = Field(30, ge=1)
-    learning_rate: float = Field(2e-3, gt=0)
-    batch_size: int = Field(4, ge=1)
-    max_length: int = Field(2048, ge=16)
-    seed: int = 0
-    save_steps: int | None = Field(None, ge=1, description="checkpoint every N steps into OUT/checkpoints (the final model is always saved)")
-    max_turns: int = Field(4, ge=1, description="horizon of the env's reference episodes (used when no sft_data is given)")
+    # upper bounds: a value that multiplies memory or time, generous for real GPU runs; past them a typo
+    # is one line from --check, not a machine out of memory
+    steps: int = Field(30, ge=1, le=1_000_000, description="optimizer steps (at most 1000000)")
+    learning_rate: float = Field(2e-3, gt=0, allow_inf_nan=False)
+    batch_size: int = Field(4, ge=1, le=4096, description="rows per optimizer step (at most 4096)")
+    max_length: int = Field(2048, ge=16, le=131072, description="tokens of a row (prompt + completion; at most 131072)")
+    seed: int = Field(0, ge=0, le=2**32 - 1, description="the trainer's seed (numpy's range: 0 to 2**32-1)")
+    save_steps: int | None = Field(None, ge=1, le=1_000_000, description="checkpoint every N steps into OUT/checkpoints (the final model is always saved)")
+    max_turns: int = Field(4, ge=1, le=10_000, description="horizon of the env's reference episodes (used when no sft_data is "
+                           "given; at most 10000)")
     device: Device = Field("cpu", description="cpu | cuda | auto (the GPU when torch sees one)")
     bf16: bool = Field(False, description="bf16 mixed precision, on a GPU that supports it (ignored on the CPU)")
 

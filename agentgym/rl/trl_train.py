@@ -37,6 +37,7 @@ import difflib
 import json
 import os
 import sqlite3
+import tempfile
 from pathlib import Path
 from typing import Any, Literal
 
@@ -237,10 +238,34 @@ def check(cfg: TrainConfig) -> list[str]:
         resolve_device(getattr(cfg, cfg.algorithm).device)
     except DeviceError as exc:
         raise TrainConfigError(f"{cfg.algorithm}.device: {exc}") from None
-    out = Path(cfg.out)
-    if out.exists() and any(out.iterdir()):
-        raise TrainConfigError(f"output directory {cfg.out} exists and is not empty; choose a new `out`")
+    if (problem := out_problem(cfg.out)) is not None:
+        raise TrainConfigError(problem)
     return resolve_tasks(cfg)
+
+
+def out_problem(value: str) -> str | None:
+    """Why ``out`` cannot become the run's folder, or None: it is no empty folder (a file, /dev/null),
+    a folder above it is a file, or where the run is staged cannot be written (a probe folder made
+    and removed there: os.access says yes to root on /proc)."""
+    do = "choose an `out` that is a new or empty folder you can write"
+    out = Path(value)
+    try:
+        if out.is_symlink() or out.exists():
+            if not out.is_dir():
+                kind = ("a file" if out.is_file() else "a link to nothing" if not out.exists()
+                        else "not a folder (a device or other special file)")
+                return f"output path {value} is {kind}; {do}"
+            if any(out.iterdir()):
+                return f"output directory {value} exists and is not empty; choose a new `out`"
+        above = out.absolute().parent
+        while not (above.exists() or above.is_symlink()):
+            above = above.parent
+        if not above.is_dir():
+            return f"output path {value} cannot become a folder: {above} is not a folder; {do}"
+        os.rmdir(tempfile.mkdtemp(prefix=".agentgym-check-", dir=above))
+    except OSError as exc:
+        return f"output path {value} cannot be written ({exc.strerror or exc}); {do}"
+    return None
 
 
 SFT_HINT = "write an SFT export with `agentgym export RUN --format sft --out DIR`"
@@ -379,4 +404,4 @@ def _train_into(stage: Path, cfg: TrainConfig, tasks: list[str], transformers: A
     return result
 
 
-__all__ = ["TrainConfig", "TrainConfigError", "TrainInterrupted", "check", "load_config", "run_train", "sft_data_problem", "split_tasks"]
+__all__ = ["TrainConfig", "TrainConfigError", "TrainInterrupted", "check", "load_config", "out_problem", "run_train", "sft_data_problem", "split_tasks"]

@@ -17,7 +17,10 @@ This class is that contract over any registered agentgym env:
   back as a user message (SkyRL's convention for tool output), the reward is the env's step reward
   (its sum over the episode is the env's total), done is terminated or truncated.
 - An infrastructure error is reported in ``metadata["infra_error"]`` and ``get_metrics``; SkyRL
-  has no "unscorable" reward, so a trainer must drop those episodes by that flag.
+  has no "unscorable" reward, so a trainer must drop those episodes by that flag. A step reward that
+  is no finite number is one (the env's bug; agentgym.rl.episode_bounds), returned as 0.0 and flagged.
+- ``max_seconds`` (row or env_config; default ``DEFAULT_MAX_SECONDS``, None: no bound) is each
+  episode's wall-clock time from ``init``: then it ends done with ``truncated_reason: 'max_seconds'``.
 
 Use: ``register_skyrl()`` once in the training entry point, then name ``env_class: agentgym``.
 """
@@ -30,6 +33,7 @@ from typing import Any
 from skyrl_gym.envs.base_text_env import BaseTextEnv, BaseTextEnvStepOutput
 
 from agentgym.rl.adapters import text_action, tools_prompt
+from agentgym.rl.episode_bounds import DEFAULT_MAX_SECONDS, EpisodeDeadline, non_finite_reward
 
 DEFAULT_ID = "agentgym"
 
@@ -59,6 +63,7 @@ class AgentGymTextEnv(BaseTextEnv):
         self.seed = int(seed) if seed is not None else None
         self.max_turns = int(_pick(extras, "max_turns", config.pop("max_turns", 10)))
         self.split = _pick(extras, "split") or config.get("split") or "train"
+        self.deadline = EpisodeDeadline(_pick(extras, "max_seconds", config.pop("max_seconds", DEFAULT_MAX_SECONDS)))
         self.env = agentgym.make(self.env_id, **config)
         self.total_reward = 0.0
         self.passed = False
@@ -84,6 +89,7 @@ class AgentGymTextEnv(BaseTextEnv):
             chat.append({"role": "user", "content": "Infrastructure error (not your fault): the task could not start."})
             return chat, {"task_id": self.task_id, "env_id": self.env_id, "infra_error": self.infra_error}
         self.task_id = info.get("task_id")
+        self.deadline.start(self.env)
         if not any(m.get("role") == "system" for m in chat):
             chat.insert(0, {"role": "system", "content": tools_prompt(self.env.tools)})
         chat.append({"role": "user", "content": obs["text"]})
@@ -93,16 +99,24 @@ class AgentGymTextEnv(BaseTextEnv):
         self.turns += 1
         if self.infra_error is not None:  # the task never started, or an earlier step raised: nothing runs
             return BaseTextEnvStepOutput(observations=[], reward=0.0, done=True, metadata={"infra_error": self.infra_error})
+        if self.deadline.over():  # the time ran out between steps (generation counts too): a budget, scored
+            return BaseTextEnvStepOutput(observations=[], reward=0.0, done=True,
+                                         metadata={"truncated_reason": "max_seconds", "infra_error": None})
         try:
             obs, reward, terminated, truncated, info = self.env.step(text_action(action))
         except Exception as exc:  # noqa: BLE001 - step must not raise (the env contract): infrastructure, flagged
             # as the collector reads it, instead of an exception out of SkyRL's generator (the whole batch)
             self.infra_error = f"step raised: {type(exc).__name__}: {exc}"
             return BaseTextEnvStepOutput(observations=[], reward=0.0, done=True, metadata={"infra_error": self.infra_error})
+        if (bad := non_finite_reward(reward)) is not None:  # the env's bug: flagged, never a NaN in SkyRL's advantages
+            self.infra_error = bad
+            return BaseTextEnvStepOutput(observations=[], reward=0.0, done=True, metadata={"infra_error": self.infra_error})
         self.total_reward += float(reward)
         if info.get("error"):
             self.infra_error = str(info["error"])
         done = bool(terminated or truncated)
+        if not done and self.deadline.over():
+            done, info = True, {**info, "truncated_reason": "max_seconds"}
         if done:
             self.passed = self.infra_error is None and terminated and bool(self.env.unwrapped.passed(self.total_reward, info))
         metadata = {k: info[k] for k in ("task_id", "terminated_reason", "truncated_reason", "action_error", "agent_failure") if k in info}

@@ -15,7 +15,10 @@ So an agentgym env maps onto it as:
 - the Task's ``env_reward`` returns the episode's env reward; when an infrastructure error ended
   the episode it raises verifiers' ``SandboxError``, so the rollout is recorded as errored with its
   reward unscored (retryable by verifiers' RetryConfig), never as a zero; ``episode_over`` stops the
-  rollout once the env terminated or truncated.
+  rollout once the env terminated or truncated. A step reward that is no finite number is an
+  infrastructure error too (the env's bug; agentgym.rl.episode_bounds); ``max_seconds`` in the task
+  data (default ``DEFAULT_MAX_SECONDS``) bounds each episode's wall-clock time from its reset, after
+  which the episode is over (truncated, scored).
 
 Grading stays the env's: the toolset process holds the env (its sandbox and grader); the model
 only ever sees tool results.
@@ -31,6 +34,7 @@ from typing import Any
 
 import verifiers.v1 as vf
 
+from agentgym.rl.episode_bounds import DEFAULT_MAX_SECONDS, EpisodeDeadline, non_finite_reward
 from agentgym.rl.toolmethods import env_tool_schemas, tool_methods
 
 
@@ -49,6 +53,7 @@ class AgentGymTaskData(vf.TaskData):
     task_id: str
     seed: int | None = None
     max_turns: int = 10
+    max_seconds: float | None = DEFAULT_MAX_SECONDS
     split: str | None = None
     env_kwargs: dict[str, Any] = {}
 
@@ -61,6 +66,7 @@ class _ToolsetBase(vf.Toolset[AgentGymToolsetConfig, AgentGymState]):
     TOOL_PREFIX = None  # the env's tool names, bare: what the statement tells the model to call
     env: Any = None
     _calls: asyncio.Lock | None = None
+    _deadline: EpisodeDeadline | None = None
 
     def _with_state(self, fn: Any) -> Any:
         """One tool call at a time, state pull to state push included. A model's parallel tool
@@ -90,11 +96,16 @@ class _ToolsetBase(vf.Toolset[AgentGymToolsetConfig, AgentGymState]):
             # closed when the tool server shuts down (its exit stack), not left to the reaper
             self._exit_stack.push_async_callback(asyncio.to_thread, self.env.close)
         await asyncio.to_thread(self.env.reset, seed=task.seed, options={"task_id": task.task_id, "max_turns": task.max_turns})
+        self._deadline = EpisodeDeadline(task.max_seconds)
+        self._deadline.start(self.env)
 
     async def _step(self, name: str, arguments: dict[str, Any]) -> str:
         state = self.state
         if state.done:
             return "The episode is over; nothing more runs."
+        if self._deadline is not None and self._deadline.over():  # a budget the policy spent: scored
+            state.done = True
+            return self._deadline.message()
         try:
             obs, reward, terminated, truncated, info = await asyncio.to_thread(self.env.step, {"name": name, "arguments": arguments})
         except Exception as exc:  # noqa: BLE001 - step must not raise (the env contract): infrastructure, as the
@@ -102,12 +113,18 @@ class _ToolsetBase(vf.Toolset[AgentGymToolsetConfig, AgentGymState]):
             state.infra_error, state.done = f"step raised: {type(exc).__name__}: {exc}", True
             return "Infrastructure error (not your fault); this episode is not scored."
         state.turns += 1
+        if (bad := non_finite_reward(reward)) is not None:  # the env's bug: unscored (SandboxError), never NaN
+            state.infra_error, state.done = bad, True
+            return "Infrastructure error (not your fault); this episode is not scored."
         state.reward += float(reward)
         if info.get("error"):
             state.infra_error = str(info["error"])
         if terminated or truncated:
             state.done = True
             state.passed = state.infra_error is None and terminated and bool(self.env.unwrapped.passed(state.reward, info))
+        elif self._deadline is not None and self._deadline.over():
+            state.done = True
+            return f"{obs['text']}\n{self._deadline.message()}"
         return obs["text"]
 
 
