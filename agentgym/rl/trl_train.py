@@ -44,6 +44,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 
+from agentgym.paths import beside
 from agentgym.rl.device import DeviceError, resolve_device
 from agentgym.rl.trl_grpo import GRPOSettings
 from agentgym.rl.trl_sft import SFTSettings
@@ -121,14 +122,9 @@ def _other_algorithm(cfg: TrainConfig) -> str | None:
 
 
 def _beside(base: Path | None, value: str | None) -> str | None:
-    """A relative path that exists in the config file's folder, made absolute (the sweep rule:
-    agentgym.sweep.config); any other value as it is (read from the working directory)."""
-    if not value or base is None or Path(value).is_absolute():
-        return value
-    try:
-        return str((base / value).resolve()) if (base / value).exists() else value
-    except OSError:  # not a usable path (too long ...): left for the check to refuse
-        return value
+    """model/sft_data: a relative path that exists in the config file's folder, made absolute (the
+    sweep rule: agentgym.paths); any other value as it is (read from the working directory)."""
+    return beside(base, value, any_text=True)
 
 
 def _where(cfg: TrainConfig, value: str) -> str:
@@ -181,8 +177,7 @@ def load_config(path: str | Path) -> TrainConfig:
         raise TrainConfigError(f"{path}: {unused}")
     base = p.resolve().parent
     cfg = cfg.model_copy(update={"model": _beside(base, cfg.model), "sft_data": _beside(base, cfg.sft_data),
-                                 "env_kwargs": {k: _beside(base, v) if isinstance(v, str) and "\n" not in v else v
-                                                for k, v in cfg.env_kwargs.items()}})
+                                 "env_kwargs": {k: beside(base, v) for k, v in cfg.env_kwargs.items()}})
     cfg._base = base
     return cfg
 

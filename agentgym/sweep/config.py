@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError,
 
 from agentgym.budget import Budget
 from agentgym.parallel import derive_seed
+from agentgym.paths import beside
 
 
 class EnvSel(BaseModel):
@@ -26,8 +27,8 @@ class EnvSel(BaseModel):
     id: str = Field(..., description="a registered env id (`agentgym list`), plugins' included")
     kwargs: dict[str, Any] = Field(default_factory=dict, description="options passed to the env's constructor, as "
                                    "`-e KEY=VALUE` does on the command line (e.g. dataset, split, browser, tasks); "
-                                   "checked before any episode runs; `agentgym info ID` lists them. Relative paths "
-                                   "are read from the config file's folder first")
+                                   "checked before any episode runs; `agentgym info ID` lists them. A value that looks like a path (a '/', "
+                                   "a leading '.' or '~', an extension: data.jsonl, ./data) is read from the config file's folder first")
     tasks: list[str] | None = Field(None, description="task ids to run (default: all of the env's tasks)")
     max_tasks: int | None = Field(None, ge=1, description="keep the first N tasks (after `tasks`)")
     k: int | None = Field(None, ge=1, description="samples per task for this env (default: the sweep's k)")
@@ -173,7 +174,7 @@ class SweepConfig(BaseModel):
         for env in data.get("envs") or []:
             written.append(dict(env["kwargs"]) if isinstance(env, dict) and isinstance(env.get("kwargs"), dict) else None)
             if written[-1] is not None:
-                env["kwargs"] = {k: _beside(p, v) for k, v in env["kwargs"].items()}
+                env["kwargs"] = {k: beside(p.parent, v) for k, v in env["kwargs"].items()}
         try:
             cfg = cls.model_validate(data)
         except ValidationError as exc:
@@ -254,18 +255,6 @@ def _errors_line(exc: ValidationError, most: int = 3) -> str:
     errs = exc.errors()
     parts = [f"{'.'.join(str(x) for x in e.get('loc', ())) or 'config'}: {e.get('msg')}" for e in errs[:most]]
     return "; ".join(parts) + (f" (and {len(errs) - most} more)" if len(errs) > most else "")
-
-
-def _beside(config: Path, value: Any) -> Any:
-    """A relative path that exists next to the config file, made absolute (as `prices` is); any
-    other value as it is."""
-    if isinstance(value, str) and value and not Path(value).is_absolute() and "\n" not in value:
-        try:
-            if (config.parent / value).exists():
-                return str((config.parent / value).resolve())
-        except OSError:  # a value that is not a usable path (too long, ...): not one
-            return value
-    return value
 
 
 class Episode(BaseModel):
