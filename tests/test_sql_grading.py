@@ -277,28 +277,59 @@ def test_a_bird_test_case_failure_keeps_its_message_for_the_report_only():
     assert out.got == "AssertionError: expected 42, got 41" and out.expected == "the test case returns without raising"
 
 
-def test_previews_are_made_when_the_report_is_read_never_at_grading(monkeypatch):
-    """Grading that no report follows (the gold checks of validate and of BIRD loading, task builds)
-    makes no preview; reading the report after the episode makes those of the submissions it shows,
-    and a submission past the last MAX_SUBMISSIONS lets go of its rows."""
+def test_previews_are_made_by_the_env_when_it_grades_never_by_grading_alone(monkeypatch):
+    """Grading that no report follows (grade_fresh: the gold checks of validate and of BIRD loading,
+    task builds) makes no preview; the env, which keeps its results for the report, makes each
+    submission's previews when it grades it (so it holds text, never the rows: next test); the
+    report makes none, and a submission past the last MAX_SUBMISSIONS lets go of its previews."""
     import agentgym
-    from agentgym.envs.sql import grading, register_sql_envs
+    from agentgym.envs.sql import grading, outcome, register_sql_envs
     from agentgym.envs.sql.report import MAX_SUBMISSIONS
 
     made: list[str] = []
-    rows, expected = grading.preview_rows, grading.expected_preview
+    rows, expected = grading.preview_rows, outcome.expected_preview
     monkeypatch.setattr(grading, "preview_rows", lambda *a, **k: made.append("got") or rows(*a, **k))
-    monkeypatch.setattr(grading, "expected_preview", lambda *a, **k: made.append("expected") or expected(*a, **k))
+    monkeypatch.setattr(outcome, "expected_preview", lambda *a, **k: made.append("expected") or expected(*a, **k))
     register_sql_envs()
     with agentgym.make("sql-c-lite", runtime="local") as env:
         e = env.unwrapped
         env.reset(options={"task_id": "retail_lite.top_entities.2022-top5"})
         gold = e.task.phase1.gold_sql[-1]
+        assert grading.grade_fresh(e.engine, e.task.db_id, [], gold, e.task.phase1.checks).passed and made == []
         for i in range(MAX_SUBMISSIONS + 2):
             assert e.grade(gold if i % 2 else gold.replace("LIMIT 5", "LIMIT 4")).passed == bool(i % 2)
-        assert made == [], "nothing previewed while grading"
+        assert made.count("got") == made.count("expected") == MAX_SUBMISSIONS + 2, "one each, at grading"
         report = e.grader_report()
-        assert made.count("got") == made.count("expected") == MAX_SUBMISSIONS
-        assert all(o._previews is None for _, _, r in e._graded[:2] for o in r.outcomes), "older rows let go"
+        assert len(made) == 2 * (MAX_SUBMISSIONS + 2), "the report makes none"
+        assert all(o.expected is None and o.got is None for _, _, r in e._graded[:2] for o in r.outcomes), "older let go"
     short = report["outcomes"][0]
     assert short["got"].startswith("4 rows x 2 columns") and short["expected"].startswith("5 rows x 2 columns")
+
+
+def test_graded_results_are_not_held_until_the_episode_ends():
+    """An agent can make each graded result big (here 3,000 rows of 1,000 characters, ~3 MB): the
+    env keeps what its report needs, not the rows (it held every kept submission's rows)."""
+    import gc
+    import tracemalloc
+
+    import agentgym
+    from agentgym.envs.sql import register_sql_envs
+
+    register_sql_envs()
+    big = ("WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 3000) "
+           "SELECT i, printf('%.1000c', 'x') || i FROM n")
+    with agentgym.make("sql-c-lite", runtime="local") as env:
+        e = env.unwrapped
+        env.reset(options={"task_id": "retail_lite.top_entities.2022-top5"})
+        e.grade("SELECT 1")  # warm: first-use caches are not what is measured
+        gc.collect()
+        tracemalloc.start()
+        try:
+            for _ in range(3):
+                assert not e.grade(big).passed
+            gc.collect()
+            held = tracemalloc.get_traced_memory()[0]
+        finally:
+            tracemalloc.stop()
+        assert held < 2**20, f"{held / 2**20:.1f} MiB held after grading"
+        assert "3000 rows x 2 columns" in e.grader_report()["outcomes"][-1]["got"]

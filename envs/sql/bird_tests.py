@@ -28,7 +28,9 @@ from typing import Any
 
 from agentgym.env import InfraError
 from agentgym.envs.sql.engines.base import QueryTimeout, SqlError
-from agentgym.envs.sql.grading import GRADE_MAX_ROWS, CheckOutcome, GradeResult
+from agentgym.envs.sql.grading import GRADE_MAX_ROWS
+from agentgym.envs.sql.outcome import CheckOutcome, GradeResult
+from agentgym.transcript import clip
 
 #: What a test case expects, as the grader's report shows it.
 EXPECTED_TEXT = "the test case returns without raising"
@@ -329,7 +331,7 @@ def _failure_text(exc: Exception) -> str:
         message = str(exc)
     except Exception:  # noqa: BLE001 - an exception whose __str__ fails: its type says enough
         message = ""
-    message = message if len(message) <= 500 else f"{message[:500]}...({len(message)} chars)"
+    message = clip(message, 500)
     return f"{type(exc).__name__}: {message}" if message else type(exc).__name__
 
 

@@ -260,11 +260,12 @@ class SqlEnvBase(AgentEnv):
         return self.simulator.answer(question).text
 
     def grade(self, sql: str) -> GradeResult:
-        """Grade `sql` for the current phase in a fresh copy; kept for grader_report (host side)."""
+        """Grade `sql` for the current phase in a fresh copy; kept for grader_report (host side)
+        with its previews made now: the result's rows (the agent picks their size) are not held."""
         assert self.task is not None
-        result = grade_phase(self.engine, self.task, self.phase, sql, timeout_s=self.timeout_s * 2)
+        result = grade_phase(self.engine, self.task, self.phase, sql, timeout_s=self.timeout_s * 2).make_previews()
         graded = (*self._graded, (self.phase, sql, result))  # a new tuple: a fork's copy stays its own
-        if len(graded) > MAX_SUBMISSIONS:  # never reported from now on: let go of the rows its previews need
+        if len(graded) > MAX_SUBMISSIONS:  # never reported from now on: let go of its previews
             phase, old_sql, old = graded[-MAX_SUBMISSIONS - 1]
             graded = (*graded[:-MAX_SUBMISSIONS - 1], (phase, old_sql, old.without_previews()), *graded[-MAX_SUBMISSIONS:])
         self._graded = graded

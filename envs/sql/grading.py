@@ -37,13 +37,14 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
+from pydantic import BaseModel, ConfigDict, Field
 
-from agentgym.envs.sql.report import expected_preview, preview_rows
+from agentgym.envs.sql.outcome import CheckOutcome, GradeResult
+from agentgym.envs.sql.report import preview_rows
 
 _MIDNIGHT = re.compile(r"^(\d{4}-\d{2}-\d{2})[ T]00:00(:00(\.0+)?)?$")
 #: Above this many rows the tolerant matcher (quadratic) refuses rather than stalls the grader.
@@ -81,50 +82,6 @@ class Check(BaseModel):
     expected_from_gold: bool = Field(
         False, description="expected is computed at grading time by running the gold SQL on its own fresh copy "
         "(tasks loaded from BIRD data, which ship gold SQL but not results)")
-
-
-class CheckOutcome(BaseModel):
-    passed: bool
-    description: str = ""
-    reason: str = ""
-    # Host side only, for the grader's report after the episode (report.py), never in an observation
-    # or info: they show the expected rows. Read through previews(): a row preview (a sort of up to
-    # GRADE_MAX_ROWS rows) is made when a report asks, never at grading (gold checks, task builds).
-    expected: str | None = Field(None, description="preview of the expected rows (preview_rows)")
-    got: str | None = Field(None, description="preview of the rows the submission gave, or why there are none")
-    _previews: Callable[[], tuple[str, str]] | None = PrivateAttr(None)
-
-    def previews(self) -> tuple[str | None, str | None]:
-        """(expected, got) as the grader report shows them, made on the first call."""
-        if self._previews is not None:
-            self.expected, self.got = self._previews()
-            self._previews = None
-        return self.expected, self.got
-
-    @classmethod
-    def of(cls, check: Check, passed: bool, reason: str, got: str | Callable[[], str]) -> CheckOutcome:
-        """A check's outcome; its previews (expected rows; `got`, or what it returns) wait for previews()."""
-        out = cls(passed=passed, description=check.description, reason=reason)
-        out._previews = lambda: (expected_preview(check), got() if callable(got) else got)
-        return out
-
-
-class GradeResult(BaseModel):
-    passed: bool
-    outcomes: list[CheckOutcome] = Field(default_factory=list)
-    error: str | None = Field(None, description="the submission itself failed to run")
-
-    @property
-    def summary(self) -> str:
-        """A verdict safe to show the agent: pass/fail and kind of failure, never expected values."""
-        if self.error:
-            return f"your SQL failed: {self.error}"
-        failed = [o for o in self.outcomes if not o.passed]
-        return "all checks passed" if not failed else f"{len(failed)} of {len(self.outcomes)} checks failed"
-
-    def without_previews(self) -> GradeResult:
-        """A copy without the rows its previews would be made from (a submission no report shows)."""
-        return GradeResult.model_validate(self.model_dump())
 
 
 def normalize(value: Any) -> Any:

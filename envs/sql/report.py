@@ -3,10 +3,10 @@ failed submission explains itself in the stored episode (GraderReport.checks, ag
 
 Why a module of its own: what the agent is told during the episode (GradeResult.summary: pass or
 fail and the kind of failure) must never show expected rows, while the report a researcher reads
-afterwards should. Grading keeps what the previews are made from (CheckOutcome.previews) on the
-env (SqlEnvBase.grade), never in an observation or info; the previews themselves are made only
-when env.grader_report() is read once the episode has ended (agentgym/rollout.py,
-Trajectory.finish), so grading that no report follows (gold checks, task builds) never pays for them.
+afterwards should. The env (SqlEnvBase.grade) makes each graded submission's previews when it
+grades it and keeps that text, never in an observation or info, for env.grader_report(), read once
+the episode has ended (agentgym/rollout.py, Trajectory.finish); grading that no report follows
+(gold checks, task builds) never makes them (outcome.py says why).
 
 Bounded: PREVIEW_ROWS rows of each result with its row and column counts, values clipped to
 PREVIEW_CHARS characters (blobs to their first bytes), the last MAX_SUBMISSIONS submissions of an
