@@ -49,6 +49,34 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
+@pytest.fixture
+def train_base(tmp_path):
+    """An `agentgym train` config (a dict): GRPO on shell-fixture's train split, a fake model folder
+    (config.json only) and an `out` under tmp_path/runs that does not exist yet."""
+    import json
+
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "config.json").write_text(json.dumps({"model_type": "llama"}))
+    return {"model": str(model), "env": "shell-fixture", "split": "train", "env_kwargs": {"runtime": "local"},
+            "algorithm": "grpo", "out": str(tmp_path / "runs" / "out")}
+
+
+def run_train_cli(where, cfg, *extra):
+    """`agentgym train WHERE/train.yaml EXTRA...` with `cfg` written there: (exit code, stdout, stderr)."""
+    from pathlib import Path
+
+    import yaml
+    from typer.testing import CliRunner
+
+    from agentgym.cli.app import app
+
+    path = Path(where) / "train.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    res = CliRunner().invoke(app, ["train", str(path), *extra])
+    return res.exit_code, res.stdout, res.stderr
+
+
 @pytest.fixture(scope="session")
 def shell_env():
     """One local-runtime shell env shared by property tests (bash actions are timed out at 2 s)."""

@@ -3,31 +3,13 @@ where the run would have gone (no output directory, no staging directory beside 
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 
 import pytest
 import yaml
-from typer.testing import CliRunner
 
-from agentgym.cli.app import app
-
-
-@pytest.fixture
-def base(tmp_path):
-    model = tmp_path / "model"
-    model.mkdir()
-    (model / "config.json").write_text(json.dumps({"model_type": "llama"}))
-    return {"model": str(model), "env": "shell-fixture", "split": "train", "env_kwargs": {"runtime": "local"},
-            "algorithm": "grpo", "out": str(tmp_path / "runs" / "out")}
-
-
-def _train(tmp_path, cfg, *extra):
-    path = tmp_path / "train.yaml"
-    path.write_text(yaml.safe_dump(cfg))
-    res = CliRunner().invoke(app, ["train", str(path), *extra])
-    return res.exit_code, res.stdout, res.stderr
+from conftest import run_train_cli as _train
 
 
 def _nothing_written(cfg):
@@ -46,48 +28,48 @@ def _nothing_written(cfg):
     ({"algorithm": "ppo"}, "config key 'algorithm'"),
     ({"env_kwargs": {"colour": "red"}}, "env_kwargs for shell-fixture"),
 ])
-def test_bad_config_is_one_line_and_writes_nothing(tmp_path, base, change, expect):
-    cfg = {**base, **change}
+def test_bad_config_is_one_line_and_writes_nothing(tmp_path, train_base, change, expect):
+    cfg = {**train_base, **change}
     code, out, err = _train(tmp_path, cfg)
     assert code == 2 and out == ""
     assert len(err.strip().splitlines()) == 1 and err.startswith("error: ") and expect in err, err
     assert _nothing_written(cfg)
 
 
-def test_missing_model_path_and_missing_keys(tmp_path, base):
-    cfg = {**base, "model": str(tmp_path / "nope")}
+def test_missing_model_path_and_missing_keys(tmp_path, train_base):
+    cfg = {**train_base, "model": str(tmp_path / "nope")}
     code, _, err = _train(tmp_path, cfg)
     assert code == 2 and f"model path {tmp_path / 'nope'} does not exist" in err and len(err.splitlines()) == 1
-    cfg = {k: v for k, v in base.items() if k != "out"}
+    cfg = {k: v for k, v in train_base.items() if k != "out"}
     code, _, err = _train(tmp_path, cfg)
     assert code == 2 and "config key 'out' is missing" in err
-    code, _, err = _train(tmp_path, {**base, "algorithm": "sft", "sft_data": str(tmp_path / "no-export")})
+    code, _, err = _train(tmp_path, {**train_base, "algorithm": "sft", "sft_data": str(tmp_path / "no-export")})
     assert code == 2 and "sft_data" in err and "agentgym export" in err
-    assert _nothing_written(base)
+    assert _nothing_written(train_base)
 
 
-def test_occupied_output_dir_is_refused_untouched(tmp_path, base):
+def test_occupied_output_dir_is_refused_untouched(tmp_path, train_base):
     from pathlib import Path
 
-    out = Path(base["out"])
+    out = Path(train_base["out"])
     out.mkdir(parents=True)
     (out / "keep.txt").write_text("mine")
-    code, _, err = _train(tmp_path, base)
+    code, _, err = _train(tmp_path, train_base)
     assert code == 2 and "exists and is not empty" in err
     assert [p.name for p in out.parent.iterdir()] == ["out"] and (out / "keep.txt").read_text() == "mine"
 
 
-def test_check_passes_a_good_config_through_the_real_entry_point(tmp_path, base):
+def test_check_passes_a_good_config_through_the_real_entry_point(tmp_path, train_base):
     path = tmp_path / "train.yaml"
-    path.write_text(yaml.safe_dump(base))
+    path.write_text(yaml.safe_dump(train_base))
     proc = subprocess.run([sys.executable, "-m", "agentgym", "train", str(path), "--check"], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith("ok: grpo on ") and "tasks of shell-fixture" in proc.stdout
-    assert _nothing_written(base)
+    assert _nothing_written(train_base)
 
 
 @pytest.mark.parametrize("fails", [False, True])
-def test_the_run_is_published_whole_or_not_at_all(tmp_path, base, monkeypatch, fails):
+def test_the_run_is_published_whole_or_not_at_all(tmp_path, train_base, monkeypatch, fails):
     """run_train trains into a staging folder beside OUT: renamed to OUT (a new folder's mode, not
     mkdtemp's 0700) when training returns, deleted when it raises. Training is stubbed: it writes a
     file, then returns or crashes."""
@@ -106,11 +88,11 @@ def test_the_run_is_published_whole_or_not_at_all(tmp_path, base, monkeypatch, f
         return trl_grpo.GRPOOutcome(final_model=str(out / "final"), steps=1, episodes=0, rows=[])
 
     monkeypatch.setattr(trl_grpo, "train_grpo", train_grpo)
-    cfg = TrainConfig(**base)
+    cfg = TrainConfig(**train_base)
     if fails:
         with pytest.raises(RuntimeError, match="training crashed"):
             run_train(cfg)
-        assert _nothing_written(base)
+        assert _nothing_written(train_base)
         return
     out = run_train(cfg)["out"]
     (tmp_path / "plain").mkdir()

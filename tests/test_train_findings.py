@@ -11,27 +11,9 @@ import json
 from pathlib import Path
 
 import pytest
-import yaml
-from typer.testing import CliRunner
 
-from agentgym.cli.app import app
+from conftest import run_train_cli as _train
 from agentgym.rl.trl_log import StepRow, TrainLog
-
-
-@pytest.fixture
-def base(tmp_path):
-    model = tmp_path / "model"
-    model.mkdir()
-    (model / "config.json").write_text(json.dumps({"model_type": "llama"}))
-    return {"model": str(model), "env": "shell-fixture", "split": "train", "env_kwargs": {"runtime": "local"},
-            "algorithm": "grpo", "out": str(tmp_path / "runs" / "out")}
-
-
-def _train(where, cfg, *extra):
-    path = Path(where) / "train.yaml"
-    path.write_text(yaml.safe_dump(cfg))
-    res = CliRunner().invoke(app, ["train", str(path), *extra])
-    return res.exit_code, res.stdout, res.stderr
 
 
 @pytest.mark.parametrize("change, expect", [
@@ -43,8 +25,8 @@ def _train(where, cfg, *extra):
     ({"sft": {"steps": 3}}, ["sft: is for algorithm sft, unused with algorithm grpo", "two configs"]),
     ({"algorithm": "sft", "grpo": {"max_turns": 3}}, ["grpo: is for algorithm grpo, unused with algorithm sft"]),
 ])
-def test_config_mistakes_are_one_line_that_names_them(tmp_path, base, change, expect):
-    cfg = {**base, **change}
+def test_config_mistakes_are_one_line_that_names_them(tmp_path, train_base, change, expect):
+    cfg = {**train_base, **change}
     if "algoritm" in change:
         del cfg["algorithm"]
     code, out, err = _train(tmp_path, cfg, "--check")
@@ -53,7 +35,7 @@ def test_config_mistakes_are_one_line_that_names_them(tmp_path, base, change, ex
         assert e in err, err
 
 
-def test_sft_data_that_is_no_sft_export_says_what_it_holds(tmp_path, base):
+def test_sft_data_that_is_no_sft_export_says_what_it_holds(tmp_path, train_base):
     rl = tmp_path / "exports" / "rl"  # shaped like `agentgym export --format rl`
     rl.mkdir(parents=True)
     (rl / "train.jsonl").write_text(json.dumps({"schema_version": 1, "episode_id": "hello@0/0", "prompt_ids": [1, 2],
@@ -62,22 +44,22 @@ def test_sft_data_that_is_no_sft_export_says_what_it_holds(tmp_path, base):
     other.mkdir()
     (other / "readme.txt").write_text("hi")
     for data, says in [(rl, "holds RL token rows"), (other, "holds no train.jsonl (it holds: readme.txt)")]:
-        code, _, err = _train(tmp_path, {**base, "algorithm": "sft", "sft_data": str(data)}, "--check")
+        code, _, err = _train(tmp_path, {**train_base, "algorithm": "sft", "sft_data": str(data)}, "--check")
         assert code == 2 and says in err and "agentgym export RUN --format sft" in err and len(err.splitlines()) == 1, err
     sft = tmp_path / "exports" / "sft"
     sft.mkdir()
     (sft / "train.jsonl").write_text(json.dumps({"messages": [{"role": "user", "content": "x"}], "tools": [], "split": "train"}) + "\n")
-    code, out, err = _train(tmp_path, {**base, "algorithm": "sft", "sft_data": str(sft)}, "--check")
+    code, out, err = _train(tmp_path, {**train_base, "algorithm": "sft", "sft_data": str(sft)}, "--check")
     assert code == 0 and out.startswith("ok: sft"), err
 
 
-def test_relative_paths_are_read_from_the_config_folder_first(tmp_path, base, monkeypatch):
+def test_relative_paths_are_read_from_the_config_folder_first(tmp_path, train_base, monkeypatch):
     cfg_dir, elsewhere = tmp_path / "proj", tmp_path / "elsewhere"
     (cfg_dir / "runs").mkdir(parents=True)
     elsewhere.mkdir()
-    Path(base["model"]).rename(cfg_dir / "runs" / "model")
+    Path(train_base["model"]).rename(cfg_dir / "runs" / "model")
     monkeypatch.chdir(elsewhere)
-    cfg = {**base, "model": "runs/model", "out": "runs/out"}
+    cfg = {**train_base, "model": "runs/model", "out": "runs/out"}
     code, out, err = _train(cfg_dir, cfg, "--check", "--json")
     assert code == 0, err
     got = json.loads(out)  # one JSON object
@@ -119,21 +101,21 @@ def stubbed(monkeypatch):
     monkeypatch.setattr(trl_grpo, "train_grpo", train_grpo)
 
 
-def test_a_run_stores_its_config_and_reports_first_and_last_reward(tmp_path, base, stubbed):
+def test_a_run_stores_its_config_and_reports_first_and_last_reward(tmp_path, train_base, stubbed):
     from agentgym.report import write_report
     from agentgym.view.data import RunData
 
-    code, out, err = _train(tmp_path, {**base, "grpo": {"steps": 2, "learning_rate": 0.003}}, "--json")
+    code, out, err = _train(tmp_path, {**train_base, "grpo": {"steps": 2, "learning_rate": 0.003}}, "--json")
     assert code == 0, err
     result = json.loads(out)
     assert (result["first_reward"], result["last_reward"]) == (0.25, 0.5)
-    run = Path(base["out"])
+    run = Path(train_base["out"])
     assert not (run / "checkpoints").exists() and (run / "final").is_dir()  # no empty checkpoints/ left
     stored = RunData(run).meta("train_config")
-    assert stored["model"] == base["model"] and stored["env"] == "shell-fixture" and stored["split"] == "train"
+    assert stored["model"] == train_base["model"] and stored["env"] == "shell-fixture" and stored["split"] == "train"
     assert stored["algorithm"] == "grpo" and stored["settings"]["learning_rate"] == 0.003 and "hello" in stored["tasks"]
     page = write_report(run).read_text()
-    assert base["model"] in page and "learning_rate=0.003" in page
+    assert train_base["model"] in page and "learning_rate=0.003" in page
     assert "1 of 2 GRPO steps carried no gradient" in page and "learned nothing" not in page
 
 

@@ -92,6 +92,14 @@ def _pydantic_text(text: str) -> str:
 class BoundaryGroup(TyperGroup):
     """The root group: runs the command, turns whatever escapes into one line."""
 
+    def invoke(self, ctx: Any) -> Any:
+        # typer (0.2x) turns a KeyboardInterrupt inside a command into a silent Exit(130); as an
+        # Abort it reaches main() below, which prints the one "interrupted" line for every command
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:
+            raise typer.Abort() from None
+
     def main(self, args: Any = None, prog_name: str | None = None, complete_var: str | None = None,
              standalone_mode: bool = True, **extra: Any) -> Any:
         if not standalone_mode:

@@ -27,7 +27,10 @@ def export(
 ) -> None:
     """Export a run as SFT or RL training data, train and test splits kept apart."""
     from agentgym.rl.export import ExportError, export_run
+    from agentgym.staging import leftover_note
 
+    if note := leftover_note(out):  # a killed export's hidden .OUT.tmp-* beside --out
+        typer.echo(note, err=True)
     try:
         summary = export_run(run, fmt, out, split=split, runtime=runtime, scale_std=scale_std, configs=config or None, dedupe=dedupe)
     except ExportError as exc:

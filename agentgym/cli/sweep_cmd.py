@@ -59,15 +59,20 @@ def ask_retry(resume: str) -> Any:
 
 
 def resume_command(ctx: typer.Context, root: Path) -> str:
-    """The command that resumes this run: the command line as parsed (the root's global options such
-    as --import, the command, every argument and every option not at its default, so whatever changes
-    what runs is kept), with `--out ROOT` pinned and without --retry-errors or --quiet."""
+    """The command that resumes this run: the command line as parsed (see `command_line`), with
+    `--out ROOT` pinned and without --retry-errors or --quiet."""
+    return shlex.join([*command_line(ctx, ("out", "retry_errors", "quiet")), "--out", str(root)])
+
+
+def command_line(ctx: typer.Context, leave: tuple[str, ...] = ()) -> list[str]:
+    """The command line as parsed: `agentgym`, the root's global options such as --import, the
+    command, every argument and every option not at its default (so whatever changes what runs is
+    kept), less the options named in `leave`."""
     names, c = [], ctx
     while c.parent is not None:  # the command's names below the root (not command_path: `python -m agentgym`)
         names.insert(0, c.info_name)
         c = c.parent
-    args = [*(_given(c, ()) if c is not ctx else []), *names, *_given(ctx, ("out", "retry_errors", "quiet"))]
-    return shlex.join(["agentgym", *args, "--out", str(root)])
+    return ["agentgym", *(_given(c, ()) if c is not ctx else []), *names, *_given(ctx, leave)]
 
 
 def _given(ctx: Any, leave: tuple[str, ...]) -> list[str]:
