@@ -8,9 +8,12 @@ import pytest
 
 import agentgym
 from agentgym.distributed.images import declared_images
+from agentgym.envs.sql.engines.pg_container import IMAGE
+from agentgym.envs.web.browser_container import BROWSER_IMAGE
+from agentgym.envs.web.hosting import SITES_IMAGE
 from agentgym.registry import list_envs
 
-SITES, BROWSER, PG = "agentgym/web-sites:latest", "agentgym/web-browser:latest", "agentgym/postgres:latest"
+SITES, BROWSER, PG = SITES_IMAGE, BROWSER_IMAGE, IMAGE  # the modules' own (IMAGE reads AGENTGYM_PG_IMAGE)
 IDS = [i for i in list_envs() if i.startswith(("web", "sql"))]
 
 

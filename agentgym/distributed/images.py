@@ -133,8 +133,9 @@ class NodeImages:
 
     Args:
         registry: HOST[:PORT][/PATH] to pull `REGISTRY/<ref>` from before building.
-        images: env id -> extra image refs its episodes need (for envs that start containers
-            their sandbox template does not name, e.g. Postgres or Chromium sidecars).
+        images: env id -> extra image refs its episodes need, beyond what the env declares (its
+            sandbox image and its required_images(): web's and SQL's sidecars are declared), e.g. a
+            third-party image a plugin env starts without declaring it.
     """
 
     def __init__(self, registry: str | None = None, images: Mapping[str, list[str]] | None = None):
