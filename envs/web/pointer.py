@@ -84,13 +84,20 @@ WHEEL_WAIT_JS = "() => window[Symbol.for('agentgym.wheel')]"
 
 async def wheel_landed(page: Any, dx: float, dy: float) -> None:
     """Turn the wheel where the mouse is and return once the scroll has landed (WHEEL_ARM_JS), so
-    the observation that follows shows it: the wheel and scroll tools both end here."""
-    await page.evaluate(WHEEL_ARM_JS)
+    the observation that follows shows it: the wheel and scroll tools both end here. A document
+    that cannot be armed (it is navigating away: "Execution context was destroyed") still gets the
+    wheel, unwaited, as before the wait existed."""
+    try:
+        await page.evaluate(WHEEL_ARM_JS)
+        armed = True
+    except Exception:  # noqa: BLE001 - no document to arm now: the wheel goes to whatever comes
+        armed = False
     await page.mouse.wheel(dx, dy)
-    try:  # Playwright does not wait for the scroll: wait for it
-        await page.evaluate(WHEEL_WAIT_JS)
-    except Exception:  # noqa: BLE001 - the document went away meanwhile: nothing to wait for
-        pass
+    if armed:
+        try:  # Playwright does not wait for the scroll: wait for it
+            await page.evaluate(WHEEL_WAIT_JS)
+        except Exception:  # noqa: BLE001 - the document went away meanwhile: nothing to wait for
+            pass
 
 
 class PointerActions:
