@@ -2,7 +2,9 @@
 the episode as a budget (ContextWindowExceeded -> truncated 'max_context'), as an OpenAI-compatible
 server's context-length 400 does, instead of generating past the positions the model has (a
 rotary model such as this Llama goes on silently; one with learned positions crashes); a reply is
-cut to the room the window leaves. On a tiny Llama built here with a 96-position window."""
+cut to the room the window leaves. A first prompt (statement and tools, no reply yet) past the
+window is the configuration's failure: a ModelError (infrastructure), not a scored budget. The
+window counts a rope scaling's factor. On a tiny Llama built here with a 96-position window."""
 
 from __future__ import annotations
 
@@ -43,8 +45,9 @@ def test_a_prompt_that_fills_the_window_is_context_window_exceeded(backend):
     stop = backend.stop_ids()
     with pytest.raises(ContextWindowExceeded, match=f"context window is {WINDOW}"):
         asyncio.run(backend.generate_ids([5] * WINDOW, max_tokens=8))
-    with pytest.raises(ContextWindowExceeded):
-        asyncio.run(backend.chat([{"role": "user", "content": "cat notes.txt " * 40}], max_tokens=8))
+    with pytest.raises(ContextWindowExceeded):  # the agent's own turns filled it: a budget, scored
+        asyncio.run(backend.chat([{"role": "user", "content": "go"}, {"role": "assistant", "content": "cat notes.txt " * 40}],
+                                 max_tokens=8))
     sample = asyncio.run(backend.generate_ids([5] * (WINDOW - 3), max_tokens=50, stop_ids=stop))
     assert 1 <= len(sample.ids) <= 3  # cut to the room left: prompt and reply fit the window
 
@@ -59,3 +62,28 @@ def test_the_collector_ends_the_episode_as_truncated_max_context(backend):
                                           config=CollectConfig(max_context=100_000, max_tokens=16)))
     assert len(ep.prompt_ids) > WINDOW  # the statement and tools alone do not fit this model
     assert ep.truncated and ep.truncation_reason == "max_context" and ep.infra_error is None and ep.turns == []
+
+
+def test_a_first_prompt_that_does_not_fit_is_the_configurations_failure(backend):
+    """Statement and tool schemas alone past the window: no reply was made, so it is no budget the
+    policy spent: an infrastructure error (ModelError: dropped, never scored 0) saying what to do."""
+    from agentgym.models.base import ModelError
+
+    with pytest.raises(ModelError, match="first prompt .* longer window, or shorter tools") as info:
+        asyncio.run(backend.chat([{"role": "user", "content": "cat notes.txt " * 40}], max_tokens=8))
+    assert not isinstance(info.value, ContextWindowExceeded)
+
+
+def test_the_window_counts_rope_scaling():
+    from types import SimpleNamespace
+
+    qwen_yarn = transformers.Qwen2Config(max_position_embeddings=32768, rope_scaling={
+        "type": "yarn", "factor": 4.0, "original_max_position_embeddings": 32768})
+    llama31 = transformers.LlamaConfig(max_position_embeddings=131072, rope_scaling={
+        "rope_type": "llama3", "factor": 8.0, "original_max_position_embeddings": 8192, "low_freq_factor": 1.0,
+        "high_freq_factor": 4.0})
+    plain = transformers.LlamaConfig(max_position_embeddings=4096)
+    for cfg, window in ((qwen_yarn, 131072), (llama31, 131072), (plain, 4096)):
+        be = object.__new__(TransformersBackend)
+        be.lm = SimpleNamespace(config=cfg)
+        assert be.context_window() == window

@@ -21,6 +21,7 @@ from agentgym.models.base import (
     Choice,
     ContextWindowExceeded,
     ModelBackend,
+    ModelError,
     TokenSample,
     parse_tool_calls,
     tool_call_dict,
@@ -91,6 +92,17 @@ def _choice(i: int, text: str, finish: str | None, token_ids: list[int] | None) 
     return Choice(index=i, message=ChatMessage(content=content, tool_calls=parsed, raw_tool_calls=raw), finish_reason="tool_calls" if raw else finish, token_ids=token_ids)
 
 
+def _rope_scaled(cfg: Any) -> int:
+    """factor x original_max_position_embeddings of the config's rope scaling, where it names both; else 0."""
+    for name in ("rope_scaling", "rope_parameters"):
+        rope = getattr(cfg, name, None)
+        if isinstance(rope, dict):
+            factor, original = rope.get("factor"), rope.get("original_max_position_embeddings")
+            if isinstance(factor, (int, float)) and factor > 1 and isinstance(original, int) and original > 0:
+                return int(factor * original)
+    return 0
+
+
 class VLLMBackend(ModelBackend):
     """vllm.LLM in this process. Prefix caching is on: agent turns share a growing prefix."""
 
@@ -158,22 +170,30 @@ class TransformersBackend(ModelBackend):
 
     def context_window(self) -> int | None:
         """The most positions the model takes (prompt and generated ids together), from its config;
-        None when the config names none."""
+        None when the config names none. A rope scaling that names its factor and the original
+        window (YaRN, Llama 3's: Qwen2.5 with YaRN factor 4 keeps 32768 in max_position_embeddings
+        and serves 131072, as vLLM reads it) counts: factor x original, when that is larger."""
         cfg = getattr(self.lm, "config", None)
         for name in ("max_position_embeddings", "n_positions", "max_sequence_length", "seq_length"):
             value = getattr(cfg, name, None)
             if isinstance(value, int) and value > 0:
-                return value
+                return max(value, _rope_scaled(cfg))
         return None
 
-    def _room(self, prompt_len: int, max_tokens: int) -> int:
+    def _room(self, prompt_len: int, max_tokens: int, *, first: bool = False) -> int:
         """max_tokens, cut to what the context window leaves after the prompt. A prompt that fills
         the window is ContextWindowExceeded, as a server's context-length 400 is: the episode ends
         as truncated ('max_context'), where a model past its positions would crash (learned
-        positions) or go on with positions it was never trained on (rotary ones)."""
+        positions) or go on with positions it was never trained on (rotary ones). ``first``: the
+        prompt holds no reply yet (statement and tool schemas only): then it is the configuration's
+        failure, not the policy's, a ModelError (an infrastructure error: dropped, never scored 0)."""
         window = self.context_window()
         if window is None:
             return max_tokens
+        if prompt_len >= window and first:
+            raise ModelError(f"TransformersBackend({self.model!r}): the task's first prompt (statement and tool schemas) is "
+                             f"{prompt_len} tokens and the model's context window is {window}: nothing fits before the agent "
+                             "acts; use a model with a longer window, or shorter tools (fewer, shorter descriptions)")
         if prompt_len >= window:
             raise ContextWindowExceeded(f"TransformersBackend({self.model!r}): the conversation is {prompt_len} tokens and "
                                         f"the model's context window is {window} (max_position_embeddings): nothing fits")
@@ -188,7 +208,8 @@ class TransformersBackend(ModelBackend):
         enc = self.tokenizer.apply_chat_template(messages, tools=tools, add_generation_prompt=True, return_tensors="pt", return_dict=True)
         ids = enc["input_ids"].to(self.device)
         mask = enc["attention_mask"].to(self.device) if "attention_mask" in enc else None
-        max_tokens = self._room(ids.shape[1], max_tokens)
+        first = not any((m.get("role") if isinstance(m, dict) else getattr(m, "role", None)) == "assistant" for m in messages)
+        max_tokens = self._room(ids.shape[1], max_tokens, first=first)
         sample = temperature > 0
         with self._lock, torch.no_grad():
             if seed is not None:  # under the lock: another thread's seed must not land between this and generate
