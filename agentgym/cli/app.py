@@ -250,8 +250,9 @@ def gc(
     run_id: Annotated[Optional[str], typer.Option("--run", help="remove what one run id left")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="list, remove nothing")] = False,
     sweep: Annotated[Optional[str], typer.Option("--sweep", metavar="ID|RUN_DIR", help="only what one sweep left "
-                                                 "(label agentgym.sweep=ID; a run directory names its sweep on the "
-                                                 "machine that drove it), and only where the owner process is dead")] = None,
+                                                 "(label agentgym.sweep=ID; a run directory, a path with '/' or a folder "
+                                                 "here holding results.sqlite, names its sweep on the machine that drove "
+                                                 "it), and only where the owner process is dead")] = None,
 ) -> None:
     """Remove containers, networks, volumes and snapshots left by agentgym processes that died."""
     from agentgym.sandbox.reaper import gc as run_gc
@@ -274,14 +275,19 @@ def gc(
 
 
 def _sweep_id(value: str) -> str:
-    """gc --sweep's label value: a sweep's run directory (as the Ray executor labels it), else the ID itself."""
+    """gc --sweep's label value: a sweep's run directory (as the Ray executor labels it) when the
+    value is a path (has a '/') or a folder here that holds a run (results.sqlite), else the ID
+    itself: a sweep ID that happens to name some folder in the working directory stays the ID."""
+    import os
     from pathlib import Path
 
     from agentgym.distributed.ray_executor import sweep_label
 
-    if Path(value).is_dir():
+    if "/" in value or os.sep in value or (Path(value) / "results.sqlite").is_file():
+        if not Path(value).is_dir():
+            _fail(f"--sweep {value!r}: no such run directory; give an existing run directory or a sweep ID")
         return sweep_label(value)
-    if not value.strip() or "/" in value:
+    if not value.strip():
         _fail(f"--sweep {value!r}: give a sweep ID (the agentgym.sweep label, e.g. `docker ps --filter label=agentgym.sweep "
               "--format '{{.Label \"agentgym.sweep\"}}'`) or an existing run directory")
     return value
