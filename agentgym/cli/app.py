@@ -254,7 +254,10 @@ def gc(
                                                  "here holding results.sqlite, names its sweep on the machine that drove "
                                                  "it), and only where the owner process is dead")] = None,
 ) -> None:
-    """Remove containers, networks, volumes and snapshots left by agentgym processes that died."""
+    """Remove containers, networks, volumes and snapshots left by agentgym processes that died.
+
+    --sweep is for Ray sweeps: only the Ray executor labels what it starts with its sweep; a local
+    sweep's sandboxes belong to its own process, which removes them (plain `agentgym gc` once it died)."""
     from agentgym.sandbox.reaper import gc as run_gc
 
     where = None
@@ -268,6 +271,11 @@ def gc(
     for kind in ("containers", "images", "networks", "volumes", "local_dirs"):
         items = getattr(report, kind)
         console.print(f"{verb} {len(items)} {kind}" + (f": {', '.join(map(str, items[:10]))}" if items else ""))
+    if where is not None and not any(getattr(report, k) for k in ("containers", "images", "networks", "volumes", "local_dirs")):
+        console.print(f"nothing here is labelled agentgym.sweep={where['agentgym.sweep']} with a dead owner: only Ray sweeps "
+                      "label their resources (a local sweep's sandboxes are removed by their owner, or by plain `agentgym gc` "
+                      "once it died), and a run directory names its sweep only on the machine that drove it", highlight=False,
+                      soft_wrap=True)
     for e in report.errors:
         err.print(f"[red]could not remove:[/] {e}")
     if report.errors:
