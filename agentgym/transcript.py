@@ -123,10 +123,21 @@ def _checks(result: dict[str, Any]) -> tuple[list[Check], str | None]:
     key = "outcomes" if result.get("outcomes") else "checks"
     outcomes = result.get(key)
     if isinstance(outcomes, list):
-        return [Check(name=str(o.get("description") or o.get("name") or f"check {i + 1}"), passed=o.get("passed"),
-                      expected=o.get("expected"), got=o.get("got"), detail=str(o.get("reason") or o.get("detail") or ""))
-                for i, o in enumerate(outcomes) if isinstance(o, dict)], key if all(isinstance(o, dict) for o in outcomes) else None
+        checks = [Check(name=str(o.get("description") or o.get("name") or f"check {i + 1}"), passed=o.get("passed"),
+                        expected=o.get("expected"), got=o.get("got"), detail=str(o.get("reason") or o.get("detail") or ""))
+                  for i, o in enumerate(outcomes) if isinstance(o, dict)]
+        return checks, key if all(_fits_a_check(o) for o in outcomes) else None  # else kept whole in details too
     return [], None
+
+
+def _fits_a_check(outcome: Any) -> bool:
+    """Whether a Check holds all of an outcome (moving the list out of details then loses nothing):
+    only keys a Check reads, and not two that fill one field (description and name, reason and detail)."""
+    return (isinstance(outcome, dict) and set(outcome) <= _CHECK_KEYS
+            and not (outcome.get("description") and outcome.get("name")) and not (outcome.get("reason") and outcome.get("detail")))
+
+
+_CHECK_KEYS = frozenset({"description", "name", "passed", "expected", "got", "reason", "detail"})
 
 
 def _score_needed(grade: dict[str, Any]) -> str:
