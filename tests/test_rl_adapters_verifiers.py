@@ -24,7 +24,8 @@ except ImportError:
         raise
     pytest.skip("needs verifiers: pip install 'agentgym[rl]'", allow_module_level=True)
 
-from agentgym.rl.adapters.verifiers import AgentGymState, AgentGymTasksetConfig, taskset_class
+from agentgym.rl.adapters.verifiers import AgentGymTasksetConfig, taskset_class  # noqa: E402
+from vf_harness import vf_episode  # noqa: E402
 
 KW = {"runtime": "local"}
 
@@ -32,48 +33,6 @@ KW = {"runtime": "local"}
 @pytest.fixture(scope="module")
 def taskset():
     return taskset_class("shell-fixture", KW)(AgentGymTasksetConfig(split="train", max_turns=4))
-
-
-async def _episode(task, calls, monkeypatch, break_sandbox=False, wrap_step=None):
-    """Serve the task's toolset on an MCP server with verifiers' state channel, make the calls,
-    then score the trace with Task.score. Returns (trace, tool results)."""
-    from mcp.server.mcpserver import MCPServer
-    from verifiers.v1.interception.server import InterceptionServer
-    from verifiers.v1.session import RolloutSession
-
-    trace = vf.Trace(task=vf.TraceTask(type=type(task).__name__, data=task.data),
-                     agent=vf.AgentInfo(config=vf.AgentConfig()), state=AgentGymState())
-    ctx = vf.ModelContext(model="none", client=vf.EvalClientConfig(base_url="http://127.0.0.1:9/v1"))
-    server = InterceptionServer()
-    await server.start()
-    try:
-        async with server.acquire(RolloutSession(ctx=ctx, trace=trace)) as (base_url, _model_secret, state_secret):
-            monkeypatch.setenv("VF_STATE_URL", base_url + "/state")
-            monkeypatch.setenv("VF_STATE_SECRET", state_secret)
-            (toolset,) = type(task).toolsets(task.config)
-            await toolset.setup()
-            await toolset.setup_task(task.data)
-            if break_sandbox:
-                from agentgym.sandbox import SandboxError
-
-                def broken(*a, **k):
-                    raise SandboxError("the sandbox died")
-
-                monkeypatch.setattr(toolset.env.sandbox, "exec", broken)
-            if wrap_step is not None:
-                monkeypatch.setattr(toolset.env, "step", wrap_step(toolset.env.step))
-            mcp = MCPServer("agentgym")
-            toolset.register(mcp)
-            listed = {t.name for t in await mcp.list_tools()}
-            results = []
-            for name, args in calls:
-                out = await mcp.call_tool(name, args)
-                results.append(out.content[0].text)
-            toolset.env.close()
-        await task.score(trace)
-    finally:
-        await server.stop() if hasattr(server, "stop") else None
-    return trace, listed, results
 
 
 def _task(taskset, task_id):
@@ -98,8 +57,8 @@ def test_taskset_yields_the_split_through_verifiers_views(taskset):
 
 def test_gold_one_null_zero_infra_unscored(taskset, monkeypatch):
     task = _task(taskset, "count-lines")
-    trace, listed, results = asyncio.run(_episode(task, [("bash", {"command": "wc -l < data.txt > answer.txt"}),
-                                                         ("submit", {})], monkeypatch))
+    trace, listed, results, raised = asyncio.run(vf_episode(task, [("bash", {"command": "wc -l < data.txt > answer.txt"}),
+                                                                   ("submit", {})], monkeypatch))
     assert listed == {"bash", "read_file", "write_file", "submit"}
     assert "Passed" in results[-1]
     assert trace.state.done and trace.state.passed and trace.state.turns == 2
@@ -107,11 +66,12 @@ def test_gold_one_null_zero_infra_unscored(taskset, monkeypatch):
     (stop,) = task.hooks("stop")
     assert asyncio.run(stop(trace)) is True
 
-    trace, _, results = asyncio.run(_episode(task, [("bash", {"command": "wc -l data.txt > answer.txt"}), ("submit", {})], monkeypatch))
-    assert "Failed" in results[-1] and trace.rewards["env_reward"].score == 0.0 and not trace.state.passed
+    trace, _, results, raised = asyncio.run(vf_episode(task, [("bash", {"command": "wc -l data.txt > answer.txt"}), ("submit", {})],
+                                                       monkeypatch))
+    assert "Failed" in results[-1] and trace.rewards["env_reward"].score == 0.0 and not trace.state.passed and raised is None
 
-    with pytest.raises(vf.SandboxError, match="sandbox died"):
-        asyncio.run(_episode(task, [("bash", {"command": "echo hi"})], monkeypatch, break_sandbox=True))
+    *_, raised = asyncio.run(vf_episode(task, [("bash", {"command": "echo hi"})], monkeypatch, break_sandbox=True))
+    assert isinstance(raised, vf.SandboxError) and "sandbox died" in str(raised)
 
 
 def test_a_tool_named_like_a_toolset_method_is_refused(monkeypatch):
@@ -146,11 +106,11 @@ def test_a_slow_step_leaves_the_tool_servers_event_loop_running(taskset, monkeyp
 
         t = asyncio.create_task(ticker())
         try:
-            return await _episode(_task(taskset, "count-lines"), [("bash", {"command": "true"})], monkeypatch, wrap_step=wrap)
+            return await vf_episode(_task(taskset, "count-lines"), [("bash", {"command": "true"})], monkeypatch, wrap_step=wrap)
         finally:
             t.cancel()
 
-    trace, _, results = asyncio.run(run())
+    trace, _, results, _ = asyncio.run(run())
     assert trace.state.turns == 1 and during and during[0] >= 3, during
 
 

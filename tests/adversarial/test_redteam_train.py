@@ -52,50 +52,17 @@ def test_attack_whitespace_after_an_unclosed_tool_call_tag_stalls_the_loop() -> 
 
 
 def _vf_episode(batches, *, break_step: bool = False):
-    """Serve shell-fixture's count-lines toolset on a real MCP server with verifiers' state channel
-    (as tests/test_rl_adapters_verifiers.py does), make each batch of calls concurrently, score the
-    trace with Task.score. Returns (trace, the results per batch, what scoring raised)."""
-    import verifiers.v1 as vf
-    from mcp.server.mcpserver import MCPServer
-    from verifiers.v1.interception.server import InterceptionServer
-    from verifiers.v1.session import RolloutSession
-
-    from agentgym.rl.adapters.verifiers import AgentGymState, AgentGymTasksetConfig, taskset_class
+    """shell-fixture's count-lines task through tests/vf_harness.py (a real MCP server and verifiers'
+    state channel), each batch of calls made concurrently. Returns (trace, results per batch, what
+    scoring raised)."""
+    from agentgym.rl.adapters.verifiers import AgentGymTasksetConfig, taskset_class
+    from tests.vf_harness import vf_episode
 
     (task,) = list(taskset_class("shell-fixture", LOCAL)(AgentGymTasksetConfig(split="train", max_turns=8)).include(ids=["count-lines"]))
-
-    async def episode(mp: pytest.MonkeyPatch):
-        trace = vf.Trace(task=vf.TraceTask(type=type(task).__name__, data=task.data),
-                         agent=vf.AgentInfo(config=vf.AgentConfig()), state=AgentGymState())
-        ctx = vf.ModelContext(model="none", client=vf.EvalClientConfig(base_url="http://127.0.0.1:9/v1"))
-        server = InterceptionServer()
-        await server.start()
-        out, raised = [], None
-        try:
-            async with server.acquire(RolloutSession(ctx=ctx, trace=trace)) as (base_url, _model_secret, state_secret):
-                mp.setenv("VF_STATE_URL", base_url + "/state")
-                mp.setenv("VF_STATE_SECRET", state_secret)
-                (toolset,) = type(task).toolsets(task.config)
-                await toolset.setup()
-                await toolset.setup_task(task.data)
-                if break_step:
-                    mp.setattr(toolset.env, "step", lambda action: 1 / 0)
-                mcp = MCPServer("agentgym")
-                toolset.register(mcp)
-                for batch in batches:
-                    results = await asyncio.gather(*(mcp.call_tool(name, args) for name, args in batch))
-                    out.append([r.content[0].text for r in results])
-                toolset.env.close()
-            try:
-                await task.score(trace)
-            except vf.SandboxError as exc:
-                raised = exc
-        finally:
-            await server.stop() if hasattr(server, "stop") else None
-        return trace, out, raised
-
+    wrap = (lambda step: lambda action: 1 / 0) if break_step else None
     with pytest.MonkeyPatch.context() as mp:
-        return asyncio.run(episode(mp))
+        trace, _, out, raised = asyncio.run(vf_episode(task, batches, mp, wrap_step=wrap))
+    return trace, out, raised
 
 
 @pytest.fixture
