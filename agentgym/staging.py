@@ -65,6 +65,8 @@ def staged_dir(dest: str | os.PathLike[str]) -> Iterator[Path]:
                 break
             except FileExistsError:  # another writer's name: draw again
                 continue
+            except FileNotFoundError:  # another writer's failure removed the empty parents meanwhile
+                dest.parent.mkdir(parents=True, exist_ok=True)
         try:
             yield stage
             os.rename(stage, dest)
