@@ -30,6 +30,7 @@ from pydantic import BaseModel, Field
 
 from agentgym.models.base import ContextWindowExceeded
 from agentgym.policy import Policy
+from agentgym.rl.episode_bounds import non_finite_reward
 from agentgym.transcript import GraderReport, Transcript, build_grader_report, clip
 
 SCHEMA_VERSION = 2
@@ -82,7 +83,12 @@ class Trajectory(BaseModel):
 
     def record(self, action: Any, obs: dict[str, Any], reward: float, terminated: bool, truncated: bool,
                info: dict[str, Any], seconds: float) -> bool:
-        """Append one step; True when it ended the episode."""
+        """Append one step; True when it ended the episode. A reward that is no finite number is the
+        env's bug (its grader is out of the agent's reach): recorded as 0, the episode ends as an
+        infrastructure error (left out of means, counted), never a NaN in total_reward."""
+        bad = non_finite_reward(reward)
+        if bad is not None:
+            reward, info = 0.0, {**info, "error": info.get("error") or bad}
         self.steps.append(
             StepRecord(
                 action=_jsonable(action),
@@ -100,7 +106,7 @@ class Trajectory(BaseModel):
         if terminated or truncated:
             self.terminated, self.truncated = terminated, truncated
             return True
-        return False
+        return bad is not None  # nothing more runs after the env's bug
 
     def finish(self, env: Any, last_info: dict[str, Any], ended: bool, max_steps: int, started: float,
                policy: Any = None, cut: str | None = None) -> None:

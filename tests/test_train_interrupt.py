@@ -36,6 +36,9 @@ def train_grpo(model, tok, env, tasks, out, settings, env_kwargs=None):
         if settings.save_steps:
             (out / "checkpoints" / "checkpoint-1").mkdir(parents=True)
             (out / "checkpoints" / "checkpoint-1" / "config.json").write_text("{}")
+            (out / "checkpoints" / "checkpoint-1" / "trainer_state.json").write_text("{}")  # the Trainer's last file
+            (out / "checkpoints" / "checkpoint-2").mkdir()  # a save Ctrl-C cut: config, no trainer_state.json
+            (out / "checkpoints" / "checkpoint-2" / "config.json").write_text("{}")
         marker.write_text("step 1 logged")
         while True:
             time.sleep(0.05)
@@ -80,5 +83,6 @@ def test_ctrl_c_says_what_was_kept_and_how_to_rerun(tmp_path, save_steps):
         return
     kept = runs / "out.interrupted"
     assert f"checkpoint-1 kept in {kept}" in err and left == ["out.interrupted"], (err, left)
+    assert "(checkpoint-2 incomplete: cut mid-save, no model)" in err, err
     assert (kept / "checkpoints" / "checkpoint-1" / "config.json").is_file() and (kept / "train_log.jsonl").is_file()
     assert (kept / "results.sqlite").is_file()  # `agentgym report OUT.interrupted` draws the curve so far

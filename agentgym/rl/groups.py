@@ -12,7 +12,8 @@ flagged (``all_equal``) so a trainer can drop or resample it (DAPO's dynamic sam
 A group is what one ``acollect_group`` call sampled: one task, one policy version, one model.
 Two collections pooled under one ``group_id`` (appended to one run with the default id) would mix
 an old policy's rewards into a new one's mean and turn two all-equal groups into a mixed one, so
-``make_batch`` refuses a repeated ``episode_id`` and a group whose policy versions or models differ.
+``make_batch`` refuses a repeated ``episode_id`` and a group whose tasks, envs, policy versions or
+models differ (two tasks' rewards in one mean: one task's easiness becomes the other's advantage).
 Budget truncation stays on the episode (``truncated``/``truncation_reason``): it is scored like
 any ending the env scored, and trainers that treat it differently can see it.
 """
@@ -42,7 +43,7 @@ def group_stats(group_id: str, episodes: list[TokenEpisode], dropped: int) -> Gr
 
 def check_groups(episodes: list[TokenEpisode]) -> None:
     """Raise ValueError (one line: what to do) for a repeated episode_id or a group_id whose episodes
-    differ in policy_version or model: advantages over such a group would be wrong."""
+    differ in task_id, env_id, policy_version or model: advantages over such a group would be wrong."""
     seen: set[str] = set()
     first: dict[str, TokenEpisode] = {}
     for e in episodes:
@@ -51,7 +52,7 @@ def check_groups(episodes: list[TokenEpisode]) -> None:
                              f"{e.group_id!r}; give each collection its own group_id (or policy_version)")
         seen.add(e.episode_id)
         f = first.setdefault(e.group_id, e)
-        for what in ("policy_version", "model"):
+        for what in ("task_id", "env_id", "policy_version", "model"):
             if getattr(f, what) != getattr(e, what):
                 raise ValueError(f"group {e.group_id!r} mixes {what} {getattr(f, what)!r} and {getattr(e, what)!r}: a group is one "
                                  "task sampled by one policy; give each collection its own group_id")
@@ -65,7 +66,7 @@ def make_batch(episodes: Iterable[TokenEpisode], *, scale_std: bool = False, pol
     Returns:
         A Batch with the usable episodes (copies; advantage set) in input order.
     Raises:
-        ValueError: a repeated episode_id, or a group mixing policy versions or models (``check_groups``).
+        ValueError: a repeated episode_id, or a group mixing tasks, envs, policy versions or models (``check_groups``).
     """
     eps = list(episodes)
     check_groups(eps)

@@ -58,15 +58,20 @@ def split_of(env: Any, task_id: str) -> SplitName:
     return hashed_split(env_id, template_key(env, task_id))
 
 
-def task_of_split(env: Any, split: str, seed: int | None) -> str:
+def task_of_split(env: Any, split: str, seed: int | None, cache: dict[str, list[str]] | None = None) -> str:
     """A task of ``split`` in ``env``, chosen by ``seed``: for a dataset row that names no task
-    (the env's own random pick ranges over every task, held-out ones included).
+    (the env's own random pick ranges over every task, held-out ones included). ``cache``: a dict
+    the caller keeps per env, so the split's tasks are listed once, not at every reset.
 
     Raises:
         ValueError: the env has no task in ``split``.
     """
     base = getattr(env, "unwrapped", env)
-    pool = [t for t in base.task_ids() if split_of(base, t) == split]
+    pool = cache.get(split) if cache is not None else None
+    if pool is None:
+        pool = [t for t in base.task_ids() if split_of(base, t) == split]
+        if cache is not None:
+            cache[split] = pool
     if not pool:
         raise ValueError(f"{getattr(base, 'env_id', '') or type(base).__name__} has no task in split {split!r}; name a task_id")
     return pool[random.Random(seed).randrange(len(pool))]

@@ -69,6 +69,7 @@ class _Base:
         import agentgym
 
         self.env = agentgym.make(self._env_id, **self._env_kwargs)
+        self._split_pools: dict[str, list[str]] = {}  # a split's task ids, listed once per instance (task_of_split)
         self._clear()
 
     def _clear(self) -> None:
@@ -89,15 +90,17 @@ class _Base:
         seed = row.get("seed")
         self.seed = int(seed) if seed is not None else None
         options: dict[str, Any] = {}
-        if row.get("task_id") is not None:
-            options["task_id"] = str(row["task_id"])
-        else:  # a task of the row's split (default train): the env's own pick ranged over held-out tasks too
-            from agentgym.rl.splits import task_of_split
-
-            options["task_id"] = task_of_split(self.env, str(row.get("split") or "train"), self.seed)
         if self._max_turns is not None:
             options["max_turns"] = self._max_turns
         try:
+            if row.get("task_id") is not None:
+                options["task_id"] = str(row["task_id"])
+            else:  # a task of the row's split (default train): the env's own pick ranged over held-out tasks too;
+                # a task listing that fails (its backend down) is this rollout's infrastructure error, as a reset's
+                from agentgym.rl.splits import task_of_split
+
+                options["task_id"] = task_of_split(self.env, str(row.get("split") or "train"), self.seed,
+                                                   cache=self._split_pools)
             obs, info = self.env.reset(seed=self.seed, options=options)
         except ValueError:
             raise  # a bad task id or options: the caller's mistake, said as is

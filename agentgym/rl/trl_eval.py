@@ -7,7 +7,9 @@ from the prompt instead of the weights. Generation is greedy unless a temperatur
 `<tool_call>` blocks are parsed as agentgym's transformers backend parses them, and a reply with
 no call goes to the env as it is (a malformed action by the env's rule). With ``samples=k`` each
 task is played k times at the given temperature, the k episodes in lockstep on k envs with one
-batched ``generate`` per turn (what a sampled pass rate costs on a CPU).
+batched ``generate`` per turn (what a sampled pass rate costs on a CPU). An episode an infrastructure
+error ended, or whose env returned a step reward that is no finite number (the env's bug,
+agentgym.rl.episode_bounds), is counted in ``infra_errors`` and left out of the means.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from agentgym.guard import AgentFault, parse_json
+from agentgym.rl.episode_bounds import non_finite_reward
 from agentgym.rl.tinymodel import prompt_messages
 
 
@@ -107,6 +110,9 @@ class _Episode:
         self.messages.append(msg)
         obs, reward, terminated, truncated, self.last = self.env.step(action)
         self.turns += 1
+        if (bad := non_finite_reward(reward)) is not None:  # the env's bug: unscored (out of both means), counted
+            self.error = self.error or bad
+            return False
         self.total += float(reward)
         self.error = self.error or self.last.get("error")
         if self.error:

@@ -20,6 +20,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from agentgym.rl.device import Device, trainer_device_args
+from agentgym.rl.episode_bounds import DEFAULT_MAX_SECONDS
 from agentgym.rl.tinymodel import SYSTEM_PROMPT
 from agentgym.rl.trl_env import EpisodeStat, environment_class
 from agentgym.rl.trl_log import StepRow, TrainLog
@@ -41,6 +42,9 @@ class GRPOSettings(BaseModel):
     max_completion_length: int = Field(192, ge=8, le=131072, description="tokens of a whole multi-turn completion (tool results "
                                        "included; at most 131072)")
     max_turns: int = Field(4, ge=1, le=10_000, description="the env's horizon and TRL's tool-calling iterations (at most 10000)")
+    max_seconds: float | None = Field(DEFAULT_MAX_SECONDS, gt=0, le=86_400, allow_inf_nan=False,
+                                      description="wall-clock seconds per rollout from its reset, then it ends truncated "
+                                      "'max_seconds' and is scored (agentgym.rl.episode_bounds; null: no bound; at most 86400)")
     beta: float = Field(0.0, ge=0, allow_inf_nan=False, description="KL coefficient toward the policy GRPO starts from; 0 loads no reference model")
     loss_type: Literal["dapo", "grpo", "dr_grpo", "bnpo"] = Field("dapo", description="TRL's loss normalisation (TRL's default: dapo)")
     mask_truncated_completions: bool = Field(False, description="leave completions cut at max_completion_length out of the loss")
@@ -140,7 +144,8 @@ def train_grpo(model: Any, tokenizer: Any, env_id: str, task_ids: Sequence[str],
     out = Path(out_dir)
     device_args = trainer_device_args(s.device, s.bf16)  # cuda without a GPU: refused before anything is opened or written
     stats: list[EpisodeStat] = []
-    env_cls = environment_class(env_id, env_kwargs=env_kwargs, max_turns=s.max_turns, on_episode=stats.append)
+    env_cls = environment_class(env_id, env_kwargs=env_kwargs, max_turns=s.max_turns, on_episode=stats.append,
+                                max_seconds=s.max_seconds)
     own_log = log is None
     log = log or TrainLog(out)
     tokenizer.padding_side = "left"

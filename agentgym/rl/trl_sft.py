@@ -82,12 +82,18 @@ def reference_conversations(env_id: str, task_ids: Sequence[str], *, env_kwargs:
             for t in reference_trajectories(env_id, task_ids, env_kwargs=env_kwargs, max_turns=max_turns, seed=seed, repeats=repeats)]
 
 
+def sft_export_files(path: str | Path, split: str | None = None) -> list[Path]:
+    """The files an SFT export's reader takes: a file itself; in a folder ``SPLIT.jsonl`` when
+    ``split`` is given, else every ``*.jsonl`` (they may not exist: the caller checks)."""
+    p = Path(path)
+    return ([p / f"{split}.jsonl"] if split else sorted(p.glob("*.jsonl"))) if p.is_dir() else [p]
+
+
 def load_sft_export(path: str | Path, split: str | None = None) -> list[dict[str, Any]]:
     """Rows of an SFT export (`agentgym export --format sft`): JSONL files with ``messages`` and
     ``tools`` (a list, or a JSON string of one). A directory is read file by file (only
     ``SPLIT.jsonl`` when ``split`` is given); rows of another split are left out."""
-    p = Path(path)
-    files = ([p / f"{split}.jsonl"] if split else sorted(p.glob("*.jsonl"))) if p.is_dir() else [p]
+    files = sft_export_files(path, split)
     if not files or not all(f.is_file() for f in files):
         raise FileNotFoundError(f"{path}: no SFT export here (JSONL rows with 'messages' and 'tools'); write one with `agentgym export RUN --format sft`")
     rows = []
@@ -209,5 +215,5 @@ def train_sft(model: Any, tokenizer: Any, conversations: list[dict[str, Any]], o
                       final_loss=losses[-1] if losses else None)
 
 
-__all__ = ["SFTOutcome", "SFTSettings", "load_sft_export", "reference_conversations", "reference_trajectories", "sft_config", "sft_rows",
+__all__ = ["SFTOutcome", "SFTSettings", "load_sft_export", "sft_export_files", "reference_conversations", "reference_trajectories", "sft_config", "sft_rows",
            "train_sft"]

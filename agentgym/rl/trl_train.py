@@ -8,7 +8,9 @@ one line that says what to do, and the run writes into a hidden .OUT.tmp-* besid
 OUT only when it finished (removed when it failed). Ctrl-C says at which step it stopped and what
 was kept: checkpoints already written (`save_steps`) are not thrown away with the staging folder but
 kept, with the step log, in OUT.interrupted (a checkpoint is a model directory: `model:` of the next
-config); with none, nothing is kept. A rerun of the same config is never refused because of it.
+config; one cut mid-save is named incomplete and refused as `model:`); with none, nothing is kept. A
+rerun of the same config is never refused because of it. A finished run whose OUT was filled
+meanwhile is kept in OUT.done (agentgym.rl.train_keep).
 
 Relative paths (model, sft_data, env_kwargs values) are read as a sweep config reads them: from the
 config file's folder first, then the working directory; `out` is the working directory's (as every
@@ -47,28 +49,13 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 from agentgym.paths import beside
 from agentgym.rl.device import DeviceError, resolve_device
 from agentgym.rl.trl_grpo import GRPOSettings
-from agentgym.rl.trl_sft import SFTSettings
+from agentgym.rl.train_keep import TrainInterrupted, incomplete_checkpoint, keep_finished, keep_interrupted, logged_steps, out_taken
+from agentgym.rl.trl_sft import SFTSettings, sft_export_files
 from agentgym.staging import staged_dir
 
 
 class TrainConfigError(ValueError):
     """A config that cannot run; the message is one line that says what to fix."""
-
-
-class TrainInterrupted(KeyboardInterrupt):
-    """Ctrl-C during a run: ``step`` of ``total`` steps logged; ``kept`` the folder holding the
-    checkpoints written so far (None: none were written, nothing kept)."""
-
-    def __init__(self, step: int, total: int, kept: Path | None, checkpoints: list[str]):
-        super().__init__(step, total, kept)
-        self.step, self.total, self.kept, self.checkpoints = step, total, kept, checkpoints
-
-    def line(self, rerun: str) -> str:
-        at = f"interrupted at step {self.step}/{self.total}"
-        if self.kept is None:
-            return f"{at}: nothing kept (no checkpoint written yet; save_steps: N keeps them); rerun `{rerun}`"
-        return (f"{at}: {', '.join(self.checkpoints)} kept in {self.kept} with the step log (a checkpoint is a model "
-                f"directory for `model:`); rerun `{rerun}`")
 
 
 class TrainConfig(BaseModel):
@@ -224,6 +211,9 @@ def check(cfg: TrainConfig) -> list[str]:
     if not (model / "config.json").is_file():
         raise TrainConfigError(f"model path {_where(cfg, cfg.model)} does not exist or holds no config.json; give a local "
                                "model directory written by save_pretrained (no hub is reached)")
+    if incomplete_checkpoint(model):
+        raise TrainConfigError(f"model path {cfg.model} is an incomplete checkpoint (cut mid-save: no trainer_state.json, which "
+                               "the trainer writes last); give an earlier checkpoint or a run's final/")
     if cfg.algorithm == "sft" and cfg.sft_data is not None:
         if not Path(cfg.sft_data).exists():
             raise TrainConfigError(f"sft_data {_where(cfg, cfg.sft_data)} does not exist; {SFT_HINT}")
@@ -272,14 +262,15 @@ def sft_data_problem(path: str, split: str | None) -> str | None:
     """Why ``path`` is not an SFT export (`agentgym export --format sft`: SPLIT.jsonl files of rows
     with ``messages``), said as what it holds; None when its first row is an SFT row."""
     p = Path(path)
-    if p.is_dir():
-        files = [p / f"{split}.jsonl"] if split else sorted(p.glob("*.jsonl"))
-        if not all(f.is_file() for f in files) or not files:
-            held = sorted(c.name + ("/" if c.is_dir() else "") for c in p.iterdir())
-            shown = ", ".join(held[:6]) + (" ..." if len(held) > 6 else "") if held else "nothing"
-            return f"{path} holds no {files[0].name if files else '*.jsonl'} (it holds: {shown}), not an SFT export"
-    else:
-        files = [p]
+    files = sft_export_files(p, split)  # the files the SFT run will read (load_sft_export's rule)
+    if not files or not all(f.is_file() for f in files):
+        others = sorted(p.glob("*.jsonl"))
+        if split and others and sft_data_problem(str(others[0]), None) is None:  # an SFT export, of other splits
+            splits = ", ".join(f.stem for f in others)
+            return f"{path} is an SFT export with no {split} split: it has no {split}.jsonl (its splits: {splits})"
+        held = sorted(c.name + ("/" if c.is_dir() else "") for c in p.iterdir())
+        shown = ", ".join(held[:6]) + (" ..." if len(held) > 6 else "") if held else "nothing"
+        return f"{path} holds no {files[0].name if files else '*.jsonl'} (it holds: {shown}), not an SFT export"
     with open(files[0], "rb") as fh:
         line = b""
         while not line.strip():
@@ -315,43 +306,9 @@ def _store_config(stage: Path, cfg: TrainConfig, tasks: list[str]) -> None:
         conn.close()
 
 
-def _logged_steps(stage: Path) -> list[dict[str, Any]]:
-    try:
-        lines = (stage / "train_log.jsonl").read_text().splitlines()
-    except OSError:
-        return []
-    rows = []
-    for x in lines:
-        try:
-            row = json.loads(x)
-        except ValueError:  # a line cut by the interrupt
-            continue
-        if isinstance(row, dict):
-            rows.append(row)
-    return rows
-
-
-def _keep_interrupted(stage: Path, out: Path, total: int) -> TrainInterrupted:
-    """After Ctrl-C: the staging folder renamed to OUT.interrupted (OUT.interrupted-2 ...) when it
-    holds checkpoints, so hours of training are not deleted with it; else left to be removed."""
-    steps = _logged_steps(stage)
-    step = max((int(r.get("step", 0)) for r in steps), default=0)
-    ckpt = stage / "checkpoints"
-    names = sorted((c.name for c in ckpt.glob("checkpoint-*") if c.is_dir()), key=lambda n: int(n.rsplit("-", 1)[-1])
-                   if n.rsplit("-", 1)[-1].isdigit() else 0) if ckpt.is_dir() else []
-    if not names:
-        return TrainInterrupted(step, total, None, [])
-    kept, n = out.with_name(out.name + ".interrupted"), 1
-    while kept.exists():
-        n += 1
-        kept = out.with_name(f"{out.name}.interrupted-{n}")
-    os.rename(stage, kept)  # staged_dir then finds nothing to remove
-    return TrainInterrupted(step, total, kept, names)
-
-
 def _summary(out: Path) -> dict[str, Any]:
     """First and last logged reward and loss of a finished run (None where no step logged one)."""
-    rows = _logged_steps(out)
+    rows = logged_steps(out)
     rewards = [r["reward"] for r in rows if r.get("reward") is not None]
     losses = [r["loss"] for r in rows if r.get("loss") is not None]
     return {"first_reward": rewards[0] if rewards else None, "last_reward": rewards[-1] if rewards else None,
@@ -368,10 +325,14 @@ def run_train(cfg: TrainConfig) -> dict[str, Any]:
         try:
             result = _train_into(stage, cfg, tasks, transformers)
         except KeyboardInterrupt:
-            raise _keep_interrupted(stage, out, getattr(cfg, cfg.algorithm).steps) from None
+            raise keep_interrupted(stage, out, getattr(cfg, cfg.algorithm).steps) from None
         ckpt = stage / "checkpoints"
         if ckpt.is_dir() and not any(ckpt.iterdir()):
             ckpt.rmdir()  # the trainer makes it; with no save_steps nothing is ever written there
+        if out_taken(out):  # filled while it trained: the rename would fail and staging delete the finished run
+            kept = keep_finished(stage, out)
+            raise TrainConfigError(f"output directory {out} was filled while this run trained; the finished run is kept "
+                                   f"in {kept} (final model: {kept / 'final'}): move it where you want it")
     result["final_model"] = str(out / "final")
     return {"out": str(out), "algorithm": cfg.algorithm, "env": cfg.env, "split": cfg.split, "tasks": tasks, **result,
             **_summary(out)}

@@ -8,8 +8,10 @@ This class is that contract over any registered agentgym env:
 - ``extras`` (the dataset row) picks ``env_id``, ``task_id``, ``seed`` and ``max_turns`` (at the
   top level or under ``extra_info``, as SkyRL datasets carry them); ``env_config`` (SkyRL's
   ``environment.skyrl_gym.<name>`` section) holds agentgym.make kwargs such as ``runtime``. A row
-  without ``task_id`` gets a task of its ``split`` (default ``train``, never a held-out one by chance),
-  chosen by its seed.
+  without ``task_id`` gets a task of its ``split`` (the row's, else env_config's; default ``train``,
+  never a held-out one by chance), chosen by its seed; ``split`` is never passed to agentgym.make. The
+  split's task list is read once per env instance; a listing that fails is the rollout's
+  infrastructure error, as a failed reset is.
 - ``init`` resets the env and appends the task statement as a user message, after a system
   message listing the env's tools when the prompt has none.
 - ``step`` parses the model's tool calls from its text and passes them to ``env.step``; text with
@@ -62,24 +64,26 @@ class AgentGymTextEnv(BaseTextEnv):
         seed = _pick(extras, "seed")
         self.seed = int(seed) if seed is not None else None
         self.max_turns = int(_pick(extras, "max_turns", config.pop("max_turns", 10)))
-        self.split = _pick(extras, "split") or config.get("split") or "train"
+        self.split = _pick(extras, "split") or config.pop("split", None) or "train"
+        config.pop("split", None)  # agentgym.make takes no split: every env's __init__ raised on it
         self.deadline = EpisodeDeadline(_pick(extras, "max_seconds", config.pop("max_seconds", DEFAULT_MAX_SECONDS)))
         self.env = agentgym.make(self.env_id, **config)
         self.total_reward = 0.0
         self.passed = False
         self.infra_error: str | None = None
+        self._split_pools: dict[str, list[str]] = {}  # the split's task ids, listed once per env (task_of_split)
 
     def init(self, prompt: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
         options: dict[str, Any] = {"max_turns": self.max_turns}
-        if self.task_id is None:
-            # a row without task_id: a task of the row's split (default train), picked by its seed; the env's
-            # own random pick ranged over every task, held-out test tasks included, and trained on them
-            from agentgym.rl.splits import task_of_split
-
-            self.task_id = task_of_split(self.env, self.split, self.seed)
-        options["task_id"] = str(self.task_id)
         chat = list(prompt or [])
         try:
+            if self.task_id is None:
+                # a row without task_id: a task of the row's split (default train), picked by its seed; the env's
+                # own random pick ranged over every task, held-out test tasks included, and trained on them
+                from agentgym.rl.splits import task_of_split
+
+                self.task_id = task_of_split(self.env, self.split, self.seed, cache=self._split_pools)
+            options["task_id"] = str(self.task_id)
             obs, info = self.env.reset(seed=self.seed, options=options)
         except ValueError:
             raise  # a bad task id or options: the row's mistake, said as is
