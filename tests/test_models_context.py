@@ -52,7 +52,10 @@ def test_a_prompt_that_fills_the_window_is_context_window_exceeded(backend):
     assert 1 <= len(sample.ids) <= 3  # cut to the room left: prompt and reply fit the window
 
 
-def test_the_collector_ends_the_episode_as_truncated_max_context(backend):
+def test_the_collector_drops_an_episode_whose_first_prompt_does_not_fit(backend):
+    """The statement and tools alone past the window: the configuration's failure, an infra error
+    (dropped, never scored 0). A window the episode's own turns fill stays truncated max_context
+    (tests/adversarial/test_redteam_rl.py's flood attack in the collector)."""
     from agentgym.rl.chat_format import HFChatFormat
     from agentgym.rl.collect import CollectConfig, acollect_episode
 
@@ -61,7 +64,7 @@ def test_the_collector_ends_the_episode_as_truncated_max_context(backend):
         ep = asyncio.run(acollect_episode(env, backend, fmt, group_id="g", task_id="hello", seed=0,
                                           config=CollectConfig(max_context=100_000, max_tokens=16)))
     assert len(ep.prompt_ids) > WINDOW  # the statement and tools alone do not fit this model
-    assert ep.truncated and ep.truncation_reason == "max_context" and ep.infra_error is None and ep.turns == []
+    assert ep.infra_error and "first prompt does not fit" in ep.infra_error and not ep.truncated and ep.turns == []
 
 
 def test_a_first_prompt_that_does_not_fit_is_the_configurations_failure(backend):

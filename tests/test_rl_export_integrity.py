@@ -203,3 +203,17 @@ def test_rl_export_refuses_sft_only_options(fmt, tmp_path):
     append_episodes(tmp_path / "run", _collect(fmt, [RIGHT], 1))
     _one_line(runner.invoke(app, ["export", str(tmp_path / "run"), "--format", "rl", "--config", "c1", "--out", str(tmp_path / "o")]),
               "--config is for --format sft")
+
+
+def test_a_reply_cut_by_the_models_own_window_is_labelled_max_context(fmt):
+    """The backend shortens a reply to its model's window (fewer ids than max_tokens, finish 'length'):
+    the window ended the episode, not the token budget."""
+
+    class WindowCut(ScriptedTokens):
+        async def generate_ids(self, prompt_ids, *, max_tokens, **kw):
+            sample = await super().generate_ids(prompt_ids, max_tokens=min(max_tokens, 5), **kw)
+            return sample.model_copy(update={"finish_reason": "length"})
+
+    [ep] = asyncio.run(acollect_group(GuessEnv(), WindowCut(fmt.tokenizer, [RIGHT]), fmt, task_id="t1", n=1,
+                                      config=CollectConfig(max_tokens=64)))
+    assert ep.truncated and ep.truncation_reason == "max_context" and ep.end_reason == "max_context"

@@ -135,8 +135,11 @@ async def _play(env: Any, backend: ModelBackend, fmt: ChatFormat, ep: TokenEpiso
         try:
             sample = await backend.generate_ids(seq, max_tokens=room, temperature=cfg.temperature,
                                                 seed=None if ep.seed is None else ep.seed * 1000 + turn, stop_ids=fmt.stop_ids)
-        except ContextWindowExceeded:  # the episode's own text filled the server's window: a budget, as max_context
-            ep.truncated, ep.truncation_reason, ep.end_reason = True, "max_context", "max_context"
+        except ContextWindowExceeded as exc:
+            if turn == 0:  # the statement and tools alone: the configuration's failure, not the policy's (an infra error)
+                raise ModelError(f"the first prompt does not fit the model's window: {exc}; use a model with a longer "
+                                 "window or shorter tools") from None
+            ep.truncated, ep.truncation_reason, ep.end_reason = True, "max_context", "max_context"  # its own text filled it
             return
         text, content, calls = parse_reply(fmt, sample.ids)
         for i, c in enumerate(calls):
@@ -167,7 +170,8 @@ async def _play(env: Any, backend: ModelBackend, fmt: ChatFormat, ep: TokenEpiso
             ep.truncation_reason = info.get("truncated_reason") if truncated else None
             if not calls and not (terminated or truncated) and sample.finish_reason == "length":
                 # the reply was cut before its tool call: the token budget ended it, not the model's choice
-                cut = "max_tokens" if room == cfg.max_tokens else "max_context"
+                # fewer ids than max_tokens: the model's own window cut the reply (the backend shortens it to the room left)
+                cut = "max_tokens" if room == cfg.max_tokens and len(sample.ids) >= cfg.max_tokens else "max_context"
                 ep.truncated, ep.truncation_reason, ep.end_reason = True, cut, cut
             ep.passed = bool(env.unwrapped.passed(ep.reward, info))
             return
