@@ -340,3 +340,23 @@ def test_without_swebench_the_known_defaults_apply(monkeypatch):
     assert (django.parser, django.log_parser, django.python) == ("django", "", "")
     with pytest.raises(swebench_specs.SwebenchMissing, match=r"pip install 'agentgym\[swe\]'"):
         swebench_specs.versions("django/django")
+
+
+def test_tables_loaded_by_many_threads_at_once_are_whole_in_every_one():
+    """A sweep's threads ask for swebench's tables at once: the file loader's stub modules in
+    sys.modules made a second loader's ordinary import fail half-way (a circular import), and its
+    None could be what the cache kept. Fresh interpreter: swebench not imported yet."""
+    code = """
+import logging, threading
+from agentgym.envs.swe import swebench_specs as s
+logging.basicConfig()
+got, gate = [], threading.Barrier(8)
+def ask():
+    gate.wait()
+    got.append(s._tables())
+ts = [threading.Thread(target=ask) for _ in range(8)]
+[t.start() for t in ts]; [t.join() for t in ts]
+print(sum(g is not None for g in got), s._tables() is not None)
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.stdout.split() == ["8", "True"] and "cannot be imported" not in out.stderr, (out.stdout, out.stderr)

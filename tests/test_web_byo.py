@@ -221,7 +221,9 @@ def test_observation_after_a_slow_navigation_shows_the_new_page(tmp_path):
         assert obs["url"].endswith("/thanks") and "Thanks for voting" in obs["text"], obs["text"]
 
 
-def test_oracle_lookup_waits_for_an_element_still_coming(tmp_path):
+def test_oracle_lookup_waits_for_an_element_still_coming(tmp_path, monkeypatch):
+    from agentgym.envs.web import browseractions
+
     _app_env(tmp_path, "my-poll", "local")
     with agentgym.make("my-poll", runtime="local") as env:
         env.reset()
@@ -229,6 +231,7 @@ def test_oracle_lookup_waits_for_an_element_still_coming(tmp_path):
         ident = env.element_id("#late")
         obs, *_ = env.step({"name": "click", "arguments": {"id": ident}})
         assert obs["last_action_error"] == ""
+        monkeypatch.setattr(browseractions, "NAV_TIMEOUT_MS", 2000)  # one that never comes: no need to wait 15 s for it
         with pytest.raises(LookupError):
             env.element_id("#never")
 

@@ -36,6 +36,7 @@ import importlib.util
 import logging
 import shlex
 import sys
+import threading
 from pathlib import Path
 from types import ModuleType
 from typing import Any, NamedTuple
@@ -73,8 +74,19 @@ class Tables(NamedTuple):
     parser_module: ModuleType  # swebench.harness.log_parsers.python
 
 
-@functools.cache
+#: _load_files puts stub parent modules into sys.modules for a moment: a second thread loading at
+#: the same time saw them, took the ordinary import and failed half-way (a circular import), and
+#: its None could be what the cache kept (SWE-bench repositories then got test commands only)
+_LOAD_LOCK = threading.Lock()
+
+
 def _tables() -> Tables | None:
+    with _LOAD_LOCK:  # one loader at a time; every later call is the cache's answer
+        return _tables_once()
+
+
+@functools.cache
+def _tables_once() -> Tables | None:
     try:
         return _load()
     except Exception as exc:  # noqa: BLE001 - not installed, or a dependency of it broken: say which, once
