@@ -30,7 +30,7 @@ import socket
 from collections.abc import Iterator
 from pathlib import Path
 
-from agentgym.sandbox.reaper import pid_start
+from agentgym.sandbox.reaper import owner_alive, pid_start
 
 _HOST = hashlib.sha256(socket.gethostname().encode()).hexdigest()[:8]
 
@@ -97,8 +97,8 @@ def stage_owner_alive(stage: str | os.PathLike[str]) -> bool | None:
     if len(tag) >= 4:  # PID-START-HOST-RANDOM
         if tag[2] != _HOST:
             return None
-        start = pid_start(int(tag[0]))
-        return bool(start) and (tag[1] in ("0", start))  # a reused pid has another start time
+        # the reaper's rule for a labelled owner: gone, or a reused pid with another start time, is dead
+        return owner_alive({"agentgym.pid": tag[0], "agentgym.pidstart": "" if tag[1] == "0" else tag[1]})
     return bool(pid_start(int(tag[0])))  # PID-RANDOM (before owners were recorded): the pid alone
 
 
